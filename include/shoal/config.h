@@ -1,0 +1,51 @@
+/* The configuration file (libconfig syntax): loading, validation, the effective values. */
+#ifndef SHOAL_CONFIG_H
+#define SHOAL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "shoal/error.h"
+#include "shoal/listener.h"
+#include "shoal/log.h"
+
+struct shoal_server_conf {
+	struct shoal_addr *listen;
+	size_t nlisten;
+	int backlog;
+	char *root; /* absolute */
+	char **index;
+	size_t nindex;
+};
+
+struct shoal_config {
+	char *path; /* absolute path of the file this was read from */
+	int workers;       /* resolved count, >= 1 */
+	bool workers_auto; /* "auto": online CPUs at load time */
+	char *user;        /* NULL: no privilege drop */
+	char *group;       /* NULL: the user's primary group */
+	char *pid_file;    /* absolute */
+	char *error_log;   /* "stderr" or an absolute path */
+	enum shoal_log_level log_level;
+	int shutdown_timeout; /* seconds */
+	char *stats_file;     /* absolute */
+	int max_connections;  /* per worker */
+	int header_timeout;   /* seconds to receive a whole request head */
+	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */
+	int send_timeout;      /* seconds a response may wait for the client to read */
+	int max_keepalive_requests;
+	int max_header_size; /* bytes of request line plus headers */
+	struct shoal_server_conf *servers;
+	size_t nservers;
+};
+
+/* Reads and validates path. Relative paths inside resolve against the file's directory. On
+ * error, err names the file, the line and the key, and cfg holds nothing to free. */
+int shoal_config_load(struct shoal_config *cfg, const char *path, struct shoal_err *err);
+void shoal_config_free(struct shoal_config *cfg);
+
+/* Prints the effective configuration, every default filled in, as a loadable config file. */
+void shoal_config_dump(const struct shoal_config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,24 @@
+/* The pid file names the running master and, through a POSIX record lock held for the master's
+ * lifetime, tells a live master from a stale file left by a crash. */
+#ifndef SHOAL_PIDFILE_H
+#define SHOAL_PIDFILE_H
+
+#include <sys/types.h>
+
+#include "shoal/error.h"
+
+struct shoal_pidfile {
+	int fd;
+	char path[4096];
+};
+
+/* Creates or takes over path, locks it and writes our pid. Fails with a clear message if a
+ * live process holds the lock. fcntl locks are not inherited by fork, so workers never hold it. */
+int shoal_pidfile_acquire(struct shoal_pidfile *pf, const char *path, struct shoal_err *err);
+/* Removes the file if it is still ours, and unlocks it. */
+void shoal_pidfile_release(struct shoal_pidfile *pf);
+
+/* The pid of the live master holding path's lock, or -1 with err saying why there is none. */
+pid_t shoal_pidfile_owner(const char *path, struct shoal_err *err);
+
+#endif

@@ -1,0 +1,29 @@
+/* Maps a request path to a file beneath a server's root, without ever leaving it. */
+#ifndef SHOAL_STATIC_FILE_H
+#define SHOAL_STATIC_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "shoal/config.h"
+
+struct shoal_static_file {
+	int status;       /* 200, or the error/redirect status to answer */
+	int fd;           /* open regular file when status is 200, else -1 */
+	off_t size;
+	time_t mtime;
+	const char *name; /* last path component, for the content type */
+	size_t name_len;
+};
+
+/* Opens the file a normalised path (starting with '/') names beneath root_fd. A directory
+ * path ending in '/' serves the first index file that exists; without the slash it answers
+ * 301 (the caller builds the Location). */
+void shoal_static_open(int root_fd, const struct shoal_server_conf *server, const char *path,
+		       size_t path_len, struct shoal_static_file *out);
+
+/* Opens root as the directory that shoal_static_open resolves beneath. */
+int shoal_static_open_root(const char *root, struct shoal_err *err);
+
+#endif

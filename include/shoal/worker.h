@@ -1,0 +1,93 @@
+/* A worker process: one epoll loop serving the listeners of its slot until told to stop. */
+#ifndef SHOAL_WORKER_H
+#define SHOAL_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shoal/config.h"
+#include "shoal/event.h"
+#include "shoal/http_parser.h"
+#include "shoal/http_response.h"
+#include "shoal/log.h"
+#include "shoal/timer.h"
+
+struct shoal_mime;
+struct shoal_conn;
+
+/* What the master hands to a worker it forks. */
+struct shoal_worker_params {
+	const struct shoal_config *cfg;
+	struct shoal_log *log;
+	unsigned slot;
+	unsigned generation;
+	const struct shoal_addr *const *addrs; /* the distinct listen addresses of cfg */
+	const int *listen_fds;                 /* this slot's socket for each of addrs */
+	size_t nlisten;
+	const int *root_fds;                   /* O_PATH root of each of cfg->servers */
+	const struct shoal_mime *mime;
+	int ready_fd; /* written once the worker serves, then closed */
+	bool drop_privileges;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct shoal_worker_server {
+	const struct shoal_server_conf *conf;
+	int root_fd; /* O_PATH directory that every file is opened beneath */
+};
+
+struct shoal_worker_listener {
+	struct shoal_event_source ev;
+	struct shoal_worker *worker;
+	struct shoal_worker_server *server; /* the server answering on this address */
+};
+
+struct shoal_worker {
+	const struct shoal_config *cfg;
+	struct shoal_log *log;
+	struct shoal_event_loop loop;
+	struct shoal_event_source signals;
+	struct shoal_worker_listener *listeners;
+	size_t nlisteners;
+	struct shoal_worker_server *servers;
+	size_t nservers;
+	const struct shoal_mime *mime;
+
+	/* Every open connection sits in exactly one of these queues. */
+	struct shoal_timer_queue header_q;    /* waiting for a request head */
+	struct shoal_timer_queue keepalive_q; /* idle between requests */
+	struct shoal_timer_queue send_q;      /* waiting for the client to read */
+	struct shoal_timer_queue linger_q;    /* closing: draining what the client still sends */
+
+	struct shoal_conn *free_conns; /* recycled connection structs */
+	struct shoal_conn *closed;     /* closed during this poll round, recycled after it */
+	char **free_bufs;              /* recycled I/O buffers of buf_size bytes */
+	size_t nfree_bufs, cap_free_bufs;
+	size_t buf_size;
+	struct shoal_http_limits limits;
+	struct shoal_http_request req; /* the request being answered; never kept across events */
+	char path[4096];               /* its decoded, normalised path */
+
+	uint64_t now_ms;
+	struct shoal_http_date date;
+	size_t nconns;
+	bool accepting;
+	uint64_t accept_retry_ms; /* when to retry accepting after EMFILE/ENFILE, 0: none */
+	bool draining;            /* graceful stop: no new connections, no keep-alive */
+	uint64_t drain_deadline_ms;
+	bool stop_now;
+};
+
+/* Runs the worker; returns the process exit status. */
+int shoal_worker_run(const struct shoal_worker_params *params);
+
+/* Called by connections as they open and close, to pause and resume accepting. */
+void shoal_worker_conn_closed(struct shoal_worker *w);
+
+char *shoal_worker_buf_get(struct shoal_worker *w);
+void shoal_worker_buf_put(struct shoal_worker *w, char *buf);
+
+#endif

@@ -1,0 +1,817 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shoal/event.h"
+#include "shoal/log.h"
+#include "shoal/master.h"
+#include "shoal/mime.h"
+#include "shoal/pidfile.h"
+#include "shoal/static_file.h"
+#include "shoal/timer.h"
+#include "shoal/worker.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define MAX_SLOTS 1024
+/* A worker that dies sooner than this after its start counts towards crash-loop backoff. */
+#define FAST_DEATH_MS 1000
+#define BACKOFF_MAX_MS 30000
+/* A fast stop asks workers to exit at once; this is when they are killed if they did not. */
+#define FAST_STOP_KILL_MS 1000
+/* Grace beyond a worker's own shutdown_timeout before the master kills it. */
+#define RETIRE_GRACE_MS 2000
+
+/* One loaded configuration and what was derived from it; shared by the workers forked from
+ * it, freed when the last of them is gone and a newer one is current. */
+struct master_generation {
+	unsigned id;
+	unsigned refs;
+	struct shoal_config cfg;
+	struct shoal_mime *mime;
+	int *root_fds;
+	const struct shoal_addr **addrs; /* distinct listen addresses */
+	int *backlogs;
+	size_t naddrs;
+	bool drop_privileges;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* A listening socket of one (address, slot); the master keeps it for as long as the current
+ * configuration has that address and slot, across any number of workers. */
+struct master_socket {
+	struct shoal_addr addr;
+	unsigned slot;
+	int fd;
+};
+
+struct master_worker {
+	struct shoal_event_source ready_ev;
+	struct master *master;
+	struct master_generation *gen;
+	pid_t pid;
+	unsigned slot;
+	bool ready;
+	bool retiring;
+	uint64_t started_ms;
+	uint64_t kill_at_ms; /* 0: no deadline */
+};
+
+struct master_slot {
+	unsigned fast_deaths;
+	uint64_t respawn_at_ms; /* 0: nothing scheduled */
+};
+
+struct master {
+	struct shoal_log log;
+	struct shoal_event_loop loop;
+	struct shoal_event_source signals;
+	struct shoal_pidfile pidfile;
+	const char *config_path;
+	int startup_fd;
+	unsigned next_gen_id;
+	struct master_generation *current;
+	struct master_slot *slots;
+	unsigned nslots;
+	struct master_socket *sockets;
+	size_t nsockets;
+	struct master_worker **workers;
+	size_t nworkers, cap_workers;
+	bool stopping;
+	bool fast_stop;
+	uint64_t now_ms;
+};
+
+/* Frees what was derived from the configuration, leaving the configuration itself. */
+static void gen_free_derived(struct master_generation *g)
+{
+	for (size_t i = 0; g->root_fds && i < g->cfg.nservers; i++)
+		if (g->root_fds[i] >= 0)
+			close(g->root_fds[i]);
+	free(g->root_fds);
+	free(g->addrs);
+	free(g->backlogs);
+	if (g->mime)
+		shoal_mime_free(g->mime);
+}
+
+static void gen_free(struct master_generation *g)
+{
+	gen_free_derived(g);
+	shoal_config_free(&g->cfg);
+	free(g);
+}
+
+static int gen_resolve_user(struct master_generation *g, struct shoal_err *err)
+{
+	const struct shoal_config *cfg = &g->cfg;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (!cfg->user)
+		return 0;
+	pw = getpwnam(cfg->user);
+	if (!pw)
+		return shoal_err_set(err, "%s: user: no user named '%s'", cfg->path, cfg->user);
+	g->uid = pw->pw_uid;
+	g->gid = pw->pw_gid;
+	if (cfg->group) {
+		gr = getgrnam(cfg->group);
+		if (!gr)
+			return shoal_err_set(err, "%s: group: no group named '%s'", cfg->path, cfg->group);
+		g->gid = gr->gr_gid;
+	}
+	g->drop_privileges = geteuid() == 0;
+	return 0;
+}
+
+static int gen_collect_addrs(struct master_generation *g, struct shoal_err *err)
+{
+	const struct shoal_config *cfg = &g->cfg;
+	size_t total = 0;
+
+	for (size_t i = 0; i < cfg->nservers; i++)
+		total += cfg->servers[i].nlisten;
+	g->addrs = calloc(total, sizeof(*g->addrs));
+	g->backlogs = calloc(total, sizeof(*g->backlogs));
+	if (!g->addrs || !g->backlogs)
+		return shoal_err_set(err, "out of memory");
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		const struct shoal_server_conf *s = &cfg->servers[i];
+		for (size_t j = 0; j < s->nlisten; j++) {
+			size_t k = 0;
+			while (k < g->naddrs && !shoal_addr_equal(g->addrs[k], &s->listen[j]))
+				k++;
+			if (k == g->naddrs)
+				g->addrs[g->naddrs++] = &s->listen[j];
+			/* Servers sharing an address share its sockets: the largest backlog wins. */
+			if (s->backlog > g->backlogs[k])
+				g->backlogs[k] = s->backlog;
+		}
+	}
+	return 0;
+}
+
+static int gen_open_roots(struct master_generation *g, struct shoal_err *err)
+{
+	struct shoal_err cause;
+
+	g->root_fds = malloc(g->cfg.nservers * sizeof(*g->root_fds));
+	if (!g->root_fds)
+		return shoal_err_set(err, "out of memory");
+	for (size_t i = 0; i < g->cfg.nservers; i++)
+		g->root_fds[i] = -1;
+	for (size_t i = 0; i < g->cfg.nservers; i++) {
+		g->root_fds[i] = shoal_static_open_root(g->cfg.servers[i].root, &cause);
+		if (g->root_fds[i] < 0)
+			return shoal_err_set(err, "%s: servers[%zu].root: %s", g->cfg.path, i, cause.msg);
+	}
+	return 0;
+}
+
+static struct master_generation *gen_load(const char *path, struct shoal_err *err)
+{
+	struct master_generation *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		shoal_err_set(err, "out of memory");
+		return NULL;
+	}
+	if (shoal_config_load(&g->cfg, path, err) < 0) {
+		free(g);
+		return NULL;
+	}
+	if (gen_resolve_user(g, err) < 0 || gen_collect_addrs(g, err) < 0 ||
+	    gen_open_roots(g, err) < 0 ||
+	    shoal_mime_load(&g->mime, "/etc/mime.types", "application/octet-stream", err) < 0) {
+		gen_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+int shoal_master_check(const char *config_path, struct shoal_config *cfg, struct shoal_err *err)
+{
+	struct master_generation *g = gen_load(config_path, err);
+
+	if (!g)
+		return -1;
+	gen_free_derived(g);
+	*cfg = g->cfg;
+	free(g);
+	return 0;
+}
+
+static void gen_unref(struct master *m, struct master_generation *g)
+{
+	if (--g->refs == 0 && g != m->current)
+		gen_free(g);
+}
+
+static int master_socket_fd(const struct master *m, const struct shoal_addr *addr, unsigned slot)
+{
+	for (size_t i = 0; i < m->nsockets; i++)
+		if (m->sockets[i].slot == slot && shoal_addr_equal(&m->sockets[i].addr, addr))
+			return m->sockets[i].fd;
+	return -1;
+}
+
+static bool master_has_addr(const struct master *m, const struct shoal_addr *addr)
+{
+	for (size_t i = 0; i < m->nsockets; i++)
+		if (shoal_addr_equal(&m->sockets[i].addr, addr))
+			return true;
+	return false;
+}
+
+static int master_socket_add(struct master *m, const struct shoal_addr *addr, unsigned slot,
+			     int backlog, struct shoal_err *err)
+{
+	struct master_socket *sockets = realloc(m->sockets, (m->nsockets + 1) * sizeof(*sockets));
+	int fd;
+
+	if (!sockets)
+		return shoal_err_set(err, "out of memory");
+	m->sockets = sockets;
+	fd = shoal_listener_open(addr, backlog, err);
+	if (fd < 0)
+		return -1;
+	sockets[m->nsockets++] = (struct master_socket){ .addr = *addr, .slot = slot, .fd = fd };
+	return 0;
+}
+
+/* Makes sure every (address, slot) of the current configuration has its socket. Existing
+ * sockets are reused, never re-created: their accept queues must survive. */
+static int master_sockets_ensure(struct master *m, struct shoal_err *err)
+{
+	const struct master_generation *g = m->current;
+
+	for (size_t i = 0; i < g->naddrs; i++) {
+		if (!master_has_addr(m, g->addrs[i]) && shoal_listener_probe(g->addrs[i], err) < 0)
+			return -1;
+		for (unsigned slot = 0; slot < m->nslots; slot++) {
+			int fd = master_socket_fd(m, g->addrs[i], slot);
+			if (fd >= 0) {
+				if (shoal_listener_set_backlog(fd, g->backlogs[i], err) < 0)
+					return -1;
+				continue;
+			}
+			if (master_socket_add(m, g->addrs[i], slot, g->backlogs[i], err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static bool master_socket_needed(const struct master *m, const struct master_socket *s)
+{
+	if (!m->current || s->slot >= m->nslots)
+		return false;
+	for (size_t i = 0; i < m->current->naddrs; i++)
+		if (shoal_addr_equal(m->current->addrs[i], &s->addr))
+			return true;
+	return false;
+}
+
+/* Closes the master's copy of sockets the current configuration no longer has. A retiring
+ * worker keeps its own copy until it stops accepting, so nothing it serves is cut. */
+static void master_sockets_gc(struct master *m)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < m->nsockets; i++) {
+		if (master_socket_needed(m, &m->sockets[i])) {
+			m->sockets[kept++] = m->sockets[i];
+			continue;
+		}
+		log_info(&m->log, "closing listener %s of slot %u", m->sockets[i].addr.text,
+			 m->sockets[i].slot);
+		close(m->sockets[i].fd);
+	}
+	m->nsockets = kept;
+}
+
+/* A worker inherits every descriptor of the master; it keeps only its own slot's sockets,
+ * so that a socket the master closes is really closed once its last user is gone. */
+static void master_child_close_inherited(struct master *m, const struct master_generation *own,
+					 const int *keep, size_t nkeep)
+{
+	shoal_event_close(&m->loop);
+	close(m->signals.fd);
+	if (m->pidfile.fd >= 0)
+		close(m->pidfile.fd);
+	if (m->startup_fd >= 0)
+		close(m->startup_fd);
+	for (size_t i = 0; i < m->nworkers; i++) {
+		const struct master_generation *g = m->workers[i]->gen;
+		if (m->workers[i]->ready_ev.fd >= 0)
+			close(m->workers[i]->ready_ev.fd);
+		for (size_t j = 0; g != own && j < g->cfg.nservers; j++)
+			close(g->root_fds[j]);
+	}
+	for (size_t i = 0; i < m->nsockets; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < nkeep; j++)
+			kept = kept || keep[j] == m->sockets[i].fd;
+		if (!kept)
+			close(m->sockets[i].fd);
+	}
+}
+
+static void master_on_ready(struct shoal_event_source *src, uint32_t events);
+
+static void master_run_child(struct master *m, struct master_generation *g, unsigned slot,
+			     int ready_fd, const int *listen_fds)
+{
+	struct shoal_worker_params p = {
+		.cfg = &g->cfg, .log = &m->log, .slot = slot, .generation = g->id,
+		.addrs = g->addrs, .listen_fds = listen_fds, .nlisten = g->naddrs,
+		.root_fds = g->root_fds, .mime = g->mime, .ready_fd = ready_fd,
+		.drop_privileges = g->drop_privileges, .uid = g->uid, .gid = g->gid,
+	};
+
+	master_child_close_inherited(m, g, listen_fds, g->naddrs);
+	shoal_log_set_role(&m->log, "worker %u", slot);
+	_exit(shoal_worker_run(&p));
+}
+
+/* Makes room for one more worker before forking, so that a forked child is always tracked. */
+static int master_reserve_worker(struct master *m)
+{
+	struct master_worker **workers;
+	size_t cap = m->cap_workers ? m->cap_workers * 2 : 8;
+
+	if (m->nworkers < m->cap_workers)
+		return 0;
+	workers = realloc(m->workers, cap * sizeof(*workers));
+	if (!workers)
+		return -1;
+	m->workers = workers;
+	m->cap_workers = cap;
+	return 0;
+}
+
+static int master_spawn(struct master *m, unsigned slot)
+{
+	struct master_generation *g = m->current;
+	struct master_worker *w = calloc(1, sizeof(*w));
+	int *fds = calloc(g->naddrs, sizeof(*fds));
+	int pipefd[2] = { -1, -1 };
+	pid_t pid = -1;
+
+	if (!w || !fds || master_reserve_worker(m) < 0 || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto fail;
+	for (size_t i = 0; i < g->naddrs; i++)
+		fds[i] = master_socket_fd(m, g->addrs[i], slot);
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		master_run_child(m, g, slot, pipefd[1], fds);
+	}
+	if (pid < 0)
+		goto fail;
+	close(pipefd[1]);
+	free(fds);
+	*w = (struct master_worker){
+		.ready_ev = { .on_event = master_on_ready, .fd = pipefd[0] },
+		.master = m, .gen = g, .pid = pid, .slot = slot, .started_ms = m->now_ms,
+	};
+	shoal_event_add(&m->loop, &w->ready_ev, EPOLLIN);
+	m->workers[m->nworkers++] = w;
+	g->refs++;
+	log_info(&m->log, "started worker %u (pid %d, generation %u)", slot, (int)pid, g->id);
+	return 0;
+fail:
+	log_error(&m->log, "cannot start worker %u: %s", slot, strerror(errno));
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	free(fds);
+	free(w);
+	return -1;
+}
+
+static void master_retire(struct master *m, struct master_worker *w)
+{
+	if (w->retiring)
+		return;
+	w->retiring = true;
+	w->kill_at_ms = m->now_ms + (uint64_t)w->gen->cfg.shutdown_timeout * 1000 + RETIRE_GRACE_MS;
+	kill(w->pid, SIGQUIT);
+	log_info(&m->log, "retiring worker %u (pid %d, generation %u)", w->slot, (int)w->pid,
+		 w->gen->id);
+}
+
+static bool master_all_slots_ready(const struct master *m)
+{
+	for (unsigned slot = 0; slot < m->nslots; slot++) {
+		bool ready = false;
+		for (size_t i = 0; i < m->nworkers && !ready; i++) {
+			const struct master_worker *w = m->workers[i];
+			ready = w->slot == slot && w->gen == m->current && w->ready && !w->retiring;
+		}
+		if (!ready)
+			return false;
+	}
+	return true;
+}
+
+/* A new worker serving its slot relieves the previous generation's worker of that slot;
+ * once every slot serves, workers of slots that no longer exist are relieved too. Until
+ * then the old workers keep serving, so a new generation that fails to start loses nothing. */
+static void master_worker_ready(struct master *m, struct master_worker *ready)
+{
+	bool all = master_all_slots_ready(m);
+
+	for (size_t i = 0; i < m->nworkers; i++) {
+		struct master_worker *w = m->workers[i];
+		if (w->gen != m->current && (w->slot == ready->slot || all))
+			master_retire(m, w);
+	}
+	if (all && m->startup_fd >= 0) {
+		if (write(m->startup_fd, "R", 1) != 1)
+			log_warn(&m->log, "cannot report start-up: %s", strerror(errno));
+		close(m->startup_fd);
+		m->startup_fd = -1;
+	}
+}
+
+static void master_close_ready_pipe(struct master *m, struct master_worker *w)
+{
+	if (w->ready_ev.fd < 0)
+		return;
+	shoal_event_del(&m->loop, &w->ready_ev);
+	close(w->ready_ev.fd);
+	w->ready_ev.fd = -1;
+}
+
+static void master_on_ready(struct shoal_event_source *src, uint32_t events)
+{
+	struct master_worker *w = container_of(src, struct master_worker, ready_ev);
+	struct master *m = w->master;
+	char byte;
+
+	(void)events;
+	if (read(src->fd, &byte, 1) == 1 && byte == 'R' && !w->retiring) {
+		w->ready = true;
+		log_info(&m->log, "worker %u (pid %d) is serving", w->slot, (int)w->pid);
+		master_worker_ready(m, w);
+	}
+	master_close_ready_pipe(m, w);
+}
+
+static void master_schedule_respawn(struct master *m, unsigned slot, uint64_t lived_ms)
+{
+	struct master_slot *s = &m->slots[slot];
+	uint64_t delay;
+
+	s->fast_deaths = lived_ms < FAST_DEATH_MS ? s->fast_deaths + 1 : 0;
+	if (s->fast_deaths <= 1) {
+		if (master_spawn(m, slot) < 0)
+			master_schedule_respawn(m, slot, 0);
+		return;
+	}
+	delay = (uint64_t)1000 << (s->fast_deaths - 2 < 5 ? s->fast_deaths - 2 : 5);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	s->respawn_at_ms = m->now_ms + delay;
+	log_warn(&m->log, "worker %u failed %u times within %d ms of starting; next start in %llu ms",
+		 slot, s->fast_deaths, FAST_DEATH_MS, (unsigned long long)delay);
+}
+
+static void master_log_exit(struct master *m, const struct master_worker *w, int status)
+{
+	bool expected = w->retiring || m->stopping;
+	enum shoal_log_level level = expected ? SHOAL_LOG_INFO : SHOAL_LOG_WARN;
+
+	if (WIFSIGNALED(status))
+		shoal_log_write(&m->log, level, "worker %u (pid %d) killed by signal %d%s", w->slot,
+				(int)w->pid, WTERMSIG(status), expected ? "" : ", restarting");
+	else
+		shoal_log_write(&m->log, level, "worker %u (pid %d) exited with status %d%s", w->slot,
+				(int)w->pid, WEXITSTATUS(status), expected ? "" : ", restarting");
+}
+
+static struct master_worker *master_untrack(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->nworkers; i++) {
+		struct master_worker *w = m->workers[i];
+		if (w->pid == pid) {
+			m->workers[i] = m->workers[--m->nworkers];
+			return w;
+		}
+	}
+	return NULL;
+}
+
+static void master_reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct master_worker *w = master_untrack(m, pid);
+		if (!w)
+			continue;
+		master_log_exit(m, w, status);
+		master_close_ready_pipe(m, w);
+		if (!m->stopping && !w->retiring && w->gen == m->current && w->slot < m->nslots)
+			master_schedule_respawn(m, w->slot, m->now_ms - w->started_ms);
+		gen_unref(m, w->gen);
+		free(w);
+	}
+}
+
+static int master_set_nslots(struct master *m, unsigned n)
+{
+	struct master_slot *slots = realloc(m->slots, n * sizeof(*slots));
+
+	if (!slots)
+		return -1;
+	for (unsigned i = m->nslots; i < n; i++)
+		slots[i] = (struct master_slot){ 0 };
+	m->slots = slots;
+	m->nslots = n;
+	return 0;
+}
+
+static void master_reload(struct master *m)
+{
+	struct master_generation *prev = m->current;
+	unsigned prev_nslots = m->nslots;
+	struct shoal_err err;
+	struct master_generation *g = gen_load(m->config_path, &err);
+
+	if (!g) {
+		log_error(&m->log, "reload failed, still serving the previous configuration: %s", err.msg);
+		return;
+	}
+	m->current = g;
+	if (master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, &err) < 0 ||
+	    shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, &err) < 0) {
+		log_error(&m->log, "reload failed, still serving the previous configuration: %s", err.msg);
+		m->current = prev;
+		master_set_nslots(m, prev_nslots);
+		master_sockets_gc(m);
+		gen_free(g);
+		return;
+	}
+	g->id = ++m->next_gen_id;
+	if (prev->refs == 0)
+		gen_free(prev);
+	memset(m->slots, 0, m->nslots * sizeof(*m->slots));
+	log_info(&m->log, "reloaded %s: generation %u with %u workers", g->cfg.path, g->id, m->nslots);
+	for (unsigned slot = 0; slot < m->nslots; slot++)
+		if (master_spawn(m, slot) < 0)
+			master_schedule_respawn(m, slot, 0);
+	master_sockets_gc(m);
+}
+
+static void master_add_slot(struct master *m)
+{
+	struct shoal_err err;
+	unsigned slot = m->nslots;
+
+	if (slot >= MAX_SLOTS) {
+		log_warn(&m->log, "already %u workers, the most shoal runs", slot);
+		return;
+	}
+	if (master_set_nslots(m, slot + 1) < 0 || master_sockets_ensure(m, &err) < 0) {
+		log_error(&m->log, "cannot add worker %u: %s", slot, err.msg);
+		master_set_nslots(m, slot);
+		master_sockets_gc(m);
+		return;
+	}
+	log_info(&m->log, "adding worker %u", slot);
+	if (master_spawn(m, slot) < 0)
+		master_schedule_respawn(m, slot, 0);
+}
+
+static void master_remove_slot(struct master *m)
+{
+	unsigned slot = m->nslots - 1;
+
+	if (m->nslots <= 1) {
+		log_warn(&m->log, "only one worker left; not removing it");
+		return;
+	}
+	log_info(&m->log, "removing worker %u", slot);
+	m->nslots = slot;
+	for (size_t i = 0; i < m->nworkers; i++)
+		if (m->workers[i]->slot == slot)
+			master_retire(m, m->workers[i]);
+	master_sockets_gc(m);
+}
+
+static void master_reopen_logs(struct master *m)
+{
+	struct shoal_err err;
+
+	if (shoal_log_reopen(&m->log, &err) < 0)
+		log_error(&m->log, "%s", err.msg);
+	for (size_t i = 0; i < m->nworkers; i++)
+		kill(m->workers[i]->pid, SIGUSR1);
+	log_info(&m->log, "reopened log files");
+}
+
+static void master_stop(struct master *m, bool fast)
+{
+	if (m->stopping && (m->fast_stop || !fast))
+		return;
+	log_info(&m->log, "%s stop: %zu workers to stop", fast ? "fast" : "graceful", m->nworkers);
+	m->stopping = true;
+	m->fast_stop = fast;
+	for (size_t i = 0; i < m->nworkers; i++) {
+		struct master_worker *w = m->workers[i];
+		if (fast) {
+			kill(w->pid, SIGTERM);
+			w->kill_at_ms = m->now_ms + FAST_STOP_KILL_MS;
+		} else {
+			master_retire(m, w);
+		}
+	}
+}
+
+static void master_on_signal(struct shoal_event_source *src, uint32_t events)
+{
+	struct master *m = container_of(src, struct master, signals);
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			master_reap(m);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			master_stop(m, true);
+			break;
+		case SIGQUIT:
+			master_stop(m, false);
+			break;
+		case SIGUSR1:
+			master_reopen_logs(m);
+			break;
+		case SIGHUP:
+			if (!m->stopping)
+				master_reload(m);
+			break;
+		case SIGTTIN:
+			if (!m->stopping)
+				master_add_slot(m);
+			break;
+		case SIGTTOU:
+			if (!m->stopping)
+				master_remove_slot(m);
+			break;
+		default:
+			log_warn(&m->log, "ignoring signal %d", (int)si.ssi_signo);
+			break;
+		}
+	}
+}
+
+static const int master_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
+				      SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH };
+
+static int master_setup_signals(struct master *m, struct shoal_err *err)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(master_signals) / sizeof(master_signals[0]); i++)
+		sigaddset(&set, master_signals[i]);
+	/* Blocked before the first fork, so a worker cannot miss a signal sent early. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return shoal_err_set(err, "sigprocmask: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	m->signals.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m->signals.fd < 0)
+		return shoal_err_set(err, "signalfd: %s", strerror(errno));
+	m->signals.on_event = master_on_signal;
+	if (shoal_event_add(&m->loop, &m->signals, EPOLLIN) < 0)
+		return shoal_err_set(err, "epoll_ctl: %s", strerror(errno));
+	return 0;
+}
+
+static void master_run_timers(struct master *m)
+{
+	for (unsigned slot = 0; slot < m->nslots && !m->stopping; slot++) {
+		struct master_slot *s = &m->slots[slot];
+		if (s->respawn_at_ms && s->respawn_at_ms <= m->now_ms) {
+			s->respawn_at_ms = 0;
+			if (master_spawn(m, slot) < 0)
+				master_schedule_respawn(m, slot, 0);
+		}
+	}
+	for (size_t i = 0; i < m->nworkers; i++) {
+		struct master_worker *w = m->workers[i];
+		if (w->kill_at_ms && w->kill_at_ms <= m->now_ms) {
+			log_warn(&m->log, "worker %u (pid %d) did not exit in time; killing it", w->slot,
+				 (int)w->pid);
+			kill(w->pid, SIGKILL);
+			w->kill_at_ms = 0;
+		}
+	}
+}
+
+static int master_next_timeout(const struct master *m)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (unsigned slot = 0; slot < m->nslots; slot++)
+		if (m->slots[slot].respawn_at_ms && m->slots[slot].respawn_at_ms < next)
+			next = m->slots[slot].respawn_at_ms;
+	for (size_t i = 0; i < m->nworkers; i++)
+		if (m->workers[i]->kill_at_ms && m->workers[i]->kill_at_ms < next)
+			next = m->workers[i]->kill_at_ms;
+	if (next == UINT64_MAX)
+		return -1;
+	return next > m->now_ms ? (int)(next - m->now_ms) : 0;
+}
+
+static int master_start(struct master *m, struct shoal_err *err)
+{
+	struct master_generation *g = gen_load(m->config_path, err);
+
+	if (!g)
+		return -1;
+	m->current = g;
+	g->id = ++m->next_gen_id;
+	if (shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, err) < 0 ||
+	    shoal_pidfile_acquire(&m->pidfile, g->cfg.pid_file, err) < 0 ||
+	    shoal_event_init(&m->loop, err) < 0 || master_setup_signals(m, err) < 0 ||
+	    master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, err) < 0)
+		return -1;
+	if (g->cfg.user && !g->drop_privileges)
+		log_warn(&m->log, "not running as root: 'user' is ignored, workers keep uid %d",
+			 (int)geteuid());
+	log_info(&m->log, "starting %u workers (config %s)", m->nslots, g->cfg.path);
+	for (unsigned slot = 0; slot < m->nslots; slot++)
+		if (master_spawn(m, slot) < 0)
+			master_schedule_respawn(m, slot, 0);
+	return 0;
+}
+
+static void master_cleanup(struct master *m)
+{
+	for (size_t i = 0; i < m->nsockets; i++)
+		close(m->sockets[i].fd);
+	free(m->sockets);
+	free(m->slots);
+	free(m->workers);
+	if (m->current)
+		gen_free(m->current);
+	if (m->signals.fd >= 0)
+		close(m->signals.fd);
+	shoal_event_close(&m->loop);
+	shoal_pidfile_release(&m->pidfile);
+	if (m->startup_fd >= 0)
+		close(m->startup_fd);
+	shoal_log_close(&m->log);
+}
+
+int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *err)
+{
+	struct master m = {
+		.config_path = opts->config_path,
+		.startup_fd = opts->ready_fd,
+		.loop.epfd = -1,
+		.signals.fd = -1,
+		.pidfile.fd = -1,
+	};
+	int rc = 0;
+
+	shoal_log_init(&m.log, "master");
+	m.now_ms = shoal_timer_now_ms();
+	if (master_start(&m, err) < 0) {
+		if (m.log.owns_fd)
+			log_error(&m.log, "%s", err->msg);
+		master_cleanup(&m);
+		return -1;
+	}
+	while (!m.stopping || m.nworkers > 0) {
+		int n = shoal_event_wait(&m.loop, master_next_timeout(&m));
+		if (n < 0) {
+			rc = shoal_err_set(err, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		m.now_ms = shoal_timer_now_ms();
+		shoal_event_dispatch(&m.loop, n);
+		master_run_timers(&m);
+	}
+	log_info(&m.log, "exiting");
+	master_cleanup(&m);
+	return rc;
+}

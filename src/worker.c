@@ -1,0 +1,385 @@
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shoal/conn.h"
+#include "shoal/static_file.h"
+#include "shoal/worker.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* After EMFILE/ENFILE, accepting pauses this long instead of spinning on a full queue. */
+#define ACCEPT_RETRY_MS 100
+/* How long a closing connection may keep sending before we stop reading it. */
+#define LINGER_MS 5000
+/* Responses carry at most this much head beyond the request head limit (Location, ...). */
+#define OUT_SLACK 1024
+
+static void worker_set_accepting(struct shoal_worker *w, bool on)
+{
+	if (w->accepting == on)
+		return;
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		struct shoal_worker_listener *l = &w->listeners[i];
+		if (on)
+			shoal_event_add(&w->loop, &l->ev, EPOLLIN);
+		else
+			shoal_event_del(&w->loop, &l->ev);
+	}
+	w->accepting = on;
+}
+
+static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listener *l)
+{
+	int fd = accept4(l->ev.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd >= 0) {
+		shoal_conn_accept(w, l->server, fd);
+		return true;
+	}
+	switch (errno) {
+	case EINTR:
+	case ECONNABORTED:
+		return true;
+	case EAGAIN:
+		return false;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		log_warn(w->log, "accept: %s; pausing accepting for %d ms", strerror(errno),
+			 ACCEPT_RETRY_MS);
+		worker_set_accepting(w, false);
+		w->accept_retry_ms = w->now_ms + ACCEPT_RETRY_MS;
+		return false;
+	default:
+		log_error(w->log, "accept: %s", strerror(errno));
+		return false;
+	}
+}
+
+/* Accepts until the queue is empty or the connection limit is reached; beyond the limit new
+ * connections wait in the kernel queue, where another slot's worker cannot take them but the
+ * client at least is not refused. */
+static void worker_on_listener(struct shoal_event_source *src, uint32_t events)
+{
+	struct shoal_worker_listener *l = container_of(src, struct shoal_worker_listener, ev);
+	struct shoal_worker *w = l->worker;
+
+	(void)events;
+	while (w->accepting && w->nconns < (size_t)w->cfg->max_connections)
+		if (!worker_accept_one(w, l))
+			break;
+	if (w->nconns >= (size_t)w->cfg->max_connections)
+		worker_set_accepting(w, false);
+}
+
+void shoal_worker_conn_closed(struct shoal_worker *w)
+{
+	w->nconns--;
+	if (!w->accepting && !w->draining && !w->stop_now && !w->accept_retry_ms &&
+	    w->nconns < (size_t)w->cfg->max_connections)
+		worker_set_accepting(w, true);
+}
+
+char *shoal_worker_buf_get(struct shoal_worker *w)
+{
+	if (w->nfree_bufs)
+		return w->free_bufs[--w->nfree_bufs];
+	return malloc(w->buf_size);
+}
+
+void shoal_worker_buf_put(struct shoal_worker *w, char *buf)
+{
+	if (!buf)
+		return;
+	if (w->nfree_bufs == w->cap_free_bufs) {
+		size_t cap = w->cap_free_bufs ? w->cap_free_bufs * 2 : 64;
+		char **bufs = realloc(w->free_bufs, cap * sizeof(*bufs));
+		if (!bufs) {
+			free(buf);
+			return;
+		}
+		w->free_bufs = bufs;
+		w->cap_free_bufs = cap;
+	}
+	w->free_bufs[w->nfree_bufs++] = buf;
+}
+
+/* Stops accepting and lets connections finish: each answers its next request with
+ * Connection: close; whatever is left at the deadline is closed. */
+static void worker_start_drain(struct shoal_worker *w)
+{
+	if (w->draining)
+		return;
+	log_info(w->log, "graceful stop: %zu connections to finish", w->nconns);
+	worker_set_accepting(w, false);
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		close(w->listeners[i].ev.fd);
+		w->listeners[i].ev.fd = -1;
+	}
+	w->draining = true;
+	w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
+}
+
+static void worker_on_signal(struct shoal_event_source *src, uint32_t events)
+{
+	struct shoal_worker *w = container_of(src, struct shoal_worker, signals);
+	struct signalfd_siginfo si;
+	struct shoal_err err;
+
+	(void)events;
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			w->stop_now = true;
+			break;
+		case SIGQUIT:
+			worker_start_drain(w);
+			break;
+		case SIGUSR1:
+			if (shoal_log_reopen(w->log, &err) < 0)
+				log_error(w->log, "%s", err.msg);
+			break;
+		}
+	}
+}
+
+static int worker_drop_privileges(const struct shoal_worker_params *p, struct shoal_err *err)
+{
+	if (p->drop_privileges) {
+		if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0)
+			return shoal_err_set(err, "cannot drop privileges to uid %d gid %d: %s",
+					     (int)p->uid, (int)p->gid, strerror(errno));
+		if (p->uid != 0 && setuid(0) == 0)
+			return shoal_err_set(err, "privileges could be regained after dropping them");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return shoal_err_set(err, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	return 0;
+}
+
+static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
+{
+	sigset_t set;
+
+	/* The master blocked these before forking, so none is lost before this fd exists. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	w->signals.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (w->signals.fd < 0)
+		return shoal_err_set(err, "signalfd: %s", strerror(errno));
+	w->signals.on_event = worker_on_signal;
+	if (shoal_event_add(&w->loop, &w->signals, EPOLLIN) < 0)
+		return shoal_err_set(err, "epoll_ctl: %s", strerror(errno));
+	return 0;
+}
+
+static struct shoal_worker_server *worker_server_for(struct shoal_worker *w,
+						     const struct shoal_addr *addr)
+{
+	for (size_t i = 0; i < w->nservers; i++) {
+		const struct shoal_server_conf *s = w->servers[i].conf;
+		for (size_t j = 0; j < s->nlisten; j++)
+			if (shoal_addr_equal(&s->listen[j], addr))
+				return &w->servers[i];
+	}
+	return &w->servers[0];
+}
+
+static int worker_setup_servers(struct shoal_worker *w, const struct shoal_worker_params *p,
+				struct shoal_err *err)
+{
+	w->nservers = p->cfg->nservers;
+	w->servers = calloc(w->nservers, sizeof(*w->servers));
+	w->nlisteners = p->nlisten;
+	w->listeners = calloc(w->nlisteners, sizeof(*w->listeners));
+	if (!w->servers || !w->listeners)
+		return shoal_err_set(err, "out of memory");
+	for (size_t i = 0; i < w->nservers; i++) {
+		w->servers[i].conf = &p->cfg->servers[i];
+		w->servers[i].root_fd = p->root_fds[i];
+	}
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		struct shoal_worker_listener *l = &w->listeners[i];
+		l->ev.on_event = worker_on_listener;
+		l->ev.fd = p->listen_fds[i];
+		l->worker = w;
+		l->server = worker_server_for(w, p->addrs[i]);
+	}
+	return 0;
+}
+
+static void worker_init_limits(struct shoal_worker *w)
+{
+	const struct shoal_config *cfg = w->cfg;
+
+	w->buf_size = (size_t)cfg->max_header_size + OUT_SLACK;
+	w->limits.max_request_line = (size_t)cfg->max_header_size;
+	w->limits.max_head = (size_t)cfg->max_header_size;
+	w->limits.max_headers = SHOAL_HTTP_MAX_HEADERS;
+	shoal_timer_queue_init(&w->header_q, (uint64_t)cfg->header_timeout * 1000);
+	shoal_timer_queue_init(&w->keepalive_q, (uint64_t)cfg->keepalive_timeout * 1000);
+	shoal_timer_queue_init(&w->send_q, (uint64_t)cfg->send_timeout * 1000);
+	shoal_timer_queue_init(&w->linger_q, LINGER_MS);
+}
+
+static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params *p,
+			struct shoal_err *err)
+{
+	w->cfg = p->cfg;
+	w->log = p->log;
+	w->mime = p->mime;
+	w->loop.epfd = -1;
+	w->signals.fd = -1;
+	w->now_ms = shoal_timer_now_ms();
+	shoal_http_date_update(&w->date, time(NULL));
+	worker_init_limits(w);
+	if (worker_drop_privileges(p, err) < 0 || shoal_event_init(&w->loop, err) < 0 ||
+	    worker_setup_signals(w, err) < 0 || worker_setup_servers(w, p, err) < 0)
+		return -1;
+	worker_set_accepting(w, true);
+	return 0;
+}
+
+static struct shoal_conn *conn_of_timer(struct shoal_timer *t)
+{
+	return container_of(t, struct shoal_conn, timer);
+}
+
+static void worker_expire(struct shoal_worker *w)
+{
+	struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
+					       &w->linger_q };
+	struct shoal_timer *t;
+
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
+		while ((t = shoal_timer_pop_expired(queues[i], w->now_ms)))
+			shoal_conn_timeout(conn_of_timer(t));
+	if (w->accept_retry_ms && w->accept_retry_ms <= w->now_ms) {
+		w->accept_retry_ms = 0;
+		if (!w->draining && w->nconns < (size_t)w->cfg->max_connections)
+			worker_set_accepting(w, true);
+	}
+}
+
+/* At the end of a graceful stop, whatever is still open is closed: every connection sits in
+ * one of the timer queues, so they list them all. */
+static void worker_close_all(struct shoal_worker *w)
+{
+	struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
+					       &w->linger_q };
+	struct shoal_timer *t;
+
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
+		while ((t = shoal_timer_pop_expired(queues[i], UINT64_MAX)))
+			shoal_conn_close(conn_of_timer(t));
+}
+
+static void worker_recycle_closed(struct shoal_worker *w)
+{
+	while (w->closed) {
+		struct shoal_conn *c = w->closed;
+		w->closed = c->next;
+		c->next = w->free_conns;
+		w->free_conns = c;
+	}
+}
+
+static int worker_next_timeout(const struct shoal_worker *w)
+{
+	const struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
+						     &w->linger_q };
+	int64_t next = -1;
+
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		int64_t t = shoal_timer_next_ms(queues[i], w->now_ms);
+		if (t >= 0 && (next < 0 || t < next))
+			next = t;
+	}
+	if (w->accept_retry_ms) {
+		int64_t t = w->accept_retry_ms > w->now_ms ? (int64_t)(w->accept_retry_ms - w->now_ms) : 0;
+		if (next < 0 || t < next)
+			next = t;
+	}
+	if (w->draining) {
+		int64_t t = w->drain_deadline_ms > w->now_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
+		if (next < 0 || t < next)
+			next = t;
+	}
+	return next > 60000 || next < 0 ? 60000 : (int)next;
+}
+
+static int worker_loop(struct shoal_worker *w)
+{
+	while (!w->stop_now) {
+		int n;
+
+		if (w->draining && (w->nconns == 0 || w->now_ms >= w->drain_deadline_ms))
+			break;
+		n = shoal_event_wait(&w->loop, worker_next_timeout(w));
+		if (n < 0) {
+			log_error(w->log, "epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		w->now_ms = shoal_timer_now_ms();
+		shoal_http_date_update(&w->date, time(NULL));
+		shoal_event_dispatch(&w->loop, n);
+		worker_expire(w);
+		worker_recycle_closed(w);
+	}
+	return 0;
+}
+
+static void worker_teardown(struct shoal_worker *w)
+{
+	worker_close_all(w);
+	worker_recycle_closed(w);
+	while (w->free_conns) {
+		struct shoal_conn *c = w->free_conns;
+		w->free_conns = c->next;
+		free(c);
+	}
+	while (w->nfree_bufs)
+		free(w->free_bufs[--w->nfree_bufs]);
+	free(w->free_bufs);
+	free(w->listeners);
+	free(w->servers);
+	if (w->signals.fd >= 0)
+		close(w->signals.fd);
+	shoal_event_close(&w->loop);
+}
+
+int shoal_worker_run(const struct shoal_worker_params *p)
+{
+	struct shoal_worker w = { 0 };
+	struct shoal_err err;
+	int status = 0;
+
+	if (worker_setup(&w, p, &err) < 0) {
+		log_error(p->log, "%s", err.msg);
+		status = 1;
+	} else {
+		/* The master retires the previous worker of this slot only after this byte. */
+		if (write(p->ready_fd, "R", 1) != 1)
+			log_warn(p->log, "cannot tell the master we are ready: %s", strerror(errno));
+		status = worker_loop(&w);
+		if (w.draining && w.nconns)
+			log_info(w.log, "shutdown timeout: closing %zu connections", w.nconns);
+	}
+	close(p->ready_fd);
+	worker_teardown(&w);
+	return status;
+}

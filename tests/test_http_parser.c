@@ -1,0 +1,942 @@
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shoal/http_parser.h"
+
+static const struct shoal_http_limits limits = {
+	.max_request_line = 8192,
+	.max_head = 16384,
+	.max_headers = 100,
+};
+
+/* Each parse gets its own exactly-sized copy, so that the sanitizer catches any read past
+ * the bytes the parser was given. */
+static int parse_n(const char *text, size_t len, size_t prev_len,
+		   const struct shoal_http_limits *lim, struct shoal_http_request *req, char **copy)
+{
+	*copy = malloc(len ? len : 1);
+	ck_assert_ptr_nonnull(*copy);
+	memcpy(*copy, text, len);
+	return shoal_http_parse_request(*copy, len, prev_len, lim, req);
+}
+
+/* One-shot parse of a NUL-terminated request; the copy lives until the test ends. */
+static char *kept[64];
+static size_t nkept;
+
+static int parse(const char *text, struct shoal_http_request *req)
+{
+	char *copy;
+	int rc = parse_n(text, strlen(text), 0, &limits, req, &copy);
+
+	ck_assert_uint_lt(nkept, sizeof(kept) / sizeof(kept[0]));
+	kept[nkept++] = copy;
+	return rc;
+}
+
+static void free_kept(void)
+{
+	while (nkept > 0)
+		free(kept[--nkept]);
+}
+
+static void assert_str(struct shoal_http_str s, const char *expected)
+{
+	ck_assert_uint_eq(s.len, strlen(expected));
+	ck_assert(s.len == 0 || memcmp(s.p, expected, s.len) == 0);
+}
+
+START_TEST(get_with_headers)
+{
+	struct shoal_http_request req;
+	const char *text = "GET /index.html?lang=en HTTP/1.1\r\n"
+			   "Host: example.com:8080\r\n"
+			   "User-Agent:   curl/8.0  \r\n"
+			   "Accept: */*\r\n"
+			   "X-Empty:\r\n"
+			   "If-None-Match: \"abc\"\r\n"
+			   "If-Modified-Since: Sat, 29 Oct 1994 19:43:31 GMT\r\n"
+			   "Range: bytes=0-9\r\n"
+			   "If-Range: \"abc\"\r\n"
+			   "\r\n";
+
+	ck_assert_int_eq(parse(text, &req), (int)strlen(text));
+	ck_assert_int_eq(req.method, SHOAL_HTTP_GET);
+	assert_str(req.method_str, "GET");
+	assert_str(req.target, "/index.html?lang=en");
+	assert_str(req.path, "/index.html");
+	assert_str(req.query, "lang=en");
+	ck_assert_int_eq(req.version, 11);
+	ck_assert_uint_eq(req.nheaders, 8);
+	assert_str(req.headers[1].name, "User-Agent");
+	assert_str(req.headers[1].value, "curl/8.0");
+	assert_str(req.headers[3].name, "X-Empty");
+	assert_str(req.headers[3].value, "");
+	assert_str(req.host, "example.com:8080");
+	ck_assert(req.keep_alive);
+	ck_assert(!req.expect_continue);
+	ck_assert_int_eq(req.body, SHOAL_HTTP_BODY_NONE);
+	assert_str(req.if_none_match, "\"abc\"");
+	assert_str(req.if_modified_since, "Sat, 29 Oct 1994 19:43:31 GMT");
+	assert_str(req.range, "bytes=0-9");
+	assert_str(req.if_range, "\"abc\"");
+	free_kept();
+}
+END_TEST
+
+START_TEST(methods)
+{
+	static const struct {
+		const char *line;
+		enum shoal_http_method method;
+	} cases[] = {
+		{ "HEAD / HTTP/1.1\r\n", SHOAL_HTTP_HEAD },
+		{ "POST / HTTP/1.1\r\n", SHOAL_HTTP_POST },
+		{ "PUT / HTTP/1.1\r\n", SHOAL_HTTP_PUT },
+		{ "DELETE / HTTP/1.1\r\n", SHOAL_HTTP_DELETE },
+		{ "TRACE / HTTP/1.1\r\n", SHOAL_HTTP_TRACE },
+		{ "PATCH / HTTP/1.1\r\n", SHOAL_HTTP_PATCH },
+		{ "OPTIONS / HTTP/1.1\r\n", SHOAL_HTTP_OPTIONS },
+		{ "get / HTTP/1.1\r\n", SHOAL_HTTP_OTHER },
+		{ "GETX / HTTP/1.1\r\n", SHOAL_HTTP_OTHER },
+		{ "M-SEARCH / HTTP/1.1\r\n", SHOAL_HTTP_OTHER },
+	};
+	struct shoal_http_request req;
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strcpy(text, cases[i].line);
+		strcat(text, "Host: a\r\n\r\n");
+		ck_assert_int_eq(parse(text, &req), (int)strlen(text));
+		ck_assert_int_eq(req.method, cases[i].method);
+		ck_assert_uint_eq(req.method_str.len, strcspn(cases[i].line, " "));
+		free_kept();
+	}
+}
+END_TEST
+
+START_TEST(absolute_form)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("GET http://example.com:8080/a/b?x=1 HTTP/1.1\r\n"
+			       "Host: other\r\n\r\n", &req), 0);
+	assert_str(req.host, "example.com:8080");
+	assert_str(req.path, "/a/b");
+	assert_str(req.query, "x=1");
+	assert_str(req.target, "http://example.com:8080/a/b?x=1");
+
+	ck_assert_int_gt(parse("GET HTTPS://Example.com HTTP/1.1\r\nHost: x\r\n\r\n", &req), 0);
+	assert_str(req.host, "Example.com");
+	assert_str(req.path, "/");
+	assert_str(req.query, "");
+
+	ck_assert_int_gt(parse("GET http://[::1]:80?q=2 HTTP/1.1\r\nHost: x\r\n\r\n", &req), 0);
+	assert_str(req.host, "[::1]:80");
+	assert_str(req.path, "/");
+	assert_str(req.query, "q=2");
+
+	ck_assert_int_gt(parse("GET http://h/ HTTP/1.0\r\n\r\n", &req), 0);
+	assert_str(req.host, "h");
+	free_kept();
+}
+END_TEST
+
+START_TEST(options_asterisk_and_connect)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", &req), 0);
+	ck_assert_int_eq(req.method, SHOAL_HTTP_OPTIONS);
+	assert_str(req.target, "*");
+	assert_str(req.path, "*");
+	ck_assert_int_gt(parse("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+			       &req), 0);
+	ck_assert_int_eq(req.method, SHOAL_HTTP_CONNECT);
+	assert_str(req.target, "example.com:443");
+	assert_str(req.path, "");
+	free_kept();
+}
+END_TEST
+
+START_TEST(http10_keep_alive)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
+	ck_assert_int_eq(req.version, 10);
+	ck_assert(!req.keep_alive);
+	ck_assert_uint_eq(req.host.len, 0);
+
+	ck_assert_int_gt(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: h\r\n"
+			       "\r\n", &req), 0);
+	ck_assert(req.keep_alive);
+	assert_str(req.host, "h");
+
+	ck_assert_int_gt(parse("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", &req), 0);
+	ck_assert(!req.keep_alive);
+
+	ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n"
+			       "\r\n", &req),
+			 0);
+	ck_assert(!req.keep_alive);
+
+	ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n"
+			       "Connection: close\r\n\r\n", &req), 0);
+	ck_assert(!req.keep_alive);
+
+	ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n"
+			       "\r\n", &req), 0);
+	ck_assert(req.keep_alive);
+	free_kept();
+}
+END_TEST
+
+START_TEST(query_strings)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("GET /search?q=a?b&c=%20 HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
+	assert_str(req.path, "/search");
+	assert_str(req.query, "q=a?b&c=%20");
+	ck_assert_int_gt(parse("GET /x? HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
+	assert_str(req.path, "/x");
+	assert_str(req.query, "");
+	ck_assert_int_gt(parse("GET /plain HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
+	assert_str(req.path, "/plain");
+	ck_assert_uint_eq(req.query.len, 0);
+	free_kept();
+}
+END_TEST
+
+START_TEST(obs_text_and_whitespace)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: h\r\n"
+			       "X-Name: \t caf\xc3\xa9 \xff au\tlait\t \r\n\r\n", &req), 0);
+	assert_str(req.headers[1].value, "caf\xc3\xa9 \xff au\tlait");
+	free_kept();
+}
+END_TEST
+
+START_TEST(leading_empty_lines)
+{
+	struct shoal_http_request req;
+	const char *text = "\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+
+	ck_assert_int_eq(parse(text, &req), (int)strlen(text));
+	assert_str(req.path, "/a");
+	ck_assert_int_eq(parse("\r\n\r\n", &req), SHOAL_HTTP_INCOMPLETE);
+	free_kept();
+}
+END_TEST
+
+START_TEST(content_length)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", &req), 0);
+	ck_assert_int_eq(req.body, SHOAL_HTTP_BODY_LENGTH);
+	ck_assert_uint_eq(req.content_length, 5);
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: h\r\ncontent-length: 007 , 7\r\n"
+			       "Content-Length: 7\r\n\r\n", &req), 0);
+	ck_assert_uint_eq(req.content_length, 7);
+	ck_assert_int_gt(parse("POST / HTTP/1.0\r\nContent-Length: 18446744073709551615\r\n"
+			       "\r\n", &req),
+			 0);
+	ck_assert_uint_eq(req.content_length, UINT64_MAX);
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", &req), 0);
+	ck_assert_int_eq(req.body, SHOAL_HTTP_BODY_LENGTH);
+	ck_assert_uint_eq(req.content_length, 0);
+	free_kept();
+}
+END_TEST
+
+START_TEST(transfer_encoding_chunked)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+			       "\r\n", &req),
+			 0);
+	ck_assert_int_eq(req.body, SHOAL_HTTP_BODY_CHUNKED);
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\tChunked \r\n"
+			       "\r\n", &req),
+			 0);
+	ck_assert_int_eq(req.body, SHOAL_HTTP_BODY_CHUNKED);
+	free_kept();
+}
+END_TEST
+
+START_TEST(expect_continue)
+{
+	struct shoal_http_request req;
+
+	ck_assert_int_gt(parse("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
+			       "Content-Length: 3\r\n\r\n", &req), 0);
+	ck_assert(req.expect_continue);
+	ck_assert_int_gt(parse("PUT / HTTP/1.1\r\nHost: h\r\nExpect: something\r\n\r\n", &req), 0);
+	ck_assert(!req.expect_continue);
+	/* RFC 9110 10.1.1: a 1.0 client cannot understand 100. */
+	ck_assert_int_gt(parse("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", &req), 0);
+	ck_assert(!req.expect_continue);
+	free_kept();
+}
+END_TEST
+
+START_TEST(valid_hosts)
+{
+	static const char *const hosts[] = {
+		"example.com", "example.com:80", "[::1]", "[2001:db8::1]:8080", "127.0.0.1:1",
+		"xn--bcher-kva.example", "a%41b", "host:",
+	};
+	struct shoal_http_request req;
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
+		ck_assert_msg(parse(text, &req) > 0, "host %s", hosts[i]);
+		assert_str(req.host, hosts[i]);
+		free_kept();
+	}
+}
+END_TEST
+
+START_TEST(pipelined_returns_head_length)
+{
+	struct shoal_http_request req;
+	const char *head = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+	char text[256];
+
+	snprintf(text, sizeof(text), "%sGET /2 HTTP/1.1\r\nHost: h\r\n\r\n", head);
+	ck_assert_int_eq(parse(text, &req), (int)strlen(head));
+	assert_str(req.path, "/1");
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /\n\n\r\r", &req),
+			 (int)strlen(head) - 1);
+	free_kept();
+}
+END_TEST
+
+START_TEST(str_eq)
+{
+	ck_assert(shoal_http_str_eq((struct shoal_http_str){ "Host", 4 }, "host"));
+	ck_assert(shoal_http_str_eq((struct shoal_http_str){ "HOST", 4 }, "host"));
+	ck_assert(!shoal_http_str_eq((struct shoal_http_str){ "Hos", 3 }, "host"));
+	ck_assert(!shoal_http_str_eq((struct shoal_http_str){ "Hostx", 5 }, "host"));
+	ck_assert(!shoal_http_str_eq((struct shoal_http_str){ "Hosu", 4 }, "host"));
+	ck_assert(shoal_http_str_eq((struct shoal_http_str){ "", 0 }, ""));
+	ck_assert(!shoal_http_str_eq((struct shoal_http_str){ "[", 1 }, "{"));
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	int status;
+} invalid[] = {
+	/* request line */
+	{ "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET /  HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", -400 },
+	{ " GET / HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "G@T / HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET * HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "OPTIONS ** HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "CONNECT example.com HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "CONNECT http://example.com:80/ HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET http://user@h/ HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET http:///a HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET /\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / \r\nHost: h\r\n\r\n", -400 },
+	{ "GET\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.10\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / http/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.x\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/11\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/2.0\r\nHost: h\r\n\r\n", -505 },
+	{ "GET / HTTP/1.2\r\nHost: h\r\n\r\n", -505 },
+	{ "GET / HTTP/0.9\r\nHost: h\r\n\r\n", -505 },
+	{ "GET / HTTP/3.0\r\n\r\n", -505 },
+	/* line endings */
+	{ "GET / HTTP/1.1\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\n\n", -400 },
+	{ "GET / HTTP/1.1\n\n", -400 },
+	{ "\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\r\nHost: h\r\n\r\n", -400 },
+	{ "\r\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", -400 },
+	/* field lines */
+	{ "GET / HTTP/1.1\r\nHost : h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost\t: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\n Host: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tb\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nX(y): v\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nX: a\001b\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n", -400 },
+	/* Host */
+	{ "GET / HTTP/1.1\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nX: y\r\n\r\n", -400 },
+	{ "GET http://h/ HTTP/1.1\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nhost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.0\r\nHost: h\r\nHost: h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: user@h\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: a\tb\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost:\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: []\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", -400 },
+	{ "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", -400 },
+	{ "GET http://h/ HTTP/1.1\r\nHost: a@b\r\n\r\n", -400 },
+	/* Content-Length */
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5 5\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551616\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ,5\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", -400 },
+	/* Transfer-Encoding */
+	{ "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+	  "Content-Length: 5\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+	  "Transfer-Encoding: gzip, chunked\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+	  "Transfer-Encoding: gzip\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked,\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chu nked\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", -400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", -501 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n", -501 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity , Chunked\r\n\r\n", -501 },
+};
+
+START_TEST(invalid_requests)
+{
+	struct shoal_http_request req;
+
+	ck_assert_msg(parse(invalid[_i].text, &req) == invalid[_i].status, "case %d: %s", _i,
+		      invalid[_i].text);
+	free_kept();
+}
+END_TEST
+
+static char *repeat(const char *prefix, char c, size_t n, const char *suffix)
+{
+	size_t plen = strlen(prefix), slen = strlen(suffix);
+	char *s = malloc(plen + n + slen + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memcpy(s, prefix, plen);
+	memset(s + plen, c, n);
+	memcpy(s + plen + n, suffix, slen + 1);
+	return s;
+}
+
+START_TEST(request_line_limit)
+{
+	struct shoal_http_limits lim = { .max_request_line = 32, .max_head = 1024,
+					 .max_headers = 8 };
+	struct shoal_http_request req;
+	/* "GET /" + 18 + " HTTP/1.1" is exactly 32 bytes. */
+	char *fits = repeat("GET /", 'a', 18, " HTTP/1.1\r\nHost: h\r\n\r\n");
+	char *too_long = repeat("GET /", 'a', 19, " HTTP/1.1\r\nHost: h\r\n\r\n");
+	/* Leading empty lines count towards the request line: 2 * 9 + 14 = 32 bytes. */
+	char *blank_fits = repeat("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n", 'x', 0,
+				  "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+	char *blank_too_long = repeat("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n", 'x', 0,
+				      "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+	char *copy;
+
+	ck_assert_uint_eq(strchr(fits, '\r') - fits, 32);
+	ck_assert_int_eq(parse_n(fits, strlen(fits), 0, &lim, &req, &copy), (int)strlen(fits));
+	free(copy);
+	ck_assert_int_eq(parse_n(too_long, strlen(too_long), 0, &lim, &req, &copy), -414);
+	free(copy);
+	/* Incomplete: 32 bytes without a CR may still end well, 33 cannot. */
+	ck_assert_int_eq(parse_n(too_long, 32, 0, &lim, &req, &copy), SHOAL_HTTP_INCOMPLETE);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_long, 33, 0, &lim, &req, &copy), -414);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_long, 33, 32, &lim, &req, &copy), -414);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_long, 40, 10, &lim, &req, &copy), -414);
+	free(copy);
+	ck_assert_int_eq(parse_n(blank_fits, strlen(blank_fits), 0, &lim, &req, &copy),
+			 (int)strlen(blank_fits));
+	free(copy);
+	ck_assert_int_eq(parse_n(blank_too_long, strlen(blank_too_long), 0, &lim, &req, &copy),
+			 -414);
+	free(copy);
+	ck_assert_int_eq(parse_n(blank_too_long, 33, 0, &lim, &req, &copy), -414);
+	free(copy);
+	free(fits);
+	free(too_long);
+	free(blank_fits);
+	free(blank_too_long);
+}
+END_TEST
+
+START_TEST(head_size_limit)
+{
+	struct shoal_http_limits lim = { .max_request_line = 64, .max_head = 64, .max_headers = 8 };
+	struct shoal_http_request req;
+	/* 16 + 9 + 3 + 32 + 4 = 64 bytes */
+	char *fits = repeat("GET / HTTP/1.1\r\nHost: h\r\nX: ", 'v', 32, "\r\n\r\n");
+	char *too_big = repeat("GET / HTTP/1.1\r\nHost: h\r\nX: ", 'v', 33, "\r\n\r\n");
+	char *copy;
+
+	ck_assert_uint_eq(strlen(fits), 64);
+	ck_assert_int_eq(parse_n(fits, 64, 0, &lim, &req, &copy), 64);
+	free(copy);
+	ck_assert_int_eq(parse_n(fits, 63, 0, &lim, &req, &copy), SHOAL_HTTP_INCOMPLETE);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_big, 65, 0, &lim, &req, &copy), -431);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_big, 64, 0, &lim, &req, &copy), -431);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_big, 64, 60, &lim, &req, &copy), -431);
+	free(copy);
+	ck_assert_int_eq(parse_n(too_big, 63, 0, &lim, &req, &copy), SHOAL_HTTP_INCOMPLETE);
+	free(copy);
+	free(fits);
+	free(too_big);
+}
+END_TEST
+
+START_TEST(header_count_limit)
+{
+	struct shoal_http_limits lim = { .max_request_line = 64, .max_head = 1024,
+					 .max_headers = 3 };
+	struct shoal_http_request req;
+	const char *three = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n";
+	const char *four = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+	char *copy;
+
+	ck_assert_int_eq(parse_n(three, strlen(three), 0, &lim, &req, &copy), (int)strlen(three));
+	ck_assert_uint_eq(req.nheaders, 3);
+	free(copy);
+	ck_assert_int_eq(parse_n(four, strlen(four), 0, &lim, &req, &copy), -431);
+	free(copy);
+	/* The fourth field line ended: no need to wait for the rest of the head. */
+	ck_assert_int_eq(parse_n(four, strlen(four) - 2, 0, &lim, &req, &copy), -431);
+	free(copy);
+	ck_assert_int_eq(parse_n(four, strlen(four) - 2, strlen(four) - 3, &lim, &req, &copy),
+			 -431);
+	free(copy);
+	ck_assert_int_eq(parse_n(four, strlen(four) - 3, 0, &lim, &req, &copy),
+			 SHOAL_HTTP_INCOMPLETE);
+	free(copy);
+}
+END_TEST
+
+START_TEST(header_count_capped_by_array)
+{
+	struct shoal_http_limits lim = { .max_request_line = 64, .max_head = 65536,
+					 .max_headers = 100000 };
+	struct shoal_http_request req;
+	char text[4096];
+	size_t n = (size_t)snprintf(text, sizeof(text), "GET / HTTP/1.1\r\n");
+	char *copy;
+
+	for (int i = 0; i < SHOAL_HTTP_MAX_HEADERS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "Host%d: h\r\n", i);
+	strcpy(text + n, "Host: h\r\n\r\n");
+	ck_assert_int_eq(parse_n(text, strlen(text), 0, &lim, &req, &copy), -431);
+	free(copy);
+	strcpy(text + n - strlen("Host127: h\r\n"), "Host: h\r\n\r\n");
+	ck_assert_int_eq(parse_n(text, strlen(text), 0, &lim, &req, &copy), (int)strlen(text));
+	ck_assert_uint_eq(req.nheaders, SHOAL_HTTP_MAX_HEADERS);
+	free(copy);
+}
+END_TEST
+
+struct parsed {
+	struct shoal_http_request req;
+	char *buf;
+	size_t len;
+};
+
+static void assert_same_str(struct shoal_http_str a, const struct parsed *pa,
+			    struct shoal_http_str b, const struct parsed *pb)
+{
+	ck_assert_uint_eq(a.len, b.len);
+	if (a.len == 0)
+		return;
+	ck_assert_mem_eq(a.p, b.p, a.len);
+	/* Strings point into the buffer, or both at one constant (the "/" of absolute-form). */
+	if (a.p >= pa->buf && a.p < pa->buf + pa->len)
+		ck_assert_int_eq(a.p - pa->buf, b.p - pb->buf);
+	else
+		ck_assert_ptr_eq(a.p, b.p);
+}
+
+static void assert_same_request(const struct parsed *pa, const struct parsed *pb)
+{
+	const struct shoal_http_request *a = &pa->req, *b = &pb->req;
+
+	ck_assert_int_eq(a->method, b->method);
+	assert_same_str(a->method_str, pa, b->method_str, pb);
+	assert_same_str(a->target, pa, b->target, pb);
+	assert_same_str(a->path, pa, b->path, pb);
+	assert_same_str(a->query, pa, b->query, pb);
+	ck_assert_int_eq(a->version, b->version);
+	ck_assert_uint_eq(a->nheaders, b->nheaders);
+	for (size_t i = 0; i < a->nheaders; i++) {
+		assert_same_str(a->headers[i].name, pa, b->headers[i].name, pb);
+		assert_same_str(a->headers[i].value, pa, b->headers[i].value, pb);
+	}
+	assert_same_str(a->host, pa, b->host, pb);
+	ck_assert(a->keep_alive == b->keep_alive);
+	ck_assert(a->expect_continue == b->expect_continue);
+	ck_assert_int_eq(a->body, b->body);
+	ck_assert_uint_eq(a->content_length, b->content_length);
+	assert_same_str(a->if_none_match, pa, b->if_none_match, pb);
+	assert_same_str(a->if_modified_since, pa, b->if_modified_since, pb);
+	assert_same_str(a->range, pa, b->range, pb);
+	assert_same_str(a->if_range, pa, b->if_range, pb);
+}
+
+/* A head, then what follows it in the buffer (a body, the next pipelined request). */
+static const struct {
+	const char *head;
+	const char *rest;
+} splits[] = {
+	{ "GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nRange: bytes=1-\r\n\r\n",
+	  "GET /next HTTP/1.1\r\nHost: example.com\r\n\r\n" },
+	{ "\r\n\r\nHEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "" },
+	{ "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+	  "hello" },
+	{ "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  "5\r\nhello\r\n0\r\n\r\n" },
+	{ "GET http://h:81/p?q HTTP/1.1\r\nHost: h\r\nX-Obs: caf\xc3\xa9\r\n\r\n", "\r\n\r\n" },
+	{ "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", "" },
+	{ "GET / HTTP/1.0\r\n\r\n", "" },
+	{ "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "\n\n\r\r\r\n" },
+	{ "\r\nGET / HTTP/1.1\r\nHost:h\r\nX:\r\n\r\n", "\r\n" },
+};
+
+/* Feeds the prefixes the way a caller reading the socket would: first buf[0..k), then the
+ * whole buffer with prev_len = k; and also one byte per read. */
+START_TEST(every_split_point)
+{
+	size_t head_len = strlen(splits[_i].head), len = head_len + strlen(splits[_i].rest);
+	char *text = malloc(len + 1);
+	struct parsed whole = { .len = len }, part;
+	int rc;
+
+	ck_assert_ptr_nonnull(text);
+	strcpy(text, splits[_i].head);
+	strcat(text, splits[_i].rest);
+	ck_assert_int_eq(parse_n(text, len, 0, &limits, &whole.req, &whole.buf), (int)head_len);
+	for (size_t k = 1; k < len; k++) {
+		rc = parse_n(text, k, 0, &limits, &part.req, &part.buf);
+		free(part.buf);
+		ck_assert_int_eq(rc, k < head_len ? SHOAL_HTTP_INCOMPLETE : (int)head_len);
+		if (rc != SHOAL_HTTP_INCOMPLETE)
+			continue;
+		part.len = len;
+		rc = parse_n(text, len, k, &limits, &part.req, &part.buf);
+		ck_assert_int_eq(rc, (int)head_len);
+		assert_same_request(&whole, &part);
+		free(part.buf);
+	}
+	for (size_t k = 1; k <= head_len; k++) {
+		part.len = k;
+		rc = parse_n(text, k, k - 1, &limits, &part.req, &part.buf);
+		ck_assert_int_eq(rc, k < head_len ? SHOAL_HTTP_INCOMPLETE : (int)head_len);
+		if (rc > 0)
+			assert_same_request(&whole, &part);
+		free(part.buf);
+	}
+	free(whole.buf);
+	free(text);
+}
+END_TEST
+
+/* A bad byte is refused as soon as it arrives, whatever came before. */
+START_TEST(bare_lf_at_every_split_point)
+{
+	const char *text = "GET / HTTP/1.1\r\nHost: h\r\nX: a\nb\r\n\r\n";
+	size_t bad = (size_t)(strstr(text, "a\n") - text) + 2;
+	struct shoal_http_request req;
+	char *buf;
+
+	for (size_t k = 1; k <= strlen(text); k++) {
+		int rc = parse_n(text, k, k - 1, &limits, &req, &buf);
+
+		free(buf);
+		ck_assert_int_eq(rc, k < bad ? SHOAL_HTTP_INCOMPLETE : -400);
+		if (k >= bad)
+			break;
+	}
+	for (size_t k = 1; k < bad; k++) {
+		int rc = parse_n(text, strlen(text), k, &limits, &req, &buf);
+
+		free(buf);
+		ck_assert_int_eq(rc, -400);
+	}
+}
+END_TEST
+
+/* A chunked body, then what follows it in the buffer. */
+static const struct {
+	const char *body;
+	const char *rest;
+	uint64_t data_len;
+	bool complete;
+} chunked_valid[] = {
+	{ "5\r\nhello\r\n0\r\n\r\n", "GET / HTTP/1.1\r\n", 5, true },
+	{ "0\r\n\r\n", "", 0, true },
+	{ "A\r\n0123456789\r\na\r\n0123456789\r\n00\r\n\r\n", "X", 20, true },
+	{ "3;name\r\nabc\r\n4 ; a = b ;c=\"q\\\"x; y\";d=tok\r\n\r\n\r\n\r\n0;last\r\n"
+	  "\r\n", "POST", 7,
+	  true },
+	{ "1\r\n\n\r\n0\r\nX-Trailer: v\r\nY:\r\nZ: caf\xc3\xa9\t!\r\n\r\n", "\r\n", 1, true },
+	{ "2\r\n\r\n\r\n0\r\n\r\n", "0\r\n\r\n", 2, true },
+	{ "ffffffffffffffff\r\n", "", 0, false },
+};
+
+static int skip_all(const char *text, size_t len, struct shoal_http_chunked *dec,
+		    size_t *consumed, uint64_t *bytes)
+{
+	char *copy = malloc(len ? len : 1);
+	int rc;
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, text, len);
+	rc = shoal_http_chunked_skip(dec, copy, len, consumed, bytes);
+	free(copy);
+	return rc;
+}
+
+START_TEST(chunked_every_split_point)
+{
+	size_t body_len = strlen(chunked_valid[_i].body);
+	size_t len = body_len + strlen(chunked_valid[_i].rest), consumed, total;
+	bool complete = chunked_valid[_i].complete;
+	size_t expected_total = complete ? body_len : len;
+	char *text = malloc(len + 1);
+	struct shoal_http_chunked dec;
+	uint64_t bytes;
+	int rc = 0;
+
+	ck_assert_ptr_nonnull(text);
+	strcpy(text, chunked_valid[_i].body);
+	strcat(text, chunked_valid[_i].rest);
+	for (size_t k = 0; k <= len; k++) {
+		shoal_http_chunked_init(&dec);
+		bytes = 0;
+		rc = skip_all(text, k, &dec, &consumed, &bytes);
+		total = consumed;
+		if (k < body_len || !complete) {
+			ck_assert_int_eq(rc, 0);
+			ck_assert_uint_eq(consumed, k);
+			rc = skip_all(text + k, len - k, &dec, &consumed, &bytes);
+			total += consumed;
+		}
+		ck_assert_int_eq(rc, complete ? 1 : 0);
+		ck_assert_uint_eq(total, expected_total);
+		ck_assert_uint_eq(bytes, chunked_valid[_i].data_len);
+	}
+	shoal_http_chunked_init(&dec);
+	bytes = 0;
+	total = 0;
+	rc = 0;
+	for (size_t k = 0; k < len && rc == 0; k++) {
+		rc = skip_all(text + k, 1, &dec, &consumed, &bytes);
+		total += consumed;
+	}
+	ck_assert_int_eq(rc, complete ? 1 : 0);
+	ck_assert_uint_eq(total, expected_total);
+	ck_assert_uint_eq(bytes, chunked_valid[_i].data_len);
+	free(text);
+}
+END_TEST
+
+static const char *const chunked_invalid[] = {
+	"x\r\n",
+	"\r\n",
+	";a\r\n",
+	"-1\r\n",
+	"0x5\r\n",
+	"+5\r\n",
+	"5\nhello\r\n",
+	"5\r\rhello\r\n",
+	"5\r\nhelloX\r\n",
+	"5\r\nhello\n0\r\n\r\n",
+	"5\r\nhello\r\r",
+	"5\r\nhello\r\n0\r\n\n",
+	"00000000000000001\r\n",
+	"10000000000000000\r\n",
+	"5 \r\nhello\r\n",
+	"5;\r\n",
+	"5;=x\r\n",
+	"5;a=\r\n",
+	"5;a \r\n",
+	"5;a=b c\r\n",
+	"5;a=\"x\r\n",
+	"5;a=\"x\"y\r\n",
+	"5;a=\"\x01\"\r\n",
+	"5;a@b\r\n",
+	"0\r\n x: y\r\n\r\n",
+	"0\r\nX\r\n\r\n",
+	"0\r\n: y\r\n\r\n",
+	"0\r\nX y: z\r\n\r\n",
+	"0\r\nX: y\n\r\n",
+	"0\r\nX: a\x7f\r\n\r\n",
+	"0\r\n\r\r",
+};
+
+START_TEST(chunked_malformed)
+{
+	const char *text = chunked_invalid[_i];
+	struct shoal_http_chunked dec;
+	uint64_t bytes = 0;
+	size_t consumed;
+	int rc = 0;
+
+	shoal_http_chunked_init(&dec);
+	ck_assert_msg(skip_all(text, strlen(text), &dec, &consumed, &bytes) == -1, "case %d", _i);
+	ck_assert_int_eq(skip_all("0\r\n\r\n", 5, &dec, &consumed, &bytes), -1);
+	shoal_http_chunked_init(&dec);
+	for (size_t k = 0; k < strlen(text) && rc == 0; k++)
+		rc = skip_all(text + k, 1, &dec, &consumed, &bytes);
+	ck_assert_msg(rc == -1, "case %d byte by byte", _i);
+}
+END_TEST
+
+START_TEST(chunked_line_bounds)
+{
+	struct shoal_http_chunked dec;
+	uint64_t bytes = 0;
+	size_t consumed;
+	/* 4096 bytes of size line, CRLF included, is the most allowed. */
+	char *fits = repeat("1;x=", 'a', 4096 - 6, "\r\nZ\r\n0\r\n\r\n");
+	char *too_long = repeat("1;x=", 'a', 4096 - 5, "\r\nZ\r\n0\r\n\r\n");
+	char *trailers = repeat("0\r\nX: ", 'a', 5000, "\r\n\r\n");
+
+	shoal_http_chunked_init(&dec);
+	ck_assert_int_eq(skip_all(fits, strlen(fits), &dec, &consumed, &bytes), 1);
+	ck_assert_uint_eq(consumed, strlen(fits));
+	ck_assert_uint_eq(bytes, 1);
+	shoal_http_chunked_init(&dec);
+	ck_assert_int_eq(skip_all(too_long, strlen(too_long), &dec, &consumed, &bytes), -1);
+	shoal_http_chunked_init(&dec);
+	ck_assert_int_eq(skip_all(trailers, strlen(trailers), &dec, &consumed, &bytes), -1);
+	free(fits);
+	free(too_long);
+	free(trailers);
+}
+END_TEST
+
+START_TEST(chunked_counts_data_bytes)
+{
+	struct shoal_http_chunked dec;
+	uint64_t bytes = 7;
+	size_t consumed;
+	char data[1000];
+
+	memset(data, 'd', sizeof(data));
+	shoal_http_chunked_init(&dec);
+	ck_assert_int_eq(skip_all("FFFFFFFFFFFFFFFF;big\r\n", 22, &dec, &consumed, &bytes), 0);
+	ck_assert_uint_eq(bytes, 7);
+	ck_assert_int_eq(skip_all(data, sizeof(data), &dec, &consumed, &bytes), 0);
+	ck_assert_uint_eq(consumed, sizeof(data));
+	ck_assert_uint_eq(bytes, 1007);
+	ck_assert_uint_eq(dec.remaining, UINT64_MAX - 1000);
+	/* Once done, nothing more belongs to the body. */
+	shoal_http_chunked_init(&dec);
+	ck_assert_int_eq(skip_all("0\r\n\r\n", 5, &dec, &consumed, &bytes), 1);
+	ck_assert_int_eq(skip_all("GET", 3, &dec, &consumed, &bytes), 1);
+	ck_assert_uint_eq(consumed, 0);
+}
+END_TEST
+
+static Suite *http_parser_suite(void)
+{
+	Suite *s = suite_create("http_parser");
+	TCase *valid = tcase_create("valid");
+	TCase *bad = tcase_create("invalid");
+	TCase *limit = tcase_create("limits");
+	TCase *split = tcase_create("splits");
+	TCase *chunked = tcase_create("chunked");
+
+	tcase_add_test(valid, get_with_headers);
+	tcase_add_test(valid, methods);
+	tcase_add_test(valid, absolute_form);
+	tcase_add_test(valid, options_asterisk_and_connect);
+	tcase_add_test(valid, http10_keep_alive);
+	tcase_add_test(valid, query_strings);
+	tcase_add_test(valid, obs_text_and_whitespace);
+	tcase_add_test(valid, leading_empty_lines);
+	tcase_add_test(valid, content_length);
+	tcase_add_test(valid, transfer_encoding_chunked);
+	tcase_add_test(valid, expect_continue);
+	tcase_add_test(valid, valid_hosts);
+	tcase_add_test(valid, pipelined_returns_head_length);
+	tcase_add_test(valid, str_eq);
+	tcase_add_loop_test(bad, invalid_requests, 0, sizeof(invalid) / sizeof(invalid[0]));
+	tcase_add_test(limit, request_line_limit);
+	tcase_add_test(limit, head_size_limit);
+	tcase_add_test(limit, header_count_limit);
+	tcase_add_test(limit, header_count_capped_by_array);
+	tcase_add_loop_test(split, every_split_point, 0, sizeof(splits) / sizeof(splits[0]));
+	tcase_add_test(split, bare_lf_at_every_split_point);
+	tcase_add_loop_test(chunked, chunked_every_split_point, 0,
+			    sizeof(chunked_valid) / sizeof(chunked_valid[0]));
+	tcase_add_loop_test(chunked, chunked_malformed, 0,
+			    sizeof(chunked_invalid) / sizeof(chunked_invalid[0]));
+	tcase_add_test(chunked, chunked_line_bounds);
+	tcase_add_test(chunked, chunked_counts_data_bytes);
+	suite_add_tcase(s, valid);
+	suite_add_tcase(s, bad);
+	suite_add_tcase(s, limit);
+	suite_add_tcase(s, split);
+	suite_add_tcase(s, chunked);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(http_parser_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
