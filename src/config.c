@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -240,6 +241,30 @@ static void dump_int(const struct conf_key *key, const void *base, FILE *out, in
 }
 
 static const struct conf_kind kind_int = { parse_int, default_int, dump_int, NULL };
+
+static int parse_bool(const struct conf_key *key, const config_setting_t *s, void *base,
+		      struct conf_ctx *ctx)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return conf_fail(ctx, s, key->name, -1, "must be true or false, not %s", type_name(s));
+	*(bool *)field_of(base, key) = config_setting_get_bool(s);
+	return 0;
+}
+
+static int default_bool(const struct conf_key *key, void *base, struct conf_ctx *ctx)
+{
+	(void)ctx;
+	*(bool *)field_of(base, key) = key->def_int != 0;
+	return 0;
+}
+
+static void dump_bool(const struct conf_key *key, const void *base, FILE *out, int indent)
+{
+	fprintf(out, "%*s%s = %s;\n", indent, "", key->name,
+		*(const bool *)cfield_of(base, key) ? "true" : "false");
+}
+
+static const struct conf_kind kind_bool = { parse_bool, default_bool, dump_bool, NULL };
 
 /* ---- workers: a count or "auto" ---- */
 
@@ -699,6 +724,7 @@ static int parse_servers(const struct conf_key *key, const config_setting_t *s, 
 		ctx->where[len] = '\0';
 		if (rc < 0)
 			return -1;
+		(*servers)[i].root_line = config_setting_source_line(config_setting_get_member(e, "root"));
 	}
 	return 0;
 }
@@ -754,6 +780,11 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(send_timeout, kind_int, .min = 1, .max = 3600, .def_int = 60),
 	TOP_KEY(max_keepalive_requests, kind_int, .min = 1, .max = 10000000, .def_int = 10000),
 	TOP_KEY(max_header_size, kind_int, .min = 1024, .max = 1048576, .def_int = 8192),
+	TOP_KEY(max_body_size, kind_int, .min = 0, .max = INT_MAX, .def_int = 1048576),
+	TOP_KEY(server_tokens, kind_bool, .def_int = 1),
+	TOP_KEY(cache_max_file_size, kind_int, .min = 0, .max = 16777216, .def_int = 65536),
+	TOP_KEY(cache_max_size, kind_int, .min = 0, .max = INT_MAX, .def_int = 67108864),
+	TOP_KEY(cache_revalidate, kind_int, .min = 0, .max = 3600, .def_int = 1),
 	TOP_KEY(servers, kind_servers, .count_offset = offsetof(struct shoal_config, nservers),
 		.min = 1, .required = true),
 };

@@ -1,52 +1,33 @@
 #include <errno.h>
-#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "shoal/conn.h"
-#include "shoal/http_path.h"
-#include "shoal/http_response.h"
-#include "shoal/mime.h"
-#include "shoal/static_file.h"
+#include "shoal/respond.h"
 #include "shoal/worker.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* Linux moves at most about 2 GiB in one sendfile call. */
-#define SENDFILE_MAX (1 << 30)
-
-enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
-
 static void conn_on_event(struct shoal_event_source *src, uint32_t events);
+
+static struct shoal_worker *conn_worker(const struct shoal_conn *c)
+{
+	return c->server->worker;
+}
 
 static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
 {
 	c->timer_q = q;
-	shoal_timer_arm(q, &c->timer, c->worker->now_ms);
-}
-
-static struct shoal_conn *conn_alloc(struct shoal_worker *w)
-{
-	struct shoal_conn *c = w->free_conns;
-
-	if (c) {
-		w->free_conns = c->next;
-		memset(c, 0, sizeof(*c));
-		return c;
-	}
-	return calloc(1, sizeof(*c));
+	shoal_timer_arm(q, &c->timer, conn_worker(c)->now_ms);
 }
 
 void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd)
 {
-	struct shoal_conn *c = conn_alloc(w);
+	struct shoal_conn *c = shoal_worker_conn_get(w);
 	int one = 1;
 
 	if (!c) {
@@ -55,15 +36,12 @@ void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *serve
 	}
 	c->ev.on_event = conn_on_event;
 	c->ev.fd = fd;
-	c->worker = w;
 	c->server = server;
-	c->file_fd = -1;
 	/* Responses leave in whole writes; Nagle would only hold back the tail of large ones. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (shoal_event_add(&w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
 		close(fd);
-		c->next = w->free_conns;
-		w->free_conns = c;
+		shoal_worker_conn_put(w, c);
 		return;
 	}
 	w->nconns++;
@@ -72,21 +50,16 @@ void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *serve
 
 static void conn_release_io(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
-
-	if (c->in)
-		shoal_worker_buf_put(w, c->in);
-	if (c->out)
-		shoal_worker_buf_put(w, c->out);
-	if (c->file_fd >= 0)
-		close(c->file_fd);
-	c->in = c->out = NULL;
-	c->file_fd = -1;
+	if (!c->io)
+		return;
+	shoal_out_reset(&c->io->out);
+	shoal_worker_io_put(conn_worker(c), c->io);
+	c->io = NULL;
 }
 
 void shoal_conn_close(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
 
 	if (c->ev.fd < 0)
 		return;
@@ -95,58 +68,28 @@ void shoal_conn_close(struct shoal_conn *c)
 	c->ev.fd = -1;
 	shoal_timer_disarm(&c->timer);
 	conn_release_io(c);
-	c->next = w->closed;
-	w->closed = c;
-	shoal_worker_conn_closed(w);
+	shoal_worker_conn_closed(w, c);
 }
 
-static enum io_result conn_flush(struct shoal_conn *c)
-{
-	while (c->out_pos < c->out_len) {
-		int more = c->file_fd >= 0 ? MSG_MORE : 0;
-		ssize_t n = send(c->ev.fd, c->out + c->out_pos, c->out_len - c->out_pos,
-				 MSG_NOSIGNAL | more);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? IO_AGAIN : IO_ERROR;
-		c->out_pos += (uint32_t)n;
-	}
-	while (c->file_fd >= 0 && c->file_off < c->file_end) {
-		off_t left = c->file_end - c->file_off;
-		ssize_t n = sendfile(c->ev.fd, c->file_fd, &c->file_off,
-				     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? IO_AGAIN : IO_ERROR;
-		if (n == 0) /* the file shrank under us: the promised length cannot be kept */
-			return IO_ERROR;
-	}
-	return IO_DONE;
-}
+enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
 
 /* Reads once into the input buffer. A short read means the socket is empty for now: with
  * edge triggering, bytes arriving later raise a new event, so no EAGAIN round trip is needed. */
 static enum io_result conn_fill(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
 	size_t space;
 	ssize_t n;
 
-	if (!c->in) {
-		c->in = shoal_worker_buf_get(w);
-		if (!c->in)
-			return IO_ERROR;
+	if (io->in_len == w->in_size && io->in_pos > 0) {
+		memmove(io->in, io->in + io->in_pos, io->in_len - io->in_pos);
+		io->in_len -= io->in_pos;
+		io->in_pos = 0;
 	}
-	if (c->in_len == w->buf_size && c->in_pos > 0) {
-		memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
-		c->in_len -= c->in_pos;
-		c->in_pos = 0;
-	}
-	space = w->buf_size - c->in_len;
+	space = w->in_size - io->in_len;
 	do
-		n = read(c->ev.fd, c->in + c->in_len, space);
+		n = read(c->ev.fd, io->in + io->in_len, space);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN) {
 		c->readable = false;
@@ -154,234 +97,111 @@ static enum io_result conn_fill(struct shoal_conn *c)
 	}
 	if (n <= 0)
 		return IO_ERROR;
-	c->in_len += (uint32_t)n;
+	io->in_len += (uint32_t)n;
 	if ((size_t)n < space)
 		c->readable = false;
 	return IO_DONE;
 }
 
-static bool conn_take_out(struct shoal_conn *c)
+/* Skips request body bytes in the buffer. Returns 1 when the body is behind us, 0 while more
+ * is expected, -1 when it is malformed or larger than allowed. */
+static int conn_skip_body(struct shoal_conn *c)
 {
-	if (!c->out)
-		c->out = shoal_worker_buf_get(c->worker);
-	c->out_len = c->out_pos = 0;
-	return c->out != NULL;
+	struct shoal_conn_io *io = c->io;
+	size_t avail = io->in_len - io->in_pos;
+	size_t used;
+	int rc;
+
+	if (!io->body_chunked) {
+		used = io->body_left < avail ? (size_t)io->body_left : avail;
+		io->in_pos += (uint32_t)used;
+		io->body_left -= used;
+		return io->body_left == 0;
+	}
+	rc = shoal_http_chunked_skip(&io->chunked, io->in + io->in_pos, avail, &used, &io->body_seen);
+	io->in_pos += (uint32_t)used;
+	if (rc == 0 && io->body_seen > (uint64_t)conn_worker(c)->cfg->max_body_size)
+		rc = -1;
+	if (rc != 0)
+		io->body_chunked = false;
+	return rc;
 }
 
 static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_request *req)
 {
-	const struct shoal_worker *w = c->worker;
-
-	return req->keep_alive && !w->draining && w->cfg->keepalive_timeout > 0 &&
-	       c->requests < (uint32_t)w->cfg->max_keepalive_requests;
-}
-
-/* Queues a generated response (error pages, redirects, OPTIONS) with an HTML body for errors. */
-static void conn_respond_simple(struct shoal_conn *c, struct shoal_http_head *head, bool head_only)
-{
-	struct shoal_worker *w = c->worker;
-	char body[512];
-	size_t body_len = head->status >= 400 ? shoal_http_error_body(body, sizeof(body), head->status) : 0;
-	size_t n;
-
-	if (!conn_take_out(c)) {
-		shoal_conn_close(c);
-		return;
-	}
-	if (body_len)
-		head->content_type = "text/html; charset=utf-8";
-	head->content_length = body_len;
-	n = shoal_http_head_write(c->out, w->buf_size, head, &w->date);
-	if (n == 0 || n + body_len > w->buf_size) {
-		shoal_conn_close(c);
-		return;
-	}
-	if (!head_only)
-		memcpy(c->out + n, body, body_len);
-	c->out_len = (uint32_t)(n + (head_only ? 0 : body_len));
-	c->close_after = !head->keep_alive;
-	c->state = SHOAL_CONN_WRITING;
-}
-
-static void conn_respond_error(struct shoal_conn *c, int status, int version, bool keep_alive,
-			       bool head_only)
-{
-	struct shoal_http_head head = {
-		.status = status, .version = version, .keep_alive = keep_alive,
-	};
-
-	conn_respond_simple(c, &head, head_only);
-}
-
-static void conn_redirect_to_dir(struct shoal_conn *c, const struct shoal_http_request *req,
-				 bool keep_alive)
-{
-	struct shoal_worker *w = c->worker;
-	size_t len = strlen(w->path);
-	struct shoal_http_head head = {
-		.status = 301, .version = req->version, .keep_alive = keep_alive,
-		.location = w->path, .location_len = len + 1,
-	};
-
-	/* The path buffer has room: normalisation leaves at least one byte for the NUL. */
-	if (len + 1 >= sizeof(w->path)) {
-		conn_respond_error(c, 414, req->version, false, false);
-		return;
-	}
-	w->path[len] = '/';
-	w->path[len + 1] = '\0';
-	conn_respond_simple(c, &head, req->method == SHOAL_HTTP_HEAD);
-}
-
-static void conn_serve_file(struct shoal_conn *c, const struct shoal_http_request *req,
-			    bool keep_alive)
-{
-	struct shoal_worker *w = c->worker;
-	struct shoal_static_file f;
-	struct shoal_http_head head = { .version = req->version, .keep_alive = keep_alive };
-	size_t path_len;
-	char etag[48];
-	size_t n;
-	int rc = shoal_http_path_normalize(req->path.p, req->path.len, w->path, sizeof(w->path),
-					   &path_len);
-
-	if (rc < 0) {
-		conn_respond_error(c, -rc, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
-		return;
-	}
-	shoal_static_open(c->server->root_fd, c->server->conf, w->path, path_len, &f);
-	if (f.status == 301) {
-		conn_redirect_to_dir(c, req, keep_alive);
-		return;
-	}
-	if (f.status != 200) {
-		conn_respond_error(c, f.status, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
-		return;
-	}
-	snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)f.mtime, (uint64_t)f.size);
-	head.status = 200;
-	head.content_type = shoal_mime_lookup(w->mime, f.name, f.name_len);
-	head.content_length = (uint64_t)f.size;
-	head.last_modified = f.mtime;
-	head.etag = etag;
-	if (!conn_take_out(c) || (n = shoal_http_head_write(c->out, w->buf_size, &head, &w->date)) == 0) {
-		close(f.fd);
-		shoal_conn_close(c);
-		return;
-	}
-	c->out_len = (uint32_t)n;
-	c->close_after = !keep_alive;
-	c->state = SHOAL_CONN_WRITING;
-	if (req->method == SHOAL_HTTP_HEAD || f.size == 0) {
-		close(f.fd);
-		return;
-	}
-	c->file_fd = f.fd;
-	c->file_off = 0;
-	c->file_end = f.size;
-}
-
-static void conn_respond(struct shoal_conn *c, const struct shoal_http_request *req)
-{
-	bool keep_alive = conn_keep_alive(c, req);
-	struct shoal_http_head head = { .version = req->version, .keep_alive = keep_alive };
+	const struct shoal_worker *w = conn_worker(c);
 
 	/* A client that waits for 100 Continue may never send the body we would have to skip,
 	 * and one that does not wait will send it: only closing keeps the stream in sync. */
 	if (req->expect_continue && req->body != SHOAL_HTTP_BODY_NONE)
-		keep_alive = head.keep_alive = false;
-	switch (req->method) {
-	case SHOAL_HTTP_GET:
-	case SHOAL_HTTP_HEAD:
-		conn_serve_file(c, req, keep_alive);
-		return;
-	case SHOAL_HTTP_OPTIONS:
-		head.status = 200;
-		head.allow = "GET, HEAD, OPTIONS";
-		conn_respond_simple(c, &head, false);
-		return;
-	default:
-		head.status = 405;
-		head.allow = "GET, HEAD, OPTIONS";
-		conn_respond_simple(c, &head, false);
-		return;
-	}
+		return false;
+	return req->keep_alive && !w->draining && w->cfg->keepalive_timeout > 0 &&
+	       c->requests < (uint32_t)w->cfg->max_keepalive_requests;
 }
 
-/* Skips request body bytes in the buffer. Returns false while more body is expected. */
-static bool conn_skip_body(struct shoal_conn *c)
+/* Answers one parsed request and arranges to skip its body. */
+static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req)
 {
-	size_t avail = c->in_len - c->in_pos;
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+	bool keep_alive = conn_keep_alive(c, req);
 
-	if (c->body_chunked) {
-		size_t used;
-		uint64_t data = 0;
-		int rc = shoal_http_chunked_skip(&c->chunked, c->in + c->in_pos, avail, &used, &data);
-		c->in_pos += (uint32_t)used;
-		if (rc < 0) {
-			c->close_after = true;
-			c->body_chunked = false;
-			c->in_pos = c->in_len;
+	c->requests++;
+	if (req->body == SHOAL_HTTP_BODY_LENGTH &&
+	    req->content_length > (uint64_t)w->cfg->max_body_size) {
+		shoal_respond_error(w, &io->out, 413, req->version, false,
+				    req->method == SHOAL_HTTP_HEAD);
+		c->close_after = true;
+		return;
+	}
+	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
+		io->body_left = req->content_length;
+	} else if (req->body == SHOAL_HTTP_BODY_CHUNKED) {
+		io->body_chunked = true;
+		io->body_seen = 0;
+		shoal_http_chunked_init(&io->chunked);
+	}
+	c->close_after = !shoal_respond(w, c->server, req, keep_alive, &io->out);
+}
+
+/* Queues responses for as many buffered requests as the batch has room for, so that a
+ * pipelined burst is answered with one write. Returns false if the connection was closed. */
+static bool conn_parse_batch(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+
+	while (!c->close_after) {
+		int rc;
+		if ((io->body_left || io->body_chunked) && (rc = conn_skip_body(c)) <= 0) {
+			if (rc == 0)
+				return true;
+			shoal_conn_close(c); /* the stream cannot be trusted any more */
+			return false;
+		}
+		if (io->in_pos == io->in_len) {
+			io->in_pos = io->in_len = io->in_scanned = 0;
 			return true;
 		}
-		c->body_chunked = rc == 0;
-		return rc == 1;
+		if (!shoal_out_room(&io->out, SHOAL_RESPOND_IOVS,
+				    shoal_respond_scratch_need(io->in_len - io->in_pos)))
+			return true;
+		rc = shoal_http_parse_request(io->in + io->in_pos, io->in_len - io->in_pos,
+					      io->in_scanned, &w->limits, &w->req);
+		if (rc == SHOAL_HTTP_INCOMPLETE) {
+			io->in_scanned = io->in_len - io->in_pos;
+			return true;
+		}
+		io->in_scanned = 0;
+		if (rc < 0) {
+			shoal_respond_error(w, &io->out, -rc, 11, false, false);
+			c->close_after = true;
+			return true;
+		}
+		io->in_pos += (uint32_t)rc;
+		conn_answer(c, &w->req);
 	}
-	if (c->body_left > avail) {
-		c->body_left -= avail;
-		c->in_pos = c->in_len;
-		return false;
-	}
-	c->in_pos += (uint32_t)c->body_left;
-	c->body_left = 0;
 	return true;
-}
-
-static void conn_start_body(struct shoal_conn *c, const struct shoal_http_request *req)
-{
-	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
-		c->body_left = req->content_length;
-	} else if (req->body == SHOAL_HTTP_BODY_CHUNKED) {
-		c->body_chunked = true;
-		shoal_http_chunked_init(&c->chunked);
-	}
-}
-
-enum parse_result { PARSE_RESPONDED, PARSE_NEED_MORE };
-
-/* Turns buffered bytes into at most one response. */
-static enum parse_result conn_parse(struct shoal_conn *c)
-{
-	struct shoal_worker *w = c->worker;
-	struct shoal_http_request *req = &w->req;
-	int rc;
-
-	if ((c->body_left || c->body_chunked) && !conn_skip_body(c))
-		return PARSE_NEED_MORE;
-	if (c->close_after) { /* the body was malformed: the stream cannot be trusted any more */
-		shoal_conn_close(c);
-		return PARSE_RESPONDED;
-	}
-	if (c->in_pos == c->in_len) {
-		c->in_pos = c->in_len = c->in_scanned = 0;
-		return PARSE_NEED_MORE;
-	}
-	rc = shoal_http_parse_request(c->in + c->in_pos, c->in_len - c->in_pos, c->in_scanned,
-				      &w->limits, req);
-	if (rc == SHOAL_HTTP_INCOMPLETE) {
-		c->in_scanned = c->in_len - c->in_pos;
-		return PARSE_NEED_MORE;
-	}
-	c->in_scanned = 0;
-	if (rc < 0) {
-		conn_respond_error(c, -rc, 11, false, false);
-		return PARSE_RESPONDED;
-	}
-	c->in_pos += (uint32_t)rc;
-	c->requests++;
-	conn_start_body(c, req);
-	conn_respond(c, req);
-	return PARSE_RESPONDED;
 }
 
 /* Closing while the client may still be sending would make the kernel answer with a reset,
@@ -389,9 +209,10 @@ static enum parse_result conn_parse(struct shoal_conn *c)
  * closes or the linger timer fires. */
 static void conn_finish(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
 
-	if (!c->readable && c->in_pos == c->in_len && !c->body_left && !c->body_chunked) {
+	if (!c->readable && (!io || (io->in_pos == io->in_len && !io->body_left && !io->body_chunked))) {
 		shoal_conn_close(c);
 		return;
 	}
@@ -412,80 +233,97 @@ static void conn_linger(struct shoal_conn *c)
 		shoal_conn_close(c);
 }
 
-static void conn_response_done(struct shoal_conn *c)
+static void conn_batch_sent(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
 
-	shoal_worker_buf_put(w, c->out);
-	c->out = NULL;
-	if (c->file_fd >= 0) {
-		close(c->file_fd);
-		c->file_fd = -1;
-	}
 	if (c->close_after) {
 		conn_finish(c);
 		return;
 	}
 	c->state = SHOAL_CONN_READING;
-	conn_set_timer(c, c->in_pos < c->in_len ? &w->header_q : &w->keepalive_q);
+	conn_set_timer(c, io->in_pos < io->in_len ? &w->header_q : &w->keepalive_q);
 }
 
-/* Waiting for bytes: an idle connection gives its buffer back to the pool. */
+/* Waiting for bytes: an idle connection gives its buffers back to the pool. */
 static void conn_wait(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
 
-	if (c->in_pos == c->in_len && c->in) {
-		shoal_worker_buf_put(w, c->in);
-		c->in = NULL;
-		c->in_pos = c->in_len = c->in_scanned = 0;
+	if (io->in_pos == io->in_len && !io->body_left && !io->body_chunked) {
+		conn_release_io(c);
+		return;
 	}
 	/* The header timeout runs from a request's first byte and is never extended by the
 	 * trickle that follows, which is what stops slow-header clients. */
-	if (c->in_len > c->in_pos && c->timer_q == &w->keepalive_q)
+	if (c->timer_q == &w->keepalive_q)
 		conn_set_timer(c, &w->header_q);
+}
+
+static bool conn_take_io(struct shoal_conn *c)
+{
+	if (!c->io)
+		c->io = shoal_worker_io_get(conn_worker(c));
+	return c->io != NULL;
+}
+
+static void conn_read_and_parse(struct shoal_conn *c)
+{
+	struct shoal_conn_io *io = c->io;
+
+	if (!conn_parse_batch(c))
+		return;
+	if (!shoal_out_empty(&io->out)) {
+		c->state = SHOAL_CONN_WRITING;
+		return;
+	}
+	if (!c->readable) {
+		conn_wait(c);
+		return;
+	}
+	switch (conn_fill(c)) {
+	case IO_ERROR:
+		shoal_conn_close(c);
+		return;
+	case IO_AGAIN:
+		conn_wait(c);
+		return;
+	case IO_DONE:
+		return;
+	}
 }
 
 static void conn_run(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
 
 	while (c->ev.fd >= 0) {
-		switch (c->state) {
-		case SHOAL_CONN_LINGERING:
+		if (c->state == SHOAL_CONN_LINGERING) {
 			conn_linger(c);
 			return;
-		case SHOAL_CONN_WRITING:
-			switch (conn_flush(c)) {
-			case IO_AGAIN:
-				conn_set_timer(c, &w->send_q);
-				return;
-			case IO_ERROR:
-				shoal_conn_close(c);
-				return;
-			case IO_DONE:
-				conn_response_done(c);
-				continue;
-			}
+		}
+		if (!conn_take_io(c)) {
+			shoal_conn_close(c);
 			return;
-		case SHOAL_CONN_READING:
-			if (conn_parse(c) == PARSE_RESPONDED)
-				continue;
-			if (!c->readable) {
-				conn_wait(c);
+		}
+		if (c->state == SHOAL_CONN_READING) {
+			conn_read_and_parse(c);
+			if (c->ev.fd < 0 || !c->io)
 				return;
-			}
-			switch (conn_fill(c)) {
-			case IO_ERROR:
-				shoal_conn_close(c);
-				return;
-			case IO_AGAIN:
-				conn_wait(c);
-				return;
-			case IO_DONE:
-				continue;
-			}
+			continue;
+		}
+		switch (shoal_out_flush(&c->io->out, c->ev.fd)) {
+		case SHOAL_OUT_AGAIN:
+			conn_set_timer(c, &w->send_q);
 			return;
+		case SHOAL_OUT_ERROR:
+			shoal_conn_close(c);
+			return;
+		case SHOAL_OUT_DONE:
+			conn_batch_sent(c);
+			break;
 		}
 	}
 }
@@ -502,18 +340,25 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 	 * until the socket takes more output. */
 	if (c->state == SHOAL_CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		return;
+	/* Nothing to read and nothing to write: an EPOLLOUT edge on an idle connection. */
+	if (c->state == SHOAL_CONN_READING && !c->readable && !c->io)
+		return;
 	conn_run(c);
 }
 
 void shoal_conn_timeout(struct shoal_conn *c)
 {
-	struct shoal_worker *w = c->worker;
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
 
 	/* A request that started but never finished gets a 408; an idle one just closes. */
-	if (c->timer_q == &w->header_q && c->state == SHOAL_CONN_READING && c->in_len > c->in_pos) {
-		c->in_pos = c->in_len;
-		conn_respond_error(c, 408, 11, false, false);
+	if (c->timer_q == &w->header_q && c->state == SHOAL_CONN_READING && io &&
+	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
+		io->in_pos = io->in_len;
+		shoal_respond_error(w, &io->out, 408, 11, false, false);
+		c->close_after = true;
 		c->readable = true; /* the partial request is unread input: linger after the 408 */
+		c->state = SHOAL_CONN_WRITING;
 		conn_run(c);
 		return;
 	}

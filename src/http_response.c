@@ -67,11 +67,14 @@ size_t shoal_http_head_write(char *buf, size_t cap, const struct shoal_http_head
 {
 	size_t len = 0;
 
-	append(buf, cap, &len, "HTTP/1.1 %d %s\r\nServer: shoal\r\nDate: %s\r\n", h->status,
-	       shoal_http_reason(h->status), date->text);
+	append(buf, cap, &len, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", h->status,
+	       shoal_http_reason(h->status), h->server, date->text);
 	if (h->content_type)
 		append(buf, cap, &len, "Content-Type: %s\r\n", h->content_type);
-	append(buf, cap, &len, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
+	/* A 304 describes the representation it stands for; a length of 0 would misstate it. */
+	if (h->status != 304 && h->status != 204)
+		append(buf, cap, &len, "Content-Length: %llu\r\n",
+		       (unsigned long long)h->content_length);
 	if (h->last_modified) {
 		char lm[32];
 		shoal_http_date_format(h->last_modified, lm);
@@ -83,6 +86,15 @@ size_t shoal_http_head_write(char *buf, size_t cap, const struct shoal_http_head
 		append(buf, cap, &len, "Location: %.*s\r\n", (int)h->location_len, h->location);
 	if (h->allow)
 		append(buf, cap, &len, "Allow: %s\r\n", h->allow);
+	if (h->accept_ranges)
+		append(buf, cap, &len, "Accept-Ranges: bytes\r\n");
+	if (h->content_range)
+		append(buf, cap, &len, "Content-Range: bytes %llu-%llu/%llu\r\n",
+		       (unsigned long long)h->range_first, (unsigned long long)h->range_last,
+		       (unsigned long long)h->range_total);
+	if (h->unsatisfied_range)
+		append(buf, cap, &len, "Content-Range: bytes */%llu\r\n",
+		       (unsigned long long)h->range_total);
 	if (!h->keep_alive)
 		append(buf, cap, &len, "Connection: close\r\n");
 	else if (h->version == 10)

@@ -62,6 +62,7 @@ struct master_worker {
 	unsigned slot;
 	bool ready;
 	bool retiring;
+	bool told_to_stop; /* got QUIT rather than WINCH */
 	uint64_t started_ms;
 	uint64_t kill_at_ms; /* 0: no deadline */
 };
@@ -173,7 +174,8 @@ static int gen_open_roots(struct master_generation *g, struct shoal_err *err)
 	for (size_t i = 0; i < g->cfg.nservers; i++) {
 		g->root_fds[i] = shoal_static_open_root(g->cfg.servers[i].root, &cause);
 		if (g->root_fds[i] < 0)
-			return shoal_err_set(err, "%s: servers[%zu].root: %s", g->cfg.path, i, cause.msg);
+			return shoal_err_set(err, "%s:%u: servers[%zu].root: %s", g->cfg.path,
+					     g->cfg.servers[i].root_line, i, cause.msg);
 	}
 	return 0;
 }
@@ -401,13 +403,18 @@ fail:
 	return -1;
 }
 
+/* A worker being replaced gets WINCH: it keeps idle keep-alive connections until their next
+ * request. A worker of a stopping server gets QUIT: it closes them at once. */
 static void master_retire(struct master *m, struct master_worker *w)
 {
-	if (w->retiring)
+	if (w->retiring && (!m->stopping || w->told_to_stop))
 		return;
+	if (!w->retiring)
+		w->kill_at_ms = m->now_ms + (uint64_t)w->gen->cfg.shutdown_timeout * 1000 +
+				RETIRE_GRACE_MS;
 	w->retiring = true;
-	w->kill_at_ms = m->now_ms + (uint64_t)w->gen->cfg.shutdown_timeout * 1000 + RETIRE_GRACE_MS;
-	kill(w->pid, SIGQUIT);
+	w->told_to_stop = m->stopping;
+	kill(w->pid, m->stopping ? SIGQUIT : SIGWINCH);
 	log_info(&m->log, "retiring worker %u (pid %d, generation %u)", w->slot, (int)w->pid,
 		 w->gen->id);
 }

@@ -51,27 +51,25 @@ static void set_error(struct shoal_static_file *out, int status)
  * O_NONBLOCK in the open makes a FIFO open return at once so that this check can refuse it. */
 static void finish_open(int fd, struct shoal_static_file *out)
 {
-	struct stat st;
+	struct stat *st = &out->st;
 
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		close(fd);
 		set_error(out, 500);
 		return;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(st->st_mode)) {
 		close(fd);
 		set_error(out, 301);
 		return;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		close(fd);
 		set_error(out, 403);
 		return;
 	}
 	out->status = 200;
 	out->fd = fd;
-	out->size = st.st_size;
-	out->mtime = st.st_mtime;
 }
 
 static void open_index(int root_fd, const struct shoal_server_conf *server, const char *dir,

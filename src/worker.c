@@ -2,6 +2,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "shoal/conn.h"
+#include "shoal/respond.h"
 #include "shoal/static_file.h"
 #include "shoal/worker.h"
 
@@ -20,8 +22,9 @@
 #define ACCEPT_RETRY_MS 100
 /* How long a closing connection may keep sending before we stop reading it. */
 #define LINGER_MS 5000
-/* Responses carry at most this much head beyond the request head limit (Location, ...). */
-#define OUT_SLACK 1024
+#define IN_SLACK 1024
+/* The worker's file cache holds at most this many files, whatever their size. */
+#define CACHE_MAX_ENTRIES 16384
 
 static void worker_set_accepting(struct shoal_worker *w, bool on)
 {
@@ -82,52 +85,102 @@ static void worker_on_listener(struct shoal_event_source *src, uint32_t events)
 		worker_set_accepting(w, false);
 }
 
-void shoal_worker_conn_closed(struct shoal_worker *w)
+static struct shoal_conn *conn_of_timer(struct shoal_timer *t)
 {
+	return container_of(t, struct shoal_conn, timer);
+}
+
+/* Connections are allocated 64 at a time: an idle connection then costs sizeof(struct
+ * shoal_conn) and not a malloc header more. */
+#define SLAB_CONNS 64
+
+struct shoal_conn_slab {
+	struct shoal_conn_slab *next;
+	struct shoal_conn conns[SLAB_CONNS];
+};
+
+struct shoal_conn *shoal_worker_conn_get(struct shoal_worker *w)
+{
+	struct shoal_conn *c;
+
+	if (!w->free_conns) {
+		struct shoal_conn_slab *slab = malloc(sizeof(*slab));
+		if (!slab)
+			return NULL;
+		slab->next = w->slabs;
+		w->slabs = slab;
+		for (size_t i = 0; i < SLAB_CONNS; i++)
+			shoal_worker_conn_put(w, &slab->conns[i]);
+	}
+	c = w->free_conns;
+	w->free_conns = c->next;
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+void shoal_worker_conn_put(struct shoal_worker *w, struct shoal_conn *c)
+{
+	c->next = w->free_conns;
+	w->free_conns = c;
+}
+
+void shoal_worker_conn_closed(struct shoal_worker *w, struct shoal_conn *c)
+{
+	c->next = w->closed;
+	w->closed = c;
 	w->nconns--;
 	if (!w->accepting && !w->draining && !w->stop_now && !w->accept_retry_ms &&
 	    w->nconns < (size_t)w->cfg->max_connections)
 		worker_set_accepting(w, true);
 }
 
-char *shoal_worker_buf_get(struct shoal_worker *w)
+struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w)
 {
-	if (w->nfree_bufs)
-		return w->free_bufs[--w->nfree_bufs];
-	return malloc(w->buf_size);
+	struct shoal_conn_io *io = w->free_io;
+
+	if (io) {
+		w->free_io = io->next_free;
+	} else {
+		io = malloc(sizeof(*io) + w->in_size + w->scratch_size);
+		if (!io)
+			return NULL;
+		io->in = io->storage;
+	}
+	io->in_len = io->in_pos = io->in_scanned = 0;
+	io->body_left = 0;
+	io->body_chunked = false;
+	shoal_out_init(&io->out, io->storage + w->in_size, w->scratch_size);
+	return io;
 }
 
-void shoal_worker_buf_put(struct shoal_worker *w, char *buf)
+void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io)
 {
-	if (!buf)
-		return;
-	if (w->nfree_bufs == w->cap_free_bufs) {
-		size_t cap = w->cap_free_bufs ? w->cap_free_bufs * 2 : 64;
-		char **bufs = realloc(w->free_bufs, cap * sizeof(*bufs));
-		if (!bufs) {
-			free(buf);
-			return;
-		}
-		w->free_bufs = bufs;
-		w->cap_free_bufs = cap;
-	}
-	w->free_bufs[w->nfree_bufs++] = buf;
+	io->next_free = w->free_io;
+	w->free_io = io;
 }
 
 /* Stops accepting and lets connections finish: each answers its next request with
- * Connection: close; whatever is left at the deadline is closed. */
-static void worker_start_drain(struct shoal_worker *w)
+ * Connection: close; whatever is left at the deadline is closed. On a stop (QUIT) the
+ * listeners go away too, so idle keep-alive connections are closed at once; when the worker
+ * is only being replaced (reload, one worker less) a client may be about to send on one, so
+ * it keeps it until that request or the deadline: closing it could fail that request. */
+static void worker_start_drain(struct shoal_worker *w, bool close_idle)
 {
-	if (w->draining)
-		return;
-	log_info(w->log, "graceful stop: %zu connections to finish", w->nconns);
-	worker_set_accepting(w, false);
-	for (size_t i = 0; i < w->nlisteners; i++) {
-		close(w->listeners[i].ev.fd);
-		w->listeners[i].ev.fd = -1;
+	struct shoal_timer *t;
+
+	if (!w->draining) {
+		log_info(w->log, "%s: %zu connections to finish", close_idle ? "stopping" : "retiring",
+			 w->nconns);
+		worker_set_accepting(w, false);
+		for (size_t i = 0; i < w->nlisteners; i++) {
+			close(w->listeners[i].ev.fd);
+			w->listeners[i].ev.fd = -1;
+		}
+		w->draining = true;
+		w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
 	}
-	w->draining = true;
-	w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
+	while (close_idle && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
+		shoal_conn_close(conn_of_timer(t));
 }
 
 static void worker_on_signal(struct shoal_event_source *src, uint32_t events)
@@ -144,7 +197,10 @@ static void worker_on_signal(struct shoal_event_source *src, uint32_t events)
 			w->stop_now = true;
 			break;
 		case SIGQUIT:
-			worker_start_drain(w);
+			worker_start_drain(w, true);
+			break;
+		case SIGWINCH:
+			worker_start_drain(w, false);
 			break;
 		case SIGUSR1:
 			if (shoal_log_reopen(w->log, &err) < 0)
@@ -177,6 +233,7 @@ static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGUSR1);
 	w->signals.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (w->signals.fd < 0)
@@ -209,6 +266,7 @@ static int worker_setup_servers(struct shoal_worker *w, const struct shoal_worke
 	if (!w->servers || !w->listeners)
 		return shoal_err_set(err, "out of memory");
 	for (size_t i = 0; i < w->nservers; i++) {
+		w->servers[i].worker = w;
 		w->servers[i].conf = &p->cfg->servers[i];
 		w->servers[i].root_fd = p->root_fds[i];
 	}
@@ -226,7 +284,12 @@ static void worker_init_limits(struct shoal_worker *w)
 {
 	const struct shoal_config *cfg = w->cfg;
 
-	w->buf_size = (size_t)cfg->max_header_size + OUT_SLACK;
+	/* Room beyond the head limit for the start of a pipelined next request. */
+	w->in_size = (size_t)cfg->max_header_size + IN_SLACK;
+	w->scratch_size = shoal_respond_scratch_need((size_t)cfg->max_header_size);
+	w->cache_revalidate_ms = (uint64_t)cfg->cache_revalidate * 1000;
+	snprintf(w->server_header, sizeof(w->server_header), "%s",
+		 cfg->server_tokens ? "shoal/" SHOAL_VERSION : "shoal");
 	w->limits.max_request_line = (size_t)cfg->max_header_size;
 	w->limits.max_head = (size_t)cfg->max_header_size;
 	w->limits.max_headers = SHOAL_HTTP_MAX_HEADERS;
@@ -247,16 +310,13 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	w->now_ms = shoal_timer_now_ms();
 	shoal_http_date_update(&w->date, time(NULL));
 	worker_init_limits(w);
+	if (shoal_file_cache_init(&w->cache, CACHE_MAX_ENTRIES, (size_t)w->cfg->cache_max_size) < 0)
+		return shoal_err_set(err, "out of memory");
 	if (worker_drop_privileges(p, err) < 0 || shoal_event_init(&w->loop, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_servers(w, p, err) < 0)
 		return -1;
 	worker_set_accepting(w, true);
 	return 0;
-}
-
-static struct shoal_conn *conn_of_timer(struct shoal_timer *t)
-{
-	return container_of(t, struct shoal_conn, timer);
 }
 
 static void worker_expire(struct shoal_worker *w)
@@ -293,8 +353,7 @@ static void worker_recycle_closed(struct shoal_worker *w)
 	while (w->closed) {
 		struct shoal_conn *c = w->closed;
 		w->closed = c->next;
-		c->next = w->free_conns;
-		w->free_conns = c;
+		shoal_worker_conn_put(w, c);
 	}
 }
 
@@ -347,14 +406,17 @@ static void worker_teardown(struct shoal_worker *w)
 {
 	worker_close_all(w);
 	worker_recycle_closed(w);
-	while (w->free_conns) {
-		struct shoal_conn *c = w->free_conns;
-		w->free_conns = c->next;
-		free(c);
+	while (w->slabs) {
+		struct shoal_conn_slab *slab = w->slabs;
+		w->slabs = slab->next;
+		free(slab);
 	}
-	while (w->nfree_bufs)
-		free(w->free_bufs[--w->nfree_bufs]);
-	free(w->free_bufs);
+	while (w->free_io) {
+		struct shoal_conn_io *io = w->free_io;
+		w->free_io = io->next_free;
+		free(io);
+	}
+	shoal_file_cache_free(&w->cache);
 	free(w->listeners);
 	free(w->servers);
 	if (w->signals.fd >= 0)

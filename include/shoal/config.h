@@ -15,6 +15,7 @@ struct shoal_server_conf {
 	size_t nlisten;
 	int backlog;
 	char *root; /* absolute */
+	unsigned root_line; /* where root is set, for errors found when it is opened */
 	char **index;
 	size_t nindex;
 };
@@ -36,6 +37,11 @@ struct shoal_config {
 	int send_timeout;      /* seconds a response may wait for the client to read */
 	int max_keepalive_requests;
 	int max_header_size; /* bytes of request line plus headers */
+	int max_body_size;   /* request body bytes a worker reads (and discards) before 413 */
+	bool server_tokens;  /* the Server header names the version */
+	int cache_max_file_size; /* files up to this size are kept in memory; 0: no cache */
+	int cache_max_size;      /* bytes of cached files per worker */
+	int cache_revalidate;    /* seconds a cached file is trusted before it is checked again */
 	struct shoal_server_conf *servers;
 	size_t nservers;
 };

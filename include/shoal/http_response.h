@@ -19,6 +19,7 @@ size_t shoal_http_date_format(time_t t, char out[32]);
 const char *shoal_http_reason(int status);
 
 struct shoal_http_head {
+	const char *server; /* Server header value */
 	int status;
 	int version; /* 10 or 11: HTTP/1.0 clients need an explicit keep-alive */
 	bool keep_alive;
@@ -29,6 +30,10 @@ struct shoal_http_head {
 	const char *location;  /* NULL: none */
 	size_t location_len;
 	const char *allow;     /* NULL: none */
+	bool accept_ranges;
+	bool content_range;    /* "bytes first-last/total", or "bytes * /total" for 416 */
+	uint64_t range_first, range_last, range_total;
+	bool unsatisfied_range;
 };
 
 /* Writes the status line and headers through the empty line. Returns the length, or 0 if

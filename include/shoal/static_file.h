@@ -3,6 +3,7 @@
 #define SHOAL_STATIC_FILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -11,8 +12,7 @@
 struct shoal_static_file {
 	int status;       /* 200, or the error/redirect status to answer */
 	int fd;           /* open regular file when status is 200, else -1 */
-	off_t size;
-	time_t mtime;
+	struct stat st;
 	const char *name; /* last path component, for the content type */
 	size_t name_len;
 };

@@ -9,6 +9,7 @@
 
 #include "shoal/config.h"
 #include "shoal/event.h"
+#include "shoal/file_cache.h"
 #include "shoal/http_parser.h"
 #include "shoal/http_response.h"
 #include "shoal/log.h"
@@ -16,6 +17,8 @@
 
 struct shoal_mime;
 struct shoal_conn;
+struct shoal_conn_io;
+struct shoal_conn_slab;
 
 /* What the master hands to a worker it forks. */
 struct shoal_worker_params {
@@ -35,6 +38,7 @@ struct shoal_worker_params {
 };
 
 struct shoal_worker_server {
+	struct shoal_worker *worker;
 	const struct shoal_server_conf *conf;
 	int root_fd; /* O_PATH directory that every file is opened beneath */
 };
@@ -62,12 +66,15 @@ struct shoal_worker {
 	struct shoal_timer_queue send_q;      /* waiting for the client to read */
 	struct shoal_timer_queue linger_q;    /* closing: draining what the client still sends */
 
+	struct shoal_conn_slab *slabs;
 	struct shoal_conn *free_conns; /* recycled connection structs */
 	struct shoal_conn *closed;     /* closed during this poll round, recycled after it */
-	char **free_bufs;              /* recycled I/O buffers of buf_size bytes */
-	size_t nfree_bufs, cap_free_bufs;
-	size_t buf_size;
+	struct shoal_conn_io *free_io; /* recycled buffers of busy connections */
+	size_t in_size, scratch_size;  /* of each shoal_conn_io's two buffers */
 	struct shoal_http_limits limits;
+	struct shoal_file_cache cache;
+	uint64_t cache_revalidate_ms;
+	char server_header[32];
 	struct shoal_http_request req; /* the request being answered; never kept across events */
 	char path[4096];               /* its decoded, normalised path */
 
@@ -84,10 +91,14 @@ struct shoal_worker {
 /* Runs the worker; returns the process exit status. */
 int shoal_worker_run(const struct shoal_worker_params *params);
 
-/* Called by connections as they open and close, to pause and resume accepting. */
-void shoal_worker_conn_closed(struct shoal_worker *w);
+/* Connection structs come from slabs and are recycled; one closed during an event batch is
+ * recycled only after the batch, since an event for it may still be pending in the batch. */
+struct shoal_conn *shoal_worker_conn_get(struct shoal_worker *w);
+void shoal_worker_conn_put(struct shoal_worker *w, struct shoal_conn *c);
+/* Called when a connection closes: it may let accepting resume. */
+void shoal_worker_conn_closed(struct shoal_worker *w, struct shoal_conn *c);
 
-char *shoal_worker_buf_get(struct shoal_worker *w);
-void shoal_worker_buf_put(struct shoal_worker *w, char *buf);
+struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w);
+void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io);
 
 #endif

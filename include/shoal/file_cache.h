@@ -1,0 +1,69 @@
+/* A worker's cache of small files with their response heads prebuilt, so that a hit costs no
+ * system call but the write. Entries are referenced by responses in flight and are freed only
+ * when the last of those is out, even if the file changed or the entry was evicted meanwhile. */
+#ifndef SHOAL_FILE_CACHE_H
+#define SHOAL_FILE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct shoal_cache_entry {
+	struct shoal_cache_entry *hash_next;
+	struct shoal_cache_entry *lru_prev, *lru_next;
+	uint64_t hash;
+	const void *owner; /* with path, the key: whose root the path is relative to */
+	char *path;
+	size_t path_len;
+	uint32_t refs;
+	bool detached;       /* out of the table; freed when refs drops to 0 */
+	uint64_t checked_ms; /* last time the file was found unchanged */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	time_t date_sec;     /* the second the Date header in data shows */
+	const char *content_type;
+	/* data = head (without its final CRLF) + CRLF + body */
+	char *data;
+	size_t head_len;
+	size_t date_off;     /* offset of the 29-byte date text in data */
+	char etag[48];
+	size_t body_len;
+};
+
+struct shoal_file_cache {
+	struct shoal_cache_entry **buckets;
+	size_t nbuckets; /* a power of two */
+	struct shoal_cache_entry lru; /* sentinel: lru.lru_next is the most recently used */
+	size_t nentries, max_entries;
+	size_t bytes, max_bytes;
+};
+
+int shoal_file_cache_init(struct shoal_file_cache *c, size_t max_entries, size_t max_bytes);
+void shoal_file_cache_free(struct shoal_file_cache *c);
+
+/* Finds the entry for (owner, path) and marks it most recently used, or returns NULL. */
+struct shoal_cache_entry *shoal_file_cache_get(struct shoal_file_cache *c, const void *owner,
+					       const char *path, size_t path_len);
+
+/* Takes ownership of data (malloc'ed, laid out as described above) and adds an entry,
+ * replacing any entry with the same key and evicting the least recently used ones that do
+ * not fit. Returns NULL (and frees data) if it cannot fit at all or memory runs out. */
+struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const void *owner,
+					       const char *path, size_t path_len,
+					       const struct stat *st, char *data, size_t head_len,
+					       size_t body_len);
+
+/* Removes an entry, e.g. when its file changed. */
+void shoal_file_cache_drop(struct shoal_file_cache *c, struct shoal_cache_entry *e);
+
+void shoal_cache_entry_ref(struct shoal_cache_entry *e);
+void shoal_cache_entry_unref(struct shoal_cache_entry *e);
+
+/* Whether st still describes the file the entry was made from. */
+bool shoal_cache_entry_matches(const struct shoal_cache_entry *e, const struct stat *st);
+
+#endif

@@ -1,0 +1,141 @@
+#include <errno.h>
+#include <limits.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shoal/file_cache.h"
+#include "shoal/out.h"
+
+/* Linux moves at most about 2 GiB in one sendfile call. */
+#define SENDFILE_MAX (1 << 30)
+
+void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
+{
+	o->niov = o->iov_pos = o->nrefs = 0;
+	o->scratch = scratch;
+	o->scratch_len = 0;
+	o->scratch_cap = cap;
+	o->file_fd = -1;
+	o->file_off = o->file_end = 0;
+	o->bytes = 0;
+}
+
+bool shoal_out_room(const struct shoal_out *o, unsigned iovs, size_t scratch)
+{
+	return o->file_fd < 0 && o->niov + iovs <= SHOAL_OUT_IOV &&
+	       o->scratch_len + scratch <= o->scratch_cap;
+}
+
+bool shoal_out_empty(const struct shoal_out *o)
+{
+	return o->niov == 0 && o->file_fd < 0;
+}
+
+char *shoal_out_scratch(struct shoal_out *o, size_t *avail)
+{
+	*avail = o->scratch_cap - o->scratch_len;
+	return o->scratch + o->scratch_len;
+}
+
+void shoal_out_add(struct shoal_out *o, const void *p, size_t len, struct shoal_cache_entry *ref)
+{
+	struct iovec *last = o->niov ? &o->iov[o->niov - 1] : NULL;
+
+	if (ref) {
+		shoal_cache_entry_ref(ref);
+		o->refs[o->nrefs++] = ref;
+	}
+	o->bytes += len;
+	/* Pieces that are adjacent in memory (a generated head then its page) go out as one. */
+	if (last && (const char *)last->iov_base + last->iov_len == p) {
+		last->iov_len += len;
+		return;
+	}
+	o->iov[o->niov].iov_base = (void *)p;
+	o->iov[o->niov].iov_len = len;
+	o->niov++;
+}
+
+void shoal_out_commit(struct shoal_out *o, size_t len)
+{
+	shoal_out_add(o, o->scratch + o->scratch_len, len, NULL);
+	o->scratch_len += len;
+}
+
+void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len)
+{
+	o->file_fd = fd;
+	o->file_off = off;
+	o->file_end = off + len;
+	o->bytes += (size_t)len;
+}
+
+void shoal_out_reset(struct shoal_out *o)
+{
+	for (unsigned i = 0; i < o->nrefs; i++)
+		shoal_cache_entry_unref(o->refs[i]);
+	if (o->file_fd >= 0)
+		close(o->file_fd);
+	shoal_out_init(o, o->scratch, o->scratch_cap);
+}
+
+static void advance(struct shoal_out *o, size_t n)
+{
+	while (n > 0) {
+		struct iovec *v = &o->iov[o->iov_pos];
+		if (n < v->iov_len) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= n;
+			return;
+		}
+		n -= v->iov_len;
+		o->iov_pos++;
+	}
+}
+
+static enum shoal_out_result flush_iov(struct shoal_out *o, int sock)
+{
+	while (o->iov_pos < o->niov) {
+		struct msghdr msg = {
+			.msg_iov = &o->iov[o->iov_pos],
+			.msg_iovlen = o->niov - o->iov_pos,
+		};
+		/* MSG_MORE keeps a head and the file body that follows it in one segment. */
+		int flags = MSG_NOSIGNAL | (o->file_fd >= 0 ? MSG_MORE : 0);
+		ssize_t n = sendmsg(sock, &msg, flags);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+		advance(o, (size_t)n);
+	}
+	return SHOAL_OUT_DONE;
+}
+
+static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
+{
+	while (o->file_off < o->file_end) {
+		off_t left = o->file_end - o->file_off;
+		ssize_t n = sendfile(sock, o->file_fd, &o->file_off,
+				     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+		if (n == 0) /* the file shrank under us: the promised length cannot be kept */
+			return SHOAL_OUT_ERROR;
+	}
+	return SHOAL_OUT_DONE;
+}
+
+enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock)
+{
+	enum shoal_out_result r = flush_iov(o, sock);
+
+	if (r == SHOAL_OUT_DONE && o->file_fd >= 0)
+		r = flush_file(o, sock);
+	if (r == SHOAL_OUT_DONE)
+		shoal_out_reset(o);
+	return r;
+}

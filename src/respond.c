@@ -1,0 +1,393 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shoal/file_cache.h"
+#include "shoal/http_path.h"
+#include "shoal/http_range.h"
+#include "shoal/http_response.h"
+#include "shoal/mime.h"
+#include "shoal/respond.h"
+#include "shoal/static_file.h"
+#include "shoal/worker.h"
+
+/* A generated head with every header shoal sends, and a generated error page. */
+#define HEAD_MAX 1024
+#define PAGE_MAX 256
+
+static const char conn_close[] = "Connection: close\r\n";
+static const char conn_keep_alive[] = "Connection: keep-alive\r\n";
+
+size_t shoal_respond_scratch_need(size_t target_len)
+{
+	return HEAD_MAX + PAGE_MAX + target_len;
+}
+
+static void head_init(const struct shoal_worker *w, struct shoal_http_head *h, int status,
+		      int version, bool keep_alive)
+{
+	memset(h, 0, sizeof(*h));
+	h->server = w->server_header;
+	h->status = status;
+	h->version = version;
+	h->keep_alive = keep_alive;
+}
+
+/* Writes head into the batch's scratch space, followed by body_len bytes of body (may be 0). */
+static void queue_generated(struct shoal_worker *w, struct shoal_out *out,
+			    const struct shoal_http_head *h, const char *body, size_t body_len)
+{
+	size_t avail;
+	char *p = shoal_out_scratch(out, &avail);
+	size_t n = shoal_http_head_write(p, avail, h, &w->date);
+
+	if (n == 0 || n + body_len > avail)
+		return; /* cannot happen: callers reserve shoal_respond_scratch_need() */
+	memcpy(p + n, body, body_len);
+	shoal_out_commit(out, n + body_len);
+}
+
+void shoal_respond_error(struct shoal_worker *w, struct shoal_out *out, int status, int version,
+			 bool keep_alive, bool head_only)
+{
+	struct shoal_http_head h;
+	char page[PAGE_MAX];
+	size_t len = shoal_http_error_body(page, sizeof(page), status);
+
+	head_init(w, &h, status, version, keep_alive);
+	h.content_type = "text/html; charset=utf-8";
+	h.content_length = len;
+	if (status == 405)
+		h.allow = "GET, HEAD, OPTIONS";
+	queue_generated(w, out, &h, page, head_only ? 0 : len);
+}
+
+static void respond_redirect(struct shoal_worker *w, const struct shoal_http_request *req,
+			     size_t path_len, bool keep_alive, struct shoal_out *out)
+{
+	struct shoal_http_head h;
+	char location[sizeof(w->path) + 2];
+	int n = snprintf(location, sizeof(location), "%.*s/%s%.*s", (int)path_len, w->path,
+			 req->query.len ? "?" : "", (int)req->query.len, req->query.p);
+
+	if (n < 0 || (size_t)n >= sizeof(location)) {
+		shoal_respond_error(w, out, 414, req->version, false, false);
+		return;
+	}
+	head_init(w, &h, 301, req->version, keep_alive);
+	h.location = location;
+	h.location_len = (size_t)n;
+	queue_generated(w, out, &h, NULL, 0);
+}
+
+/* Weak comparison (RFC 9110 8.8.3.2): "W/" prefixes do not matter for If-None-Match. */
+static bool etag_list_matches(struct shoal_http_str list, const char *etag)
+{
+	const char *p = list.p, *end = list.p + list.len;
+	const char *tag = etag[0] == 'W' ? etag + 2 : etag;
+	size_t tag_len = strlen(tag);
+
+	while (p < end) {
+		const char *start, *stop;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p < end && *p == '*')
+			return true;
+		start = p;
+		while (p < end && *p != ',')
+			p++;
+		stop = p;
+		while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
+			stop--;
+		if (stop - start > 2 && start[0] == 'W' && start[1] == '/')
+			start += 2;
+		if ((size_t)(stop - start) == tag_len && memcmp(start, tag, tag_len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool not_modified(const struct shoal_http_request *req, const char *etag, time_t mtime)
+{
+	time_t since;
+
+	if (req->if_none_match.len)
+		return etag_list_matches(req->if_none_match, etag);
+	return req->if_modified_since.len &&
+	       shoal_http_date_parse(req->if_modified_since.p, req->if_modified_since.len,
+				     &since) == 0 &&
+	       mtime <= since;
+}
+
+/* What to send of a representation: all of it, one range, or a status without body. */
+struct selection {
+	int status; /* 200, 206, 304 or 416 */
+	uint64_t first, len;
+};
+
+static void select_part(const struct shoal_http_request *req, const char *etag, time_t mtime,
+			uint64_t size, struct selection *sel)
+{
+	struct shoal_http_range range;
+	int n;
+
+	sel->status = 200;
+	sel->first = 0;
+	sel->len = size;
+	if (not_modified(req, etag, mtime)) {
+		sel->status = 304;
+		return;
+	}
+	if (!req->range.len || req->method != SHOAL_HTTP_GET)
+		return;
+	if (req->if_range.len &&
+	    !shoal_http_range_if_range_ok(req->if_range.p, req->if_range.len, etag, strlen(etag), mtime))
+		return;
+	/* One range only: a multi-range request is answered with the whole file, which RFC 9110
+	 * allows (a server may ignore Range). */
+	n = shoal_http_range_parse(req->range.p, req->range.len, size, &range, 1);
+	if (n == -416) {
+		sel->status = 416;
+	} else if (n == 1) {
+		sel->status = 206;
+		sel->first = range.first;
+		sel->len = range.last - range.first + 1;
+	}
+}
+
+/* The head of a 206, 304 or 416 answer about a file. */
+static void queue_part_head(struct shoal_worker *w, const struct shoal_http_request *req,
+			    const struct selection *sel, const char *type, const char *etag,
+			    time_t mtime, uint64_t size, bool keep_alive, struct shoal_out *out)
+{
+	struct shoal_http_head h;
+
+	if (sel->status == 416) {
+		char page[PAGE_MAX];
+		size_t len = shoal_http_error_body(page, sizeof(page), 416);
+
+		head_init(w, &h, 416, req->version, keep_alive);
+		h.content_type = "text/html; charset=utf-8";
+		h.content_length = len;
+		h.unsatisfied_range = true;
+		h.range_total = size;
+		queue_generated(w, out, &h, page, req->method == SHOAL_HTTP_HEAD ? 0 : len);
+		return;
+	}
+	head_init(w, &h, sel->status, req->version, keep_alive);
+	h.etag = etag;
+	h.last_modified = mtime;
+	if (sel->status == 206) {
+		h.content_type = type;
+		h.content_length = sel->len;
+		h.accept_ranges = true;
+		h.content_range = true;
+		h.range_first = sel->first;
+		h.range_last = sel->first + sel->len - 1;
+		h.range_total = size;
+	}
+	queue_generated(w, out, &h, NULL, 0);
+}
+
+static void queue_entry(struct shoal_worker *w, const struct shoal_http_request *req,
+			struct shoal_cache_entry *e, bool keep_alive, struct shoal_out *out)
+{
+	bool head_only = req->method == SHOAL_HTTP_HEAD;
+	struct selection sel;
+
+	/* An entry still being sent keeps its old Date until it is out: rewriting it now would
+	 * change bytes under a write in progress. */
+	if (e->date_sec != w->date.sec && e->refs == 0) {
+		memcpy(e->data + e->date_off, w->date.text, strlen(w->date.text));
+		e->date_sec = w->date.sec;
+	}
+	select_part(req, e->etag, e->mtime.tv_sec, (uint64_t)e->body_len, &sel);
+	if (sel.status != 200) {
+		queue_part_head(w, req, &sel, e->content_type, e->etag, e->mtime.tv_sec,
+				(uint64_t)e->body_len, keep_alive, out);
+		if (sel.status == 206 && !head_only)
+			shoal_out_add(out, e->data + e->head_len + 2 + sel.first, sel.len, e);
+		return;
+	}
+	if (keep_alive && req->version == 11) {
+		shoal_out_add(out, e->data, e->head_len + 2 + (head_only ? 0 : e->body_len), e);
+		return;
+	}
+	shoal_out_add(out, e->data, e->head_len, e);
+	if (!keep_alive)
+		shoal_out_add(out, conn_close, sizeof(conn_close) - 1, NULL);
+	else
+		shoal_out_add(out, conn_keep_alive, sizeof(conn_keep_alive) - 1, NULL);
+	shoal_out_add(out, e->data + e->head_len, 2 + (head_only ? 0 : e->body_len), e);
+}
+
+static void format_etag(const struct stat *st, char *etag, size_t size)
+{
+	snprintf(etag, size, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)st->st_mtime,
+		 (uint64_t)st->st_size);
+}
+
+static bool read_all(int fd, char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+/* Builds the entry of a small file: its whole 200 response, head prebuilt. */
+static struct shoal_cache_entry *cache_fill(struct shoal_worker *w,
+					    const struct shoal_worker_server *srv,
+					    const struct shoal_static_file *f, size_t path_len)
+{
+	struct shoal_http_head h;
+	struct shoal_cache_entry *e;
+	char head[HEAD_MAX], etag[48];
+	const char *type = shoal_mime_lookup(w->mime, f->name, f->name_len);
+	size_t size = (size_t)f->st.st_size, n;
+	char *data;
+
+	format_etag(&f->st, etag, sizeof(etag));
+	head_init(w, &h, 200, 11, true);
+	h.content_type = type;
+	h.content_length = size;
+	h.last_modified = f->st.st_mtime;
+	h.etag = etag;
+	h.accept_ranges = true;
+	n = shoal_http_head_write(head, sizeof(head), &h, &w->date);
+	data = n ? malloc(n + size) : NULL;
+	if (!data)
+		return NULL;
+	memcpy(data, head, n);
+	if (!read_all(f->fd, data + n, size)) {
+		free(data);
+		return NULL;
+	}
+	e = shoal_file_cache_put(&w->cache, srv, w->path, path_len, &f->st, data, n - 2, size);
+	if (!e)
+		return NULL;
+	e->date_sec = w->date.sec;
+	e->date_off = (size_t)((char *)memmem(data, n, "\r\nDate: ", 8) - data) + 8;
+	e->content_type = type;
+	e->checked_ms = w->now_ms;
+	memcpy(e->etag, etag, sizeof(etag));
+	return e;
+}
+
+/* A file too large for the cache: a generated head, then the body with sendfile. */
+static void queue_file(struct shoal_worker *w, const struct shoal_http_request *req,
+		       struct shoal_static_file *f, bool keep_alive, struct shoal_out *out)
+{
+	const char *type = shoal_mime_lookup(w->mime, f->name, f->name_len);
+	uint64_t size = (uint64_t)f->st.st_size;
+	struct shoal_http_head h;
+	struct selection sel;
+	char etag[48];
+
+	format_etag(&f->st, etag, sizeof(etag));
+	select_part(req, etag, f->st.st_mtime, size, &sel);
+	if (sel.status != 200) {
+		queue_part_head(w, req, &sel, type, etag, f->st.st_mtime, size, keep_alive, out);
+	} else {
+		head_init(w, &h, 200, req->version, keep_alive);
+		h.content_type = type;
+		h.content_length = size;
+		h.last_modified = f->st.st_mtime;
+		h.etag = etag;
+		h.accept_ranges = true;
+		queue_generated(w, out, &h, NULL, 0);
+	}
+	if ((sel.status == 200 || sel.status == 206) && req->method == SHOAL_HTTP_GET && sel.len) {
+		shoal_out_file(out, f->fd, (off_t)sel.first, (off_t)sel.len);
+		return;
+	}
+	close(f->fd);
+}
+
+/* The cached entry for the path, if it may be served: at most once per cache_revalidate the
+ * file is opened again to check that it did not change. If it did, the fresh open is handed
+ * back in *f so that the caller does not open it twice. */
+static struct shoal_cache_entry *cache_lookup(struct shoal_worker *w,
+					      struct shoal_worker_server *srv, size_t path_len,
+					      struct shoal_static_file *f)
+{
+	struct shoal_cache_entry *e = shoal_file_cache_get(&w->cache, srv, w->path, path_len);
+
+	f->status = 0;
+	if (!e || w->now_ms - e->checked_ms < w->cache_revalidate_ms)
+		return e;
+	shoal_static_open(srv->root_fd, srv->conf, w->path, path_len, f);
+	if (f->status == 200 && shoal_cache_entry_matches(e, &f->st)) {
+		close(f->fd);
+		f->status = 0;
+		e->checked_ms = w->now_ms;
+		return e;
+	}
+	shoal_file_cache_drop(&w->cache, e);
+	return NULL;
+}
+
+static bool respond_static(struct shoal_worker *w, struct shoal_worker_server *srv,
+			   const struct shoal_http_request *req, bool keep_alive,
+			   struct shoal_out *out)
+{
+	struct shoal_static_file f;
+	struct shoal_cache_entry *e;
+	size_t path_len;
+	int rc = shoal_http_path_normalize(req->path.p, req->path.len, w->path, sizeof(w->path),
+					   &path_len);
+
+	if (rc < 0) {
+		shoal_respond_error(w, out, -rc, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
+		return keep_alive;
+	}
+	e = cache_lookup(w, srv, path_len, &f);
+	if (!e && f.status == 0)
+		shoal_static_open(srv->root_fd, srv->conf, w->path, path_len, &f);
+	if (!e && f.status == 301) {
+		respond_redirect(w, req, path_len, keep_alive, out);
+		return keep_alive;
+	}
+	if (!e && f.status != 200) {
+		shoal_respond_error(w, out, f.status, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
+		return keep_alive;
+	}
+	if (!e && w->cfg->cache_max_file_size > 0 && f.st.st_size <= w->cfg->cache_max_file_size) {
+		e = cache_fill(w, srv, &f, path_len);
+		if (e)
+			close(f.fd);
+	}
+	if (e)
+		queue_entry(w, req, e, keep_alive, out);
+	else
+		queue_file(w, req, &f, keep_alive, out);
+	return keep_alive;
+}
+
+bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
+		   const struct shoal_http_request *req, bool keep_alive, struct shoal_out *out)
+{
+	struct shoal_http_head h;
+
+	switch (req->method) {
+	case SHOAL_HTTP_GET:
+	case SHOAL_HTTP_HEAD:
+		return respond_static(w, srv, req, keep_alive, out);
+	case SHOAL_HTTP_OPTIONS:
+		head_init(w, &h, 200, req->version, keep_alive);
+		h.allow = "GET, HEAD, OPTIONS";
+		queue_generated(w, out, &h, NULL, 0);
+		return keep_alive;
+	default:
+		shoal_respond_error(w, out, 405, req->version, keep_alive, false);
+		return keep_alive;
+	}
+}
