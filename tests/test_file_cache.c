@@ -1,0 +1,161 @@
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shoal/file_cache.h"
+
+static char *make_data(size_t head_len, size_t body_len)
+{
+	char *d = malloc(head_len + 2 + body_len);
+
+	memset(d, 'h', head_len);
+	memcpy(d + head_len, "\r\n", 2);
+	memset(d + head_len + 2, 'b', body_len);
+	return d;
+}
+
+static struct stat stat_of(ino_t ino, off_t size, time_t mtime)
+{
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = ino;
+	st.st_size = size;
+	st.st_mtim.tv_sec = mtime;
+	return st;
+}
+
+static struct shoal_cache_entry *put(struct shoal_file_cache *c, const void *owner,
+				     const char *path, ino_t ino, size_t body)
+{
+	struct stat st = stat_of(ino, (off_t)body, 100);
+
+	return shoal_file_cache_put(c, owner, path, strlen(path), &st, make_data(10, body), 10, body);
+}
+
+START_TEST(get_finds_by_owner_and_path)
+{
+	struct shoal_file_cache c;
+	int a, b;
+
+	ck_assert_int_eq(shoal_file_cache_init(&c, 8, 1 << 20), 0);
+	ck_assert_ptr_nonnull(put(&c, &a, "/x", 1, 5));
+	ck_assert_ptr_nonnull(put(&c, &b, "/x", 2, 5));
+	ck_assert_int_eq(shoal_file_cache_get(&c, &a, "/x", 2)->ino, 1);
+	ck_assert_int_eq(shoal_file_cache_get(&c, &b, "/x", 2)->ino, 2);
+	ck_assert_ptr_null(shoal_file_cache_get(&c, &a, "/y", 2));
+	ck_assert_ptr_null(shoal_file_cache_get(&c, &a, "/x/", 3));
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+START_TEST(put_replaces_same_key)
+{
+	struct shoal_file_cache c;
+	int owner;
+
+	shoal_file_cache_init(&c, 8, 1 << 20);
+	put(&c, &owner, "/x", 1, 5);
+	put(&c, &owner, "/x", 2, 7);
+	ck_assert_uint_eq(c.nentries, 1);
+	ck_assert_int_eq(shoal_file_cache_get(&c, &owner, "/x", 2)->ino, 2);
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+START_TEST(evicts_least_recently_used)
+{
+	struct shoal_file_cache c;
+	int owner;
+
+	shoal_file_cache_init(&c, 3, 1 << 20);
+	put(&c, &owner, "/1", 1, 5);
+	put(&c, &owner, "/2", 2, 5);
+	put(&c, &owner, "/3", 3, 5);
+	shoal_file_cache_get(&c, &owner, "/1", 2); /* /2 is now the oldest */
+	put(&c, &owner, "/4", 4, 5);
+	ck_assert_ptr_nonnull(shoal_file_cache_get(&c, &owner, "/1", 2));
+	ck_assert_ptr_null(shoal_file_cache_get(&c, &owner, "/2", 2));
+	ck_assert_ptr_nonnull(shoal_file_cache_get(&c, &owner, "/3", 2));
+	ck_assert_ptr_nonnull(shoal_file_cache_get(&c, &owner, "/4", 2));
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+START_TEST(byte_budget_is_kept)
+{
+	struct shoal_file_cache c;
+	int owner;
+
+	shoal_file_cache_init(&c, 100, 3000);
+	put(&c, &owner, "/1", 1, 1000);
+	put(&c, &owner, "/2", 2, 1000);
+	put(&c, &owner, "/3", 3, 1000);
+	ck_assert_uint_le(c.bytes, 3000);
+	ck_assert_ptr_null(shoal_file_cache_get(&c, &owner, "/1", 2));
+	ck_assert_ptr_null(put(&c, &owner, "/big", 9, 5000)); /* larger than the whole budget */
+	ck_assert_ptr_nonnull(shoal_file_cache_get(&c, &owner, "/3", 2));
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+START_TEST(referenced_entry_outlives_drop)
+{
+	struct shoal_file_cache c;
+	struct shoal_cache_entry *e;
+	int owner;
+
+	shoal_file_cache_init(&c, 8, 1 << 20);
+	e = put(&c, &owner, "/x", 1, 5);
+	shoal_cache_entry_ref(e);
+	shoal_file_cache_drop(&c, e);
+	ck_assert_ptr_null(shoal_file_cache_get(&c, &owner, "/x", 2));
+	ck_assert_uint_eq(c.nentries, 0);
+	/* Still readable by the response that holds it (ASan would catch a use after free). */
+	ck_assert_int_eq(e->data[e->head_len + 2], 'b');
+	shoal_cache_entry_unref(e);
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+START_TEST(matches_detects_changes)
+{
+	struct shoal_file_cache c;
+	struct shoal_cache_entry *e;
+	struct stat st;
+	int owner;
+
+	shoal_file_cache_init(&c, 8, 1 << 20);
+	e = put(&c, &owner, "/x", 1, 5);
+	st = stat_of(1, 5, 100);
+	ck_assert(shoal_cache_entry_matches(e, &st));
+	st = stat_of(1, 6, 100);
+	ck_assert(!shoal_cache_entry_matches(e, &st));
+	st = stat_of(1, 5, 101);
+	ck_assert(!shoal_cache_entry_matches(e, &st));
+	st = stat_of(2, 5, 100);
+	ck_assert(!shoal_cache_entry_matches(e, &st));
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("file_cache");
+	TCase *tc = tcase_create("cache");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, get_finds_by_owner_and_path);
+	tcase_add_test(tc, put_replaces_same_key);
+	tcase_add_test(tc, evicts_least_recently_used);
+	tcase_add_test(tc, byte_budget_is_kept);
+	tcase_add_test(tc, referenced_entry_outlives_drop);
+	tcase_add_test(tc, matches_detects_changes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,161 @@
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shoal/out.h"
+
+static void pair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+}
+
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < cap && (n = read(fd, buf + got, cap - got)) > 0)
+		got += (size_t)n;
+	return got;
+}
+
+START_TEST(batch_goes_out_in_order)
+{
+	char scratch[64], got[128];
+	struct shoal_out o;
+	size_t avail;
+	int sv[2];
+	char *p;
+
+	pair(sv);
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	ck_assert(shoal_out_empty(&o));
+	p = shoal_out_scratch(&o, &avail);
+	ck_assert_uint_eq(avail, sizeof(scratch));
+	memcpy(p, "head1|", 6);
+	shoal_out_commit(&o, 6);
+	shoal_out_add(&o, "static|", 7, NULL);
+	p = shoal_out_scratch(&o, &avail);
+	memcpy(p, "head2|", 6);
+	shoal_out_commit(&o, 6);
+	ck_assert_uint_eq(o.bytes, 19);
+	ck_assert(!shoal_out_empty(&o));
+	ck_assert_int_eq(shoal_out_flush(&o, sv[0]), SHOAL_OUT_DONE);
+	ck_assert(shoal_out_empty(&o));
+	ck_assert_uint_eq(drain(sv[1], got, sizeof(got)), 19);
+	ck_assert(memcmp(got, "head1|static|head2|", 19) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(adjacent_pieces_merge)
+{
+	char scratch[64];
+	struct shoal_out o;
+	size_t avail;
+	char *p;
+
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	p = shoal_out_scratch(&o, &avail);
+	memcpy(p, "abc", 3);
+	shoal_out_commit(&o, 3);
+	p = shoal_out_scratch(&o, &avail);
+	memcpy(p, "def", 3);
+	shoal_out_commit(&o, 3);
+	ck_assert_uint_eq(o.niov, 1);
+	ck_assert_uint_eq(o.iov[0].iov_len, 6);
+}
+END_TEST
+
+START_TEST(room_accounts_for_pieces_scratch_and_file)
+{
+	char scratch[100];
+	struct shoal_out o;
+	int fd = open("/dev/null", O_RDONLY);
+
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	ck_assert(shoal_out_room(&o, SHOAL_OUT_IOV, 100));
+	ck_assert(!shoal_out_room(&o, SHOAL_OUT_IOV + 1, 0));
+	ck_assert(!shoal_out_room(&o, 1, 101));
+	shoal_out_file(&o, fd, 0, 0);
+	ck_assert(!shoal_out_room(&o, 1, 0)); /* nothing may follow a file body */
+	shoal_out_reset(&o);                 /* closes fd */
+	ck_assert(shoal_out_empty(&o));
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+}
+END_TEST
+
+/* A client that does not read: the flush stops with AGAIN and resumes where it stopped. */
+START_TEST(partial_writes_resume_with_file_body)
+{
+	static char big[200000], got[300000];
+	char scratch[64], path[] = "/tmp/shoal-out-XXXXXX";
+	int file = mkstemp(path), sv[2], sndbuf = 4096;
+	struct shoal_out o;
+	size_t total = 0, expect;
+	enum shoal_out_result r;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	ck_assert_int_eq(write(file, big, 50000), 50000);
+	unlink(path);
+	pair(sv);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	shoal_out_add(&o, big, sizeof(big), NULL);
+	shoal_out_file(&o, file, 100, 49900);
+	expect = sizeof(big) + 49900;
+	ck_assert_int_eq(shoal_out_flush(&o, sv[0]), SHOAL_OUT_AGAIN);
+	do {
+		total += drain(sv[1], got + total, sizeof(got) - total);
+		r = shoal_out_flush(&o, sv[0]);
+	} while (r == SHOAL_OUT_AGAIN);
+	ck_assert_int_eq(r, SHOAL_OUT_DONE);
+	total += drain(sv[1], got + total, sizeof(got) - total);
+	ck_assert_uint_eq(total, expect);
+	ck_assert(memcmp(got, big, sizeof(big)) == 0);
+	ck_assert(memcmp(got + sizeof(big), big + 100, 49900) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(peer_gone_is_an_error)
+{
+	char scratch[16];
+	struct shoal_out o;
+	int sv[2];
+
+	pair(sv);
+	close(sv[1]);
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	shoal_out_add(&o, "x", 1, NULL);
+	ck_assert_int_eq(shoal_out_flush(&o, sv[0]), SHOAL_OUT_ERROR);
+	close(sv[0]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("out");
+	TCase *tc = tcase_create("out");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, batch_goes_out_in_order);
+	tcase_add_test(tc, adjacent_pieces_merge);
+	tcase_add_test(tc, room_accounts_for_pieces_scratch_and_file);
+	tcase_add_test(tc, partial_writes_resume_with_file_body);
+	tcase_add_test(tc, peer_gone_is_an_error);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
