@@ -38,6 +38,7 @@ struct conf_key {
 	long long min, max;  /* integers: the range; lists: min is the least number of elements */
 	long long def_int;
 	const char *def_str;
+	const char *keyword; /* log targets: the word kept as is rather than taken as a path */
 	bool required;
 };
 
@@ -437,7 +438,7 @@ static const struct conf_kind kind_path = {
 	parse_path, default_path, dump_string, release_string
 };
 
-/* A log target: the word "stderr" or a path. */
+/* A log target: a keyword ("stderr", "off") or a path. */
 static int parse_log_target(const struct conf_key *key, const config_setting_t *s, void *base,
 			    struct conf_ctx *ctx)
 {
@@ -445,14 +446,14 @@ static int parse_log_target(const struct conf_key *key, const config_setting_t *
 
 	if (get_string(key, s, ctx, &text) < 0)
 		return -1;
-	if (strcmp(text, "stderr") == 0)
+	if (strcmp(text, key->keyword) == 0)
 		return store_string(key, s, text, base, ctx);
 	return store_path(key, s, text, base, ctx);
 }
 
 static int default_log_target(const struct conf_key *key, void *base, struct conf_ctx *ctx)
 {
-	if (strcmp(key->def_str, "stderr") == 0)
+	if (strcmp(key->def_str, key->keyword) == 0)
 		return store_string(key, NULL, key->def_str, base, ctx);
 	return store_path(key, NULL, key->def_str, base, ctx);
 }
@@ -770,7 +771,8 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(user, kind_string, .def_str = NULL),
 	TOP_KEY(group, kind_string, .def_str = NULL),
 	TOP_KEY(pid_file, kind_path, .def_str = "shoal.pid"),
-	TOP_KEY(error_log, kind_log_target, .def_str = "stderr"),
+	TOP_KEY(error_log, kind_log_target, .def_str = "stderr", .keyword = "stderr"),
+	TOP_KEY(access_log, kind_log_target, .def_str = "off", .keyword = "off"),
 	TOP_KEY(log_level, kind_log_level, .def_str = "info"),
 	TOP_KEY(shutdown_timeout, kind_int, .min = 0, .max = 3600, .def_int = 30),
 	TOP_KEY(stats_file, kind_path, .def_str = "/dev/shm/shoal.stats"),

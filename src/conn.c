@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -6,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shoal/access_log.h"
 #include "shoal/conn.h"
 #include "shoal/respond.h"
 #include "shoal/worker.h"
@@ -25,7 +27,17 @@ static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
 	shoal_timer_arm(q, &c->timer, conn_worker(c)->now_ms);
 }
 
-void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd)
+static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *peer)
+{
+	c->peer_family = (uint8_t)peer->ss_family;
+	if (peer->ss_family == AF_INET6)
+		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+	else
+		memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+}
+
+void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd,
+		       const struct sockaddr_storage *peer)
 {
 	struct shoal_conn *c = shoal_worker_conn_get(w);
 	int one = 1;
@@ -37,6 +49,7 @@ void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *serve
 	c->ev.on_event = conn_on_event;
 	c->ev.fd = fd;
 	c->server = server;
+	conn_set_peer(c, peer);
 	/* Responses leave in whole writes; Nagle would only hold back the tail of large ones. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (shoal_event_add(&w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
@@ -139,6 +152,21 @@ static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_
 	       c->requests < (uint32_t)w->cfg->max_keepalive_requests;
 }
 
+static void conn_log(struct shoal_conn *c, const struct shoal_http_request *req)
+{
+	struct shoal_worker *w = conn_worker(c);
+	char client[INET6_ADDRSTRLEN] = "-";
+	struct shoal_access_entry e = {
+		.client = client, .req = req,
+		.status = c->io->out.last_status, .body_bytes = c->io->out.last_body,
+	};
+
+	if (!shoal_access_log_enabled(&w->access_log))
+		return;
+	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
+	shoal_access_log_write(&w->access_log, w->date.sec, &e);
+}
+
 /* Answers one parsed request and arranges to skip its body. */
 static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req)
 {
@@ -152,6 +180,7 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		shoal_respond_error(w, &io->out, 413, req->version, false,
 				    req->method == SHOAL_HTTP_HEAD);
 		c->close_after = true;
+		conn_log(c, req);
 		return;
 	}
 	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
@@ -162,6 +191,7 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		shoal_http_chunked_init(&io->chunked);
 	}
 	c->close_after = !shoal_respond(w, c->server, req, keep_alive, &io->out);
+	conn_log(c, req);
 }
 
 /* Queues responses for as many buffered requests as the batch has room for, so that a
@@ -196,6 +226,7 @@ static bool conn_parse_batch(struct shoal_conn *c)
 		if (rc < 0) {
 			shoal_respond_error(w, &io->out, -rc, 11, false, false);
 			c->close_after = true;
+			conn_log(c, NULL);
 			return true;
 		}
 		io->in_pos += (uint32_t)rc;

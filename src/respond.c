@@ -47,6 +47,7 @@ static void queue_generated(struct shoal_worker *w, struct shoal_out *out,
 		return; /* cannot happen: callers reserve shoal_respond_scratch_need() */
 	memcpy(p + n, body, body_len);
 	shoal_out_commit(out, n + body_len);
+	shoal_out_note(out, h->status, body_len);
 }
 
 void shoal_respond_error(struct shoal_worker *w, struct shoal_out *out, int status, int version,
@@ -207,10 +208,13 @@ static void queue_entry(struct shoal_worker *w, const struct shoal_http_request 
 	if (sel.status != 200) {
 		queue_part_head(w, req, &sel, e->content_type, e->etag, e->mtime.tv_sec,
 				(uint64_t)e->body_len, keep_alive, out);
-		if (sel.status == 206 && !head_only)
+		if (sel.status == 206 && !head_only) {
 			shoal_out_add(out, e->data + e->head_len + 2 + sel.first, sel.len, e);
+			shoal_out_note(out, 206, sel.len);
+		}
 		return;
 	}
+	shoal_out_note(out, 200, head_only ? 0 : e->body_len);
 	if (keep_alive && req->version == 11) {
 		shoal_out_add(out, e->data, e->head_len + 2 + (head_only ? 0 : e->body_len), e);
 		return;
@@ -306,6 +310,7 @@ static void queue_file(struct shoal_worker *w, const struct shoal_http_request *
 	}
 	if ((sel.status == 200 || sel.status == 206) && req->method == SHOAL_HTTP_GET && sel.len) {
 		shoal_out_file(out, f->fd, (off_t)sel.first, (off_t)sel.len);
+		shoal_out_note(out, sel.status, sel.len);
 		return;
 	}
 	close(f->fd);

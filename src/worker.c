@@ -42,10 +42,12 @@ static void worker_set_accepting(struct shoal_worker *w, bool on)
 
 static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listener *l)
 {
-	int fd = accept4(l->ev.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd >= 0) {
-		shoal_conn_accept(w, l->server, fd);
+		shoal_conn_accept(w, l->server, fd, &peer);
 		return true;
 	}
 	switch (errno) {
@@ -203,7 +205,8 @@ static void worker_on_signal(struct shoal_event_source *src, uint32_t events)
 			worker_start_drain(w, false);
 			break;
 		case SIGUSR1:
-			if (shoal_log_reopen(w->log, &err) < 0)
+			if (shoal_log_reopen(w->log, &err) < 0 ||
+			    shoal_access_log_reopen(&w->access_log, &err) < 0)
 				log_error(w->log, "%s", err.msg);
 			break;
 		}
@@ -307,11 +310,15 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	w->mime = p->mime;
 	w->loop.epfd = -1;
 	w->signals.fd = -1;
+	w->access_log.fd = -1;
 	w->now_ms = shoal_timer_now_ms();
 	shoal_http_date_update(&w->date, time(NULL));
 	worker_init_limits(w);
 	if (shoal_file_cache_init(&w->cache, CACHE_MAX_ENTRIES, (size_t)w->cfg->cache_max_size) < 0)
 		return shoal_err_set(err, "out of memory");
+	/* Opened before privileges are dropped: the log directory may belong to root. */
+	if (shoal_access_log_open(&w->access_log, w->cfg->access_log, err) < 0)
+		return -1;
 	if (worker_drop_privileges(p, err) < 0 || shoal_event_init(&w->loop, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_servers(w, p, err) < 0)
 		return -1;
@@ -373,6 +380,8 @@ static int worker_next_timeout(const struct shoal_worker *w)
 		if (next < 0 || t < next)
 			next = t;
 	}
+	if (w->access_log.len && (next < 0 || next > 1000))
+		next = 1000;
 	if (w->draining) {
 		int64_t t = w->drain_deadline_ms > w->now_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
 		if (next < 0 || t < next)
@@ -398,6 +407,11 @@ static int worker_loop(struct shoal_worker *w)
 		shoal_event_dispatch(&w->loop, n);
 		worker_expire(w);
 		worker_recycle_closed(w);
+		/* Lines wait in the buffer for at most about a second. */
+		if (w->access_log.len && w->date.sec != w->access_log_flushed) {
+			shoal_access_log_flush(&w->access_log);
+			w->access_log_flushed = w->date.sec;
+		}
 	}
 	return 0;
 }
@@ -417,6 +431,7 @@ static void worker_teardown(struct shoal_worker *w)
 		free(io);
 	}
 	shoal_file_cache_free(&w->cache);
+	shoal_access_log_close(&w->access_log);
 	free(w->listeners);
 	free(w->servers);
 	if (w->signals.fd >= 0)

@@ -28,6 +28,7 @@ struct shoal_config {
 	char *group;       /* NULL: the user's primary group */
 	char *pid_file;    /* absolute */
 	char *error_log;   /* "stderr" or an absolute path */
+	char *access_log;  /* "off" or an absolute path */
 	enum shoal_log_level log_level;
 	int shutdown_timeout; /* seconds */
 	char *stats_file;     /* absolute */

@@ -45,12 +45,17 @@ struct shoal_conn {
 		struct shoal_conn *next;   /* while in the worker's free or closed list */
 	};
 	uint32_t requests;
+	uint8_t peer_family; /* AF_INET or AF_INET6 */
+	uint8_t peer_addr[16];
 	uint8_t state;
 	bool readable;    /* the socket may hold bytes we have not read */
 	bool close_after; /* close once the pending responses are out */
 };
 
-void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd);
+struct sockaddr_storage;
+
+void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd,
+		       const struct sockaddr_storage *peer);
 
 /* Called by the worker when a connection's timer fires. */
 void shoal_conn_timeout(struct shoal_conn *c);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -22,8 +23,17 @@ struct shoal_out {
 	size_t scratch_len, scratch_cap;
 	int file_fd; /* -1: none */
 	off_t file_off, file_end;
-	size_t bytes; /* queued in this batch, for the access log and stats */
+	size_t bytes; /* queued in this batch */
+	int last_status;     /* of the response queued last, for the access log and stats */
+	uint64_t last_body;  /* body bytes of that response */
 };
+
+/* Records what the response just queued was. */
+static inline void shoal_out_note(struct shoal_out *o, int status, uint64_t body)
+{
+	o->last_status = status;
+	o->last_body = body;
+}
 
 void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap);
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shoal/access_log.h"
 #include "shoal/config.h"
 #include "shoal/event.h"
 #include "shoal/file_cache.h"
@@ -73,6 +74,8 @@ struct shoal_worker {
 	size_t in_size, scratch_size;  /* of each shoal_conn_io's two buffers */
 	struct shoal_http_limits limits;
 	struct shoal_file_cache cache;
+	struct shoal_access_log access_log;
+	time_t access_log_flushed; /* the second of the last flush */
 	uint64_t cache_revalidate_ms;
 	char server_header[32];
 	struct shoal_http_request req; /* the request being answered; never kept across events */
