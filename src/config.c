@@ -39,6 +39,8 @@ struct conf_key {
 	long long def_int;
 	const char *def_str;
 	const char *keyword; /* log targets: the word kept as is rather than taken as a path */
+	/* name lists: NULL if an element is acceptable, else what is wrong with it */
+	const char *(*check)(const char *text);
 	bool required;
 };
 
@@ -605,9 +607,25 @@ static void release_addrs(const struct conf_key *key, void *base)
 static const struct conf_kind kind_addrs = { parse_addrs, NULL, dump_addrs, release_addrs };
 
 /* Index files are looked up inside the requested directory, so they must not lead out of it. */
-static bool is_plain_name(const char *name)
+static const char *check_file_name(const char *name)
 {
-	return !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "must be a plain file name: no '/', not \".\" or \"..\"";
+	return NULL;
+}
+
+/* A host name as it may appear in Host, or "*." followed by one (a leading wildcard). */
+static const char *check_host_name(const char *name)
+{
+	const char *p = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+
+	if (!*p)
+		return "must be a host name such as \"example.com\" or \"*.example.com\"";
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+			return "must be a host name such as \"example.com\" or \"*.example.com\"";
+	return NULL;
 }
 
 static int parse_names(const struct conf_key *key, const config_setting_t *s, void *base,
@@ -625,11 +643,10 @@ static int parse_names(const struct conf_key *key, const config_setting_t *s, vo
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
 		const char *text = config_setting_get_string(e);
+		const char *problem = key->check(text);
 
-		if (!is_plain_name(text))
-			return conf_fail(ctx, e, key->name, i,
-					 "'%s' must be a plain file name: no '/', not \".\" or \"..\"",
-					 text);
+		if (problem)
+			return conf_fail(ctx, e, key->name, i, "'%s' %s", text, problem);
 		(*names)[i] = strdup(text);
 		if (!(*names)[i])
 			return conf_fail(ctx, e, key->name, i, "out of memory");
@@ -642,6 +659,8 @@ static int default_names(const struct conf_key *key, void *base, struct conf_ctx
 {
 	char ***names = field_of(base, key);
 
+	if (!key->def_str)
+		return 0;
 	*names = calloc(1, sizeof(**names));
 	if (*names)
 		(*names)[0] = strdup(key->def_str);
@@ -689,7 +708,12 @@ static const struct conf_key server_keys[] = {
 	SERVER_KEY(backlog, kind_int, .min = 1, .max = 65535, .def_int = 4096),
 	SERVER_KEY(root, kind_path, .required = true),
 	SERVER_KEY(index, kind_names, .count_offset = offsetof(struct shoal_server_conf, nindex),
-		   .def_str = "index.html"),
+		   .def_str = "index.html", .check = check_file_name),
+	SERVER_KEY(server_names, kind_names,
+		   .count_offset = offsetof(struct shoal_server_conf, nserver_names),
+		   .check = check_host_name),
+	SERVER_KEY(default_server, kind_bool, .def_int = 0),
+	SERVER_KEY(follow_symlinks, kind_bool, .def_int = 1),
 };
 
 /* ---- servers: a list of server groups ---- */
@@ -802,6 +826,34 @@ static int check_user_group(const config_setting_t *root, const struct shoal_con
 	return 0;
 }
 
+static bool shares_addr(const struct shoal_server_conf *a, const struct shoal_server_conf *b)
+{
+	for (size_t i = 0; i < a->nlisten; i++)
+		for (size_t j = 0; j < b->nlisten; j++)
+			if (shoal_addr_equal(&a->listen[i], &b->listen[j]))
+				return true;
+	return false;
+}
+
+/* Two defaults for one address would leave the choice to the order of the file. */
+static int check_default_servers(const config_setting_t *root, const struct shoal_config *cfg,
+				 const struct conf_ctx *ctx)
+{
+	const config_setting_t *list = config_setting_get_member(root, "servers");
+
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		for (size_t j = 0; j < i; j++) {
+			const struct shoal_server_conf *a = &cfg->servers[j], *b = &cfg->servers[i];
+			if (a->default_server && b->default_server && shares_addr(a, b))
+				return conf_fail(ctx, config_setting_get_elem(list, (unsigned int)i),
+						 "servers", (int)i,
+						 "default_server: servers[%zu] is already the default "
+						 "for an address this server listens on", j);
+		}
+	}
+	return 0;
+}
+
 static int read_config(config_t *lc, FILE *fp, struct shoal_config *cfg, struct conf_ctx *ctx)
 {
 	const config_setting_t *root;
@@ -817,7 +869,8 @@ static int read_config(config_t *lc, FILE *fp, struct shoal_config *cfg, struct 
 				     plain ? "" : "syntax error: ", text);
 	}
 	root = config_root_setting(lc);
-	if (parse_group(top_keys, ARRAY_LEN(top_keys), root, cfg, ctx) < 0)
+	if (parse_group(top_keys, ARRAY_LEN(top_keys), root, cfg, ctx) < 0 ||
+	    check_default_servers(root, cfg, ctx) < 0)
 		return -1;
 	return check_user_group(root, cfg, ctx);
 }

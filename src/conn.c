@@ -10,6 +10,7 @@
 #include "shoal/access_log.h"
 #include "shoal/conn.h"
 #include "shoal/respond.h"
+#include "shoal/vhost.h"
 #include "shoal/worker.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -18,7 +19,7 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events);
 
 static struct shoal_worker *conn_worker(const struct shoal_conn *c)
 {
-	return c->server->worker;
+	return c->listener->worker;
 }
 
 static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
@@ -36,9 +37,10 @@ static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *p
 		memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
 }
 
-void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd,
+void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 		       const struct sockaddr_storage *peer)
 {
+	struct shoal_worker *w = l->worker;
 	struct shoal_conn *c = shoal_worker_conn_get(w);
 	int one = 1;
 
@@ -48,7 +50,7 @@ void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *serve
 	}
 	c->ev.on_event = conn_on_event;
 	c->ev.fd = fd;
-	c->server = server;
+	c->listener = l;
 	conn_set_peer(c, peer);
 	/* Responses leave in whole writes; Nagle would only hold back the tail of large ones. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -167,6 +169,17 @@ static void conn_log(struct shoal_conn *c, const struct shoal_http_request *req)
 	shoal_access_log_write(&w->access_log, w->date.sec, &e);
 }
 
+static struct shoal_worker_server *conn_server(const struct shoal_conn *c,
+					       const struct shoal_http_request *req)
+{
+	const struct shoal_worker_listener *l = c->listener;
+
+	if (l->nservers == 1)
+		return l->servers[0];
+	return l->servers[shoal_vhost_select(l->confs, l->nservers, l->default_index,
+					     shoal_vhost_host(req->host))];
+}
+
 /* Answers one parsed request and arranges to skip its body. */
 static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req)
 {
@@ -190,7 +203,7 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		io->body_seen = 0;
 		shoal_http_chunked_init(&io->chunked);
 	}
-	c->close_after = !shoal_respond(w, c->server, req, keep_alive, &io->out);
+	c->close_after = !shoal_respond(w, conn_server(c, req), req, keep_alive, &io->out);
 	conn_log(c, req);
 }
 

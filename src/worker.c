@@ -47,7 +47,7 @@ static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listen
 	int fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd >= 0) {
-		shoal_conn_accept(w, l->server, fd, &peer);
+		shoal_conn_accept(l, fd, &peer);
 		return true;
 	}
 	switch (errno) {
@@ -247,16 +247,32 @@ static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
 	return 0;
 }
 
-static struct shoal_worker_server *worker_server_for(struct shoal_worker *w,
-						     const struct shoal_addr *addr)
+static bool server_listens_on(const struct shoal_server_conf *s, const struct shoal_addr *addr)
 {
+	for (size_t i = 0; i < s->nlisten; i++)
+		if (shoal_addr_equal(&s->listen[i], addr))
+			return true;
+	return false;
+}
+
+/* Collects the servers of one address, the default among them first in line. */
+static int worker_setup_listener(struct shoal_worker *w, struct shoal_worker_listener *l,
+				 const struct shoal_addr *addr)
+{
+	l->servers = calloc(w->nservers, sizeof(*l->servers));
+	l->confs = calloc(w->nservers, sizeof(*l->confs));
+	if (!l->servers || !l->confs)
+		return -1;
 	for (size_t i = 0; i < w->nservers; i++) {
-		const struct shoal_server_conf *s = w->servers[i].conf;
-		for (size_t j = 0; j < s->nlisten; j++)
-			if (shoal_addr_equal(&s->listen[j], addr))
-				return &w->servers[i];
+		const struct shoal_server_conf *conf = w->servers[i].conf;
+		if (!server_listens_on(conf, addr))
+			continue;
+		if (conf->default_server)
+			l->default_index = l->nservers;
+		l->confs[l->nservers] = conf;
+		l->servers[l->nservers++] = &w->servers[i];
 	}
-	return &w->servers[0];
+	return 0;
 }
 
 static int worker_setup_servers(struct shoal_worker *w, const struct shoal_worker_params *p,
@@ -278,7 +294,8 @@ static int worker_setup_servers(struct shoal_worker *w, const struct shoal_worke
 		l->ev.on_event = worker_on_listener;
 		l->ev.fd = p->listen_fds[i];
 		l->worker = w;
-		l->server = worker_server_for(w, p->addrs[i]);
+		if (worker_setup_listener(w, l, p->addrs[i]) < 0)
+			return shoal_err_set(err, "out of memory");
 	}
 	return 0;
 }
@@ -432,6 +449,10 @@ static void worker_teardown(struct shoal_worker *w)
 	}
 	shoal_file_cache_free(&w->cache);
 	shoal_access_log_close(&w->access_log);
+	for (size_t i = 0; w->listeners && i < w->nlisteners; i++) {
+		free(w->listeners[i].servers);
+		free(w->listeners[i].confs);
+	}
 	free(w->listeners);
 	free(w->servers);
 	if (w->signals.fd >= 0)

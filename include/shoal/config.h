@@ -18,6 +18,10 @@ struct shoal_server_conf {
 	unsigned root_line; /* where root is set, for errors found when it is opened */
 	char **index;
 	size_t nindex;
+	char **server_names; /* exact names and "*.suffix" wildcards, any case */
+	size_t nserver_names;
+	bool default_server;  /* answers requests for unknown hosts on its addresses */
+	bool follow_symlinks; /* false: no symlink is followed beneath root */
 };
 
 struct shoal_config {

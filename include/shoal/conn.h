@@ -14,7 +14,7 @@
 #include "shoal/timer.h"
 
 struct shoal_worker;
-struct shoal_worker_server;
+struct shoal_worker_listener;
 
 enum shoal_conn_state {
 	SHOAL_CONN_READING,   /* waiting for or parsing requests */
@@ -39,7 +39,7 @@ struct shoal_conn {
 	struct shoal_event_source ev;
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q; /* the queue timer is armed in */
-	struct shoal_worker_server *server;
+	struct shoal_worker_listener *listener;
 	union {
 		struct shoal_conn_io *io;  /* while open; NULL when idle */
 		struct shoal_conn *next;   /* while in the worker's free or closed list */
@@ -54,7 +54,7 @@ struct shoal_conn {
 
 struct sockaddr_storage;
 
-void shoal_conn_accept(struct shoal_worker *w, struct shoal_worker_server *server, int fd,
+void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 		       const struct sockaddr_storage *peer);
 
 /* Called by the worker when a connection's timer fires. */

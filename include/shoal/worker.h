@@ -47,7 +47,11 @@ struct shoal_worker_server {
 struct shoal_worker_listener {
 	struct shoal_event_source ev;
 	struct shoal_worker *worker;
-	struct shoal_worker_server *server; /* the server answering on this address */
+	/* The servers on this address, chosen among by Host (virtual hosts). */
+	struct shoal_worker_server **servers;
+	const struct shoal_server_conf **confs;
+	size_t nservers;
+	size_t default_index;
 };
 
 struct shoal_worker {
