@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -10,11 +11,12 @@
 
 /* RESOLVE_BENEATH makes the kernel refuse any ".." or symlink that would leave the root,
  * atomically, which no userspace check between lookup and open can do. */
-static int open_beneath(int dirfd, const char *path, int flags)
+static int open_beneath(int dirfd, const char *path, int flags, bool follow_symlinks)
 {
 	struct open_how how = {
 		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+			   (follow_symlinks ? 0 : RESOLVE_NO_SYMLINKS),
 	};
 
 	/* openat2 rejects O_PATH combined with flags that only make sense for real opens. */
@@ -75,14 +77,15 @@ static void finish_open(int fd, struct shoal_static_file *out)
 static void open_index(int root_fd, const struct shoal_server_conf *server, const char *dir,
 		       struct shoal_static_file *out)
 {
-	int dirfd = open_beneath(root_fd, dir, O_PATH | O_DIRECTORY);
+	int dirfd = open_beneath(root_fd, dir, O_PATH | O_DIRECTORY, server->follow_symlinks);
 
 	if (dirfd < 0) {
 		set_error(out, status_for_errno(errno));
 		return;
 	}
 	for (size_t i = 0; i < server->nindex; i++) {
-		int fd = open_beneath(dirfd, server->index[i], O_RDONLY | O_NONBLOCK);
+		int fd = open_beneath(dirfd, server->index[i], O_RDONLY | O_NONBLOCK,
+				      server->follow_symlinks);
 		if (fd < 0 && errno == ENOENT)
 			continue;
 		close(dirfd);
@@ -114,7 +117,7 @@ void shoal_static_open(int root_fd, const struct shoal_server_conf *server, cons
 		open_index(root_fd, server, rel, out);
 		return;
 	}
-	fd = open_beneath(root_fd, rel, O_RDONLY | O_NONBLOCK);
+	fd = open_beneath(root_fd, rel, O_RDONLY | O_NONBLOCK, server->follow_symlinks);
 	if (fd < 0) {
 		set_error(out, status_for_errno(errno));
 		return;

@@ -11,7 +11,8 @@
 static char dir[64];
 static int root_fd = -1;
 static char *index_names[] = { "index.htm", "index.html" };
-static struct shoal_server_conf server = { .index = index_names, .nindex = 2 };
+static struct shoal_server_conf server = { .index = index_names, .nindex = 2,
+					   .follow_symlinks = true };
 
 static void write_file(const char *rel, const char *text)
 {
@@ -121,6 +122,20 @@ START_TEST(never_leaves_the_root)
 }
 END_TEST
 
+START_TEST(symlinks_can_be_refused)
+{
+	struct shoal_static_file f;
+
+	server.follow_symlinks = false;
+	f = open_path("/inside-link");
+	server.follow_symlinks = true;
+	ck_assert_int_eq(f.status, 403);
+	f = open_path("/a.txt");
+	ck_assert_int_eq(f.status, 200);
+	close(f.fd);
+}
+END_TEST
+
 START_TEST(fifo_is_refused_without_blocking)
 {
 	/* With no writer, a blocking open of a FIFO would hang this test forever. */
@@ -141,6 +156,7 @@ int main(void)
 	tcase_add_test(tc, missing_and_not_a_directory);
 	tcase_add_test(tc, directories);
 	tcase_add_test(tc, never_leaves_the_root);
+	tcase_add_test(tc, symlinks_can_be_refused);
 	tcase_add_test(tc, fifo_is_refused_without_blocking);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
