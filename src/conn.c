@@ -10,6 +10,7 @@
 #include "shoal/access_log.h"
 #include "shoal/conn.h"
 #include "shoal/respond.h"
+#include "shoal/stats.h"
 #include "shoal/vhost.h"
 #include "shoal/worker.h"
 
@@ -22,10 +23,28 @@ static struct shoal_worker *conn_worker(const struct shoal_conn *c)
 	return c->listener->worker;
 }
 
+/* The timer queue a connection waits in tells its phase, for the connection gauges. */
+static enum shoal_stats_phase phase_of_queue(const struct shoal_worker *w,
+					     const struct shoal_timer_queue *q)
+{
+	if (q == &w->keepalive_q)
+		return SHOAL_STATS_PHASE_IDLE;
+	if (q == &w->header_q)
+		return SHOAL_STATS_PHASE_READING;
+	return SHOAL_STATS_PHASE_WRITING;
+}
+
 static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
 {
+	struct shoal_worker *w = conn_worker(c);
+	enum shoal_stats_phase phase = phase_of_queue(w, q);
+
+	if (phase != c->stats_phase) {
+		shoal_stats_conn_phase(w->stats, c->stats_phase, phase);
+		c->stats_phase = (uint8_t)phase;
+	}
 	c->timer_q = q;
-	shoal_timer_arm(q, &c->timer, conn_worker(c)->now_ms);
+	shoal_timer_arm(q, &c->timer, w->now_ms);
 }
 
 static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *peer)
@@ -60,6 +79,8 @@ void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 		return;
 	}
 	w->nconns++;
+	shoal_stats_conn_opened(w->stats);
+	c->stats_phase = SHOAL_STATS_PHASE_READING;
 	conn_set_timer(c, &w->header_q);
 }
 
@@ -81,6 +102,7 @@ void shoal_conn_close(struct shoal_conn *c)
 	/* Closing the fd removes it from epoll: workers never share connection fds. */
 	close(c->ev.fd);
 	c->ev.fd = -1;
+	shoal_stats_conn_closed(w->stats, (enum shoal_stats_phase)c->stats_phase);
 	shoal_timer_disarm(&c->timer);
 	conn_release_io(c);
 	shoal_worker_conn_closed(w, c);
@@ -110,9 +132,12 @@ static enum io_result conn_fill(struct shoal_conn *c)
 		c->readable = false;
 		return IO_AGAIN;
 	}
+	if (n < 0 && errno == ECONNRESET)
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
 	if (n <= 0)
 		return IO_ERROR;
 	io->in_len += (uint32_t)n;
+	io->read_us = shoal_stats_monotonic_us();
 	if ((size_t)n < space)
 		c->readable = false;
 	return IO_DONE;
@@ -154,15 +179,20 @@ static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_
 	       c->requests < (uint32_t)w->cfg->max_keepalive_requests;
 }
 
-static void conn_log(struct shoal_conn *c, const struct shoal_http_request *req)
+/* Counts the response just queued and logs it. bytes_in: the request head's size. */
+static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
+			 size_t bytes_in, size_t bytes_out)
 {
 	struct shoal_worker *w = conn_worker(c);
+	struct shoal_out *out = &c->io->out;
 	char client[INET6_ADDRSTRLEN] = "-";
 	struct shoal_access_entry e = {
-		.client = client, .req = req,
-		.status = c->io->out.last_status, .body_bytes = c->io->out.last_body,
+		.client = client, .req = req, .status = out->last_status, .body_bytes = out->last_body,
 	};
 
+	if (w->stats)
+		shoal_stats_request_done(w->stats, out->last_status, bytes_in, bytes_out,
+					 shoal_stats_monotonic_us() - c->io->read_us);
 	if (!shoal_access_log_enabled(&w->access_log))
 		return;
 	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
@@ -180,12 +210,14 @@ static struct shoal_worker_server *conn_server(const struct shoal_conn *c,
 					     shoal_vhost_host(req->host))];
 }
 
-/* Answers one parsed request and arranges to skip its body. */
-static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req)
+/* Answers one parsed request of head_len bytes and arranges to skip its body. */
+static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req,
+			size_t head_len)
 {
 	struct shoal_worker *w = conn_worker(c);
 	struct shoal_conn_io *io = c->io;
 	bool keep_alive = conn_keep_alive(c, req);
+	size_t queued = io->out.bytes;
 
 	c->requests++;
 	if (req->body == SHOAL_HTTP_BODY_LENGTH &&
@@ -193,7 +225,8 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		shoal_respond_error(w, &io->out, 413, req->version, false,
 				    req->method == SHOAL_HTTP_HEAD);
 		c->close_after = true;
-		conn_log(c, req);
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_LIMIT);
+		conn_account(c, req, head_len, io->out.bytes - queued);
 		return;
 	}
 	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
@@ -204,7 +237,20 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		shoal_http_chunked_init(&io->chunked);
 	}
 	c->close_after = !shoal_respond(w, conn_server(c, req), req, keep_alive, &io->out);
-	conn_log(c, req);
+	conn_account(c, req, head_len, io->out.bytes - queued);
+}
+
+/* A request that could not be read whole: its status, then the connection closes. */
+static void conn_refuse(struct shoal_conn *c, int status, enum shoal_stats_error why)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+	size_t queued = io->out.bytes;
+
+	shoal_respond_error(w, &io->out, status, 11, false, false);
+	c->close_after = true;
+	shoal_stats_error(w->stats, why);
+	conn_account(c, NULL, io->in_len - io->in_pos, io->out.bytes - queued);
 }
 
 /* Queues responses for as many buffered requests as the batch has room for, so that a
@@ -237,13 +283,12 @@ static bool conn_parse_batch(struct shoal_conn *c)
 		}
 		io->in_scanned = 0;
 		if (rc < 0) {
-			shoal_respond_error(w, &io->out, -rc, 11, false, false);
-			c->close_after = true;
-			conn_log(c, NULL);
+			bool limit = rc == -413 || rc == -414 || rc == -431;
+			conn_refuse(c, -rc, limit ? SHOAL_STATS_ERROR_LIMIT : SHOAL_STATS_ERROR_PARSE);
 			return true;
 		}
 		io->in_pos += (uint32_t)rc;
-		conn_answer(c, &w->req);
+		conn_answer(c, &w->req, (size_t)rc);
 	}
 	return true;
 }
@@ -363,6 +408,7 @@ static void conn_run(struct shoal_conn *c)
 			conn_set_timer(c, &w->send_q);
 			return;
 		case SHOAL_OUT_ERROR:
+			shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
 			shoal_conn_close(c);
 			return;
 		case SHOAL_OUT_DONE:
@@ -396,11 +442,12 @@ void shoal_conn_timeout(struct shoal_conn *c)
 	struct shoal_conn_io *io = c->io;
 
 	/* A request that started but never finished gets a 408; an idle one just closes. */
+	if (c->timer_q == &w->send_q)
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_TIMEOUT);
 	if (c->timer_q == &w->header_q && c->state == SHOAL_CONN_READING && io &&
 	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
+		conn_refuse(c, 408, SHOAL_STATS_ERROR_TIMEOUT);
 		io->in_pos = io->in_len;
-		shoal_respond_error(w, &io->out, 408, 11, false, false);
-		c->close_after = true;
 		c->readable = true; /* the partial request is unread input: linger after the 408 */
 		c->state = SHOAL_CONN_WRITING;
 		conn_run(c);

@@ -16,6 +16,7 @@
 #include "shoal/mime.h"
 #include "shoal/pidfile.h"
 #include "shoal/static_file.h"
+#include "shoal/stats.h"
 #include "shoal/timer.h"
 #include "shoal/worker.h"
 
@@ -29,6 +30,8 @@
 #define FAST_STOP_KILL_MS 1000
 /* Grace beyond a worker's own shutdown_timeout before the master kills it. */
 #define RETIRE_GRACE_MS 2000
+/* Stats slots: every worker slot, and as many again for workers being replaced. */
+#define STATS_CAPACITY (2 * MAX_SLOTS)
 
 /* One loaded configuration and what was derived from it; shared by the workers forked from
  * it, freed when the last of them is gone and a newer one is current. */
@@ -65,6 +68,7 @@ struct master_worker {
 	bool told_to_stop; /* got QUIT rather than WINCH */
 	uint64_t started_ms;
 	uint64_t kill_at_ms; /* 0: no deadline */
+	int stats_index;     /* its slot in the stats file, -1: none */
 };
 
 struct master_slot {
@@ -87,6 +91,11 @@ struct master {
 	size_t nsockets;
 	struct master_worker **workers;
 	size_t nworkers, cap_workers;
+	struct shoal_stats stats;
+	/* Reaped during this event batch; freed after it, since an event of theirs (the
+	 * ready pipe) may still be pending in the same batch. */
+	struct master_worker **dead;
+	size_t ndead, cap_dead;
 	bool stopping;
 	bool fast_stop;
 	uint64_t now_ms;
@@ -332,13 +341,14 @@ static void master_child_close_inherited(struct master *m, const struct master_g
 static void master_on_ready(struct shoal_event_source *src, uint32_t events);
 
 static void master_run_child(struct master *m, struct master_generation *g, unsigned slot,
-			     int ready_fd, const int *listen_fds)
+			     int ready_fd, const int *listen_fds, int stats_index)
 {
 	struct shoal_worker_params p = {
 		.cfg = &g->cfg, .log = &m->log, .slot = slot, .generation = g->id,
 		.addrs = g->addrs, .listen_fds = listen_fds, .nlisten = g->naddrs,
 		.root_fds = g->root_fds, .mime = g->mime, .ready_fd = ready_fd,
 		.drop_privileges = g->drop_privileges, .uid = g->uid, .gid = g->gid,
+		.stats = shoal_stats_slot_at(&m->stats, stats_index),
 	};
 
 	master_child_close_inherited(m, g, listen_fds, g->naddrs);
@@ -368,24 +378,32 @@ static int master_spawn(struct master *m, unsigned slot)
 	struct master_worker *w = calloc(1, sizeof(*w));
 	int *fds = calloc(g->naddrs, sizeof(*fds));
 	int pipefd[2] = { -1, -1 };
+	int stats_index;
 	pid_t pid = -1;
 
 	if (!w || !fds || master_reserve_worker(m) < 0 || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto fail;
 	for (size_t i = 0; i < g->naddrs; i++)
 		fds[i] = master_socket_fd(m, g->addrs[i], slot);
+	/* Claimed before the fork so that the child is the slot's only writer from the start. */
+	stats_index = shoal_stats_claim(&m->stats, slot, g->id);
+	if (stats_index < 0)
+		log_warn(&m->log, "stats file full: worker %u runs without statistics", slot);
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		master_run_child(m, g, slot, pipefd[1], fds);
+		master_run_child(m, g, slot, pipefd[1], fds, stats_index);
 	}
-	if (pid < 0)
+	if (pid < 0) {
+		shoal_stats_release(&m->stats, stats_index);
 		goto fail;
+	}
 	close(pipefd[1]);
 	free(fds);
 	*w = (struct master_worker){
 		.ready_ev = { .on_event = master_on_ready, .fd = pipefd[0] },
 		.master = m, .gen = g, .pid = pid, .slot = slot, .started_ms = m->now_ms,
+		.stats_index = stats_index,
 	};
 	shoal_event_add(&m->loop, &w->ready_ev, EPOLLIN);
 	m->workers[m->nworkers++] = w;
@@ -469,6 +487,8 @@ static void master_on_ready(struct shoal_event_source *src, uint32_t events)
 	char byte;
 
 	(void)events;
+	if (src->fd < 0) /* reaped earlier in this batch */
+		return;
 	if (read(src->fd, &byte, 1) == 1 && byte == 'R' && !w->retiring) {
 		w->ready = true;
 		log_info(&m->log, "worker %u (pid %d) is serving", w->slot, (int)w->pid);
@@ -521,6 +541,27 @@ static struct master_worker *master_untrack(struct master *m, pid_t pid)
 	return NULL;
 }
 
+static void master_bury(struct master *m, struct master_worker *w)
+{
+	if (m->ndead == m->cap_dead) {
+		size_t cap = m->cap_dead ? m->cap_dead * 2 : 8;
+		struct master_worker **dead = realloc(m->dead, cap * sizeof(*dead));
+		if (!dead) {
+			/* Without room to defer, a pending event could touch freed memory: keep it. */
+			return;
+		}
+		m->dead = dead;
+		m->cap_dead = cap;
+	}
+	m->dead[m->ndead++] = w;
+}
+
+static void master_free_dead(struct master *m)
+{
+	while (m->ndead)
+		free(m->dead[--m->ndead]);
+}
+
 static void master_reap(struct master *m)
 {
 	int status;
@@ -532,10 +573,12 @@ static void master_reap(struct master *m)
 			continue;
 		master_log_exit(m, w, status);
 		master_close_ready_pipe(m, w);
+		shoal_stats_release(&m->stats, w->stats_index);
 		if (!m->stopping && !w->retiring && w->gen == m->current && w->slot < m->nslots)
 			master_schedule_respawn(m, w->slot, m->now_ms - w->started_ms);
 		gen_unref(m, w->gen);
-		free(w);
+		w->gen = NULL;
+		master_bury(m, w);
 	}
 }
 
@@ -574,6 +617,10 @@ static void master_reload(struct master *m)
 		return;
 	}
 	g->id = ++m->next_gen_id;
+	shoal_stats_set_generation(&m->stats, g->id);
+	if (strcmp(prev->cfg.stats_file, g->cfg.stats_file) != 0)
+		log_warn(&m->log, "stats_file changes only on restart; still writing %s",
+			 prev->cfg.stats_file);
 	if (prev->refs == 0)
 		gen_free(prev);
 	memset(m->slots, 0, m->nslots * sizeof(*m->slots));
@@ -759,8 +806,11 @@ static int master_start(struct master *m, struct shoal_err *err)
 	if (shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, err) < 0 ||
 	    shoal_pidfile_acquire(&m->pidfile, g->cfg.pid_file, err) < 0 ||
 	    shoal_event_init(&m->loop, err) < 0 || master_setup_signals(m, err) < 0 ||
-	    master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, err) < 0)
+	    master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, err) < 0 ||
+	    shoal_stats_create(&m->stats, g->cfg.stats_file, STATS_CAPACITY, (uid_t)-1,
+			       g->drop_privileges ? g->gid : (gid_t)-1, err) < 0)
 		return -1;
+	shoal_stats_set_generation(&m->stats, g->id);
 	if (g->cfg.user && !g->drop_privileges)
 		log_warn(&m->log, "not running as root: 'user' is ignored, workers keep uid %d",
 			 (int)geteuid());
@@ -773,11 +823,14 @@ static int master_start(struct master *m, struct shoal_err *err)
 
 static void master_cleanup(struct master *m)
 {
+	shoal_stats_close(&m->stats, true);
 	for (size_t i = 0; i < m->nsockets; i++)
 		close(m->sockets[i].fd);
 	free(m->sockets);
 	free(m->slots);
 	free(m->workers);
+	master_free_dead(m);
+	free(m->dead);
 	if (m->current)
 		gen_free(m->current);
 	if (m->signals.fd >= 0)
@@ -816,6 +869,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 		}
 		m.now_ms = shoal_timer_now_ms();
 		shoal_event_dispatch(&m.loop, n);
+		master_free_dead(&m);
 		master_run_timers(&m);
 	}
 	log_info(&m.log, "exiting");

@@ -45,7 +45,8 @@ static void queue_generated(struct shoal_worker *w, struct shoal_out *out,
 
 	if (n == 0 || n + body_len > avail)
 		return; /* cannot happen: callers reserve shoal_respond_scratch_need() */
-	memcpy(p + n, body, body_len);
+	if (body_len)
+		memcpy(p + n, body, body_len);
 	shoal_out_commit(out, n + body_len);
 	shoal_out_note(out, h->status, body_len);
 }

@@ -14,6 +14,7 @@
 #include "shoal/conn.h"
 #include "shoal/respond.h"
 #include "shoal/static_file.h"
+#include "shoal/stats.h"
 #include "shoal/worker.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -62,6 +63,7 @@ static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listen
 	case ENOMEM:
 		log_warn(w->log, "accept: %s; pausing accepting for %d ms", strerror(errno),
 			 ACCEPT_RETRY_MS);
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_LIMIT);
 		worker_set_accepting(w, false);
 		w->accept_retry_ms = w->now_ms + ACCEPT_RETRY_MS;
 		return false;
@@ -80,6 +82,8 @@ static void worker_on_listener(struct shoal_event_source *src, uint32_t events)
 	struct shoal_worker *w = l->worker;
 
 	(void)events;
+	if (l->ev.fd < 0) /* closed by a drain earlier in this batch */
+		return;
 	while (w->accepting && w->nconns < (size_t)w->cfg->max_connections)
 		if (!worker_accept_one(w, l))
 			break;
@@ -179,6 +183,7 @@ static void worker_start_drain(struct shoal_worker *w, bool close_idle)
 			w->listeners[i].ev.fd = -1;
 		}
 		w->draining = true;
+		shoal_stats_worker_state(w->stats, SHOAL_STATS_DRAINING);
 		w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
 	}
 	while (close_idle && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
@@ -325,6 +330,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	w->cfg = p->cfg;
 	w->log = p->log;
 	w->mime = p->mime;
+	w->stats = p->stats;
 	w->loop.epfd = -1;
 	w->signals.fd = -1;
 	w->access_log.fd = -1;
@@ -404,7 +410,8 @@ static int worker_next_timeout(const struct shoal_worker *w)
 		if (next < 0 || t < next)
 			next = t;
 	}
-	return next > 60000 || next < 0 ? 60000 : (int)next;
+	/* A worker wakes at least once a second, so its heartbeat shows it is alive. */
+	return next > 1000 || next < 0 ? 1000 : (int)next;
 }
 
 static int worker_loop(struct shoal_worker *w)
@@ -420,6 +427,7 @@ static int worker_loop(struct shoal_worker *w)
 			return 1;
 		}
 		w->now_ms = shoal_timer_now_ms();
+		shoal_stats_heartbeat(w->stats, w->now_ms);
 		shoal_http_date_update(&w->date, time(NULL));
 		shoal_event_dispatch(&w->loop, n);
 		worker_expire(w);
@@ -470,6 +478,7 @@ int shoal_worker_run(const struct shoal_worker_params *p)
 		log_error(p->log, "%s", err.msg);
 		status = 1;
 	} else {
+		shoal_stats_worker_start(w.stats, getpid());
 		/* The master retires the previous worker of this slot only after this byte. */
 		if (write(p->ready_fd, "R", 1) != 1)
 			log_warn(p->log, "cannot tell the master we are ready: %s", strerror(errno));

@@ -30,6 +30,7 @@ struct shoal_conn_io {
 	uint64_t body_left; /* request body bytes still to discard */
 	uint64_t body_seen; /* bytes of the chunked body discarded so far */
 	struct shoal_http_chunked chunked;
+	uint64_t read_us; /* when the last bytes arrived, for the latency histogram */
 	struct shoal_out out;
 	char *in;
 	char storage[]; /* in buffer, then out scratch */
@@ -48,6 +49,7 @@ struct shoal_conn {
 	uint8_t peer_family; /* AF_INET or AF_INET6 */
 	uint8_t peer_addr[16];
 	uint8_t state;
+	uint8_t stats_phase; /* enum shoal_stats_phase */
 	bool readable;    /* the socket may hold bytes we have not read */
 	bool close_after; /* close once the pending responses are out */
 };

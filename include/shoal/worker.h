@@ -17,6 +17,7 @@
 #include "shoal/timer.h"
 
 struct shoal_mime;
+struct shoal_stats_slot;
 struct shoal_conn;
 struct shoal_conn_io;
 struct shoal_conn_slab;
@@ -36,6 +37,7 @@ struct shoal_worker_params {
 	bool drop_privileges;
 	uid_t uid;
 	gid_t gid;
+	struct shoal_stats_slot *stats; /* NULL: no statistics */
 };
 
 struct shoal_worker_server {
@@ -64,6 +66,7 @@ struct shoal_worker {
 	struct shoal_worker_server *servers;
 	size_t nservers;
 	const struct shoal_mime *mime;
+	struct shoal_stats_slot *stats;
 
 	/* Every open connection sits in exactly one of these queues. */
 	struct shoal_timer_queue header_q;    /* waiting for a request head */

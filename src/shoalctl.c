@@ -1,0 +1,425 @@
+/* shoalctl: reads the live statistics a running shoal publishes (see include/shoal/stats.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shoal/stats.h"
+#include "shoal/stats_format.h"
+
+#define EXIT_USAGE 2
+/* Lines of the top screen that are not worker rows. */
+#define TOP_FIXED_LINES 12
+
+enum output { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_PROMETHEUS };
+
+struct ctl {
+	const char *path;
+	const char *command;
+	enum output output;
+	long count;   /* top: refreshes before exiting, 0: until told to quit */
+	double delay; /* top: seconds between refreshes */
+};
+
+struct top {
+	const struct ctl *ctl;
+	struct shoal_stats_view view;
+	struct shoal_stats_snapshot prev, cur;
+	bool have_prev;
+	int sigfd;
+	bool keyboard;     /* stdin is still worth watching for 'q' */
+	bool raw_terminal; /* saved holds the settings to restore */
+	struct termios saved;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: shoalctl [-f FILE] COMMAND [OPTIONS]\n"
+		"  -f, --file FILE          statistics file (default " SHOAL_STATS_DEFAULT_PATH ")\n"
+		"  -h, --help               print this help\n"
+		"commands:\n"
+		"  stats [--json | --prometheus]   totals and per-worker counters\n"
+		"  workers                         one line per worker process\n"
+		"  top [-n COUNT] [-d SECONDS]     live view; q or Ctrl-C quits\n"
+		"exit status: 0 ok, 1 statistics unreadable, 2 usage error\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "shoalctl: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	usage(stderr);
+	return -1;
+}
+
+static int parse_number(struct ctl *ctl, int opt, const char *arg)
+{
+	char *end;
+
+	errno = 0;
+	if (opt == 'n') {
+		ctl->count = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || ctl->count < 1)
+			return usage_error("-n takes a positive count, not '%s'", arg);
+		return 0;
+	}
+	ctl->delay = strtod(arg, &end);
+	if (errno || *end || end == arg || !(ctl->delay >= 0.05 && ctl->delay <= 86400))
+		return usage_error("-d takes seconds between 0.05 and 86400, not '%s'", arg);
+	return 0;
+}
+
+/* Parses the options of the command at argv[0]; -f is accepted there too. */
+static int parse_command(int argc, char **argv, struct ctl *ctl)
+{
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'f' }, { "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+	};
+	bool stats = strcmp(ctl->command, "stats") == 0;
+	bool top = strcmp(ctl->command, "top") == 0;
+	int opt;
+
+	if (!stats && !top && strcmp(ctl->command, "workers") != 0)
+		return usage_error("unknown command '%s'", ctl->command);
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, top ? "+f:n:d:" : "+f:", longopts, NULL)) != -1) {
+		if (opt == 'f') {
+			ctl->path = optarg;
+		} else if ((opt == 'j' || opt == 'p') && stats) {
+			if (ctl->output != OUTPUT_TEXT)
+				return usage_error("--json and --prometheus exclude each other");
+			ctl->output = opt == 'j' ? OUTPUT_JSON : OUTPUT_PROMETHEUS;
+		} else if ((opt == 'n' || opt == 'd') && top) {
+			if (parse_number(ctl, opt, optarg) < 0)
+				return -1;
+		} else {
+			return usage_error("bad option for '%s'", ctl->command);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* Returns -1 on a usage error, 1 when help was printed. */
+static int parse_args(int argc, char **argv, struct ctl *ctl)
+{
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+		if (opt == 'f') {
+			ctl->path = optarg;
+		} else if (opt == 'h') {
+			usage(stdout);
+			return 1;
+		} else {
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no command given");
+	ctl->command = argv[optind];
+	return parse_command(argc - optind, argv + optind, ctl);
+}
+
+static int open_stats(const struct ctl *ctl, struct shoal_stats_view *view,
+		      struct shoal_stats_snapshot *snap)
+{
+	struct shoal_err err;
+
+	if (shoal_stats_open_read(view, ctl->path, &err) < 0) {
+		fprintf(stderr, "shoalctl: %s\n", err.msg);
+		return -1;
+	}
+	if (shoal_stats_snapshot_init(snap, view, &err) < 0) {
+		fprintf(stderr, "shoalctl: %s\n", err.msg);
+		shoal_stats_view_close(view);
+		return -1;
+	}
+	return 0;
+}
+
+static int take_snapshot(const struct shoal_stats_view *view, struct shoal_stats_snapshot *snap)
+{
+	struct shoal_err err;
+
+	if (shoal_stats_snapshot(view, snap, &err) < 0) {
+		fprintf(stderr, "shoalctl: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int print_once(const struct ctl *ctl)
+{
+	struct shoal_stats_view view;
+	struct shoal_stats_snapshot snap;
+	int rc = -1;
+
+	if (open_stats(ctl, &view, &snap) < 0)
+		return EXIT_FAILURE;
+	if (take_snapshot(&view, &snap) == 0) {
+		if (strcmp(ctl->command, "workers") == 0)
+			rc = shoal_stats_format_workers(stdout, &snap, NULL, 0);
+		else if (ctl->output == OUTPUT_JSON)
+			rc = shoal_stats_format_json(stdout, &snap);
+		else if (ctl->output == OUTPUT_PROMETHEUS)
+			rc = shoal_stats_format_prometheus(stdout, &snap);
+		else
+			rc = shoal_stats_format_text(stdout, &snap);
+		if (fflush(stdout) != 0 || rc < 0) {
+			fprintf(stderr, "shoalctl: cannot write the output: %s\n", strerror(errno));
+			rc = -1;
+		}
+	}
+	shoal_stats_snapshot_free(&snap);
+	shoal_stats_view_close(&view);
+	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Ctrl-C arrives on a descriptor, so the terminal is restored on every way out. */
+static int top_setup(struct top *t)
+{
+	sigset_t set;
+	struct termios raw;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (t->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fprintf(stderr, "shoalctl: signalfd: %s\n", strerror(errno));
+		return -1;
+	}
+	t->keyboard = true;
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &t->saved) == 0) {
+		raw = t->saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		t->raw_terminal = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	fputs("\x1b[?25l", stdout);
+	return 0;
+}
+
+static void top_teardown(struct top *t)
+{
+	fputs("\x1b[?25h", stdout);
+	fflush(stdout);
+	if (t->raw_terminal)
+		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+	if (t->sigfd >= 0)
+		close(t->sigfd);
+	shoal_stats_snapshot_free(&t->prev);
+	shoal_stats_snapshot_free(&t->cur);
+	shoal_stats_view_close(&t->view);
+}
+
+/* Returns true if the user asked to quit. */
+static bool top_read_key(struct top *t)
+{
+	char keys[32];
+	ssize_t n = read(STDIN_FILENO, keys, sizeof(keys));
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			t->keyboard = false;
+		return false;
+	}
+	return memchr(keys, 'q', (size_t)n) || memchr(keys, 'Q', (size_t)n);
+}
+
+/* Sleeps for the refresh delay; returns true if the user asked to quit meanwhile. */
+static bool top_wait(struct top *t)
+{
+	struct timespec start, now;
+	long total_ms = (long)(t->ctl->delay * 1000);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd fds[2] = {
+			{ .fd = t->sigfd, .events = POLLIN },
+			{ .fd = t->keyboard ? STDIN_FILENO : -1, .events = POLLIN },
+		};
+		long elapsed;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= total_ms)
+			return false;
+		if (poll(fds, 2, (int)(total_ms - elapsed)) < 0 && errno != EINTR)
+			return true;
+		if (fds[0].revents)
+			return true;
+		if (fds[1].revents && top_read_key(t))
+			return true;
+	}
+}
+
+/* The previous sample of the same worker process, if any. */
+static const struct shoal_stats_worker *top_prev_worker(const struct top *t,
+							const struct shoal_stats_worker *w)
+{
+	for (unsigned i = 0; t->have_prev && i < t->prev.nworkers; i++) {
+		const struct shoal_stats_worker *p = &t->prev.workers[i];
+		if (p->index == w->index && p->start_ms == w->start_ms && p->pid == w->pid)
+			return p;
+	}
+	return NULL;
+}
+
+static double rate(uint64_t before, uint64_t after, uint64_t ms)
+{
+	return after > before && ms ? (double)(after - before) * 1000 / (double)ms : 0;
+}
+
+static void top_rates(const struct top *t, double *worker_rates)
+{
+	uint64_t ms = t->have_prev ? t->cur.taken_ms - t->prev.taken_ms : 0;
+	const uint64_t *a = t->prev.totals, *b = t->cur.totals;
+	char sent[32];
+
+	for (unsigned i = 0; i < t->cur.nworkers; i++) {
+		const struct shoal_stats_worker *w = &t->cur.workers[i];
+		const struct shoal_stats_worker *p = top_prev_worker(t, w);
+		worker_rates[i] = p ? rate(p->counters[SHOAL_STATS_REQUESTS],
+					   w->counters[SHOAL_STATS_REQUESTS], ms) : 0;
+	}
+	shoal_stats_format_bytes(sent, sizeof(sent),
+				 (uint64_t)rate(a[SHOAL_STATS_BYTES_OUT], b[SHOAL_STATS_BYTES_OUT], ms));
+	printf("rates         %.1f req/s, %.1f conn/s, %s/s sent\n",
+	       rate(a[SHOAL_STATS_REQUESTS], b[SHOAL_STATS_REQUESTS], ms),
+	       rate(a[SHOAL_STATS_CONN_ACCEPTED], b[SHOAL_STATS_CONN_ACCEPTED], ms), sent);
+}
+
+static unsigned top_max_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row <= TOP_FIXED_LINES + 1)
+		return 0;
+	return ws.ws_row - TOP_FIXED_LINES;
+}
+
+static int top_render(struct top *t, double *worker_rates)
+{
+	time_t now = (time_t)(t->cur.taken_ms / 1000);
+	struct tm tm;
+	char clock[16];
+
+	localtime_r(&now, &tm);
+	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	printf("\x1b[H\x1b[2Jshoal top - %s, every %gs, %s (q quits)\n", clock, t->ctl->delay,
+	       t->ctl->path);
+	shoal_stats_format_summary(stdout, &t->cur);
+	top_rates(t, worker_rates);
+	putchar('\n');
+	shoal_stats_format_workers(stdout, &t->cur, worker_rates, top_max_rows());
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* A restarted master replaces the file: follow it, starting the rates afresh. */
+static int top_follow_file(struct top *t)
+{
+	struct stat sb;
+
+	if (stat(t->ctl->path, &sb) == 0 && sb.st_dev == t->view.dev && sb.st_ino == t->view.ino)
+		return 0;
+	shoal_stats_snapshot_free(&t->prev);
+	shoal_stats_snapshot_free(&t->cur);
+	shoal_stats_view_close(&t->view);
+	t->have_prev = false;
+	if (open_stats(t->ctl, &t->view, &t->cur) < 0)
+		return -1;
+	if (shoal_stats_snapshot_init(&t->prev, &t->view, NULL) < 0) {
+		fprintf(stderr, "shoalctl: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int top_loop(struct top *t)
+{
+	for (long i = 0; t->ctl->count == 0 || i < t->ctl->count; i++) {
+		struct shoal_stats_snapshot swap;
+		double *rates;
+		int rc;
+
+		if (i > 0 && top_wait(t))
+			return 0;
+		if (i > 0 && top_follow_file(t) < 0)
+			return -1;
+		if (take_snapshot(&t->view, &t->cur) < 0)
+			return -1;
+		rates = calloc(t->cur.capacity, sizeof(*rates));
+		rc = rates ? top_render(t, rates) : -1;
+		free(rates);
+		if (rc < 0)
+			return -1;
+		swap = t->prev;
+		t->prev = t->cur;
+		t->cur = swap;
+		t->have_prev = true;
+	}
+	return 0;
+}
+
+static int run_top(const struct ctl *ctl)
+{
+	struct top t = { .ctl = ctl, .sigfd = -1 };
+	int rc;
+
+	if (open_stats(ctl, &t.view, &t.cur) < 0)
+		return EXIT_FAILURE;
+	if (shoal_stats_snapshot_init(&t.prev, &t.view, NULL) < 0) {
+		fprintf(stderr, "shoalctl: out of memory\n");
+		top_teardown(&t);
+		return EXIT_FAILURE;
+	}
+	if (top_setup(&t) < 0) {
+		top_teardown(&t);
+		return EXIT_FAILURE;
+	}
+	rc = top_loop(&t);
+	top_teardown(&t);
+	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = { .path = SHOAL_STATS_DEFAULT_PATH, .delay = 1 };
+	int rc = parse_args(argc, argv, &ctl);
+
+	if (rc != 0)
+		return rc < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+	if (strcmp(ctl.command, "top") == 0)
+		return run_top(&ctl);
+	return print_once(&ctl);
+}
