@@ -30,6 +30,8 @@
 #define FAST_STOP_KILL_MS 1000
 /* Grace beyond a worker's own shutdown_timeout before the master kills it. */
 #define RETIRE_GRACE_MS 2000
+/* How often the master looks at the workers' heartbeats. */
+#define WATCHDOG_PERIOD_MS 1000
 /* Stats slots: every worker slot, and as many again for workers being replaced. */
 #define STATS_CAPACITY (2 * MAX_SLOTS)
 
@@ -66,6 +68,7 @@ struct master_worker {
 	bool ready;
 	bool retiring;
 	bool told_to_stop; /* got QUIT rather than WINCH */
+	bool hung;         /* killed by the watchdog */
 	uint64_t started_ms;
 	uint64_t kill_at_ms; /* 0: no deadline */
 	int stats_index;     /* its slot in the stats file, -1: none */
@@ -780,9 +783,32 @@ static void master_run_timers(struct master *m)
 	}
 }
 
+/* A worker whose heartbeat stopped is stuck (an endless loop, a blocked system call): only
+ * a kill frees its slot for a replacement. */
+static void master_watchdog(struct master *m)
+{
+	for (size_t i = 0; i < m->nworkers; i++) {
+		struct master_worker *w = m->workers[i];
+		struct shoal_stats_slot *slot = shoal_stats_slot_at(&m->stats, w->stats_index);
+		uint64_t limit = (uint64_t)w->gen->cfg.worker_timeout * 1000;
+		uint64_t beat;
+
+		if (!slot || !w->ready || w->hung || limit == 0)
+			continue;
+		beat = atomic_load_explicit(&slot->heartbeat_ms, memory_order_relaxed);
+		if (beat && m->now_ms > beat + limit) {
+			log_error(&m->log, "worker %u (pid %d) is hung: no heartbeat for %llu ms; "
+				  "killing it", w->slot, (int)w->pid,
+				  (unsigned long long)(m->now_ms - beat));
+			kill(w->pid, SIGKILL);
+			w->hung = true;
+		}
+	}
+}
+
 static int master_next_timeout(const struct master *m)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = m->nworkers ? m->now_ms + WATCHDOG_PERIOD_MS : UINT64_MAX;
 
 	for (unsigned slot = 0; slot < m->nslots; slot++)
 		if (m->slots[slot].respawn_at_ms && m->slots[slot].respawn_at_ms < next)
@@ -871,6 +897,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 		shoal_event_dispatch(&m.loop, n);
 		master_free_dead(&m);
 		master_run_timers(&m);
+		master_watchdog(&m);
 	}
 	log_info(&m.log, "exiting");
 	master_cleanup(&m);

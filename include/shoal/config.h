@@ -35,6 +35,7 @@ struct shoal_config {
 	char *access_log;  /* "off" or an absolute path */
 	enum shoal_log_level log_level;
 	int shutdown_timeout; /* seconds */
+	int worker_timeout;   /* seconds without a heartbeat before a worker is killed; 0: never */
 	char *stats_file;     /* absolute */
 	int max_connections;  /* per worker */
 	int header_timeout;   /* seconds to receive a whole request head */

@@ -41,6 +41,19 @@ class SignalTest(unittest.TestCase):
         self.assertEqual(len(mine), 1, "worker %d holds listeners %s" % (pid, mine))
         return mine.pop()
 
+    def test_watchdog_kills_a_hung_worker(self):
+        s = self.server(workers=2, worker_timeout=2)
+        hung = s.workers_by_slot()[1]
+        inode = self.listen_inode_of(s, hung)
+        os.kill(hung, signal.SIGSTOP)  # alive, but its loop no longer turns
+        s.wait_for_log(r"worker 1 \(pid %d\) is hung: no heartbeat" % hung, timeout=10)
+        wait_until(lambda: not pid_alive(hung), 5, what="the hung worker to be killed")
+        s.wait_for_log(r"started worker 1 ", count=2, timeout=5)
+        replacement = s.workers_by_slot()[1]
+        self.assertNotEqual(replacement, hung)
+        self.assertEqual(self.listen_inode_of(s, replacement), inode)
+        self.assert_serves(s)
+
     def test_one_listening_socket_per_worker(self):
         s = self.server(workers=3)
         inodes = s.listening_inodes()
