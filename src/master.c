@@ -14,6 +14,7 @@
 #include "shoal/log.h"
 #include "shoal/master.h"
 #include "shoal/mime.h"
+#include "shoal/notify.h"
 #include "shoal/pidfile.h"
 #include "shoal/static_file.h"
 #include "shoal/stats.h"
@@ -99,6 +100,7 @@ struct master {
 	 * ready pipe) may still be pending in the same batch. */
 	struct master_worker **dead;
 	size_t ndead, cap_dead;
+	bool serving; /* every slot of the current generation has served; systemd was told */
 	bool stopping;
 	bool fast_stop;
 	uint64_t now_ms;
@@ -472,6 +474,10 @@ static void master_worker_ready(struct master *m, struct master_worker *ready)
 		close(m->startup_fd);
 		m->startup_fd = -1;
 	}
+	if (all && !m->serving) {
+		m->serving = true;
+		shoal_notify("READY=1\nSTATUS=serving");
+	}
 }
 
 static void master_close_ready_pipe(struct master *m, struct master_worker *w)
@@ -603,10 +609,13 @@ static void master_reload(struct master *m)
 	struct master_generation *prev = m->current;
 	unsigned prev_nslots = m->nslots;
 	struct shoal_err err;
-	struct master_generation *g = gen_load(m->config_path, &err);
+	struct master_generation *g;
 
+	shoal_notify("RELOADING=1");
+	g = gen_load(m->config_path, &err);
 	if (!g) {
 		log_error(&m->log, "reload failed, still serving the previous configuration: %s", err.msg);
+		shoal_notify("READY=1\nSTATUS=serving (last reload failed)");
 		return;
 	}
 	m->current = g;
@@ -617,8 +626,10 @@ static void master_reload(struct master *m)
 		master_set_nslots(m, prev_nslots);
 		master_sockets_gc(m);
 		gen_free(g);
+		shoal_notify("READY=1\nSTATUS=serving (last reload failed)");
 		return;
 	}
+	m->serving = false; /* READY=1 again once the new generation serves */
 	g->id = ++m->next_gen_id;
 	shoal_stats_set_generation(&m->stats, g->id);
 	if (strcmp(prev->cfg.stats_file, g->cfg.stats_file) != 0)
@@ -686,6 +697,7 @@ static void master_stop(struct master *m, bool fast)
 	if (m->stopping && (m->fast_stop || !fast))
 		return;
 	log_info(&m->log, "%s stop: %zu workers to stop", fast ? "fast" : "graceful", m->nworkers);
+	shoal_notify("STOPPING=1");
 	m->stopping = true;
 	m->fast_stop = fast;
 	for (size_t i = 0; i < m->nworkers; i++) {
