@@ -24,6 +24,8 @@
 /* How long a closing connection may keep sending before we stop reading it. */
 #define LINGER_MS 5000
 #define IN_SLACK 1024
+/* Buffers of busy connections kept for reuse; more are freed when their connection rests. */
+#define IO_POOL_MAX 256
 /* The worker's file cache holds at most this many files, whatever their size. */
 #define CACHE_MAX_ENTRIES 16384
 
@@ -146,6 +148,7 @@ struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w)
 
 	if (io) {
 		w->free_io = io->next_free;
+		w->nfree_io--;
 	} else {
 		io = malloc(sizeof(*io) + w->in_size + w->scratch_size);
 		if (!io)
@@ -161,8 +164,15 @@ struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w)
 
 void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io)
 {
+	/* A burst of busy connections must not leave its buffers behind for good: idle
+	 * connections are meant to cost only their struct. */
+	if (w->nfree_io >= IO_POOL_MAX) {
+		free(io);
+		return;
+	}
 	io->next_free = w->free_io;
 	w->free_io = io;
+	w->nfree_io++;
 }
 
 /* Stops accepting and lets connections finish: each answers its next request with

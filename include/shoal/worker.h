@@ -78,6 +78,7 @@ struct shoal_worker {
 	struct shoal_conn *free_conns; /* recycled connection structs */
 	struct shoal_conn *closed;     /* closed during this poll round, recycled after it */
 	struct shoal_conn_io *free_io; /* recycled buffers of busy connections */
+	size_t nfree_io;
 	size_t in_size, scratch_size;  /* of each shoal_conn_io's two buffers */
 	struct shoal_http_limits limits;
 	struct shoal_file_cache cache;
