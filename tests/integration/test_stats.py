@@ -1,0 +1,105 @@
+"""The stats file as operators read it with shoalctl: exact request counts, and totals that
+never go backwards while workers are killed and replaced."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Client, wait_until  # noqa: E402
+
+SHOALCTL = None
+
+
+def shoalctl(*args):
+    return subprocess.run([SHOALCTL] + list(args), capture_output=True, text=True, timeout=20,
+                          stdin=subprocess.DEVNULL)
+
+
+def prometheus_value(text, metric):
+    m = re.search(r"^%s (\d+)$" % re.escape(metric), text, re.M)
+    if not m:
+        raise AssertionError("%s not in:\n%s" % (metric, text))
+    return int(m.group(1))
+
+
+class StatsTest(unittest.TestCase):
+    def server(self, **kw):
+        s = harness.Server(**kw)
+        self.addCleanup(s.close)
+        return s
+
+    def totals(self, s):
+        r = shoalctl("-f", s.stats_file, "stats", "--prometheus")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return (prometheus_value(r.stdout, "shoal_requests_total"),
+                prometheus_value(r.stdout, 'shoal_responses_total{code="200"}'),
+                prometheus_value(r.stdout, 'shoal_responses_total{code="404"}'))
+
+    def test_n_requests_count_n(self):
+        s = self.server(workers=2)
+        before = self.totals(s)
+        c = Client(s.port)
+        self.addCleanup(c.close)
+        for _ in range(37):
+            self.assertEqual(c.request("GET", "/file612.txt").status, 200)
+        for _ in range(5):
+            self.assertEqual(s.request("GET", "/missing").status, 404)
+        after = self.totals(s)
+        self.assertEqual(after[0] - before[0], 42)
+        self.assertEqual(after[1] - before[1], 37)
+        self.assertEqual(after[2] - before[2], 5)
+
+    def test_totals_never_decrease_across_kills_and_reloads(self):
+        s = self.server(workers=2)
+        sent = 0
+        last = self.totals(s)
+        for round_ in range(6):
+            for _ in range(10):
+                self.assertEqual(s.request("GET", "/").status, 200)
+                sent += 1
+            now = self.totals(s)
+            self.assertEqual(now[0], sent, "every answered request is counted once")
+            self.assertGreaterEqual(now[0], last[0])
+            last = now
+            if round_ % 2 == 0:
+                victim = s.workers_by_slot()[0]
+                os.kill(victim, signal.SIGKILL)
+                wait_until(lambda: victim not in s.worker_pids(), 5, what="the kill")
+            else:
+                s.signal(signal.SIGHUP)
+                s.wait_for_log(r"generation %d " % (round_ // 2 + 2), timeout=10)
+            after = self.totals(s)
+            self.assertEqual(after[0], sent, "a replaced worker's requests stay counted")
+        r = shoalctl("-f", s.stats_file, "stats", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIsInstance(json.loads(r.stdout), dict)
+
+    def test_workers_table_lists_live_workers(self):
+        s = self.server(workers=3)
+        r = shoalctl("-f", s.stats_file, "workers")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for pid in s.worker_pids():
+            self.assertRegex(r.stdout, r"\b%d\b" % pid)
+
+    def test_missing_or_foreign_file(self):
+        r = shoalctl("-f", "/nonexistent/shoal.stats", "stats")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/shoal.stats", r.stderr)
+        with open(os.path.join(harness.tempfile.gettempdir(), "not-stats"), "wb") as f:
+            f.write(b"x" * 4096)
+        r = shoalctl("-f", f.name, "stats")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"not a shoal stats file|magic")
+        os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    SHOALCTL = os.environ.get("SHOALCTL") or os.path.join(
+        os.path.dirname(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")), "shoalctl")
+    harness.main()
