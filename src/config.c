@@ -801,6 +801,8 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(shutdown_timeout, kind_int, .min = 0, .max = 3600, .def_int = 30),
 	TOP_KEY(worker_timeout, kind_int, .min = 0, .max = 3600, .def_int = 30),
 	TOP_KEY(stats_file, kind_path, .def_str = "/dev/shm/shoal.stats"),
+	TOP_KEY(stats_export, kind_log_target, .def_str = "off", .keyword = "off"),
+	TOP_KEY(stats_interval, kind_int, .min = 1, .max = 3600, .def_int = 15),
 	TOP_KEY(max_connections, kind_int, .min = 1, .max = 1000000, .def_int = 10000),
 	TOP_KEY(header_timeout, kind_int, .min = 1, .max = 3600, .def_int = 10),
 	TOP_KEY(keepalive_timeout, kind_int, .min = 0, .max = 3600, .def_int = 75),

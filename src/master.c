@@ -18,6 +18,7 @@
 #include "shoal/pidfile.h"
 #include "shoal/static_file.h"
 #include "shoal/stats.h"
+#include "shoal/stats_export.h"
 #include "shoal/timer.h"
 #include "shoal/worker.h"
 
@@ -100,6 +101,7 @@ struct master {
 	 * ready pipe) may still be pending in the same batch. */
 	struct master_worker **dead;
 	size_t ndead, cap_dead;
+	uint64_t next_export_ms;
 	bool serving; /* every slot of the current generation has served; systemd was told */
 	bool stopping;
 	bool fast_stop;
@@ -818,10 +820,24 @@ static void master_watchdog(struct master *m)
 	}
 }
 
+static void master_export_stats(struct master *m)
+{
+	const struct shoal_config *cfg = &m->current->cfg;
+	struct shoal_err err;
+
+	if (strcmp(cfg->stats_export, "off") == 0 || m->now_ms < m->next_export_ms)
+		return;
+	m->next_export_ms = m->now_ms + (uint64_t)cfg->stats_interval * 1000;
+	if (shoal_stats_export(&m->stats.view, cfg->stats_export, &err) < 0)
+		log_warn(&m->log, "stats export: %s", err.msg);
+}
+
 static int master_next_timeout(const struct master *m)
 {
 	uint64_t next = m->nworkers ? m->now_ms + WATCHDOG_PERIOD_MS : UINT64_MAX;
 
+	if (strcmp(m->current->cfg.stats_export, "off") != 0 && m->next_export_ms < next)
+		next = m->next_export_ms;
 	for (unsigned slot = 0; slot < m->nslots; slot++)
 		if (m->slots[slot].respawn_at_ms && m->slots[slot].respawn_at_ms < next)
 			next = m->slots[slot].respawn_at_ms;
@@ -910,6 +926,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 		master_free_dead(&m);
 		master_run_timers(&m);
 		master_watchdog(&m);
+		master_export_stats(&m);
 	}
 	log_info(&m.log, "exiting");
 	master_cleanup(&m);

@@ -37,6 +37,8 @@ struct shoal_config {
 	int shutdown_timeout; /* seconds */
 	int worker_timeout;   /* seconds without a heartbeat before a worker is killed; 0: never */
 	char *stats_file;     /* absolute */
+	char *stats_export;   /* "off" or where the master writes the Prometheus exposition */
+	int stats_interval;   /* seconds between two exports */
 	int max_connections;  /* per worker */
 	int header_timeout;   /* seconds to receive a whole request head */
 	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */

@@ -80,6 +80,24 @@ class StatsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIsInstance(json.loads(r.stdout), dict)
 
+    def test_master_exports_prometheus_text(self):
+        s = harness.Server(workers=1, start=False, stats_interval=1)
+        self.addCleanup(s.close)
+        path = os.path.join(s.dir, "shoal.prom")
+        s.rewrite_config(stats_export=path)
+        s.start()
+        for _ in range(3):
+            self.assertEqual(s.request("GET", "/").status, 200)
+
+        def exported_three():
+            try:
+                with open(path) as f:
+                    return prometheus_value(f.read(), "shoal_requests_total") == 3
+            except (OSError, AssertionError):
+                return False
+        wait_until(exported_three, 5, what="an export counting 3 requests")
+        self.assertFalse(os.path.exists(path + ".tmp"))
+
     def test_workers_table_lists_live_workers(self):
         s = self.server(workers=3)
         r = shoalctl("-f", s.stats_file, "workers")
