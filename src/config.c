@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shoal/acl.h"
 #include "shoal/config.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -385,9 +386,13 @@ static int parse_string(const struct conf_key *key, const config_setting_t *s, v
 			struct conf_ctx *ctx)
 {
 	const char *text = NULL;
+	const char *problem;
 
 	if (get_string(key, s, ctx, &text) < 0)
 		return -1;
+	problem = key->check ? key->check(text) : NULL;
+	if (problem)
+		return conf_fail(ctx, s, key->name, -1, "'%s' %s", text, problem);
 	return store_string(key, s, text, base, ctx);
 }
 
@@ -614,6 +619,22 @@ static const char *check_file_name(const char *name)
 	return NULL;
 }
 
+static const char *check_acl(const char *text)
+{
+	struct shoal_acl_entry entry;
+
+	if (shoal_acl_parse(text, &entry) < 0)
+		return "must be an address or a network such as \"10.0.0.0/8\" or \"::1\"";
+	return NULL;
+}
+
+static const char *check_url_path(const char *text)
+{
+	if (text[0] != '/' || strpbrk(text, "?# \t"))
+		return "must be a path starting with '/', without query or spaces";
+	return NULL;
+}
+
 /* A host name as it may appear in Host, or "*." followed by one (a leading wildcard). */
 static const char *check_host_name(const char *name)
 {
@@ -803,6 +824,9 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(stats_file, kind_path, .def_str = "/dev/shm/shoal.stats"),
 	TOP_KEY(stats_export, kind_log_target, .def_str = "off", .keyword = "off"),
 	TOP_KEY(stats_interval, kind_int, .min = 1, .max = 3600, .def_int = 15),
+	TOP_KEY(status_path, kind_string, .def_str = NULL, .check = check_url_path),
+	TOP_KEY(status_allow, kind_names,
+		.count_offset = offsetof(struct shoal_config, nstatus_allow), .check = check_acl),
 	TOP_KEY(max_connections, kind_int, .min = 1, .max = 1000000, .def_int = 10000),
 	TOP_KEY(header_timeout, kind_int, .min = 1, .max = 3600, .def_int = 10),
 	TOP_KEY(keepalive_timeout, kind_int, .min = 0, .max = 3600, .def_int = 75),

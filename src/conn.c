@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "shoal/access_log.h"
+#include "shoal/acl.h"
 #include "shoal/conn.h"
 #include "shoal/respond.h"
 #include "shoal/stats.h"
@@ -236,7 +237,13 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		io->body_seen = 0;
 		shoal_http_chunked_init(&io->chunked);
 	}
-	c->close_after = !shoal_respond(w, conn_server(c, req), req, keep_alive, &io->out);
+	if (shoal_respond_is_status(w, req))
+		c->close_after = !shoal_respond_status(w, req, keep_alive,
+						       shoal_acl_allows(w->status_acl, w->nstatus_acl,
+									c->peer_family, c->peer_addr),
+						       &io->out);
+	else
+		c->close_after = !shoal_respond(w, conn_server(c, req), req, keep_alive, &io->out);
 	conn_account(c, req, head_len, io->out.bytes - queued);
 }
 

@@ -164,6 +164,20 @@ struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const
 	return e;
 }
 
+struct shoal_cache_entry *shoal_cache_entry_adopt(char *data, size_t len)
+{
+	struct shoal_cache_entry *e = calloc(1, sizeof(*e));
+
+	if (!e) {
+		free(data);
+		return NULL;
+	}
+	e->data = data;
+	e->body_len = len;
+	e->detached = true;
+	return e;
+}
+
 void shoal_cache_entry_ref(struct shoal_cache_entry *e)
 {
 	e->refs++;

@@ -356,6 +356,7 @@ static void master_run_child(struct master *m, struct master_generation *g, unsi
 		.root_fds = g->root_fds, .mime = g->mime, .ready_fd = ready_fd,
 		.drop_privileges = g->drop_privileges, .uid = g->uid, .gid = g->gid,
 		.stats = shoal_stats_slot_at(&m->stats, stats_index),
+		.stats_view = &m->stats.view,
 	};
 
 	master_child_close_inherited(m, g, listen_fds, g->naddrs);

@@ -11,6 +11,8 @@
 #include "shoal/mime.h"
 #include "shoal/respond.h"
 #include "shoal/static_file.h"
+#include "shoal/stats.h"
+#include "shoal/stats_format.h"
 #include "shoal/worker.h"
 
 /* A generated head with every header shoal sends, and a generated error page. */
@@ -396,4 +398,75 @@ bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
 		shoal_respond_error(w, out, 405, req->version, keep_alive, false);
 		return keep_alive;
 	}
+}
+
+bool shoal_respond_is_status(const struct shoal_worker *w, const struct shoal_http_request *req)
+{
+	const char *path = w->cfg->status_path;
+
+	return path && (req->method == SHOAL_HTTP_GET || req->method == SHOAL_HTTP_HEAD) &&
+	       req->path.len == strlen(path) && memcmp(req->path.p, path, req->path.len) == 0;
+}
+
+static bool wants_json(const struct shoal_http_request *req)
+{
+	return req->query.len && memmem(req->query.p, req->query.len, "format=json", 11);
+}
+
+/* Formats the stats into a malloc'ed buffer: the status endpoint is not a hot path. */
+static char *format_stats(const struct shoal_worker *w, bool json, size_t *len)
+{
+	struct shoal_stats_snapshot snap;
+	struct shoal_err err;
+	char *buf = NULL;
+	FILE *f;
+	int rc;
+
+	if (!w->stats_view || shoal_stats_snapshot_init(&snap, w->stats_view, &err) < 0)
+		return NULL;
+	f = open_memstream(&buf, len);
+	rc = f ? shoal_stats_snapshot(w->stats_view, &snap, &err) : -1;
+	if (rc == 0)
+		rc = json ? shoal_stats_format_json(f, &snap) : shoal_stats_format_prometheus(f, &snap);
+	if (f && fclose(f) != 0)
+		rc = -1;
+	shoal_stats_snapshot_free(&snap);
+	if (rc < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+bool shoal_respond_status(struct shoal_worker *w, const struct shoal_http_request *req,
+			  bool keep_alive, bool allowed, struct shoal_out *out)
+{
+	bool json = wants_json(req);
+	struct shoal_cache_entry *body;
+	struct shoal_http_head h;
+	size_t len = 0;
+	char *text;
+
+	if (!allowed) {
+		shoal_respond_error(w, out, 403, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
+		return keep_alive;
+	}
+	text = format_stats(w, json, &len);
+	body = text ? shoal_cache_entry_adopt(text, len) : NULL;
+	if (!body) {
+		shoal_respond_error(w, out, 500, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
+		return keep_alive;
+	}
+	head_init(w, &h, 200, req->version, keep_alive);
+	h.content_type = json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8";
+	h.content_length = len;
+	queue_generated(w, out, &h, NULL, 0);
+	if (req->method == SHOAL_HTTP_GET) {
+		shoal_out_add(out, body->data, len, body);
+		shoal_out_note(out, 200, len);
+	} else {
+		shoal_cache_entry_ref(body);
+		shoal_cache_entry_unref(body); /* HEAD: nothing holds it, so it goes now */
+	}
+	return keep_alive;
 }

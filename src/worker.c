@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shoal/acl.h"
 #include "shoal/conn.h"
 #include "shoal/respond.h"
 #include "shoal/static_file.h"
@@ -334,6 +335,25 @@ static void worker_init_limits(struct shoal_worker *w)
 	shoal_timer_queue_init(&w->linger_q, LINGER_MS);
 }
 
+/* With no status_allow list, only the machine itself may read the status endpoint. */
+static int worker_setup_status_acl(struct shoal_worker *w, struct shoal_err *err)
+{
+	static const char *const loopback[] = { "127.0.0.0/8", "::1" };
+	const struct shoal_config *cfg = w->cfg;
+	size_t n = cfg->nstatus_allow ? cfg->nstatus_allow : 2;
+
+	w->status_acl = calloc(n, sizeof(*w->status_acl));
+	if (!w->status_acl)
+		return shoal_err_set(err, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *text = cfg->nstatus_allow ? cfg->status_allow[i] : loopback[i];
+		if (shoal_acl_parse(text, &w->status_acl[i]) < 0)
+			return shoal_err_set(err, "status_allow: bad entry '%s'", text);
+	}
+	w->nstatus_acl = n;
+	return 0;
+}
+
 static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params *p,
 			struct shoal_err *err)
 {
@@ -341,6 +361,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	w->log = p->log;
 	w->mime = p->mime;
 	w->stats = p->stats;
+	w->stats_view = p->stats_view;
 	w->loop.epfd = -1;
 	w->signals.fd = -1;
 	w->access_log.fd = -1;
@@ -352,7 +373,8 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	/* Opened before privileges are dropped: the log directory may belong to root. */
 	if (shoal_access_log_open(&w->access_log, w->cfg->access_log, err) < 0)
 		return -1;
-	if (worker_drop_privileges(p, err) < 0 || shoal_event_init(&w->loop, err) < 0 ||
+	if (worker_setup_status_acl(w, err) < 0 || worker_drop_privileges(p, err) < 0 ||
+	    shoal_event_init(&w->loop, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_servers(w, p, err) < 0)
 		return -1;
 	worker_set_accepting(w, true);
@@ -472,6 +494,7 @@ static void worker_teardown(struct shoal_worker *w)
 		free(w->listeners[i].confs);
 	}
 	free(w->listeners);
+	free(w->status_acl);
 	free(w->servers);
 	if (w->signals.fd >= 0)
 		close(w->signals.fd);

@@ -39,6 +39,9 @@ struct shoal_config {
 	char *stats_file;     /* absolute */
 	char *stats_export;   /* "off" or where the master writes the Prometheus exposition */
 	int stats_interval;   /* seconds between two exports */
+	char *status_path;    /* NULL: no status endpoint */
+	char **status_allow;  /* clients allowed to read it; none listed: loopback only */
+	size_t nstatus_allow;
 	int max_connections;  /* per worker */
 	int header_timeout;   /* seconds to receive a whole request head */
 	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */

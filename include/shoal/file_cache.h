@@ -60,6 +60,10 @@ struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const
 /* Removes an entry, e.g. when its file changed. */
 void shoal_file_cache_drop(struct shoal_file_cache *c, struct shoal_cache_entry *e);
 
+/* An entry outside any cache that owns data (len bytes, all body): a generated response
+ * body that must outlive the call that made it, freed when its last reference goes. */
+struct shoal_cache_entry *shoal_cache_entry_adopt(char *data, size_t len);
+
 void shoal_cache_entry_ref(struct shoal_cache_entry *e);
 void shoal_cache_entry_unref(struct shoal_cache_entry *e);
 

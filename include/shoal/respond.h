@@ -23,6 +23,14 @@ size_t shoal_respond_scratch_need(size_t target_len);
 bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
 		   const struct shoal_http_request *req, bool keep_alive, struct shoal_out *out);
 
+/* Whether req asks for the status endpoint (status_path). */
+bool shoal_respond_is_status(const struct shoal_worker *w, const struct shoal_http_request *req);
+
+/* Answers the status endpoint: the stats in Prometheus text, or JSON with ?format=json;
+ * 403 for a client not in status_allow. */
+bool shoal_respond_status(struct shoal_worker *w, const struct shoal_http_request *req,
+			  bool keep_alive, bool allowed, struct shoal_out *out);
+
 /* Queues an error page for status (no body for HEAD). */
 void shoal_respond_error(struct shoal_worker *w, struct shoal_out *out, int status, int version,
 			 bool keep_alive, bool head_only);

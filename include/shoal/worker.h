@@ -18,6 +18,8 @@
 
 struct shoal_mime;
 struct shoal_stats_slot;
+struct shoal_stats_view;
+struct shoal_acl_entry;
 struct shoal_conn;
 struct shoal_conn_io;
 struct shoal_conn_slab;
@@ -38,6 +40,7 @@ struct shoal_worker_params {
 	uid_t uid;
 	gid_t gid;
 	struct shoal_stats_slot *stats; /* NULL: no statistics */
+	const struct shoal_stats_view *stats_view; /* the whole file, for the status endpoint */
 };
 
 struct shoal_worker_server {
@@ -67,6 +70,9 @@ struct shoal_worker {
 	size_t nservers;
 	const struct shoal_mime *mime;
 	struct shoal_stats_slot *stats;
+	const struct shoal_stats_view *stats_view;
+	struct shoal_acl_entry *status_acl; /* who may read status_path */
+	size_t nstatus_acl;
 
 	/* Every open connection sits in exactly one of these queues. */
 	struct shoal_timer_queue header_q;    /* waiting for a request head */

@@ -98,6 +98,29 @@ class StatsTest(unittest.TestCase):
         wait_until(exported_three, 5, what="an export counting 3 requests")
         self.assertFalse(os.path.exists(path + ".tmp"))
 
+    def test_status_endpoint(self):
+        s = self.server(workers=2, status_path="/-/status")
+        for _ in range(4):
+            self.assertEqual(s.request("GET", "/").status, 200)
+        r = s.request("GET", "/-/status")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"), r)
+        # The status request itself is counted once it is answered, not before.
+        self.assertEqual(prometheus_value(r.body.decode(), "shoal_requests_total"), 4)
+        r = s.request("GET", "/-/status?format=json")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assertIsInstance(json.loads(r.body), dict)
+        r = s.request("HEAD", "/-/status")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"")
+        self.assertEqual(s.request("GET", "/-/status/x").status, 404)
+
+    def test_status_endpoint_refuses_other_clients(self):
+        s = self.server(workers=1, status_path="/status", status_allow=["10.0.0.0/8", "::1"])
+        self.assertEqual(s.request("GET", "/status").status, 403)
+        self.assertEqual(s.request("GET", "/").status, 200)
+
     def test_workers_table_lists_live_workers(self):
         s = self.server(workers=3)
         r = shoalctl("-f", s.stats_file, "workers")
