@@ -862,7 +862,8 @@ static int master_start(struct master *m, struct shoal_err *err)
 	    shoal_pidfile_acquire(&m->pidfile, g->cfg.pid_file, err) < 0 ||
 	    shoal_event_init(&m->loop, err) < 0 || master_setup_signals(m, err) < 0 ||
 	    master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, err) < 0 ||
-	    shoal_stats_create(&m->stats, g->cfg.stats_file, STATS_CAPACITY, (uid_t)-1,
+	    shoal_stats_create(&m->stats, g->cfg.stats_file, STATS_CAPACITY,
+			       g->drop_privileges ? g->uid : (uid_t)-1,
 			       g->drop_privileges ? g->gid : (gid_t)-1, err) < 0)
 		return -1;
 	shoal_stats_set_generation(&m->stats, g->id);

@@ -57,9 +57,10 @@ class PrivilegeTest(unittest.TestCase):
         mode = os.stat(s.access_log).st_mode
         self.assertFalse(mode & stat.S_IWOTH, "access log is world-writable")
 
-    def test_stats_file_is_readable_by_the_workers_group_only(self):
+    def test_stats_file_belongs_to_the_workers_user(self):
         st = os.stat(self.server.stats_file)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
+        self.assertEqual(st.st_uid, self.user.pw_uid)
         self.assertEqual(st.st_gid, self.user.pw_gid)
 
 
