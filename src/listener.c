@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -140,5 +141,21 @@ int shoal_listener_set_backlog(int fd, int backlog, struct shoal_err *err)
 {
 	if (listen(fd, backlog) < 0)
 		return shoal_err_set(err, "listen: %s", strerror(errno));
+	return 0;
+}
+
+int shoal_listener_steer(int fd, unsigned active, struct shoal_err *err)
+{
+	/* A classic BPF program: A = random; A %= active; return A. TCP needs no flow affinity
+	 * here: the handshake's later packets find their request socket without this choice. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, active ? active : 1),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		return shoal_err_set(err, "SO_ATTACH_REUSEPORT_CBPF: %s", strerror(errno));
 	return 0;
 }

@@ -290,6 +290,22 @@ static int master_sockets_ensure(struct master *m, struct shoal_err *err)
 	return 0;
 }
 
+/* New connections go to the current slots only; a slot being removed drains what it queued.
+ * The kernel orders a reuseport group by bind time, which is slot order: slots are only ever
+ * added and removed at the end. */
+static void master_steer(struct master *m)
+{
+	const struct master_generation *g = m->current;
+	struct shoal_err err;
+
+	for (size_t i = 0; i < g->naddrs; i++) {
+		int fd = master_socket_fd(m, g->addrs[i], 0);
+		if (fd >= 0 && shoal_listener_steer(fd, m->nslots, &err) < 0)
+			log_warn(&m->log, "%s: %s; connections may be refused while removing workers",
+				 g->addrs[i]->text, err.msg);
+	}
+}
+
 static bool master_socket_needed(const struct master *m, const struct master_socket *s)
 {
 	if (!m->current || s->slot >= m->nslots)
@@ -641,6 +657,7 @@ static void master_reload(struct master *m)
 	if (prev->refs == 0)
 		gen_free(prev);
 	memset(m->slots, 0, m->nslots * sizeof(*m->slots));
+	master_steer(m);
 	log_info(&m->log, "reloaded %s: generation %u with %u workers", g->cfg.path, g->id, m->nslots);
 	for (unsigned slot = 0; slot < m->nslots; slot++)
 		if (master_spawn(m, slot) < 0)
@@ -663,6 +680,7 @@ static void master_add_slot(struct master *m)
 		master_sockets_gc(m);
 		return;
 	}
+	master_steer(m);
 	log_info(&m->log, "adding worker %u", slot);
 	if (master_spawn(m, slot) < 0)
 		master_schedule_respawn(m, slot, 0);
@@ -678,6 +696,7 @@ static void master_remove_slot(struct master *m)
 	}
 	log_info(&m->log, "removing worker %u", slot);
 	m->nslots = slot;
+	master_steer(m);
 	for (size_t i = 0; i < m->nworkers; i++)
 		if (m->workers[i]->slot == slot)
 			master_retire(m, m->workers[i]);
@@ -866,6 +885,7 @@ static int master_start(struct master *m, struct shoal_err *err)
 			       g->drop_privileges ? g->uid : (uid_t)-1,
 			       g->drop_privileges ? g->gid : (gid_t)-1, err) < 0)
 		return -1;
+	master_steer(m);
 	shoal_stats_set_generation(&m->stats, g->id);
 	if (g->cfg.user && !g->drop_privileges)
 		log_warn(&m->log, "not running as root: 'user' is ignored, workers keep uid %d",

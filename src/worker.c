@@ -27,6 +27,8 @@
 #define IN_SLACK 1024
 /* Buffers of busy connections kept for reuse; more are freed when their connection rests. */
 #define IO_POOL_MAX 256
+/* How long a worker being replaced keeps accepting from its slot's socket. */
+#define RETIRE_ACCEPT_MS 1000
 /* The worker's file cache holds at most this many files, whatever their size. */
 #define CACHE_MAX_ENTRIES 16384
 
@@ -138,7 +140,7 @@ void shoal_worker_conn_closed(struct shoal_worker *w, struct shoal_conn *c)
 	c->next = w->closed;
 	w->closed = c;
 	w->nconns--;
-	if (!w->accepting && !w->draining && !w->stop_now && !w->accept_retry_ms &&
+	if (!w->accepting && w->listening && !w->stop_now && !w->accept_retry_ms &&
 	    w->nconns < (size_t)w->cfg->max_connections)
 		worker_set_accepting(w, true);
 }
@@ -176,28 +178,40 @@ void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io)
 	w->nfree_io++;
 }
 
-/* Stops accepting and lets connections finish: each answers its next request with
- * Connection: close; whatever is left at the deadline is closed. On a stop (QUIT) the
- * listeners go away too, so idle keep-alive connections are closed at once; when the worker
- * is only being replaced (reload, one worker less) a client may be about to send on one, so
- * it keeps it until that request or the deadline: closing it could fail that request. */
-static void worker_start_drain(struct shoal_worker *w, bool close_idle)
+static void worker_close_listeners(struct shoal_worker *w)
+{
+	worker_set_accepting(w, false);
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		if (w->listeners[i].ev.fd >= 0)
+			close(w->listeners[i].ev.fd);
+		w->listeners[i].ev.fd = -1;
+	}
+	w->listeners_close_ms = 0;
+	w->listening = false;
+}
+
+/* Lets connections finish: each answers its next request with Connection: close; whatever
+ * is left at the deadline is closed.
+ * On a stop (QUIT) the server goes away: listeners close now, and so do idle keep-alive
+ * connections. A worker only being replaced (WINCH: reload, one worker less) keeps
+ * accepting for a moment, so that a slot socket that is going away is drained of the
+ * connections it queued before the master steered new ones elsewhere; and it keeps idle
+ * connections until their next request, since a client may be sending one right now. */
+static void worker_start_drain(struct shoal_worker *w, bool stopping)
 {
 	struct shoal_timer *t;
 
 	if (!w->draining) {
-		log_info(w->log, "%s: %zu connections to finish", close_idle ? "stopping" : "retiring",
+		log_info(w->log, "%s: %zu connections to finish", stopping ? "stopping" : "retiring",
 			 w->nconns);
-		worker_set_accepting(w, false);
-		for (size_t i = 0; i < w->nlisteners; i++) {
-			close(w->listeners[i].ev.fd);
-			w->listeners[i].ev.fd = -1;
-		}
 		w->draining = true;
 		shoal_stats_worker_state(w->stats, SHOAL_STATS_DRAINING);
 		w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
+		w->listeners_close_ms = w->now_ms + RETIRE_ACCEPT_MS;
 	}
-	while (close_idle && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
+	if (stopping && w->listening)
+		worker_close_listeners(w);
+	while (stopping && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
 		shoal_conn_close(conn_of_timer(t));
 }
 
@@ -377,6 +391,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	    shoal_event_init(&w->loop, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_servers(w, p, err) < 0)
 		return -1;
+	w->listening = true;
 	worker_set_accepting(w, true);
 	return 0;
 }
@@ -390,9 +405,11 @@ static void worker_expire(struct shoal_worker *w)
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
 		while ((t = shoal_timer_pop_expired(queues[i], w->now_ms)))
 			shoal_conn_timeout(conn_of_timer(t));
+	if (w->listeners_close_ms && w->listeners_close_ms <= w->now_ms)
+		worker_close_listeners(w);
 	if (w->accept_retry_ms && w->accept_retry_ms <= w->now_ms) {
 		w->accept_retry_ms = 0;
-		if (!w->draining && w->nconns < (size_t)w->cfg->max_connections)
+		if (w->listening && w->nconns < (size_t)w->cfg->max_connections)
 			worker_set_accepting(w, true);
 	}
 }
@@ -437,6 +454,11 @@ static int worker_next_timeout(const struct shoal_worker *w)
 	}
 	if (w->access_log.len && (next < 0 || next > 1000))
 		next = 1000;
+	if (w->listeners_close_ms) {
+		int64_t t = w->listeners_close_ms > w->now_ms ? (int64_t)(w->listeners_close_ms - w->now_ms) : 0;
+		if (next < 0 || t < next)
+			next = t;
+	}
 	if (w->draining) {
 		int64_t t = w->drain_deadline_ms > w->now_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
 		if (next < 0 || t < next)
@@ -451,7 +473,7 @@ static int worker_loop(struct shoal_worker *w)
 	while (!w->stop_now) {
 		int n;
 
-		if (w->draining && (w->nconns == 0 || w->now_ms >= w->drain_deadline_ms))
+		if (w->draining && !w->listening && (w->nconns == 0 || w->now_ms >= w->drain_deadline_ms))
 			break;
 		n = shoal_event_wait(&w->loop, worker_next_timeout(w));
 		if (n < 0) {

@@ -113,6 +113,57 @@ START_TEST(slot_sockets_share_a_port)
 }
 END_TEST
 
+static void connect_n(const struct shoal_addr *addr, int n, int *clients)
+{
+	for (int i = 0; i < n; i++) {
+		clients[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(clients[i], 0);
+		ck_assert_int_eq(connect(clients[i], (const struct sockaddr *)&addr->ss, addr->len), 0);
+	}
+}
+
+static int drain_queue(int fd)
+{
+	int n = 0, c;
+
+	while ((c = accept(fd, NULL, NULL)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+/* The steering program sends nothing to sockets past the active ones: a retiring slot's
+ * queue only holds what it had before, which is what lets it drain without a reset. */
+START_TEST(steering_skips_retiring_sockets)
+{
+	struct shoal_addr addr;
+	struct shoal_err err;
+	int fds[3], counts[3], clients[90];
+
+	close(foreign_listener(&addr));
+	for (int i = 0; i < 3; i++) {
+		fds[i] = shoal_listener_open(&addr, 128, &err);
+		ck_assert_msg(fds[i] >= 0, "%s", err.msg);
+	}
+	ck_assert_msg(shoal_listener_steer(fds[0], 2, &err) == 0, "%s", err.msg);
+	connect_n(&addr, 60, clients);
+	for (int i = 0; i < 3; i++)
+		counts[i] = drain_queue(fds[i]);
+	ck_assert_int_eq(counts[0] + counts[1], 60);
+	ck_assert_int_eq(counts[2], 0);
+	ck_assert_int_gt(counts[0], 5);
+	ck_assert_int_gt(counts[1], 5);
+	ck_assert_int_eq(shoal_listener_steer(fds[1], 3, &err), 0); /* any member sets the group */
+	connect_n(&addr, 30, clients + 60);
+	ck_assert_int_gt(drain_queue(fds[2]), 0);
+	for (int i = 0; i < 90; i++)
+		close(clients[i]);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("listener");
@@ -125,6 +176,7 @@ int main(void)
 	tcase_add_test(tc, equality_is_by_address_not_text);
 	tcase_add_test(tc, probe_detects_a_foreign_listener);
 	tcase_add_test(tc, slot_sockets_share_a_port);
+	tcase_add_test(tc, steering_skips_retiring_sockets);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -29,6 +29,11 @@ int shoal_listener_open(const struct shoal_addr *addr, int backlog, struct shoal
  * by the same user would silently share the port and take half of the connections. */
 int shoal_listener_probe(const struct shoal_addr *addr, struct shoal_err *err);
 
+/* Makes the kernel give new connections of fd's reuseport group only to the first `active`
+ * sockets of the group (in the order they were bound), at random: the sockets beyond are
+ * retiring and must only drain what they already queued. */
+int shoal_listener_steer(int fd, unsigned active, struct shoal_err *err);
+
 /* Applies a new backlog to a socket that is already listening (listen(2) may be called again). */
 int shoal_listener_set_backlog(int fd, int backlog, struct shoal_err *err);
 

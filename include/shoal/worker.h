@@ -100,7 +100,9 @@ struct shoal_worker {
 	size_t nconns;
 	bool accepting;
 	uint64_t accept_retry_ms; /* when to retry accepting after EMFILE/ENFILE, 0: none */
-	bool draining;            /* graceful stop: no new connections, no keep-alive */
+	bool listening;           /* the listener fds are open */
+	uint64_t listeners_close_ms; /* when a retiring worker stops accepting, 0: not set */
+	bool draining;            /* graceful stop: no keep-alive, exit once connections end */
 	uint64_t drain_deadline_ms;
 	bool stop_now;
 };

@@ -1,0 +1,267 @@
+/* libFuzzer target for the request head parser and the chunked body decoder.
+ *
+ * Every input is parsed as a request head in one call, then as a real caller sees it (split
+ * at every point, and one byte at a time, with prev_len), under production limits and under
+ * tight ones; the verdicts must agree and a parsed request must point into the input only.
+ * The same input is then decoded as a chunked body, whole and in pieces, and used as the
+ * payload of a valid chunked encoding that the decoder must accept. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_check.h"
+#include "shoal/http_parser.h"
+
+/* Splitting at every point costs O(len^2): above this, splits are sampled. */
+#define ALL_SPLITS_MAX 1024
+#define SAMPLED_SPLITS 256
+
+static const struct shoal_http_limits production_limits = {
+	.max_request_line = 8192, .max_head = 8192, .max_headers = SHOAL_HTTP_MAX_HEADERS,
+};
+/* Small enough for short inputs to cross every limit. */
+static const struct shoal_http_limits tight_limits = {
+	.max_request_line = 40, .max_head = 160, .max_headers = 4,
+};
+
+static bool is_error_status(int rc)
+{
+	return rc == -400 || rc == -414 || rc == -431 || rc == -501 || rc == -505;
+}
+
+static bool inside(struct shoal_http_str s, const char *buf, size_t len)
+{
+	if (s.len == 0)
+		return s.p == NULL || (s.p >= buf && s.p <= buf + len);
+	return s.p >= buf && s.p + s.len <= buf + len;
+}
+
+static bool within(struct shoal_http_str inner, struct shoal_http_str outer)
+{
+	return inner.p >= outer.p && inner.p + inner.len <= outer.p + outer.len;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool has_crlf_or_nul(struct shoal_http_str s)
+{
+	return memchr(s.p, '\r', s.len) || memchr(s.p, '\n', s.len) || memchr(s.p, '\0', s.len);
+}
+
+static void check_header(const struct shoal_http_header *h, const char *buf, size_t len)
+{
+	FUZZ_CHECK(inside(h->name, buf, len) && inside(h->value, buf, len));
+	FUZZ_CHECK(h->name.len > 0 && !memchr(h->name.p, ':', h->name.len));
+	FUZZ_CHECK(!has_crlf_or_nul(h->name) && !has_crlf_or_nul(h->value));
+	FUZZ_CHECK(h->value.len == 0 ||
+		   (!is_ows(h->value.p[0]) && !is_ows(h->value.p[h->value.len - 1])));
+}
+
+/* The path is part of the target, except for the "/" an absolute-form target without a
+ * path stands for, and the empty path of CONNECT. */
+static void check_target(const struct shoal_http_request *req)
+{
+	FUZZ_CHECK(req->target.len > 0);
+	if (req->method == SHOAL_HTTP_CONNECT)
+		FUZZ_CHECK(req->path.len == 0);
+	else if (!within(req->path, req->target))
+		FUZZ_CHECK(req->path.len == 1 && req->path.p[0] == '/');
+	FUZZ_CHECK(req->path.len == 0 || req->path.p[0] == '/' || req->path.p[0] == '*');
+	FUZZ_CHECK(req->query.len == 0 || within(req->query, req->target));
+	FUZZ_CHECK(!memchr(req->path.p, '?', req->path.len));
+	for (size_t i = 0; i < req->target.len; i++)
+		FUZZ_CHECK(req->target.p[i] > ' ' && req->target.p[i] < 0x7f);
+}
+
+static void check_request(const char *buf, size_t len, int rc,
+			  const struct shoal_http_limits *limits,
+			  const struct shoal_http_request *req)
+{
+	size_t head = (size_t)rc;
+
+	FUZZ_CHECK(head >= 4 && head <= len && head <= limits->max_head);
+	FUZZ_CHECK(memcmp(buf + head - 4, "\r\n\r\n", 4) == 0);
+	FUZZ_CHECK(req->version == 10 || req->version == 11);
+	FUZZ_CHECK(inside(req->method_str, buf, head) && req->method_str.len > 0);
+	FUZZ_CHECK((req->method == SHOAL_HTTP_GET) ==
+		   (req->method_str.len == 3 && memcmp(req->method_str.p, "GET", 3) == 0));
+	FUZZ_CHECK(inside(req->target, buf, head));
+	check_target(req);
+	FUZZ_CHECK(req->nheaders <= limits->max_headers);
+	for (size_t i = 0; i < req->nheaders; i++)
+		check_header(&req->headers[i], buf, head);
+	FUZZ_CHECK(inside(req->host, buf, head));
+	FUZZ_CHECK(req->version == 10 || req->host.len > 0);
+	FUZZ_CHECK(inside(req->range, buf, head) && inside(req->if_range, buf, head));
+	FUZZ_CHECK(inside(req->if_none_match, buf, head) &&
+		   inside(req->if_modified_since, buf, head));
+	FUZZ_CHECK(req->body != SHOAL_HTTP_BODY_CHUNKED || req->version == 11);
+	FUZZ_CHECK(req->body == SHOAL_HTTP_BODY_LENGTH || req->content_length == 0);
+	FUZZ_CHECK(!req->expect_continue || req->version == 11);
+}
+
+/* A request head ends at the first empty line, so a caller that stopped early at a verdict
+ * must have seen the same head, or an error that the whole input also yields. */
+static void check_splits(const char *buf, size_t len, int whole,
+			 const struct shoal_http_limits *limits, struct shoal_http_request *req)
+{
+	size_t step = len <= ALL_SPLITS_MAX ? 1 : len / SAMPLED_SPLITS;
+
+	for (size_t k = 0; k <= len; k += step) {
+		int first = shoal_http_parse_request(buf, k, 0, limits, req);
+
+		if (first == SHOAL_HTTP_INCOMPLETE)
+			FUZZ_CHECK(shoal_http_parse_request(buf, len, k, limits, req) == whole);
+		else if (first > 0)
+			FUZZ_CHECK(first == whole);
+		else
+			FUZZ_CHECK(whole < 0);
+	}
+}
+
+/* One byte per read, the worst a client can do. */
+static void check_trickle(const char *buf, size_t len, int whole,
+			  const struct shoal_http_limits *limits, struct shoal_http_request *req)
+{
+	int rc = SHOAL_HTTP_INCOMPLETE;
+	size_t k;
+
+	for (k = 1; k <= len && rc == SHOAL_HTTP_INCOMPLETE; k++)
+		rc = shoal_http_parse_request(buf, k, k - 1, limits, req);
+	if (rc > 0)
+		FUZZ_CHECK(rc == whole);
+	else if (rc < 0)
+		FUZZ_CHECK(whole < 0);
+	else
+		FUZZ_CHECK(whole == SHOAL_HTTP_INCOMPLETE);
+}
+
+static void fuzz_head(const char *buf, size_t len, const struct shoal_http_limits *limits,
+		      struct shoal_http_request *req)
+{
+	int whole = shoal_http_parse_request(buf, len, 0, limits, req);
+
+	FUZZ_CHECK(whole >= 0 || is_error_status(whole));
+	if (whole > 0)
+		check_request(buf, len, whole, limits, req);
+	check_splits(buf, len, whole, limits, req);
+	check_trickle(buf, len, whole, limits, req);
+}
+
+struct chunked_result {
+	int rc;
+	size_t consumed;
+	uint64_t body_bytes;
+};
+
+/* Feeds buf[0..len) in pieces of at most piece bytes, as reads would deliver it. */
+static struct chunked_result decode_in_pieces(const char *buf, size_t len, size_t piece)
+{
+	struct shoal_http_chunked dec;
+	struct chunked_result r = { 0, 0, 0 };
+
+	shoal_http_chunked_init(&dec);
+	while (r.consumed < len) {
+		size_t n = len - r.consumed < piece ? len - r.consumed : piece, used = 99;
+
+		r.rc = shoal_http_chunked_skip(&dec, buf + r.consumed, n, &used, &r.body_bytes);
+		FUZZ_CHECK(used <= n);
+		FUZZ_CHECK(r.rc == 1 || r.rc == 0 || r.rc == -1);
+		FUZZ_CHECK(r.rc != 0 || used == n);
+		r.consumed += used;
+		if (r.rc != 0)
+			break;
+	}
+	FUZZ_CHECK(r.body_bytes <= r.consumed);
+	if (r.rc == 1)
+		FUZZ_CHECK(r.consumed >= 5 && memcmp(buf + r.consumed - 2, "\r\n", 2) == 0);
+	if (r.rc == -1) {
+		size_t used = 99;
+
+		FUZZ_CHECK(shoal_http_chunked_skip(&dec, buf, len, &used, &r.body_bytes) == -1);
+		FUZZ_CHECK(used == 0);
+	}
+	return r;
+}
+
+static void fuzz_chunked(const char *buf, size_t len)
+{
+	struct chunked_result whole = decode_in_pieces(buf, len, len ? len : 1);
+	static const size_t pieces[] = { 1, 2, 3, 7, 64 };
+
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		struct chunked_result r = decode_in_pieces(buf, len, pieces[i]);
+
+		FUZZ_CHECK(r.rc == whole.rc && r.consumed == whole.consumed &&
+			   r.body_bytes == whole.body_bytes);
+	}
+}
+
+/* Appends a chunk-size line, with an extension when the size is odd. */
+static size_t put_size_line(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+	size_t d = 0, w = 0, rest = n;
+
+	do {
+		digits[d++] = hex[rest % 16];
+		rest /= 16;
+	} while (rest > 0);
+	while (d > 0)
+		out[w++] = digits[--d];
+	if (n % 2)
+		w += (size_t)sprintf(out + w, " ; name=\"v\\\"al\"");
+	out[w++] = '\r';
+	out[w++] = '\n';
+	return w;
+}
+
+/* Encodes data as a valid chunked body, chunk sizes taken from the data itself. */
+static void fuzz_chunked_valid(const char *data, size_t len)
+{
+	char *enc = malloc(len * 40 + 64);
+	size_t w = 0, pos = 0;
+	struct chunked_result r;
+
+	while (pos < len) {
+		size_t n = 1 + (unsigned char)data[pos] % 97;
+
+		n = n < len - pos ? n : len - pos;
+		w += put_size_line(enc + w, n);
+		memcpy(enc + w, data + pos, n);
+		w += n;
+		enc[w++] = '\r';
+		enc[w++] = '\n';
+		pos += n;
+	}
+	memcpy(enc + w, "0\r\nTrailer-Field: x\r\n\r\nNEXT", 27);
+	w += 27;
+	r = decode_in_pieces(enc, w, w);
+	FUZZ_CHECK(r.rc == 1 && r.consumed == w - 4 && r.body_bytes == len);
+	r = decode_in_pieces(enc, w, 5);
+	FUZZ_CHECK(r.rc == 1 && r.consumed == w - 4 && r.body_bytes == len);
+	free(enc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* A copy of exactly size bytes, so that AddressSanitizer sees any read past the end. */
+	char *buf = malloc(size ? size : 1);
+	struct shoal_http_request *req = malloc(sizeof(*req));
+
+	memcpy(buf, data, size);
+	fuzz_head(buf, size, &production_limits, req);
+	fuzz_head(buf, size, &tight_limits, req);
+	fuzz_chunked(buf, size);
+	fuzz_chunked_valid(buf, size);
+	free(req);
+	free(buf);
+	return 0;
+}

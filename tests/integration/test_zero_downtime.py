@@ -1,0 +1,161 @@
+"""No failed request while the server reloads, rescales, or loses a worker: keep-alive load
+on loopback, bounded in time, through storms of HUP and TTIN/TTOU."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Client, wait_until, socket_inodes_of  # noqa: E402
+
+
+class LoadClient:
+    """Keep-alive clients in threads, each looping GET; a connection the server closes after
+    a Connection: close response is reopened. Anything else is a failure: a request sent on
+    an open connection that gets no response, a reset, a non-2xx status."""
+
+    def __init__(self, port, conns=8, path="/file612.txt"):
+        self.port, self.path = port, path
+        self.ok = 0
+        self.failures = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.clients = {}
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(conns)]
+
+    def run(self, i):
+        c = None
+        while not self.stop.is_set():
+            try:
+                if c is None:
+                    c = Client(self.port, timeout=10)
+                    with self.lock:
+                        self.clients[i] = c
+                r = c.request("GET", self.path)
+                with self.lock:
+                    if r.status == 200:
+                        self.ok += 1
+                    else:
+                        self.failures.append((i, "status %d" % r.status))
+                if (r.header("Connection") or "").lower() == "close":
+                    c.close()
+                    c = None
+            except Exception as e:  # any error on an open connection is a failed request
+                with self.lock:
+                    self.failures.append((i, repr(e)))
+                if c:
+                    c.close()
+                c = None
+        if c:
+            c.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(20)
+        return False
+
+
+def wrk_run(port, seconds, conns=32):
+    """Starts wrk against the server; returns the Popen."""
+    return subprocess.Popen(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
+                             "http://127.0.0.1:%d/file612.txt" % port],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wrk_counts(output):
+    """(requests, socket errors, non-2xx) from wrk's report."""
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return requests, errors, int(m.group(1)) if m else 0
+
+
+class ZeroDowntimeTest(unittest.TestCase):
+    def server(self, **kw):
+        s = harness.Server(**kw)
+        self.addCleanup(s.close)
+        return s
+
+    def storm(self, s, hups=20, scale_rounds=5):
+        """HUPs, then TTIN/TTOU pairs, each waited for in the log so that every change is
+        really applied under load."""
+        for i in range(hups):
+            s.signal(signal.SIGHUP)
+            s.wait_for_log(r"reloaded .*: generation %d " % (i + 2), timeout=10)
+            time.sleep(0.05)
+        for i in range(scale_rounds):
+            s.signal(signal.SIGTTIN)
+            s.wait_for_log(r"adding worker", count=i + 1, timeout=10)
+            time.sleep(0.1)
+            s.signal(signal.SIGTTOU)
+            s.wait_for_log(r"removing worker", count=i + 1, timeout=10)
+            time.sleep(0.1)
+
+    def test_storm_with_own_client(self):
+        s = self.server(workers=2, shutdown_timeout=10)
+        with LoadClient(s.port, conns=8) as load:
+            wait_until(lambda: load.ok > 100, 10, what="load to start")
+            self.storm(s)
+            done = load.ok
+            wait_until(lambda: load.ok > done + 100, 10, what="load after the storm")
+        self.assertEqual(load.failures, [], "failed requests during reloads")
+        self.assertGreater(load.ok, 500)
+
+    @unittest.skipUnless(shutil.which("wrk"), "wrk is not installed")
+    def test_storm_with_wrk(self):
+        s = self.server(workers=2, shutdown_timeout=10)
+        wrk = wrk_run(s.port, seconds=12)
+        self.addCleanup(wrk.kill)
+        time.sleep(0.5)
+        self.storm(s)
+        out, _ = wrk.communicate(timeout=30)
+        requests, errors, non2xx = wrk_counts(out)
+        self.assertGreater(requests, 1000, out)
+        self.assertEqual((errors, non2xx), (0, 0), out)
+
+    def server_socket_inode(self, client, port):
+        """The inode of the server side of client's connection, from /proc/net/tcp."""
+        local_port = client.sock.getsockname()[1]
+        with open("/proc/net/tcp") as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split()
+                if (int(cols[1].rsplit(":", 1)[1], 16) == port and
+                        int(cols[2].rsplit(":", 1)[1], 16) == local_port):
+                    return int(cols[9])
+        return None
+
+    def test_sigkill_fails_only_the_victims_connections(self):
+        s = self.server(workers=2)
+        with LoadClient(s.port, conns=12) as load:
+            wait_until(lambda: load.ok > 200 and len(load.clients) == 12, 10,
+                       what="load on every connection")
+            victim = s.workers_by_slot()[0]
+            with load.lock:
+                held = socket_inodes_of(victim)
+                victims = {i for i, c in load.clients.items()
+                           if self.server_socket_inode(c, s.port) in held}
+                os.kill(victim, signal.SIGKILL)
+            wait_until(lambda: victim not in s.worker_pids() and len(s.worker_pids()) == 2, 5,
+                       what="the replacement worker")
+            done = load.ok
+            wait_until(lambda: load.ok > done + 200, 10, what="load after the kill")
+        failed = {i for i, _ in load.failures}
+        self.assertLessEqual(failed, victims,
+                             "connections of the surviving worker failed: %s" % load.failures)
+
+
+if __name__ == "__main__":
+    harness.main()
