@@ -13,6 +13,7 @@
 #include "shoal/config.h"
 #include "shoal/master.h"
 #include "shoal/pidfile.h"
+#include "shoal/upgrade.h"
 
 #ifndef SHOAL_VERSION
 #define SHOAL_VERSION "unknown"
@@ -38,17 +39,18 @@ static const struct {
 	const char *name;
 	int signo;
 } signal_words[] = {
-	{ "stop", SIGTERM }, { "quit", SIGQUIT }, { "reload", SIGHUP }, { "reopen", SIGUSR1 },
+	{ "stop", SIGTERM },    { "quit", SIGQUIT }, { "reload", SIGHUP },
+	{ "reopen", SIGUSR1 },  { "upgrade", SIGUSR2 },
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shoal [-c FILE] [-t] [-T] [-s stop|quit|reload|reopen] [--daemon] [-V] [-h]\n"
+		"usage: shoal [-c FILE] [-t] [-T] [-s stop|quit|reload|reopen|upgrade] [--daemon] [-V] [-h]\n"
 		"  -c, --config FILE   configuration file (default " SHOAL_DEFAULT_CONFIG ")\n"
 		"  -t, --test          check the configuration and exit\n"
 		"  -T, --dump          check it and print the effective configuration\n"
-		"  -s, --signal WORD   send stop, quit, reload or reopen to the running master\n"
+		"  -s, --signal WORD   send stop, quit, reload, reopen or upgrade to the running master\n"
 		"      --daemon        detach from the terminal (default: stay in the foreground)\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          print this help\n");
@@ -63,7 +65,7 @@ static int parse_signal(struct cli *cli, const char *word)
 			return 0;
 		}
 	}
-	fprintf(stderr, "shoal: -s takes stop, quit, reload or reopen, not '%s'\n", word);
+	fprintf(stderr, "shoal: -s takes stop, quit, reload, reopen or upgrade, not '%s'\n", word);
 	return -1;
 }
 
@@ -193,10 +195,17 @@ static int daemonize(int *status)
 static int run(const struct cli *cli)
 {
 	struct shoal_master_options opts = { .config_path = cli->config, .ready_fd = -1 };
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct shoal_err err;
 	int status = 0;
 
-	if (cli->daemon) {
+	/* The path, read now: once a package replaces the binary, /proc/self/exe names the
+	 * deleted old file, and an upgrade must execute the new one. */
+	exe[n > 0 ? n : 0] = '\0';
+	opts.exe = exe;
+	/* A new master started by a binary upgrade is detached already, like the old one. */
+	if (cli->daemon && !getenv(SHOAL_UPGRADE_SOCKETS_ENV)) {
 		opts.ready_fd = daemonize(&status);
 		if (opts.ready_fd < 0)
 			return status;

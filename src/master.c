@@ -20,6 +20,7 @@
 #include "shoal/stats.h"
 #include "shoal/stats_export.h"
 #include "shoal/timer.h"
+#include "shoal/upgrade.h"
 #include "shoal/worker.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -32,6 +33,9 @@
 #define FAST_STOP_KILL_MS 1000
 /* Grace beyond a worker's own shutdown_timeout before the master kills it. */
 #define RETIRE_GRACE_MS 2000
+/* How long a new master (binary upgrade) tries to take the pid file over, and how often. */
+#define PIDFILE_TAKEOVER_MS 10000
+#define PIDFILE_RETRY_MS 50
 /* How often the master looks at the workers' heartbeats. */
 #define WATCHDOG_PERIOD_MS 1000
 /* Stats slots: every worker slot, and as many again for workers being replaced. */
@@ -51,14 +55,6 @@ struct master_generation {
 	bool drop_privileges;
 	uid_t uid;
 	gid_t gid;
-};
-
-/* A listening socket of one (address, slot); the master keeps it for as long as the current
- * configuration has that address and slot, across any number of workers. */
-struct master_socket {
-	struct shoal_addr addr;
-	unsigned slot;
-	int fd;
 };
 
 struct master_worker {
@@ -92,7 +88,9 @@ struct master {
 	struct master_generation *current;
 	struct master_slot *slots;
 	unsigned nslots;
-	struct master_socket *sockets;
+	/* The listening sockets: each is kept for as long as the current configuration has its
+	 * address and slot, across any number of workers. */
+	struct shoal_slot_socket *sockets;
 	size_t nsockets;
 	struct master_worker **workers;
 	size_t nworkers, cap_workers;
@@ -102,6 +100,14 @@ struct master {
 	struct master_worker **dead;
 	size_t ndead, cap_dead;
 	uint64_t next_export_ms;
+	/* Binary upgrade, old master's side: the new master while it starts. */
+	const char *exe;
+	pid_t upgrade_pid;
+	struct shoal_event_source upgrade_ev; /* its ready pipe */
+	bool handing_over; /* retiring for a new master, which now owns pid and stats files */
+	/* New master's side: the old master's ready pipe, then the pid file still to take. */
+	int upgrade_ready_fd;
+	uint64_t pidfile_retry_ms, pidfile_give_up_ms;
 	bool serving; /* every slot of the current generation has served; systemd was told */
 	bool stopping;
 	bool fast_stop;
@@ -254,7 +260,7 @@ static bool master_has_addr(const struct master *m, const struct shoal_addr *add
 static int master_socket_add(struct master *m, const struct shoal_addr *addr, unsigned slot,
 			     int backlog, struct shoal_err *err)
 {
-	struct master_socket *sockets = realloc(m->sockets, (m->nsockets + 1) * sizeof(*sockets));
+	struct shoal_slot_socket *sockets = realloc(m->sockets, (m->nsockets + 1) * sizeof(*sockets));
 	int fd;
 
 	if (!sockets)
@@ -263,7 +269,7 @@ static int master_socket_add(struct master *m, const struct shoal_addr *addr, un
 	fd = shoal_listener_open(addr, backlog, err);
 	if (fd < 0)
 		return -1;
-	sockets[m->nsockets++] = (struct master_socket){ .addr = *addr, .slot = slot, .fd = fd };
+	sockets[m->nsockets++] = (struct shoal_slot_socket){ .addr = *addr, .slot = slot, .fd = fd };
 	return 0;
 }
 
@@ -306,7 +312,7 @@ static void master_steer(struct master *m)
 	}
 }
 
-static bool master_socket_needed(const struct master *m, const struct master_socket *s)
+static bool master_socket_needed(const struct master *m, const struct shoal_slot_socket *s)
 {
 	if (!m->current || s->slot >= m->nslots)
 		return false;
@@ -446,17 +452,20 @@ fail:
 }
 
 /* A worker being replaced gets WINCH: it keeps idle keep-alive connections until their next
- * request. A worker of a stopping server gets QUIT: it closes them at once. */
+ * request. A worker of a stopping server gets QUIT: it closes them at once. Handing over to
+ * a new master is a replacement, not a stop: the sockets live on in the new master. */
 static void master_retire(struct master *m, struct master_worker *w)
 {
-	if (w->retiring && (!m->stopping || w->told_to_stop))
+	bool stop = m->stopping && !m->handing_over;
+
+	if (w->retiring && (!stop || w->told_to_stop))
 		return;
 	if (!w->retiring)
 		w->kill_at_ms = m->now_ms + (uint64_t)w->gen->cfg.shutdown_timeout * 1000 +
 				RETIRE_GRACE_MS;
 	w->retiring = true;
-	w->told_to_stop = m->stopping;
-	kill(w->pid, m->stopping ? SIGQUIT : SIGWINCH);
+	w->told_to_stop = stop;
+	kill(w->pid, stop ? SIGQUIT : SIGWINCH);
 	log_info(&m->log, "retiring worker %u (pid %d, generation %u)", w->slot, (int)w->pid,
 		 w->gen->id);
 }
@@ -473,6 +482,29 @@ static bool master_all_slots_ready(const struct master *m)
 			return false;
 	}
 	return true;
+}
+
+static void master_notify_ready(void)
+{
+	char state[64];
+
+	/* MAINPID: after a binary upgrade the service manager must follow the new master. */
+	snprintf(state, sizeof(state), "READY=1\nMAINPID=%d\nSTATUS=serving", (int)getpid());
+	shoal_notify(state);
+}
+
+/* Binary upgrade, new master's side: our workers serve, so the old master may retire; its
+ * pid file is ours to take once it lets go of it. */
+static void master_tell_old_master(struct master *m)
+{
+	if (m->upgrade_ready_fd < 0)
+		return;
+	if (write(m->upgrade_ready_fd, "R", 1) != 1)
+		log_warn(&m->log, "cannot tell the old master we serve: %s", strerror(errno));
+	close(m->upgrade_ready_fd);
+	m->upgrade_ready_fd = -1;
+	m->pidfile_retry_ms = m->now_ms;
+	m->pidfile_give_up_ms = m->now_ms + PIDFILE_TAKEOVER_MS;
 }
 
 /* A new worker serving its slot relieves the previous generation's worker of that slot;
@@ -495,7 +527,9 @@ static void master_worker_ready(struct master *m, struct master_worker *ready)
 	}
 	if (all && !m->serving) {
 		m->serving = true;
-		shoal_notify("READY=1\nSTATUS=serving");
+		master_tell_old_master(m);
+		if (!m->pidfile_retry_ms)
+			master_notify_ready();
 	}
 }
 
@@ -590,6 +624,26 @@ static void master_free_dead(struct master *m)
 		free(m->dead[--m->ndead]);
 }
 
+static void master_close_upgrade_pipe(struct master *m)
+{
+	if (m->upgrade_ev.fd < 0)
+		return;
+	shoal_event_del(&m->loop, &m->upgrade_ev);
+	close(m->upgrade_ev.fd);
+	m->upgrade_ev.fd = -1;
+}
+
+static void master_upgrade_ended(struct master *m, int status)
+{
+	if (!m->handing_over)
+		log_error(&m->log, "binary upgrade failed: the new master (pid %d) %s %d before it "
+			  "served; still serving", (int)m->upgrade_pid,
+			  WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	master_close_upgrade_pipe(m);
+	m->upgrade_pid = 0;
+}
+
 static void master_reap(struct master *m)
 {
 	int status;
@@ -597,6 +651,8 @@ static void master_reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct master_worker *w = master_untrack(m, pid);
+		if (pid == m->upgrade_pid)
+			master_upgrade_ended(m, status);
 		if (!w)
 			continue;
 		master_log_exit(m, w, status);
@@ -733,6 +789,71 @@ static void master_stop(struct master *m, bool fast)
 	}
 }
 
+/* The new master serves: it gets the pid file and the stats file, and our workers retire the
+ * way they do on a reload, finishing what they have. */
+static void master_hand_over(struct master *m)
+{
+	log_info(&m->log, "binary upgrade: new master (pid %d) serves; retiring", (int)m->upgrade_pid);
+	if (shoal_pidfile_hand_over(&m->pidfile, m->upgrade_pid) < 0)
+		log_warn(&m->log, "cannot write pid %d into the pid file; the new master will",
+			 (int)m->upgrade_pid);
+	m->handing_over = true;
+	master_stop(m, false);
+}
+
+/* The new master writes "R" once it serves, or "E" and why it could not start. */
+static void master_on_upgrade_ready(struct shoal_event_source *src, uint32_t events)
+{
+	struct master *m = container_of(src, struct master, upgrade_ev);
+	char msg[SHOAL_ERR_MAX + 1];
+	ssize_t n;
+
+	(void)events;
+	if (src->fd < 0)
+		return;
+	n = read(src->fd, msg, sizeof(msg) - 1);
+	if (n > 1 && msg[0] == 'E') {
+		msg[n] = '\0';
+		log_error(&m->log, "binary upgrade: the new master (pid %d) cannot start: %s",
+			  (int)m->upgrade_pid, msg + 1);
+	} else if (n == 1 && msg[0] == 'R' && !m->stopping) {
+		master_hand_over(m);
+	}
+	master_close_upgrade_pipe(m);
+}
+
+/* USR2: start the binary on disk as a new master on our sockets. Until it says it serves, we
+ * serve; if it fails, we go on serving. */
+static void master_upgrade(struct master *m)
+{
+	char *argv[] = { (char *)m->exe, "-c", (char *)m->config_path, NULL };
+	struct shoal_err err;
+	int pipefd[2];
+	pid_t pid;
+
+	if (m->upgrade_pid) {
+		log_warn(&m->log, "binary upgrade already under way (new master pid %d)",
+			 (int)m->upgrade_pid);
+		return;
+	}
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error(&m->log, "binary upgrade: pipe: %s", strerror(errno));
+		return;
+	}
+	pid = shoal_upgrade_exec(m->exe, argv, m->sockets, m->nsockets, pipefd[1], &err);
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		log_error(&m->log, "binary upgrade: %s", err.msg);
+		return;
+	}
+	m->upgrade_pid = pid;
+	m->upgrade_ev = (struct shoal_event_source){ .on_event = master_on_upgrade_ready,
+						     .fd = pipefd[0] };
+	shoal_event_add(&m->loop, &m->upgrade_ev, EPOLLIN);
+	log_info(&m->log, "binary upgrade: started %s as the new master (pid %d)", m->exe, (int)pid);
+}
+
 static void master_on_signal(struct shoal_event_source *src, uint32_t events)
 {
 	struct master *m = container_of(src, struct master, signals);
@@ -766,6 +887,10 @@ static void master_on_signal(struct shoal_event_source *src, uint32_t events)
 			if (!m->stopping)
 				master_remove_slot(m);
 			break;
+		case SIGUSR2:
+			if (!m->stopping)
+				master_upgrade(m);
+			break;
 		default:
 			log_warn(&m->log, "ignoring signal %d", (int)si.ssi_signo);
 			break;
@@ -796,8 +921,31 @@ static int master_setup_signals(struct master *m, struct shoal_err *err)
 	return 0;
 }
 
+/* New master after an upgrade: the old one lets go of the pid file once it knows we serve. */
+static void master_take_pidfile(struct master *m)
+{
+	struct shoal_err err;
+
+	if (!m->pidfile_retry_ms || m->now_ms < m->pidfile_retry_ms)
+		return;
+	if (shoal_pidfile_acquire(&m->pidfile, m->current->cfg.pid_file, &err) == 0) {
+		log_info(&m->log, "binary upgrade done: this master (pid %d) owns %s", (int)getpid(),
+			 m->current->cfg.pid_file);
+		m->pidfile_retry_ms = 0;
+		master_notify_ready();
+		return;
+	}
+	if (m->now_ms >= m->pidfile_give_up_ms) {
+		log_error(&m->log, "binary upgrade: %s; serving without a pid file", err.msg);
+		m->pidfile_retry_ms = 0;
+		return;
+	}
+	m->pidfile_retry_ms = m->now_ms + PIDFILE_RETRY_MS;
+}
+
 static void master_run_timers(struct master *m)
 {
+	master_take_pidfile(m);
 	for (unsigned slot = 0; slot < m->nslots && !m->stopping; slot++) {
 		struct master_slot *s = &m->slots[slot];
 		if (s->respawn_at_ms && s->respawn_at_ms <= m->now_ms) {
@@ -864,9 +1012,48 @@ static int master_next_timeout(const struct master *m)
 	for (size_t i = 0; i < m->nworkers; i++)
 		if (m->workers[i]->kill_at_ms && m->workers[i]->kill_at_ms < next)
 			next = m->workers[i]->kill_at_ms;
+	if (m->pidfile_retry_ms && m->pidfile_retry_ms < next)
+		next = m->pidfile_retry_ms;
 	if (next == UINT64_MAX)
 		return -1;
 	return next > m->now_ms ? (int)(next - m->now_ms) : 0;
+}
+
+/* Binary upgrade, new master's side: the old master's sockets and ready pipe, from the
+ * environment, which our workers must not see. Returns 0 when this is no upgrade. */
+static int master_adopt(struct master *m, struct shoal_err *err)
+{
+	const char *sockets = getenv(SHOAL_UPGRADE_SOCKETS_ENV);
+	const char *ready = getenv(SHOAL_UPGRADE_READY_ENV);
+
+	if (!sockets || !ready)
+		return 0;
+	if (shoal_upgrade_decode(sockets, &m->sockets, &m->nsockets, err) < 0)
+		return -1;
+	for (size_t i = 0; i < m->nsockets; i++)
+		fcntl(m->sockets[i].fd, F_SETFD, FD_CLOEXEC);
+	m->upgrade_ready_fd = atoi(ready);
+	fcntl(m->upgrade_ready_fd, F_SETFD, FD_CLOEXEC);
+	unsetenv(SHOAL_UPGRADE_SOCKETS_ENV);
+	unsetenv(SHOAL_UPGRADE_READY_ENV);
+	log_info(&m->log, "binary upgrade: adopted %zu listening sockets", m->nsockets);
+	return 0;
+}
+
+/* A new master continues the old one's counters; a fresh start begins at zero. */
+static int master_open_stats(struct master *m, struct shoal_err *err)
+{
+	const struct master_generation *g = m->current;
+	struct shoal_err why;
+
+	if (m->upgrade_ready_fd >= 0) {
+		if (shoal_stats_adopt(&m->stats, g->cfg.stats_file, &why) == 0)
+			return 0;
+		log_warn(&m->log, "binary upgrade: counters restart from zero: %s", why.msg);
+	}
+	return shoal_stats_create(&m->stats, g->cfg.stats_file, STATS_CAPACITY,
+				  g->drop_privileges ? g->uid : (uid_t)-1,
+				  g->drop_privileges ? g->gid : (gid_t)-1, err);
 }
 
 static int master_start(struct master *m, struct shoal_err *err)
@@ -878,13 +1065,16 @@ static int master_start(struct master *m, struct shoal_err *err)
 	m->current = g;
 	g->id = ++m->next_gen_id;
 	if (shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, err) < 0 ||
-	    shoal_pidfile_acquire(&m->pidfile, g->cfg.pid_file, err) < 0 ||
-	    shoal_event_init(&m->loop, err) < 0 || master_setup_signals(m, err) < 0 ||
-	    master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, err) < 0 ||
-	    shoal_stats_create(&m->stats, g->cfg.stats_file, STATS_CAPACITY,
-			       g->drop_privileges ? g->uid : (uid_t)-1,
-			       g->drop_privileges ? g->gid : (gid_t)-1, err) < 0)
+	    master_adopt(m, err) < 0)
 		return -1;
+	/* After an upgrade the old master holds the pid file until we serve. */
+	if (m->upgrade_ready_fd < 0 && shoal_pidfile_acquire(&m->pidfile, g->cfg.pid_file, err) < 0)
+		return -1;
+	if (shoal_event_init(&m->loop, err) < 0 || master_setup_signals(m, err) < 0 ||
+	    master_set_nslots(m, (unsigned)g->cfg.workers) < 0 || master_sockets_ensure(m, err) < 0 ||
+	    master_open_stats(m, err) < 0)
+		return -1;
+	master_sockets_gc(m);
 	master_steer(m);
 	shoal_stats_set_generation(&m->stats, g->id);
 	if (g->cfg.user && !g->drop_privileges)
@@ -897,9 +1087,26 @@ static int master_start(struct master *m, struct shoal_err *err)
 	return 0;
 }
 
+/* A new master that cannot start tells the old one why, so that the reason reaches the log
+ * of the master that keeps serving. */
+static void master_report_failed_upgrade(struct master *m, const struct shoal_err *err)
+{
+	const char *ready = getenv(SHOAL_UPGRADE_READY_ENV);
+	int fd = m->upgrade_ready_fd >= 0 ? m->upgrade_ready_fd : ready ? atoi(ready) : -1;
+	char msg[sizeof(err->msg) + 1];
+	int n = snprintf(msg, sizeof(msg), "E%s", err->msg);
+
+	if (fd >= 0 && write(fd, msg, (size_t)n) != n)
+		return; /* the old master still learns of the failure from our exit status */
+}
+
 static void master_cleanup(struct master *m)
 {
-	shoal_stats_close(&m->stats, true);
+	/* After a hand-over the files belong to the new master. */
+	shoal_stats_close(&m->stats, !m->handing_over);
+	master_close_upgrade_pipe(m);
+	if (m->upgrade_ready_fd >= 0)
+		close(m->upgrade_ready_fd);
 	for (size_t i = 0; i < m->nsockets; i++)
 		close(m->sockets[i].fd);
 	free(m->sockets);
@@ -923,9 +1130,13 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 	struct master m = {
 		.config_path = opts->config_path,
 		.startup_fd = opts->ready_fd,
+		.exe = opts->exe,
 		.loop.epfd = -1,
 		.signals.fd = -1,
 		.pidfile.fd = -1,
+		.stats.fd = -1,
+		.upgrade_ev.fd = -1,
+		.upgrade_ready_fd = -1,
 	};
 	int rc = 0;
 
@@ -934,6 +1145,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 	if (master_start(&m, err) < 0) {
 		if (m.log.owns_fd)
 			log_error(&m.log, "%s", err->msg);
+		master_report_failed_upgrade(&m, err);
 		master_cleanup(&m);
 		return -1;
 	}

@@ -53,6 +53,21 @@ void shoal_pidfile_release(struct shoal_pidfile *pf)
 	pf->fd = -1;
 }
 
+int shoal_pidfile_hand_over(struct shoal_pidfile *pf, pid_t new_master)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%d\n", (int)new_master);
+	int rc = 0;
+
+	if (pf->fd < 0)
+		return -1;
+	if (ftruncate(pf->fd, 0) < 0 || pwrite(pf->fd, text, (size_t)n, 0) != n)
+		rc = -1;
+	close(pf->fd); /* releases the lock */
+	pf->fd = -1;
+	return rc;
+}
+
 pid_t shoal_pidfile_owner(const char *path, struct shoal_err *err)
 {
 	pid_t holder;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sys/file.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -119,7 +120,7 @@ int shoal_stats_create(struct shoal_stats *st, const char *path, unsigned capaci
 	char *tmp = malloc(len + sizeof(".XXXXXX"));
 	int fd = -1;
 
-	*st = (struct shoal_stats){ .path = strdup(path) };
+	*st = (struct shoal_stats){ .path = strdup(path), .fd = -1 };
 	if (capacity == 0 || capacity > SHOAL_STATS_MAX_CAPACITY) {
 		shoal_err_set(err, "%s: room for %u workers asked, 1 to %u possible", path, capacity,
 			      SHOAL_STATS_MAX_CAPACITY);
@@ -143,7 +144,7 @@ int shoal_stats_create(struct shoal_stats *st, const char *path, unsigned capaci
 		shoal_err_set(err, "%s: cannot replace: %s", path, strerror(errno));
 		goto fail;
 	}
-	close(fd);
+	st->fd = fd;
 	free(tmp);
 	return 0;
 fail:
@@ -163,6 +164,21 @@ void shoal_stats_close(struct shoal_stats *st, bool remove_file)
 	shoal_stats_view_close(&st->view);
 	free(st->path);
 	st->path = NULL;
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+}
+
+static void stats_lock(const struct shoal_stats *st)
+{
+	while (st->fd >= 0 && flock(st->fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+}
+
+static void stats_unlock(const struct shoal_stats *st)
+{
+	if (st->fd >= 0)
+		flock(st->fd, LOCK_UN);
 }
 
 static void stats_master_begin(struct shoal_stats_header *h)
@@ -184,8 +200,10 @@ static void stats_master_end(struct shoal_stats_header *h)
 int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned generation)
 {
 	struct shoal_stats_header *h = st->view.hdr;
+	int index = -1;
 
-	for (unsigned i = 0; i < h->slot_capacity; i++) {
+	stats_lock(st);
+	for (unsigned i = 0; i < h->slot_capacity && index < 0; i++) {
 		struct shoal_stats_slot *s = stats_slot(&st->view, i);
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) != SHOAL_STATS_FREE)
 			continue;
@@ -198,9 +216,10 @@ int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned gen
 				      memory_order_relaxed);
 		atomic_store_explicit(&s->state, SHOAL_STATS_STARTING, memory_order_relaxed);
 		stats_master_end(h);
-		return (int)i;
+		index = (int)i;
 	}
-	return -1;
+	stats_unlock(st);
+	return index;
 }
 
 /* The worker is gone, so the master is the slot's only writer. A worker killed inside a
@@ -215,6 +234,7 @@ void shoal_stats_release(struct shoal_stats *st, int index)
 	if (!s || atomic_load_explicit(&s->state, memory_order_relaxed) == SHOAL_STATS_FREE)
 		return;
 	retired = stats_retired(&st->view);
+	stats_lock(st);
 	stats_master_begin(h);
 	for (unsigned i = 0; i < SHOAL_STATS_NCOUNTERS; i++) {
 		uint64_t n = atomic_load_explicit(&s->block.counters[i], memory_order_relaxed);
@@ -233,13 +253,16 @@ void shoal_stats_release(struct shoal_stats *st, int index)
 	seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, seq + (seq & 1), memory_order_relaxed);
 	stats_master_end(h);
+	stats_unlock(st);
 }
 
 void shoal_stats_set_generation(struct shoal_stats *st, unsigned generation)
 {
+	stats_lock(st);
 	stats_master_begin(st->view.hdr);
 	atomic_store_explicit(&st->view.hdr->generation, generation, memory_order_relaxed);
 	stats_master_end(st->view.hdr);
+	stats_unlock(st);
 }
 
 struct shoal_stats_slot *shoal_stats_slot_at(struct shoal_stats *st, int index)
@@ -280,8 +303,8 @@ static int stats_check_layout(const struct shoal_stats_header *h, size_t size, c
 	return 0;
 }
 
-static int stats_map_read(struct shoal_stats_view *v, int fd, const char *path,
-			  struct shoal_err *err)
+static int stats_map(struct shoal_stats_view *v, int fd, const char *path, int prot,
+		     struct shoal_err *err)
 {
 	struct stat sb;
 	void *map;
@@ -291,7 +314,7 @@ static int stats_map_read(struct shoal_stats_view *v, int fd, const char *path,
 	if (!S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(struct shoal_stats_header))
 		return shoal_err_set(err, "%s: not a shoal stats file (%s)", path,
 				     S_ISREG(sb.st_mode) ? "too small" : "not a regular file");
-	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	map = mmap(NULL, (size_t)sb.st_size, prot, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return shoal_err_set(err, "%s: mmap: %s", path, strerror(errno));
 	*v = (struct shoal_stats_view){
@@ -311,13 +334,34 @@ int shoal_stats_open_read(struct shoal_stats_view *v, const char *path, struct s
 				     path);
 	if (fd < 0)
 		return shoal_err_set(err, "%s: %s", path, strerror(errno));
-	rc = stats_map_read(v, fd, path, err);
+	rc = stats_map(v, fd, path, PROT_READ, err);
 	close(fd);
 	if (rc == 0 && stats_check_layout(v->hdr, v->size, path, err) < 0) {
 		shoal_stats_view_close(v);
 		rc = -1;
 	}
 	return rc;
+}
+
+int shoal_stats_adopt(struct shoal_stats *st, const char *path, struct shoal_err *err)
+{
+	*st = (struct shoal_stats){ .path = strdup(path), .fd = open(path, O_RDWR | O_CLOEXEC) };
+	if (!st->path || st->fd < 0) {
+		shoal_err_set(err, "%s: %s", path, st->path ? strerror(errno) : "out of memory");
+		shoal_stats_close(st, false);
+		return -1;
+	}
+	if (stats_map(&st->view, st->fd, path, PROT_READ | PROT_WRITE, err) < 0 ||
+	    stats_check_layout(st->view.hdr, st->view.size, path, err) < 0) {
+		shoal_stats_close(st, false);
+		return -1;
+	}
+	stats_lock(st);
+	stats_master_begin(st->view.hdr);
+	st->view.hdr->master_pid = (uint32_t)getpid();
+	stats_master_end(st->view.hdr);
+	stats_unlock(st);
+	return 0;
 }
 
 void shoal_stats_view_close(struct shoal_stats_view *v)

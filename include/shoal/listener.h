@@ -17,6 +17,13 @@ struct shoal_addr {
 	char text[SHOAL_ADDR_TEXT_MAX]; /* canonical form: "127.0.0.1:8080", "[::1]:8080" */
 };
 
+/* A listening socket of one address for one worker slot. */
+struct shoal_slot_socket {
+	struct shoal_addr addr;
+	unsigned slot;
+	int fd;
+};
+
 /* Parses "IPv4:PORT", "[IPv6]:PORT" or "*:PORT" (all IPv4 addresses). Numeric only: a name
  * that resolves differently at reload time would silently move the listener. */
 int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err *err);

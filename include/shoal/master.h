@@ -9,7 +9,8 @@
 #include "shoal/error.h"
 
 struct shoal_master_options {
-	const char *config_path;
+	const char *config_path; /* absolute */
+	const char *exe;         /* the binary a binary upgrade (USR2) executes */
 	int ready_fd; /* if >= 0, gets one byte once the first workers serve (daemon start-up) */
 };
 

@@ -18,6 +18,11 @@ int shoal_pidfile_acquire(struct shoal_pidfile *pf, const char *path, struct sho
 /* Removes the file if it is still ours, and unlocks it. */
 void shoal_pidfile_release(struct shoal_pidfile *pf);
 
+/* Gives the file to a new master (binary upgrade): writes its pid and lets go of the lock
+ * without removing the file, so that the new master can take it over. Returns -1 if the pid
+ * could not be written (the lock is let go all the same). */
+int shoal_pidfile_hand_over(struct shoal_pidfile *pf, pid_t new_master);
+
 /* The pid of the live master holding path's lock, or -1 with err saying why there is none. */
 pid_t shoal_pidfile_owner(const char *path, struct shoal_err *err);
 

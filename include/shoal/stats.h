@@ -166,6 +166,9 @@ struct shoal_stats_view {
 struct shoal_stats {
 	struct shoal_stats_view view;
 	char *path;
+	/* Kept open for flock: during a binary upgrade two masters change the header and the
+	 * retired block, and the lock keeps their sections from interleaving. */
+	int fd;
 };
 
 /* A consistent copy of one worker's slot. */
@@ -200,6 +203,10 @@ struct shoal_stats_snapshot {
  * 0640, owned by uid/gid ((uid_t)-1 / (gid_t)-1: unchanged), and maps it. */
 int shoal_stats_create(struct shoal_stats *st, const char *path, unsigned capacity, uid_t uid,
 		       gid_t gid, struct shoal_err *err);
+
+/* Maps the stats file an earlier master made (binary upgrade): counters continue. Fails if
+ * it is not a file of this layout version, which the caller then replaces. */
+int shoal_stats_adopt(struct shoal_stats *st, const char *path, struct shoal_err *err);
 
 /* Takes a free slot for a worker about to be forked; returns its index, or -1 when full.
  * The child then owns the slot (shoal_stats_slot_at) until the master releases it. */

@@ -334,6 +334,22 @@ class Server:
     def signal(self, sig):
         os.kill(self.pid, sig)
 
+    def upgrade(self, timeout=15.0):
+        """Binary upgrade (USR2): waits until the new master owns the pid file and follows it
+        from then on (self.pid); returns the new master's pid."""
+        done = len(re.findall(r"binary upgrade done", self.log()))
+        old = self.pid
+        self.signal(signal.SIGUSR2)
+        matches = self.wait_for_log(r"binary upgrade done: this master \(pid (\d+)\)",
+                                    timeout=timeout, count=done + 1)
+        self.pid = int(matches[-1].group(1))
+        self._seen_pids.add(self.pid)
+        with open(self.pid_file) as f:
+            if int(f.read().strip()) != self.pid:
+                raise HarnessError("pid file does not name the new master %d" % self.pid)
+        wait_until(lambda: not pid_alive(old), timeout, what="the old master to exit")
+        return self.pid
+
     def wait_exit(self, timeout):
         """Returns the master's exit status, or None if it still runs at the deadline."""
         try:

@@ -89,9 +89,9 @@ class ZeroDowntimeTest(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
-    def storm(self, s, hups=20, scale_rounds=5):
-        """HUPs, then TTIN/TTOU pairs, each waited for in the log so that every change is
-        really applied under load."""
+    def storm(self, s, hups=20, scale_rounds=5, upgrades=3):
+        """HUPs, TTIN/TTOU pairs and binary upgrades, each waited for in the log so that
+        every change is really applied under load."""
         for i in range(hups):
             s.signal(signal.SIGHUP)
             s.wait_for_log(r"reloaded .*: generation %d " % (i + 2), timeout=10)
@@ -103,6 +103,10 @@ class ZeroDowntimeTest(unittest.TestCase):
             s.signal(signal.SIGTTOU)
             s.wait_for_log(r"removing worker", count=i + 1, timeout=10)
             time.sleep(0.1)
+        for _ in range(upgrades):
+            old = s.pid
+            self.assertNotEqual(s.upgrade(), old)
+            time.sleep(0.2)
 
     def test_storm_with_own_client(self):
         s = self.server(workers=2, shutdown_timeout=10)
@@ -125,6 +129,33 @@ class ZeroDowntimeTest(unittest.TestCase):
         requests, errors, non2xx = wrk_counts(out)
         self.assertGreater(requests, 1000, out)
         self.assertEqual((errors, non2xx), (0, 0), out)
+
+    def test_failed_upgrade_keeps_the_old_master(self):
+        s = self.server(workers=2)
+        workers = sorted(s.worker_pids())
+        with open(s.conf) as f:
+            s.rewrite_config(text=f.read() + "no_such_key = 1;\n")
+        s.signal(signal.SIGUSR2)
+        s.wait_for_log(r"cannot start: .*no_such_key")
+        s.wait_for_log(r"binary upgrade failed: .* still serving")
+        self.assertEqual(sorted(s.worker_pids()), workers)
+        with open(s.pid_file) as f:
+            self.assertEqual(int(f.read()), s.pid)
+        self.assertEqual(s.request("GET", "/").status, 200)
+
+    def test_upgrade_continues_counters_and_sockets(self):
+        s = self.server(workers=2)
+        inodes = s.listening_inodes()
+        for _ in range(5):
+            self.assertEqual(s.request("GET", "/").status, 200)
+        s.upgrade()
+        self.assertEqual(s.listening_inodes(), inodes, "the sockets were handed over, not rebound")
+        for _ in range(5):
+            self.assertEqual(s.request("GET", "/").status, 200)
+        r = subprocess.run([os.environ.get("SHOALCTL") or os.path.join(
+            os.path.dirname(harness.BINARY), "shoalctl"), "-f", s.stats_file, "stats",
+            "--prometheus"], capture_output=True, text=True, timeout=20)
+        self.assertRegex(r.stdout, r"(?m)^shoal_requests_total 10$")
 
     def server_socket_inode(self, client, port):
         """The inode of the server side of client's connection, from /proc/net/tcp."""
