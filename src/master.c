@@ -451,6 +451,15 @@ fail:
 	return -1;
 }
 
+/* A failure here (EPERM without CAP_KILL for workers of another user) would otherwise leave
+ * the operator wondering why a stop never ends. */
+static void master_signal_worker(struct master *m, const struct master_worker *w, int sig)
+{
+	if (kill(w->pid, sig) < 0 && errno != ESRCH)
+		log_error(&m->log, "cannot send signal %d to worker %u (pid %d): %s", sig, w->slot,
+			  (int)w->pid, strerror(errno));
+}
+
 /* A worker being replaced gets WINCH: it keeps idle keep-alive connections until their next
  * request. A worker of a stopping server gets QUIT: it closes them at once. Handing over to
  * a new master is a replacement, not a stop: the sockets live on in the new master. */
@@ -465,7 +474,7 @@ static void master_retire(struct master *m, struct master_worker *w)
 				RETIRE_GRACE_MS;
 	w->retiring = true;
 	w->told_to_stop = stop;
-	kill(w->pid, stop ? SIGQUIT : SIGWINCH);
+	master_signal_worker(m, w, stop ? SIGQUIT : SIGWINCH);
 	log_info(&m->log, "retiring worker %u (pid %d, generation %u)", w->slot, (int)w->pid,
 		 w->gen->id);
 }
@@ -766,7 +775,7 @@ static void master_reopen_logs(struct master *m)
 	if (shoal_log_reopen(&m->log, &err) < 0)
 		log_error(&m->log, "%s", err.msg);
 	for (size_t i = 0; i < m->nworkers; i++)
-		kill(m->workers[i]->pid, SIGUSR1);
+		master_signal_worker(m, m->workers[i], SIGUSR1);
 	log_info(&m->log, "reopened log files");
 }
 
@@ -781,7 +790,7 @@ static void master_stop(struct master *m, bool fast)
 	for (size_t i = 0; i < m->nworkers; i++) {
 		struct master_worker *w = m->workers[i];
 		if (fast) {
-			kill(w->pid, SIGTERM);
+			master_signal_worker(m, w, SIGTERM);
 			w->kill_at_ms = m->now_ms + FAST_STOP_KILL_MS;
 		} else {
 			master_retire(m, w);
@@ -959,7 +968,7 @@ static void master_run_timers(struct master *m)
 		if (w->kill_at_ms && w->kill_at_ms <= m->now_ms) {
 			log_warn(&m->log, "worker %u (pid %d) did not exit in time; killing it", w->slot,
 				 (int)w->pid);
-			kill(w->pid, SIGKILL);
+			master_signal_worker(m, w, SIGKILL);
 			w->kill_at_ms = 0;
 		}
 	}
@@ -982,7 +991,7 @@ static void master_watchdog(struct master *m)
 			log_error(&m->log, "worker %u (pid %d) is hung: no heartbeat for %llu ms; "
 				  "killing it", w->slot, (int)w->pid,
 				  (unsigned long long)(m->now_ms - beat));
-			kill(w->pid, SIGKILL);
+			master_signal_worker(m, w, SIGKILL);
 			w->hung = true;
 		}
 	}
