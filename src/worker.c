@@ -261,6 +261,8 @@ static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
 {
 	sigset_t set;
 
+	/* Writes to a closed connection must fail with EPIPE, not kill the worker. */
+	signal(SIGPIPE, SIG_IGN);
 	/* The master blocked these before forking, so none is lost before this fd exists. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

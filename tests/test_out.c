@@ -1,5 +1,6 @@
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,8 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("out");
+
+	signal(SIGPIPE, SIG_IGN); /* as in a worker */
 	TCase *tc = tcase_create("out");
 	SRunner *sr;
 	int failed;

@@ -53,7 +53,8 @@ void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len);
 
 enum shoal_out_result { SHOAL_OUT_DONE, SHOAL_OUT_AGAIN, SHOAL_OUT_ERROR };
 
-/* Sends what it can. DONE: everything is out and the batch is empty again. */
+/* Sends what it can. DONE: everything is out and the batch is empty again. The process must
+ * ignore SIGPIPE (workers do): plain write(2) is cheaper than send(2) with MSG_NOSIGNAL. */
 enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock);
 
 /* Drops whatever is pending (connection closing) and releases references. */
