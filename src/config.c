@@ -9,6 +9,7 @@
 
 #include "shoal/acl.h"
 #include "shoal/config.h"
+#include "shoal/http_parser.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -635,6 +636,27 @@ static const char *check_url_path(const char *text)
 	return NULL;
 }
 
+/* "type/subtype ext ext ...", the format of a line of /etc/mime.types. */
+static const char *check_type_line(const char *text)
+{
+	const char *slash = strchr(text, '/'), *space = strchr(text, ' ');
+
+	if (!slash || !space || slash > space || slash == text || space == slash + 1)
+		return "must be a media type and its extensions, such as \"text/markdown md\"";
+	while (*space == ' ')
+		space++;
+	return *space ? NULL : "names no extension";
+}
+
+static const char *check_media_type(const char *text)
+{
+	const char *slash = strchr(text, '/');
+
+	if (!slash || slash == text || !slash[1] || strpbrk(text, " \t\r\n"))
+		return "must be a media type such as \"application/octet-stream\"";
+	return NULL;
+}
+
 /* A host name as it may appear in Host, or "*." followed by one (a leading wildcard). */
 static const char *check_host_name(const char *name)
 {
@@ -833,8 +855,13 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(send_timeout, kind_int, .min = 1, .max = 3600, .def_int = 60),
 	TOP_KEY(max_keepalive_requests, kind_int, .min = 1, .max = 10000000, .def_int = 10000),
 	TOP_KEY(max_header_size, kind_int, .min = 1024, .max = 1048576, .def_int = 8192),
+	TOP_KEY(max_headers, kind_int, .min = 1, .max = SHOAL_HTTP_MAX_HEADERS, .def_int = 100),
 	TOP_KEY(max_body_size, kind_int, .min = 0, .max = INT_MAX, .def_int = 1048576),
 	TOP_KEY(server_tokens, kind_bool, .def_int = 1),
+	TOP_KEY(types, kind_names, .count_offset = offsetof(struct shoal_config, ntypes),
+		.check = check_type_line),
+	TOP_KEY(default_type, kind_string, .def_str = "application/octet-stream",
+		.check = check_media_type),
 	TOP_KEY(cache_max_file_size, kind_int, .min = 0, .max = 16777216, .def_int = 65536),
 	TOP_KEY(cache_max_size, kind_int, .min = 0, .max = INT_MAX, .def_int = 67108864),
 	TOP_KEY(cache_revalidate, kind_int, .min = 0, .max = 3600, .def_int = 1),

@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -202,6 +203,25 @@ static int gen_open_roots(struct master_generation *g, struct shoal_err *err)
 	return 0;
 }
 
+/* /etc/mime.types, then the configuration's own "type ext ..." lines over it. */
+static int gen_load_types(struct master_generation *g, struct shoal_err *err)
+{
+	const struct shoal_config *cfg = &g->cfg;
+
+	if (shoal_mime_load(&g->mime, "/etc/mime.types", cfg->default_type, err) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->ntypes; i++) {
+		char line[512], *save = NULL, *type, *ext;
+		snprintf(line, sizeof(line), "%s", cfg->types[i]);
+		type = strtok_r(line, " ", &save);
+		while ((ext = strtok_r(NULL, " ", &save)))
+			if (shoal_mime_set(g->mime, ext, type, err) < 0)
+				return shoal_err_set(err, "%s: types[%zu]: %s", cfg->path, i,
+						     err->msg);
+	}
+	return 0;
+}
+
 static struct master_generation *gen_load(const char *path, struct shoal_err *err)
 {
 	struct master_generation *g = calloc(1, sizeof(*g));
@@ -216,7 +236,7 @@ static struct master_generation *gen_load(const char *path, struct shoal_err *er
 	}
 	if (gen_resolve_user(g, err) < 0 || gen_collect_addrs(g, err) < 0 ||
 	    gen_open_roots(g, err) < 0 ||
-	    shoal_mime_load(&g->mime, "/etc/mime.types", "application/octet-stream", err) < 0) {
+	    gen_load_types(g, err) < 0) {
 		gen_free(g);
 		return NULL;
 	}

@@ -344,7 +344,7 @@ static void worker_init_limits(struct shoal_worker *w)
 		 cfg->server_tokens ? "shoal/" SHOAL_VERSION : "shoal");
 	w->limits.max_request_line = (size_t)cfg->max_header_size;
 	w->limits.max_head = (size_t)cfg->max_header_size;
-	w->limits.max_headers = SHOAL_HTTP_MAX_HEADERS;
+	w->limits.max_headers = (size_t)cfg->max_headers;
 	shoal_timer_queue_init(&w->header_q, (uint64_t)cfg->header_timeout * 1000);
 	shoal_timer_queue_init(&w->keepalive_q, (uint64_t)cfg->keepalive_timeout * 1000);
 	shoal_timer_queue_init(&w->send_q, (uint64_t)cfg->send_timeout * 1000);

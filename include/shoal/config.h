@@ -48,7 +48,11 @@ struct shoal_config {
 	int send_timeout;      /* seconds a response may wait for the client to read */
 	int max_keepalive_requests;
 	int max_header_size; /* bytes of request line plus headers */
+	int max_headers;     /* header fields in a request; beyond: 431 */
 	int max_body_size;   /* request body bytes a worker reads (and discards) before 413 */
+	char **types;        /* "type/subtype ext ...": added to or replacing /etc/mime.types */
+	size_t ntypes;
+	char *default_type;  /* for extensions no type names */
 	bool server_tokens;  /* the Server header names the version */
 	int cache_max_file_size; /* files up to this size are kept in memory; 0: no cache */
 	int cache_max_size;      /* bytes of cached files per worker */
