@@ -217,10 +217,11 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 {
 	struct shoal_worker *w = conn_worker(c);
 	struct shoal_conn_io *io = c->io;
-	bool keep_alive = conn_keep_alive(c, req);
 	size_t queued = io->out.bytes;
+	bool keep_alive;
 
 	c->requests++;
+	keep_alive = conn_keep_alive(c, req);
 	if (req->body == SHOAL_HTTP_BODY_LENGTH &&
 	    req->content_length > (uint64_t)w->cfg->max_body_size) {
 		shoal_respond_error(w, &io->out, 413, req->version, false,
@@ -260,6 +261,14 @@ static void conn_refuse(struct shoal_conn *c, int status, enum shoal_stats_error
 	conn_account(c, NULL, io->in_len - io->in_pos, io->out.bytes - queued);
 }
 
+static size_t conn_buffered_head(const struct shoal_conn *c)
+{
+	size_t buffered = c->io->in_len - c->io->in_pos;
+	size_t limit = (size_t)conn_worker(c)->cfg->max_header_size;
+
+	return buffered < limit ? buffered : limit;
+}
+
 /* Queues responses for as many buffered requests as the batch has room for, so that a
  * pipelined burst is answered with one write. Returns false if the connection was closed. */
 static bool conn_parse_batch(struct shoal_conn *c)
@@ -279,8 +288,10 @@ static bool conn_parse_batch(struct shoal_conn *c)
 			io->in_pos = io->in_len = io->in_scanned = 0;
 			return true;
 		}
+		/* The target is at most what is buffered and at most the head limit, so an empty
+		 * batch always has room: the scratch space is sized for the head limit. */
 		if (!shoal_out_room(&io->out, SHOAL_RESPOND_IOVS,
-				    shoal_respond_scratch_need(io->in_len - io->in_pos)))
+				    shoal_respond_scratch_need(conn_buffered_head(c))))
 			return true;
 		rc = shoal_http_parse_request(io->in + io->in_pos, io->in_len - io->in_pos,
 					      io->in_scanned, &w->limits, &w->req);
@@ -365,30 +376,33 @@ static bool conn_take_io(struct shoal_conn *c)
 	return c->io != NULL;
 }
 
-static void conn_read_and_parse(struct shoal_conn *c)
+/* Parses what is buffered, else reads more. Returns false when the connection has to wait
+ * for its next event (or was closed), true when there is more to do right away. */
+static bool conn_read_and_parse(struct shoal_conn *c)
 {
 	struct shoal_conn_io *io = c->io;
 
 	if (!conn_parse_batch(c))
-		return;
+		return false;
 	if (!shoal_out_empty(&io->out)) {
 		c->state = SHOAL_CONN_WRITING;
-		return;
+		return true;
 	}
 	if (!c->readable) {
 		conn_wait(c);
-		return;
+		return false;
 	}
 	switch (conn_fill(c)) {
 	case IO_ERROR:
 		shoal_conn_close(c);
-		return;
+		return false;
 	case IO_AGAIN:
 		conn_wait(c);
-		return;
+		return false;
 	case IO_DONE:
-		return;
+		return true;
 	}
+	return false;
 }
 
 static void conn_run(struct shoal_conn *c)
@@ -405,8 +419,7 @@ static void conn_run(struct shoal_conn *c)
 			return;
 		}
 		if (c->state == SHOAL_CONN_READING) {
-			conn_read_and_parse(c);
-			if (c->ev.fd < 0 || !c->io)
+			if (!conn_read_and_parse(c))
 				return;
 			continue;
 		}

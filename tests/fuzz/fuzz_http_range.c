@@ -15,6 +15,8 @@
 #define MAX_RANGES 16
 /* 10000-01-01T00:00:00Z, beyond what four year digits can write. */
 #define YEAR_10000 253402300800LL
+/* Room for what the compiler thinks the fields could take, not just the 30 bytes used. */
+#define IMF_BUF 80
 
 static void check_ranges(const struct shoal_http_range *r, int n, size_t max, uint64_t size)
 {
@@ -41,8 +43,8 @@ static bool is_opaque_tag(const char *s, size_t len)
 	return true;
 }
 
-/* IMF-fixdate of t, which must be at or after 1900 and before 10000. */
-static void format_imf(time_t t, char out[30])
+/* IMF-fixdate of t, which must be at or after 1900 and before 10000: 29 bytes and a NUL. */
+static void format_imf(time_t t, char out[IMF_BUF])
 {
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -51,7 +53,7 @@ static void format_imf(time_t t, char out[30])
 
 	FUZZ_CHECK(gmtime_r(&t, &tm) != NULL);
 	FUZZ_CHECK(tm.tm_year >= 0 && tm.tm_year + 1900 <= 9999);
-	snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+	snprintf(out, IMF_BUF, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
 		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -60,7 +62,7 @@ static void format_imf(time_t t, char out[30])
 static void fuzz_date(const char *value, size_t len)
 {
 	time_t t, again;
-	char imf[30];
+	char imf[IMF_BUF];
 
 	if (shoal_http_date_parse(value, len, &t) != 0)
 		return;

@@ -422,9 +422,10 @@ class Response:
 
 
 def build_request(method="GET", path="/", headers=None, body=b"", version="HTTP/1.1"):
-    hdrs = [("Host", "127.0.0.1")] if version == "HTTP/1.1" else []
-    if headers:
-        hdrs += list(headers.items()) if isinstance(headers, dict) else list(headers)
+    given = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    has_host = any(k.lower() == "host" for k, _ in given)
+    hdrs = [("Host", "127.0.0.1")] if version == "HTTP/1.1" and not has_host else []
+    hdrs += given
     if body and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in hdrs):
         hdrs.append(("Content-Length", str(len(body))))
     head = "%s %s %s\r\n" % (method, path, version)

@@ -287,7 +287,7 @@ LIMITS = [
                                                      for i in range(12))), 431),
     case("head too large, unfinished", get(b"X-A: " + b"v" * (2 * MAX_HEADER_SIZE))[:-4], 431),
     case("too many headers", get(b"a:\r\n" * 130), 431),
-    case("many headers within limits", get(b"a:\r\n" * 100), 200, PIPELINE),
+    case("many headers within limits", get(b"a:\r\n" * 60), 200, PIPELINE),
     case("long request line within limits", get(target=b"/index.html?" + b"q" * 900), 200,
          PIPELINE),
 ]
@@ -321,13 +321,26 @@ PATHS = [
 ALL_TABLES = [SMUGGLING, HEADER_SYNTAX, REQUEST_LINE, HOST, LIMITS, PATHS]
 
 
+# Each read is bounded; a server that hangs on one case is restarted so that the others still
+# say something, and the whole file stays within its time budget even then.
+READ_TIMEOUT = 4.0
+BUDGET = 50.0
+
+
 class MalformedTest(unittest.TestCase):
     cases_run = 0
+    server = None
+
+    @classmethod
+    def start_server(cls):
+        # One worker: a case that wedges it shows up in the very next check.
+        cls.server = harness.Server(workers=1, max_header_size=MAX_HEADER_SIZE,
+                                    max_body_size=MAX_BODY_SIZE, header_timeout=3)
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server(workers=2, max_header_size=MAX_HEADER_SIZE,
-                                    max_body_size=MAX_BODY_SIZE, header_timeout=3)
+        cls.deadline = time.monotonic() + BUDGET
+        cls.start_server()
 
     @classmethod
     def tearDownClass(cls):
@@ -338,35 +351,43 @@ class MalformedTest(unittest.TestCase):
     def run_case(self, cs):
         pipelined = PIPELINE in cs["flags"] or SMUGGLE in cs["flags"]
         raw = cs["raw"] + (NORMAL if pipelined else b"")
-        with Client(self.server.port, timeout=8.0) as c:
-            r = self.read_first(c, raw)
-            status = r if r == CLOSE else r.status
-            self.assertIn(status, cs["expect"], "got %r, expected one of %r" % (r, cs["expect"]))
-            if r != CLOSE:
-                self.assertNotIn(harness.SECRET_BODY, r.body)
-                self.check_after(c, cs, r)
-        self.assert_still_serving()
+        head_request = raw.startswith(b"HEAD ")
+        try:
+            with Client(self.server.port, timeout=READ_TIMEOUT) as c:
+                r = self.read_first(c, raw, head_request)
+                status = r if r == CLOSE else r.status
+                self.assertIn(status, cs["expect"],
+                              "got %r, expected one of %r" % (r, cs["expect"]))
+                if r != CLOSE:
+                    self.assertNotIn(harness.SECRET_BODY, r.body)
+                    self.check_after(c, cs, r, head_request)
+        finally:
+            self.assert_still_serving()
 
-    def read_first(self, c, raw):
+    def read_first(self, c, raw, head_request):
         try:
             c.send(raw)
         except OSError:
             pass  # the server refused early; what it answered is still to be read
         try:
-            return c.read_response(head_request=raw.startswith(b"HEAD "))
+            return c.read_response(head_request=head_request)
         except HarnessError:
             if not c.buf and c.eof:
                 return CLOSE
             raise
 
-    def check_after(self, c, cs, r):
+    def check_after(self, c, cs, r, head_request):
         """What may follow the first response on the same connection."""
         closing = (r.header("Connection", "").lower() == "close"
                    or r.version == "HTTP/1.0" or r.status in (413, 414, 431, 501, 505)
                    or (r.status == 400 and KEEP not in cs["flags"]))
+        if head_request and closing:
+            # A request refused before its method counted may get an error page: skip it.
+            c.buf = c.buf[int(r.header("Content-Length", "0")):]
         if SMUGGLE in cs["flags"]:
-            self.assertTrue(c.closed_by_peer(), "answered after a body it could not frame "
-                            "(%r), or left the connection open" % r)
+            self.assertTrue(c.closed_by_peer(), "after %r, the request that followed a body "
+                            "that had to be refused was answered, or the connection stayed "
+                            "open" % r)
         elif closing:
             self.assertEqual(r.header("Connection", "").lower(), "close", r)
             self.assertTrue(c.closed_by_peer(), "connection left open after %r" % r)
@@ -376,13 +397,21 @@ class MalformedTest(unittest.TestCase):
             self.assertEqual(second.body, harness.INDEX_BODY)
 
     def assert_still_serving(self):
-        r = self.server.request("GET", "/index.html")
-        self.assertEqual(r.status, 200)
-        self.assertEqual(r.body, harness.INDEX_BODY)
+        try:
+            r = self.server.request("GET", "/index.html", timeout=READ_TIMEOUT)
+            ok = r.status == 200 and r.body == harness.INDEX_BODY
+        except (HarnessError, OSError) as e:
+            r, ok = e, False
+        if not ok:
+            type(self).server.close()
+            type(self).start_server()
+            self.fail("the server stopped answering after this case (%r); restarted it" % r)
 
     def run_table(self, table):
         for cs in table:
             with self.subTest(cs["name"]):
+                if time.monotonic() > self.deadline:
+                    self.fail("not run: the file's %d s budget is spent" % BUDGET)
                 type(self).cases_run += 1
                 self.run_case(cs)
 

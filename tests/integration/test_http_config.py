@@ -1,0 +1,150 @@
+"""HTTP behaviour that the configuration controls: types, limits, timeouts, keep-alive,
+virtual hosts, symlinks, the cache and the access log; and a few statuses through curl."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Client, build_request, wait_until  # noqa: E402
+
+
+class HttpConfigTest(unittest.TestCase):
+    def server(self, **kw):
+        s = harness.Server(**kw)
+        self.addCleanup(s.close)
+        return s
+
+    def client(self, s):
+        c = Client(s.port)
+        self.addCleanup(c.close)
+        return c
+
+    def test_types_and_default_type(self):
+        s = self.server(workers=1, types=["text/markdown md"], default_type="text/x-unknown")
+        s.write_file("notes.md", b"# hi\n")
+        s.write_file("blob.zzz", b"?")
+        self.assertTrue(s.request("GET", "/notes.md").header("Content-Type")
+                        .startswith("text/markdown"))
+        # A text type without parameters gets the UTF-8 charset, as the built-in ones do.
+        self.assertEqual(s.request("GET", "/blob.zzz").header("Content-Type"),
+                         "text/x-unknown; charset=utf-8")
+
+    def test_limits(self):
+        s = self.server(workers=1, max_headers=4, max_body_size=10, max_header_size=1024)
+        headers = [("X-%d" % i, "v") for i in range(5)]
+        self.assertEqual(s.request("GET", "/", headers=headers).status, 431)
+        self.assertEqual(s.request("GET", "/", headers=headers[:2]).status, 200)
+        self.assertEqual(s.request("GET", "/" + "a" * 2000).status, 414)
+        r = s.request("GET", "/", headers=[("Content-Length", "11")], body=b"x" * 11)
+        self.assertEqual(r.status, 413)
+        self.assertEqual(r.header("Connection"), "close")
+
+    def test_server_tokens(self):
+        s = self.server(workers=1, server_tokens=False)
+        self.assertEqual(s.request("GET", "/").header("Server"), "shoal")
+
+    def test_max_keepalive_requests(self):
+        s = self.server(workers=1, max_keepalive_requests=3)
+        c = self.client(s)
+        self.assertIsNone(c.request("GET", "/").header("Connection"))
+        self.assertIsNone(c.request("GET", "/").header("Connection"))
+        self.assertEqual(c.request("GET", "/").header("Connection"), "close")
+        self.assertTrue(c.closed_by_peer(5))
+
+    def test_idle_keepalive_times_out(self):
+        s = self.server(workers=1, keepalive_timeout=1)
+        c = self.client(s)
+        self.assertEqual(c.request("GET", "/").status, 200)
+        started = time.monotonic()
+        self.assertTrue(c.closed_by_peer(5))
+        self.assertLess(time.monotonic() - started, 3.5)
+
+    def test_slow_head_gets_408(self):
+        s = self.server(workers=1, header_timeout=1)
+        c = self.client(s)
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        r = c.read_response(timeout=5)
+        self.assertEqual(r.status, 408)
+        self.assertTrue(c.closed_by_peer(5))
+
+    def test_cache_sees_changed_files(self):
+        s = self.server(workers=1, cache_revalidate=0)
+        s.write_file("v.txt", b"one")
+        self.assertEqual(s.request("GET", "/v.txt").body, b"one")
+        time.sleep(0.02)  # a distinct mtime
+        s.write_file("v.txt", b"second")
+        self.assertEqual(s.request("GET", "/v.txt").body, b"second")
+
+    def test_symlinks_refused_when_configured(self):
+        s = self.server(workers=1, follow_symlinks=None)
+        s.rewrite_config(text=s.config_text().replace(
+            'index = [ "index.html" ];', 'index = [ "index.html" ]; follow_symlinks = false;'))
+        s.signal(__import__("signal").SIGHUP)
+        s.wait_for_log(r"generation 2 ")
+        wait_until(lambda: len(s.worker_pids()) == 1, 5, what="the old worker to go")
+        os.symlink("file612.txt", os.path.join(s.root, "link.txt"))
+        self.assertEqual(s.request("GET", "/link.txt").status, 403)
+        self.assertEqual(s.request("GET", "/file612.txt").status, 200)
+
+    def test_virtual_hosts(self):
+        s = harness.Server(workers=1, start=False)
+        self.addCleanup(s.close)
+        other = os.path.join(s.dir, "other")
+        os.makedirs(other)
+        with open(os.path.join(other, "index.html"), "wb") as f:
+            f.write(b"other site\n")
+        listen = '[ "127.0.0.1:%d" ]' % s.port
+        text = s.config_text().replace(
+            'index = [ "index.html" ];',
+            'index = [ "index.html" ]; server_names = [ "main.test" ];')
+        text = text.rstrip().rstrip(");").rstrip() + (
+            ',\n  { listen = %s; root = "%s"; server_names = [ "*.other.test", "other.test" ];'
+            ' default_server = true; }\n);\n' % (listen, other))
+        s.rewrite_config(text=text)
+        s.start()
+        self.assertEqual(s.request("GET", "/", headers=[("Host", "main.test")]).body,
+                         harness.INDEX_BODY)
+        for host in ("other.test", "www.other.test", "unknown.test"):
+            r = s.request("GET", "/", headers=[("Host", host)])
+            self.assertEqual(r.body, b"other site\n", host)
+
+    def test_access_log_line(self):
+        s = harness.Server(workers=1, start=False)
+        self.addCleanup(s.close)
+        path = os.path.join(s.dir, "access.log")
+        s.rewrite_config(access_log=path)
+        s.start()
+        s.request("GET", "/file612.txt?x=1", headers=[("User-Agent", 'evil"agent\xff')])
+        pattern = (r'127\.0\.0\.1 - - \[[^]]+\] "GET /file612\.txt\?x=1 HTTP/1\.1" 200 612 '
+                   r'"-" "evil\\x22agent\\xFF"')
+        s.wait_for_log(pattern, path=path, timeout=5)
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_statuses_through_curl(self):
+        s = self.server(workers=1)
+        base = "http://127.0.0.1:%d" % s.port
+
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"] +
+                               list(args), capture_output=True, text=True, timeout=20)
+            return int(r.stdout)
+        self.assertEqual(curl(base + "/file612.txt"), 200)
+        self.assertEqual(curl("-I", base + "/file612.txt"), 200)
+        self.assertEqual(curl(base + "/missing"), 404)
+        self.assertEqual(curl(base + "/dir"), 301)
+        self.assertEqual(curl("-r", "0-9", base + "/file612.txt"), 206)
+        self.assertEqual(curl("-r", "9000-", base + "/file612.txt"), 416)
+        self.assertEqual(curl("-X", "DELETE", base + "/file612.txt"), 405)
+        self.assertEqual(curl("-X", "OPTIONS", base + "/"), 200)
+        self.assertEqual(curl("-H", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
+                              base + "/file612.txt"), 304)
+        self.assertEqual(curl("--http1.0", "-H", "Host:", base + "/"), 200)
+
+
+if __name__ == "__main__":
+    harness.main()
