@@ -72,6 +72,21 @@ class HttpConfigTest(unittest.TestCase):
         self.assertEqual(r.status, 408)
         self.assertTrue(c.closed_by_peer(5))
 
+    def test_partial_head_does_not_spin(self):
+        s = self.server(workers=1, header_timeout=5)
+        worker = s.worker_pids()[0]
+
+        def cpu_seconds():
+            with open("/proc/%d/stat" % worker) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        c = self.client(s)
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # half a head, then nothing
+        before = cpu_seconds()
+        time.sleep(1.0)
+        self.assertLess(cpu_seconds() - before, 0.2, "the worker burns CPU on a waiting head")
+        self.assertEqual(s.request("GET", "/").status, 200)
+
     def test_cache_sees_changed_files(self):
         s = self.server(workers=1, cache_revalidate=0)
         s.write_file("v.txt", b"one")
