@@ -657,6 +657,26 @@ static const char *check_media_type(const char *text)
 	return NULL;
 }
 
+/* "404 /errors/404.html", "500 502 503 /50x.html": status codes, then the page's path. */
+static const char *check_error_page(const char *text)
+{
+	const char *p = text;
+	int codes = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		char *end;
+		long code = strtol(p, &end, 10);
+		if (code < 400 || code > 599 || *end != ' ')
+			return "must be status codes from 400 to 599, then a path, as in \"404 /404.html\"";
+		codes++;
+		for (p = end; *p == ' '; p++)
+			;
+	}
+	if (!codes || *p != '/' || strpbrk(p, " ?#"))
+		return "must be status codes from 400 to 599, then a path, as in \"404 /404.html\"";
+	return NULL;
+}
+
 /* A host name as it may appear in Host, or "*." followed by one (a leading wildcard). */
 static const char *check_host_name(const char *name)
 {
@@ -756,6 +776,9 @@ static const struct conf_key server_keys[] = {
 		   .count_offset = offsetof(struct shoal_server_conf, nserver_names),
 		   .check = check_host_name),
 	SERVER_KEY(default_server, kind_bool, .def_int = 0),
+	SERVER_KEY(error_pages, kind_names,
+		   .count_offset = offsetof(struct shoal_server_conf, nerror_pages),
+		   .check = check_error_page),
 	SERVER_KEY(follow_symlinks, kind_bool, .def_int = 1),
 };
 

@@ -224,7 +224,7 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 	keep_alive = conn_keep_alive(c, req);
 	if (req->body == SHOAL_HTTP_BODY_LENGTH &&
 	    req->content_length > (uint64_t)w->cfg->max_body_size) {
-		shoal_respond_error(w, &io->out, 413, req->version, false,
+		shoal_respond_error(w, conn_server(c, req), &io->out, 413, req->version, false,
 				    req->method == SHOAL_HTTP_HEAD);
 		c->close_after = true;
 		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_LIMIT);
@@ -255,7 +255,9 @@ static void conn_refuse(struct shoal_conn *c, int status, enum shoal_stats_error
 	struct shoal_conn_io *io = c->io;
 	size_t queued = io->out.bytes;
 
-	shoal_respond_error(w, &io->out, status, 11, false, false);
+	/* The request was not understood, so its Host is not known: the address's default. */
+	shoal_respond_error(w, c->listener->servers[c->listener->default_index], &io->out, status,
+			    11, false, false);
 	c->close_after = true;
 	shoal_stats_error(w->stats, why);
 	conn_account(c, NULL, io->in_len - io->in_pos, io->out.bytes - queued);

@@ -53,13 +53,64 @@ static void queue_generated(struct shoal_worker *w, struct shoal_out *out,
 	shoal_out_note(out, h->status, body_len);
 }
 
-void shoal_respond_error(struct shoal_worker *w, struct shoal_out *out, int status, int version,
-			 bool keep_alive, bool head_only)
+/* The path error_pages gives for status, or NULL. */
+static const char *error_page_for(const struct shoal_server_conf *conf, int status)
+{
+	for (size_t i = 0; i < conf->nerror_pages; i++) {
+		const char *p = conf->error_pages[i];
+		bool listed = false;
+		while (*p >= '0' && *p <= '9') {
+			char *end;
+			long code = strtol(p, &end, 10);
+			listed = listed || code == status;
+			for (p = end; *p == ' '; p++)
+				;
+		}
+		if (listed)
+			return p;
+	}
+	return NULL;
+}
+
+static bool queue_custom_error(struct shoal_worker *w, const struct shoal_worker_server *srv,
+			       struct shoal_out *out, int status, int version, bool keep_alive,
+			       bool head_only)
+{
+	const char *path = srv ? error_page_for(srv->conf, status) : NULL;
+	struct shoal_static_file f;
+	struct shoal_http_head h;
+
+	if (!path)
+		return false;
+	shoal_static_open(srv->root_fd, srv->conf, path, strlen(path), &f);
+	if (f.status != 200)
+		return false;
+	head_init(w, &h, status, version, keep_alive);
+	h.content_type = shoal_mime_lookup(w->mime, f.name, f.name_len);
+	h.content_length = (uint64_t)f.st.st_size;
+	if (status == 405)
+		h.allow = "GET, HEAD, OPTIONS";
+	queue_generated(w, out, &h, NULL, 0);
+	if (head_only || f.st.st_size == 0) {
+		close(f.fd);
+		return true;
+	}
+	shoal_out_file(out, f.fd, 0, f.st.st_size);
+	shoal_out_note(out, status, (uint64_t)f.st.st_size);
+	return true;
+}
+
+void shoal_respond_error(struct shoal_worker *w, const struct shoal_worker_server *srv,
+			 struct shoal_out *out, int status, int version, bool keep_alive,
+			 bool head_only)
 {
 	struct shoal_http_head h;
 	char page[PAGE_MAX];
-	size_t len = shoal_http_error_body(page, sizeof(page), status);
+	size_t len;
 
+	if (queue_custom_error(w, srv, out, status, version, keep_alive, head_only))
+		return;
+	len = shoal_http_error_body(page, sizeof(page), status);
 	head_init(w, &h, status, version, keep_alive);
 	h.content_type = "text/html; charset=utf-8";
 	h.content_length = len;
@@ -68,8 +119,9 @@ void shoal_respond_error(struct shoal_worker *w, struct shoal_out *out, int stat
 	queue_generated(w, out, &h, page, head_only ? 0 : len);
 }
 
-static void respond_redirect(struct shoal_worker *w, const struct shoal_http_request *req,
-			     size_t path_len, bool keep_alive, struct shoal_out *out)
+static void respond_redirect(struct shoal_worker *w, const struct shoal_worker_server *srv,
+			     const struct shoal_http_request *req, size_t path_len, bool keep_alive,
+			     struct shoal_out *out)
 {
 	struct shoal_http_head h;
 	char location[sizeof(w->path) + 2];
@@ -77,7 +129,7 @@ static void respond_redirect(struct shoal_worker *w, const struct shoal_http_req
 			 req->query.len ? "?" : "", (int)req->query.len, req->query.p);
 
 	if (n < 0 || (size_t)n >= sizeof(location)) {
-		shoal_respond_error(w, out, 414, req->version, false, false);
+		shoal_respond_error(w, srv, out, 414, req->version, false, false);
 		return;
 	}
 	head_init(w, &h, 301, req->version, keep_alive);
@@ -353,18 +405,19 @@ static bool respond_static(struct shoal_worker *w, struct shoal_worker_server *s
 					   &path_len);
 
 	if (rc < 0) {
-		shoal_respond_error(w, out, -rc, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
+		shoal_respond_error(w, srv, out, -rc, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	e = cache_lookup(w, srv, path_len, &f);
 	if (!e && f.status == 0)
 		shoal_static_open(srv->root_fd, srv->conf, w->path, path_len, &f);
 	if (!e && f.status == 301) {
-		respond_redirect(w, req, path_len, keep_alive, out);
+		respond_redirect(w, srv, req, path_len, keep_alive, out);
 		return keep_alive;
 	}
 	if (!e && f.status != 200) {
-		shoal_respond_error(w, out, f.status, req->version, keep_alive,
+		shoal_respond_error(w, srv, out, f.status, req->version, keep_alive,
 				    req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
@@ -395,7 +448,7 @@ bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
 		queue_generated(w, out, &h, NULL, 0);
 		return keep_alive;
 	default:
-		shoal_respond_error(w, out, 405, req->version, keep_alive, false);
+		shoal_respond_error(w, srv, out, 405, req->version, keep_alive, false);
 		return keep_alive;
 	}
 }
@@ -448,13 +501,15 @@ bool shoal_respond_status(struct shoal_worker *w, const struct shoal_http_reques
 	char *text;
 
 	if (!allowed) {
-		shoal_respond_error(w, out, 403, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
+		shoal_respond_error(w, NULL, out, 403, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	text = format_stats(w, json, &len);
 	body = text ? shoal_cache_entry_adopt(text, len) : NULL;
 	if (!body) {
-		shoal_respond_error(w, out, 500, req->version, keep_alive, req->method == SHOAL_HTTP_HEAD);
+		shoal_respond_error(w, NULL, out, 500, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	head_init(w, &h, 200, req->version, keep_alive);

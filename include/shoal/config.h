@@ -21,6 +21,8 @@ struct shoal_server_conf {
 	char **server_names; /* exact names and "*.suffix" wildcards, any case */
 	size_t nserver_names;
 	bool default_server;  /* answers requests for unknown hosts on its addresses */
+	char **error_pages;   /* "CODE... /path": pages under root served with those statuses */
+	size_t nerror_pages;
 	bool follow_symlinks; /* false: no symlink is followed beneath root */
 };
 

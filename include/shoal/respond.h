@@ -31,8 +31,11 @@ bool shoal_respond_is_status(const struct shoal_worker *w, const struct shoal_ht
 bool shoal_respond_status(struct shoal_worker *w, const struct shoal_http_request *req,
 			  bool keep_alive, bool allowed, struct shoal_out *out);
 
-/* Queues an error page for status (no body for HEAD). */
-void shoal_respond_error(struct shoal_worker *w, struct shoal_out *out, int status, int version,
-			 bool keep_alive, bool head_only);
+/* Queues the error page for status (no body for HEAD): the server's own page for it from
+ * error_pages if it has one and it can be opened, else a small built-in page. srv may be
+ * NULL when no server is known yet. */
+void shoal_respond_error(struct shoal_worker *w, const struct shoal_worker_server *srv,
+			 struct shoal_out *out, int status, int version, bool keep_alive,
+			 bool head_only);
 
 #endif

@@ -44,6 +44,28 @@ class HttpConfigTest(unittest.TestCase):
         self.assertEqual(r.status, 413)
         self.assertEqual(r.header("Connection"), "close")
 
+    def test_error_pages(self):
+        s = harness.Server(workers=1, start=False)
+        self.addCleanup(s.close)
+        os.makedirs(os.path.join(s.root, "errors"))
+        s.write_file("errors/404.html", b"<h1>nothing here</h1>\n")
+        s.rewrite_config(text=s.config_text().replace(
+            'index = [ "index.html" ];',
+            'index = [ "index.html" ]; error_pages = [ "404 410 /errors/404.html", '
+            '"500 /errors/absent.html" ];'))
+        s.start()
+        r = s.request("GET", "/nope")
+        self.assertEqual((r.status, r.body), (404, b"<h1>nothing here</h1>\n"))
+        self.assertTrue(r.header("Content-Type").startswith("text/html"))
+        r = s.request("HEAD", "/nope")
+        self.assertEqual((r.status, r.header("Content-Length"), r.body), (404, "22", b""))
+        r = s.request("DELETE", "/")  # no page for 405: the built-in one
+        self.assertEqual(r.status, 405)
+        self.assertIn(b"405 Method Not Allowed", r.body)
+        c = self.client(s)  # the page, then the connection goes on
+        self.assertEqual(c.request("GET", "/nope").status, 404)
+        self.assertEqual(c.request("GET", "/").status, 200)
+
     def test_server_tokens(self):
         s = self.server(workers=1, server_tokens=False)
         self.assertEqual(s.request("GET", "/").header("Server"), "shoal")
