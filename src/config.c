@@ -780,6 +780,7 @@ static const struct conf_key server_keys[] = {
 		   .count_offset = offsetof(struct shoal_server_conf, nerror_pages),
 		   .check = check_error_page),
 	SERVER_KEY(follow_symlinks, kind_bool, .def_int = 1),
+	SERVER_KEY(autoindex, kind_bool, .def_int = 0),
 };
 
 /* ---- servers: a list of server groups ---- */

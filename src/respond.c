@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shoal/autoindex.h"
 #include "shoal/file_cache.h"
 #include "shoal/http_path.h"
 #include "shoal/http_range.h"
@@ -394,6 +395,50 @@ static struct shoal_cache_entry *cache_lookup(struct shoal_worker *w,
 	return NULL;
 }
 
+/* A generated body that outlives this call: held by the batch until it is sent. */
+static void queue_owned_body(struct shoal_worker *w, const struct shoal_http_request *req,
+			     struct shoal_http_head *h, char *body, size_t len, bool keep_alive,
+			     struct shoal_out *out)
+{
+	struct shoal_cache_entry *owned = shoal_cache_entry_adopt(body, len);
+
+	if (!owned) {
+		shoal_respond_error(w, NULL, out, 500, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
+		return;
+	}
+	h->content_length = len;
+	queue_generated(w, out, h, NULL, 0);
+	shoal_cache_entry_ref(owned);
+	if (req->method == SHOAL_HTTP_GET) {
+		shoal_out_add(out, owned->data, len, owned);
+		shoal_out_note(out, h->status, len);
+	}
+	shoal_cache_entry_unref(owned); /* the batch holds it now, or (HEAD) nothing does */
+}
+
+/* autoindex: a directory without an index file is listed. */
+static bool respond_listing(struct shoal_worker *w, const struct shoal_worker_server *srv,
+			    const struct shoal_http_request *req, bool keep_alive,
+			    struct shoal_out *out)
+{
+	int fd = shoal_static_open_dir(srv->root_fd, srv->conf, w->path);
+	struct shoal_http_head h;
+	struct shoal_err err;
+	size_t len = 0;
+	char *page = fd >= 0 ? shoal_autoindex_render(fd, w->path, &len, &err) : NULL;
+
+	if (!page) {
+		shoal_respond_error(w, srv, out, 403, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
+		return keep_alive;
+	}
+	head_init(w, &h, 200, req->version, keep_alive);
+	h.content_type = "text/html; charset=utf-8";
+	queue_owned_body(w, req, &h, page, len, keep_alive, out);
+	return keep_alive;
+}
+
 static bool respond_static(struct shoal_worker *w, struct shoal_worker_server *srv,
 			   const struct shoal_http_request *req, bool keep_alive,
 			   struct shoal_out *out)
@@ -416,6 +461,8 @@ static bool respond_static(struct shoal_worker *w, struct shoal_worker_server *s
 		respond_redirect(w, srv, req, path_len, keep_alive, out);
 		return keep_alive;
 	}
+	if (!e && f.no_index && srv->conf->autoindex)
+		return respond_listing(w, srv, req, keep_alive, out);
 	if (!e && f.status != 200) {
 		shoal_respond_error(w, srv, out, f.status, req->version, keep_alive,
 				    req->method == SHOAL_HTTP_HEAD);
@@ -495,7 +542,6 @@ bool shoal_respond_status(struct shoal_worker *w, const struct shoal_http_reques
 			  bool keep_alive, bool allowed, struct shoal_out *out)
 {
 	bool json = wants_json(req);
-	struct shoal_cache_entry *body;
 	struct shoal_http_head h;
 	size_t len = 0;
 	char *text;
@@ -506,22 +552,13 @@ bool shoal_respond_status(struct shoal_worker *w, const struct shoal_http_reques
 		return keep_alive;
 	}
 	text = format_stats(w, json, &len);
-	body = text ? shoal_cache_entry_adopt(text, len) : NULL;
-	if (!body) {
+	if (!text) {
 		shoal_respond_error(w, NULL, out, 500, req->version, keep_alive,
 				    req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	head_init(w, &h, 200, req->version, keep_alive);
 	h.content_type = json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8";
-	h.content_length = len;
-	queue_generated(w, out, &h, NULL, 0);
-	if (req->method == SHOAL_HTTP_GET) {
-		shoal_out_add(out, body->data, len, body);
-		shoal_out_note(out, 200, len);
-	} else {
-		shoal_cache_entry_ref(body);
-		shoal_cache_entry_unref(body); /* HEAD: nothing holds it, so it goes now */
-	}
+	queue_owned_body(w, req, &h, text, len, keep_alive, out);
 	return keep_alive;
 }

@@ -102,6 +102,7 @@ static void open_index(int root_fd, const struct shoal_server_conf *server, cons
 	}
 	close(dirfd);
 	set_error(out, 403);
+	out->no_index = true;
 }
 
 void shoal_static_open(int root_fd, const struct shoal_server_conf *server, const char *path,
@@ -111,6 +112,7 @@ void shoal_static_open(int root_fd, const struct shoal_server_conf *server, cons
 	const char *slash = memrchr(path, '/', path_len);
 	int fd;
 
+	out->no_index = false;
 	out->name = slash + 1;
 	out->name_len = path_len - (size_t)(slash + 1 - path);
 	if (path[path_len - 1] == '/') {
@@ -123,6 +125,12 @@ void shoal_static_open(int root_fd, const struct shoal_server_conf *server, cons
 		return;
 	}
 	finish_open(fd, out);
+}
+
+int shoal_static_open_dir(int root_fd, const struct shoal_server_conf *server, const char *path)
+{
+	return open_beneath(root_fd, path[1] ? path + 1 : ".", O_RDONLY | O_DIRECTORY,
+			    server->follow_symlinks);
 }
 
 int shoal_static_open_root(const char *root, struct shoal_err *err)

@@ -24,6 +24,7 @@ struct shoal_server_conf {
 	char **error_pages;   /* "CODE... /path": pages under root served with those statuses */
 	size_t nerror_pages;
 	bool follow_symlinks; /* false: no symlink is followed beneath root */
+	bool autoindex;       /* list directories that have no index file */
 };
 
 struct shoal_config {

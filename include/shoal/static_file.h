@@ -2,6 +2,7 @@
 #ifndef SHOAL_STATIC_FILE_H
 #define SHOAL_STATIC_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -13,6 +14,7 @@ struct shoal_static_file {
 	int status;       /* 200, or the error/redirect status to answer */
 	int fd;           /* open regular file when status is 200, else -1 */
 	struct stat st;
+	bool no_index;    /* 403 because the directory has no index file (autoindex may list it) */
 	const char *name; /* last path component, for the content type */
 	size_t name_len;
 };
@@ -22,6 +24,9 @@ struct shoal_static_file {
  * 301 (the caller builds the Location). */
 void shoal_static_open(int root_fd, const struct shoal_server_conf *server, const char *path,
 		       size_t path_len, struct shoal_static_file *out);
+
+/* Opens the directory a normalised path ending in '/' names, for a listing. */
+int shoal_static_open_dir(int root_fd, const struct shoal_server_conf *server, const char *path);
 
 /* Opens root as the directory that shoal_static_open resolves beneath. */
 int shoal_static_open_root(const char *root, struct shoal_err *err);

@@ -66,6 +66,24 @@ class HttpConfigTest(unittest.TestCase):
         self.assertEqual(c.request("GET", "/nope").status, 404)
         self.assertEqual(c.request("GET", "/").status, 200)
 
+    def test_autoindex(self):
+        s = harness.Server(workers=1, start=False)
+        self.addCleanup(s.close)
+        s.write_file("empty/<b>.txt", b"b")
+        s.rewrite_config(text=s.config_text().replace(
+            'index = [ "index.html" ];', 'index = [ "index.html" ]; autoindex = true;'))
+        s.start()
+        r = s.request("GET", "/empty/")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b'<a href="%3Cb%3E.txt">&lt;b&gt;.txt</a>', r.body)
+        self.assertEqual(s.request("GET", "/%3Cb%3E.txt").status, 404)
+        self.assertEqual(s.request("GET", "/empty/%3Cb%3E.txt").body, b"b")
+        self.assertEqual(s.request("GET", "/dir/").body, harness.DIR_INDEX_BODY)  # index wins
+
+    def test_no_autoindex_by_default(self):
+        s = self.server(workers=1)
+        self.assertEqual(s.request("GET", "/empty/").status, 403)
+
     def test_server_tokens(self):
         s = self.server(workers=1, server_tokens=False)
         self.assertEqual(s.request("GET", "/").header("Server"), "shoal")
