@@ -51,6 +51,8 @@ class SignalTest(unittest.TestCase):
         s.wait_for_log(r"started worker 1 ", count=2, timeout=5)
         replacement = s.workers_by_slot()[1]
         self.assertNotEqual(replacement, hung)
+        # Until it serves, a new worker may still hold the master's descriptors.
+        s.wait_for_log(r"worker 1 \(pid %d\) is serving" % replacement, timeout=10)
         self.assertEqual(self.listen_inode_of(s, replacement), inode)
         self.assert_serves(s)
 
