@@ -93,6 +93,10 @@ class SignalTest(unittest.TestCase):
                 s.rewrite_config(workers=n)
                 s.signal(signal.SIGHUP)
                 s.wait_for_log(r"reloaded .*: generation %d with %d workers" % (gen, n))
+                # The old generation finishes and exits: only then are there n workers,
+                # all of them new (mid-reload, old and new together can also count n).
+                wait_until(lambda: not set(s.worker_pids()) & old, 15,
+                           what="the old generation to exit")
                 self.wait_counts(s, n)
                 new = set(s.worker_pids())
                 self.assertFalse(new & old, "old workers still running")
