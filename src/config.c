@@ -867,6 +867,8 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(log_level, kind_log_level, .def_str = "info"),
 	TOP_KEY(shutdown_timeout, kind_int, .min = 0, .max = 3600, .def_int = 30),
 	TOP_KEY(worker_timeout, kind_int, .min = 0, .max = 3600, .def_int = 30),
+	TOP_KEY(stop_delay, kind_int, .min = 0, .max = 3600, .def_int = 0),
+	TOP_KEY(health_path, kind_string, .def_str = NULL, .check = check_url_path),
 	TOP_KEY(stats_file, kind_path, .def_str = "/dev/shm/shoal.stats"),
 	TOP_KEY(stats_export, kind_log_target, .def_str = "off", .keyword = "off"),
 	TOP_KEY(stats_interval, kind_int, .min = 1, .max = 3600, .def_int = 15),

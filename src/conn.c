@@ -238,7 +238,9 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		io->body_seen = 0;
 		shoal_http_chunked_init(&io->chunked);
 	}
-	if (shoal_respond_is_status(w, req))
+	if (shoal_respond_is_health(w, req))
+		c->close_after = !shoal_respond_health(w, req, keep_alive, &io->out);
+	else if (shoal_respond_is_status(w, req))
 		c->close_after = !shoal_respond_status(w, req, keep_alive,
 						       shoal_acl_allows(w->status_acl, w->nstatus_acl,
 									c->peer_family, c->peer_addr),

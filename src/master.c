@@ -489,9 +489,10 @@ static void master_retire(struct master *m, struct master_worker *w)
 
 	if (w->retiring && (!stop || w->told_to_stop))
 		return;
-	if (!w->retiring)
-		w->kill_at_ms = m->now_ms + (uint64_t)w->gen->cfg.shutdown_timeout * 1000 +
-				RETIRE_GRACE_MS;
+	if (!w->retiring || stop)
+		w->kill_at_ms = m->now_ms + RETIRE_GRACE_MS +
+				(uint64_t)(w->gen->cfg.shutdown_timeout + (stop ? w->gen->cfg.stop_delay : 0)) *
+					1000;
 	w->retiring = true;
 	w->told_to_stop = stop;
 	master_signal_worker(m, w, stop ? SIGQUIT : SIGWINCH);

@@ -500,12 +500,35 @@ bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
 	}
 }
 
-bool shoal_respond_is_status(const struct shoal_worker *w, const struct shoal_http_request *req)
+static bool is_endpoint(const char *path, const struct shoal_http_request *req)
 {
-	const char *path = w->cfg->status_path;
-
 	return path && (req->method == SHOAL_HTTP_GET || req->method == SHOAL_HTTP_HEAD) &&
 	       req->path.len == strlen(path) && memcmp(req->path.p, path, req->path.len) == 0;
+}
+
+bool shoal_respond_is_status(const struct shoal_worker *w, const struct shoal_http_request *req)
+{
+	return is_endpoint(w->cfg->status_path, req);
+}
+
+bool shoal_respond_is_health(const struct shoal_worker *w, const struct shoal_http_request *req)
+{
+	return is_endpoint(w->cfg->health_path, req);
+}
+
+bool shoal_respond_health(struct shoal_worker *w, const struct shoal_http_request *req,
+			  bool keep_alive, struct shoal_out *out)
+{
+	static const char ok[] = "ok\n", stopping[] = "stopping\n";
+	const char *body = w->stopping ? stopping : ok;
+	size_t len = w->stopping ? sizeof(stopping) - 1 : sizeof(ok) - 1;
+	struct shoal_http_head h;
+
+	head_init(w, &h, w->stopping ? 503 : 200, req->version, keep_alive);
+	h.content_type = "text/plain; charset=utf-8";
+	h.content_length = len;
+	queue_generated(w, out, &h, body, req->method == SHOAL_HTTP_HEAD ? 0 : len);
+	return keep_alive;
 }
 
 static bool wants_json(const struct shoal_http_request *req)

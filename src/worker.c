@@ -178,8 +178,12 @@ void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io)
 	w->nfree_io++;
 }
 
+/* Stops accepting. A stopping worker also closes its idle keep-alive connections then: the
+ * server goes away, so their next request could not be served anyway. */
 static void worker_close_listeners(struct shoal_worker *w)
 {
+	struct shoal_timer *t;
+
 	worker_set_accepting(w, false);
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		if (w->listeners[i].ev.fd >= 0)
@@ -188,31 +192,38 @@ static void worker_close_listeners(struct shoal_worker *w)
 	}
 	w->listeners_close_ms = 0;
 	w->listening = false;
+	while (w->stopping && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
+		shoal_conn_close(conn_of_timer(t));
 }
 
 /* Lets connections finish: each answers its next request with Connection: close; whatever
  * is left at the deadline is closed.
- * On a stop (QUIT) the server goes away: listeners close now, and so do idle keep-alive
- * connections. A worker only being replaced (WINCH: reload, one worker less) keeps
- * accepting for a moment, so that a slot socket that is going away is drained of the
- * connections it queued before the master steered new ones elsewhere; and it keeps idle
+ * On a stop (QUIT) the server goes away: after stop_delay, during which health_path answers
+ * 503 so that a load balancer in front can take this server out, the listeners close, and
+ * so do idle keep-alive connections. A worker only being replaced (WINCH: reload, one worker
+ * less) keeps accepting for a moment, so that a slot socket that is going away is drained of
+ * the connections it queued before the master steered new ones elsewhere; and it keeps idle
  * connections until their next request, since a client may be sending one right now. */
 static void worker_start_drain(struct shoal_worker *w, bool stopping)
 {
-	struct shoal_timer *t;
+	uint64_t close_ms = w->now_ms + (stopping ? (uint64_t)w->cfg->stop_delay * 1000
+						  : RETIRE_ACCEPT_MS);
 
 	if (!w->draining) {
 		log_info(w->log, "%s: %zu connections to finish", stopping ? "stopping" : "retiring",
 			 w->nconns);
 		w->draining = true;
 		shoal_stats_worker_state(w->stats, SHOAL_STATS_DRAINING);
-		w->drain_deadline_ms = w->now_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
-		w->listeners_close_ms = w->now_ms + RETIRE_ACCEPT_MS;
+		w->drain_deadline_ms = close_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
+		w->listeners_close_ms = close_ms;
 	}
-	if (stopping && w->listening)
+	if (!stopping || w->stopping)
+		return;
+	w->stopping = true;
+	if (close_ms < w->listeners_close_ms)
+		w->listeners_close_ms = close_ms;
+	if (w->listening && w->listeners_close_ms <= w->now_ms)
 		worker_close_listeners(w);
-	while (stopping && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
-		shoal_conn_close(conn_of_timer(t));
 }
 
 static void worker_on_signal(struct shoal_event_source *src, uint32_t events)

@@ -39,6 +39,8 @@ struct shoal_config {
 	enum shoal_log_level log_level;
 	int shutdown_timeout; /* seconds */
 	int worker_timeout;   /* seconds without a heartbeat before a worker is killed; 0: never */
+	int stop_delay;       /* seconds a graceful stop keeps accepting before closing listeners */
+	char *health_path;    /* NULL: none; else 200 while serving, 503 while stopping */
 	char *stats_file;     /* absolute */
 	char *stats_export;   /* "off" or where the master writes the Prometheus exposition */
 	int stats_interval;   /* seconds between two exports */

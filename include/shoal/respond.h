@@ -23,6 +23,14 @@ size_t shoal_respond_scratch_need(size_t target_len);
 bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
 		   const struct shoal_http_request *req, bool keep_alive, struct shoal_out *out);
 
+/* Whether req asks for the health check (health_path). */
+bool shoal_respond_is_health(const struct shoal_worker *w, const struct shoal_http_request *req);
+
+/* Answers the health check: 200 while serving, 503 once the server is stopping, so that a
+ * load balancer stops sending traffic before the listening sockets close (stop_delay). */
+bool shoal_respond_health(struct shoal_worker *w, const struct shoal_http_request *req,
+			  bool keep_alive, struct shoal_out *out);
+
 /* Whether req asks for the status endpoint (status_path). */
 bool shoal_respond_is_status(const struct shoal_worker *w, const struct shoal_http_request *req);
 

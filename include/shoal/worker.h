@@ -103,6 +103,7 @@ struct shoal_worker {
 	bool listening;           /* the listener fds are open */
 	uint64_t listeners_close_ms; /* when a retiring worker stops accepting, 0: not set */
 	bool draining;            /* graceful stop: no keep-alive, exit once connections end */
+	bool stopping;            /* the server stops (QUIT), not just this worker (WINCH) */
 	uint64_t drain_deadline_ms;
 	bool stop_now;
 };

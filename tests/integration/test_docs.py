@@ -92,7 +92,7 @@ def sample_values():
     """Values for the keys that have no default, in configuration syntax."""
     return {"user": '"%s"' % pwd.getpwuid(os.getuid()).pw_name,
             "group": '"%s"' % grp.getgrgid(os.getgid()).gr_name,
-            "status_path": '"/status"'}
+            "status_path": '"/status"', "health_path": '"/healthz"'}
 
 
 class ConfigPageTest(unittest.TestCase):

@@ -157,6 +157,21 @@ class ZeroDowntimeTest(unittest.TestCase):
             "--prometheus"], capture_output=True, text=True, timeout=20)
         self.assertRegex(r.stdout, r"(?m)^shoal_requests_total 10$")
 
+    def test_health_path_fails_while_a_stop_delays(self):
+        s = self.server(workers=2, health_path="/healthz", stop_delay=2, shutdown_timeout=5)
+        r = s.request("GET", "/healthz")
+        self.assertEqual((r.status, r.body), (200, b"ok\n"))
+        s.signal(signal.SIGQUIT)
+        s.wait_for_log(r"stopping: ", count=2)
+        started = time.monotonic()
+        r = s.request("GET", "/healthz")
+        self.assertEqual(r.status, 503)
+        r = s.request("GET", "/file612.txt")  # still served, on its last connection
+        self.assertEqual((r.status, r.header("Connection")), (200, "close"))
+        self.assertLess(time.monotonic() - started, 1.5)
+        self.assertEqual(s.wait_exit(10), 0)
+        self.assertGreater(time.monotonic() - started, 1.0)
+
     def server_socket_inode(self, client, port):
         """The inode of the server side of client's connection, from /proc/net/tcp."""
         local_port = client.sock.getsockname()[1]
