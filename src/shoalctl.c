@@ -83,8 +83,8 @@ static int parse_number(struct ctl *ctl, int opt, const char *arg)
 		return 0;
 	}
 	ctl->delay = strtod(arg, &end);
-	if (errno || *end || end == arg || !(ctl->delay >= 0.05 && ctl->delay <= 86400))
-		return usage_error("-d takes seconds between 0.05 and 86400, not '%s'", arg);
+	if (errno || *end || end == arg || !(ctl->delay >= 0.01 && ctl->delay <= 86400))
+		return usage_error("-d takes seconds between 0.01 and 86400, not '%s'", arg);
 	return 0;
 }
 
