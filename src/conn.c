@@ -1,7 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,7 +61,6 @@ void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 {
 	struct shoal_worker *w = l->worker;
 	struct shoal_conn *c = shoal_worker_conn_get(w);
-	int one = 1;
 
 	if (!c) {
 		close(fd);
@@ -72,8 +70,6 @@ void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 	c->ev.fd = fd;
 	c->listener = l;
 	conn_set_peer(c, peer);
-	/* Responses leave in whole writes; Nagle would only hold back the tail of large ones. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (shoal_event_add(&w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
 		close(fd);
 		shoal_worker_conn_put(w, c);

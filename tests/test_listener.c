@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,12 @@ START_TEST(slot_sockets_share_a_port)
 	b = shoal_listener_open(&addr, 16, &err);
 	ck_assert_msg(b >= 0, "%s", err.msg);
 	ck_assert_int_eq(shoal_listener_set_backlog(a, 32, &err), 0);
+	{ /* accepted connections inherit it: no setsockopt per connection */
+		int nodelay = 0;
+		socklen_t len = sizeof(nodelay);
+		ck_assert_int_eq(getsockopt(a, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+		ck_assert_int_eq(nodelay, 1);
+	}
 	/* Our own reuseport group answers the probe as "in use": probing is for new addresses. */
 	ck_assert_int_lt(shoal_listener_probe(&addr, &err), 0);
 	close(a);
