@@ -24,7 +24,7 @@ void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
 bool shoal_out_room(const struct shoal_out *o, unsigned iovs, size_t scratch)
 {
 	return o->file_fd < 0 && o->niov + iovs <= SHOAL_OUT_IOV &&
-	       o->scratch_len + scratch <= o->scratch_cap;
+	       o->nrefs + iovs <= SHOAL_OUT_IOV && o->scratch_len + scratch <= o->scratch_cap;
 }
 
 bool shoal_out_empty(const struct shoal_out *o)

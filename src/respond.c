@@ -179,20 +179,28 @@ static bool not_modified(const struct shoal_http_request *req, const char *etag,
 }
 
 /* What to send of a representation: all of it, one range, or a status without body. */
+/* Ranges in one multipart/byteranges answer; a request for more is served whole. */
+#define MAX_RANGES 16
+
+/* What to send of a representation: all of it, ranges of it, or a status without body. */
 struct selection {
 	int status; /* 200, 206, 304 or 416 */
-	uint64_t first, len;
+	uint64_t first, len; /* the one range of a single-part 206 */
+	struct shoal_http_range ranges[MAX_RANGES];
+	int nranges; /* > 1: multipart/byteranges */
 };
 
+/* multi_ok: whether the caller can send several ranges (cached files only); if not, a
+ * multi-range request is answered with the whole file, which RFC 9110 allows. */
 static void select_part(const struct shoal_http_request *req, const char *etag, time_t mtime,
-			uint64_t size, struct selection *sel)
+			uint64_t size, bool multi_ok, struct selection *sel)
 {
-	struct shoal_http_range range;
 	int n;
 
 	sel->status = 200;
 	sel->first = 0;
 	sel->len = size;
+	sel->nranges = 0;
 	if (not_modified(req, etag, mtime)) {
 		sel->status = 304;
 		return;
@@ -202,15 +210,14 @@ static void select_part(const struct shoal_http_request *req, const char *etag, 
 	if (req->if_range.len &&
 	    !shoal_http_range_if_range_ok(req->if_range.p, req->if_range.len, etag, strlen(etag), mtime))
 		return;
-	/* One range only: a multi-range request is answered with the whole file, which RFC 9110
-	 * allows (a server may ignore Range). */
-	n = shoal_http_range_parse(req->range.p, req->range.len, size, &range, 1);
+	n = shoal_http_range_parse(req->range.p, req->range.len, size, sel->ranges, MAX_RANGES);
 	if (n == -416) {
 		sel->status = 416;
-	} else if (n == 1) {
+	} else if (n == 1 || (n > 1 && multi_ok)) {
 		sel->status = 206;
-		sel->first = range.first;
-		sel->len = range.last - range.first + 1;
+		sel->nranges = n;
+		sel->first = sel->ranges[0].first;
+		sel->len = sel->ranges[0].last - sel->ranges[0].first + 1;
 	}
 }
 
@@ -248,6 +255,66 @@ static void queue_part_head(struct shoal_worker *w, const struct shoal_http_requ
 	queue_generated(w, out, &h, NULL, 0);
 }
 
+/* A boundary no file can be expected to contain: it changes with every answer. */
+static size_t make_boundary(struct shoal_worker *w, char *out, size_t size)
+{
+	return (size_t)snprintf(out, size, "shoal-%016llx%08llx", (unsigned long long)w->now_ms,
+				(unsigned long long)++w->multipart_count);
+}
+
+/* The head of one part, with the CRLF that ends the previous part in front. */
+static size_t part_head(char *out, size_t size, const char *boundary, const char *type,
+			const struct shoal_http_range *r, uint64_t total)
+{
+	int n = snprintf(out, size, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+			 boundary, type, (unsigned long long)r->first, (unsigned long long)r->last,
+			 (unsigned long long)total);
+
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* 206 multipart/byteranges from a cached file: the part heads are generated, the parts are
+ * slices of the entry. Returns false if the batch has no room for it. */
+static bool queue_multipart(struct shoal_worker *w, const struct shoal_http_request *req,
+			    struct shoal_cache_entry *e, const struct selection *sel,
+			    bool keep_alive, struct shoal_out *out)
+{
+	char boundary[48], type[96], scratch_head[256];
+	size_t blen = make_boundary(w, boundary, sizeof(boundary)), avail, used = 0;
+	uint64_t length = 0, total = (uint64_t)e->body_len;
+	struct shoal_http_head h;
+	char *p;
+
+	if (!shoal_out_room(out, (unsigned)(2 * sel->nranges + 2),
+			    HEAD_MAX + (size_t)sel->nranges * sizeof(scratch_head) + blen + 8))
+		return false;
+	for (int i = 0; i < sel->nranges; i++)
+		length += part_head(scratch_head, sizeof(scratch_head), boundary, e->content_type,
+				    &sel->ranges[i], total) +
+			  sel->ranges[i].last - sel->ranges[i].first + 1;
+	length += blen + 8; /* "\r\n--" boundary "--\r\n" */
+	snprintf(type, sizeof(type), "multipart/byteranges; boundary=%s", boundary);
+	head_init(w, &h, 206, req->version, keep_alive);
+	h.content_type = type;
+	h.content_length = length;
+	h.etag = e->etag;
+	h.last_modified = e->mtime.tv_sec;
+	h.accept_ranges = true;
+	queue_generated(w, out, &h, NULL, 0);
+	for (int i = 0; i < sel->nranges; i++) {
+		p = shoal_out_scratch(out, &avail);
+		shoal_out_commit(out, part_head(p, avail, boundary, e->content_type, &sel->ranges[i],
+						total));
+		shoal_out_add(out, e->data + e->head_len + 2 + sel->ranges[i].first,
+			      sel->ranges[i].last - sel->ranges[i].first + 1, e);
+	}
+	p = shoal_out_scratch(out, &avail);
+	used = (size_t)snprintf(p, avail, "\r\n--%s--\r\n", boundary);
+	shoal_out_commit(out, used);
+	shoal_out_note(out, 206, length);
+	return true;
+}
+
 static void queue_entry(struct shoal_worker *w, const struct shoal_http_request *req,
 			struct shoal_cache_entry *e, bool keep_alive, struct shoal_out *out)
 {
@@ -260,7 +327,11 @@ static void queue_entry(struct shoal_worker *w, const struct shoal_http_request 
 		memcpy(e->data + e->date_off, w->date.text, strlen(w->date.text));
 		e->date_sec = w->date.sec;
 	}
-	select_part(req, e->etag, e->mtime.tv_sec, (uint64_t)e->body_len, &sel);
+	select_part(req, e->etag, e->mtime.tv_sec, (uint64_t)e->body_len, true, &sel);
+	if (sel.nranges > 1 && queue_multipart(w, req, e, &sel, keep_alive, out))
+		return;
+	if (sel.nranges > 1) /* no room in this batch for all the parts: the whole file */
+		sel.status = 200;
 	if (sel.status != 200) {
 		queue_part_head(w, req, &sel, e->content_type, e->etag, e->mtime.tv_sec,
 				(uint64_t)e->body_len, keep_alive, out);
@@ -352,7 +423,7 @@ static void queue_file(struct shoal_worker *w, const struct shoal_http_request *
 	char etag[48];
 
 	format_etag(&f->st, etag, sizeof(etag));
-	select_part(req, etag, f->st.st_mtime, size, &sel);
+	select_part(req, etag, f->st.st_mtime, size, false, &sel);
 	if (sel.status != 200) {
 		queue_part_head(w, req, &sel, type, etag, f->st.st_mtime, size, keep_alive, out);
 	} else {

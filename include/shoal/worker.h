@@ -92,6 +92,7 @@ struct shoal_worker {
 	time_t access_log_flushed; /* the second of the last flush */
 	uint64_t cache_revalidate_ms;
 	char server_header[32];
+	uint64_t multipart_count; /* makes each multipart boundary unique */
 	struct shoal_http_request req; /* the request being answered; never kept across events */
 	char path[4096];               /* its decoded, normalised path */
 

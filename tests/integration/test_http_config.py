@@ -84,6 +84,30 @@ class HttpConfigTest(unittest.TestCase):
         s = self.server(workers=1)
         self.assertEqual(s.request("GET", "/empty/").status, 403)
 
+    def test_multiple_ranges(self):
+        s = self.server(workers=1)
+        body = harness.FILE_612_BODY
+        r = s.request("GET", "/file612.txt", headers=[("Range", "bytes=0-9,600-,100-109")])
+        self.assertEqual(r.status, 206)
+        ctype = r.header("Content-Type")
+        self.assertTrue(ctype.startswith("multipart/byteranges; boundary="), ctype)
+        boundary = ctype.split("boundary=", 1)[1].encode()
+        self.assertEqual(int(r.header("Content-Length")), len(r.body))
+        parts = r.body.split(b"\r\n--" + boundary)
+        self.assertEqual(parts[0], b"")
+        self.assertEqual(parts[-1], b"--\r\n")
+        got = []
+        for part in parts[1:-1]:
+            head, data = part.split(b"\r\n\r\n", 1)
+            self.assertIn(b"Content-Type: text/plain", head)
+            first, last = map(int, head.split(b"Content-Range: bytes ")[1].split(b"/")[0]
+                              .split(b"-"))
+            self.assertEqual(data, body[first:last + 1])
+            got.append((first, last))
+        self.assertEqual(got, [(0, 9), (100, 109), (600, 611)])  # sorted, as sent back
+        r = s.request("GET", "/file612.txt", headers=[("Range", "bytes=0-4,3-9")])
+        self.assertEqual((r.status, r.body), (206, body[0:10]))  # overlapping: coalesced
+
     def test_server_tokens(self):
         s = self.server(workers=1, server_tokens=False)
         self.assertEqual(s.request("GET", "/").header("Server"), "shoal")
