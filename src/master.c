@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,8 @@
 /* How long a new master (binary upgrade) tries to take the pid file over, and how often. */
 #define PIDFILE_TAKEOVER_MS 10000
 #define PIDFILE_RETRY_MS 50
+/* Descriptors a worker needs beyond its connections: listeners, files being sent, logs. */
+#define NOFILE_SPARE 1024
 /* How often the master looks at the workers' heartbeats. */
 #define WATCHDOG_PERIOD_MS 1000
 /* Stats slots: every worker slot, and as many again for workers being replaced. */
@@ -709,6 +712,27 @@ static int master_set_nslots(struct master *m, unsigned n)
 	return 0;
 }
 
+/* Each connection takes a descriptor, and the usual soft limit of 1024 would make a worker
+ * pause accepting (EMFILE) far below max_connections: raise it for the workers to inherit. */
+static void master_raise_nofile(struct master *m)
+{
+	rlim_t want = (rlim_t)m->current->cfg.max_connections + NOFILE_SPARE;
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur >= want)
+		return;
+	if (lim.rlim_max < want) {
+		struct rlimit more = { .rlim_cur = want, .rlim_max = want };
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	lim.rlim_cur = lim.rlim_max < want ? lim.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur < want)
+		log_warn(&m->log, "open files limited to %llu: fewer than max_connections (%d) "
+			 "connections per worker", (unsigned long long)lim.rlim_cur,
+			 m->current->cfg.max_connections);
+}
+
 static void master_reload(struct master *m)
 {
 	struct master_generation *prev = m->current;
@@ -744,6 +768,7 @@ static void master_reload(struct master *m)
 		gen_free(prev);
 	memset(m->slots, 0, m->nslots * sizeof(*m->slots));
 	master_steer(m);
+	master_raise_nofile(m);
 	log_info(&m->log, "reloaded %s: generation %u with %u workers", g->cfg.path, g->id, m->nslots);
 	for (unsigned slot = 0; slot < m->nslots; slot++)
 		if (master_spawn(m, slot) < 0)
@@ -1106,6 +1131,7 @@ static int master_start(struct master *m, struct shoal_err *err)
 		return -1;
 	master_sockets_gc(m);
 	master_steer(m);
+	master_raise_nofile(m);
 	shoal_stats_set_generation(&m->stats, g->id);
 	if (g->cfg.user && !g->drop_privileges)
 		log_warn(&m->log, "not running as root: 'user' is ignored, workers keep uid %d",
