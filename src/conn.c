@@ -157,7 +157,7 @@ static int conn_skip_body(struct shoal_conn *c)
 	}
 	rc = shoal_http_chunked_skip(&io->chunked, io->in + io->in_pos, avail, &used, &io->body_seen);
 	io->in_pos += (uint32_t)used;
-	if (rc == 0 && io->body_seen > (uint64_t)conn_worker(c)->cfg->max_body_size)
+	if (rc >= 0 && io->body_seen > (uint64_t)conn_worker(c)->cfg->max_body_size)
 		rc = -1;
 	if (rc != 0)
 		io->body_chunked = false;

@@ -217,9 +217,10 @@ static int parse_version(struct shoal_http_str v, int *version)
 	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
 	    v.p[6] != '.' || !is_digit((unsigned char)v.p[7]))
 		return -400;
-	if (v.p[5] != '1' || (v.p[7] != '0' && v.p[7] != '1'))
+	if (v.p[5] != '1')
 		return -505;
-	*version = v.p[7] == '1' ? 11 : 10;
+	/* RFC 9110 2.5: a later 1.x is answered as the highest 1.x we implement. */
+	*version = v.p[7] == '0' ? 10 : 11;
 	return 0;
 }
 

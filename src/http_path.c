@@ -33,7 +33,8 @@ static bool is_control(unsigned char c)
 }
 
 /* Rejects what cannot be decoded or must not reach the file system; %00 is a control byte,
- * and would otherwise cut the name short at the open(2) call. */
+ * and would otherwise cut the name short at the open(2) call. An encoded '/' is refused
+ * too: RFC 3986 says it is not a separator, and no file name can hold one. */
 static int validate(const char *path, size_t len)
 {
 	size_t i;
@@ -51,6 +52,8 @@ static int validate(const char *path, size_t len)
 				return -400;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
+			if (c == '/')
+				return -400;
 		}
 		if (is_control(c))
 			return -400;

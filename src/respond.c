@@ -565,7 +565,11 @@ bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,
 		h.allow = "GET, HEAD, OPTIONS";
 		queue_generated(w, out, &h, NULL, 0);
 		return keep_alive;
-	default:
+	case SHOAL_HTTP_OTHER: /* a method shoal does not know at all (RFC 9110 9.1) */
+		/* Whatever the client meant by it, shoal cannot know what follows: close. */
+		shoal_respond_error(w, srv, out, 501, req->version, false, false);
+		return false;
+	default: /* known, but not for static files */
 		shoal_respond_error(w, srv, out, 405, req->version, keep_alive, false);
 		return keep_alive;
 	}
