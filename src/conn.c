@@ -85,6 +85,7 @@ static void conn_release_io(struct shoal_conn *c)
 {
 	if (!c->io)
 		return;
+	shoal_worker_undefer(conn_worker(c), c->io);
 	shoal_out_reset(&c->io->out);
 	shoal_worker_io_put(conn_worker(c), c->io);
 	c->io = NULL;
@@ -371,8 +372,11 @@ static void conn_wait(struct shoal_conn *c)
 
 static bool conn_take_io(struct shoal_conn *c)
 {
-	if (!c->io)
+	if (!c->io) {
 		c->io = shoal_worker_io_get(conn_worker(c));
+		if (c->io)
+			c->io->owner = c;
+	}
 	return c->io != NULL;
 }
 
@@ -427,6 +431,10 @@ static void conn_run(struct shoal_conn *c)
 		case SHOAL_OUT_AGAIN:
 			conn_set_timer(c, &w->send_q);
 			return;
+		case SHOAL_OUT_YIELD:
+			conn_set_timer(c, &w->send_q);
+			shoal_worker_defer(w, c);
+			return;
 		case SHOAL_OUT_ERROR:
 			shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
 			shoal_conn_close(c);
@@ -454,6 +462,12 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 	if (c->state == SHOAL_CONN_READING && !c->readable && !c->io)
 		return;
 	conn_run(c);
+}
+
+void shoal_conn_resume(struct shoal_conn *c)
+{
+	if (c->ev.fd >= 0)
+		conn_run(c);
 }
 
 void shoal_conn_timeout(struct shoal_conn *c)

@@ -7,8 +7,9 @@
 #include "shoal/file_cache.h"
 #include "shoal/out.h"
 
-/* Linux moves at most about 2 GiB in one sendfile call. */
-#define SENDFILE_MAX (1 << 30)
+/* One sendfile call moves at most this much: measured on loopback, 1 GiB calls gave a
+ * third less throughput for 10 MB files than 2 MiB ones, which let the receiver keep up. */
+#define SENDFILE_MAX (1 << 21)
 
 void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
 {
@@ -123,20 +124,24 @@ static enum shoal_out_result flush_iov(struct shoal_out *o, int sock)
 	return SHOAL_OUT_DONE;
 }
 
+/* One chunk per turn: a large download shares the worker with every other connection
+ * instead of holding it until its socket is full. */
 static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
 {
-	while (o->file_off < o->file_end) {
-		off_t left = o->file_end - o->file_off;
-		ssize_t n = sendfile(sock, o->file_fd, &o->file_off,
-				     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
-		if (n == 0) /* the file shrank under us: the promised length cannot be kept */
-			return SHOAL_OUT_ERROR;
-	}
-	return SHOAL_OUT_DONE;
+	off_t left = o->file_end - o->file_off;
+	ssize_t n;
+
+	if (left == 0)
+		return SHOAL_OUT_DONE;
+	do
+		n = sendfile(sock, o->file_fd, &o->file_off,
+			     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+	if (n == 0) /* the file shrank under us: the promised length cannot be kept */
+		return SHOAL_OUT_ERROR;
+	return o->file_off < o->file_end ? SHOAL_OUT_YIELD : SHOAL_OUT_DONE;
 }
 
 enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock)

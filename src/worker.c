@@ -145,6 +145,50 @@ void shoal_worker_conn_closed(struct shoal_worker *w, struct shoal_conn *c)
 		worker_set_accepting(w, true);
 }
 
+void shoal_worker_defer(struct shoal_worker *w, struct shoal_conn *c)
+{
+	struct shoal_conn_io *io = c->io;
+
+	if (io->deferred)
+		return;
+	io->deferred = true;
+	io->deferred_prev = NULL;
+	io->deferred_next = w->deferred;
+	if (w->deferred)
+		w->deferred->deferred_prev = io;
+	w->deferred = io;
+}
+
+void shoal_worker_undefer(struct shoal_worker *w, struct shoal_conn_io *io)
+{
+	if (!io->deferred)
+		return;
+	if (io->deferred_prev)
+		io->deferred_prev->deferred_next = io->deferred_next;
+	else
+		w->deferred = io->deferred_next;
+	if (io->deferred_next)
+		io->deferred_next->deferred_prev = io->deferred_prev;
+	io->deferred = false;
+}
+
+/* Gives every deferred connection its next turn; those that yield again wait for the next
+ * round, after the events that arrived meanwhile. */
+static void worker_resume_deferred(struct shoal_worker *w)
+{
+	struct shoal_conn_io *list = w->deferred;
+
+	w->deferred = NULL;
+	while (list) {
+		struct shoal_conn_io *io = list;
+		list = io->deferred_next;
+		if (list)
+			list->deferred_prev = NULL;
+		io->deferred = false;
+		shoal_conn_resume(io->owner);
+	}
+}
+
 struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w)
 {
 	struct shoal_conn_io *io = w->free_io;
@@ -159,6 +203,7 @@ struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w)
 		io->in = io->storage;
 	}
 	io->in_len = io->in_pos = io->in_scanned = 0;
+	io->deferred = false;
 	io->body_left = 0;
 	io->body_chunked = false;
 	shoal_out_init(&io->out, io->storage + w->in_size, w->scratch_size);
@@ -477,6 +522,8 @@ static int worker_next_timeout(const struct shoal_worker *w)
 		if (next < 0 || t < next)
 			next = t;
 	}
+	if (w->deferred)
+		return 0;
 	/* A worker wakes at least once a second, so its heartbeat shows it is alive. */
 	return next > 1000 || next < 0 ? 1000 : (int)next;
 }
@@ -497,6 +544,7 @@ static int worker_loop(struct shoal_worker *w)
 		shoal_stats_heartbeat(w->stats, w->now_ms);
 		shoal_http_date_update(&w->date, time(NULL));
 		shoal_event_dispatch(&w->loop, n);
+		worker_resume_deferred(w);
 		worker_expire(w);
 		worker_recycle_closed(w);
 		/* Lines wait in the buffer for at most about a second. */

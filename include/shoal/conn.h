@@ -25,6 +25,10 @@ enum shoal_conn_state {
 /* The buffers of a connection that is busy, taken from a per-worker pool. */
 struct shoal_conn_io {
 	struct shoal_conn_io *next_free;
+	/* In the worker's list of connections to resume after the current events. */
+	struct shoal_conn *owner;
+	struct shoal_conn_io *deferred_prev, *deferred_next;
+	bool deferred;
 	uint32_t in_len, in_pos, in_scanned;
 	bool body_chunked;
 	uint64_t body_left; /* request body bytes still to discard */
@@ -58,6 +62,9 @@ struct sockaddr_storage;
 
 void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 		       const struct sockaddr_storage *peer);
+
+/* Continues a connection that yielded (a large body's turn ended). */
+void shoal_conn_resume(struct shoal_conn *c);
 
 /* Called by the worker when a connection's timer fires. */
 void shoal_conn_timeout(struct shoal_conn *c);

@@ -51,10 +51,13 @@ void shoal_out_add(struct shoal_out *o, const void *p, size_t len, struct shoal_
 /* Ends the batch with len bytes of fd from off; the batch owns fd from now on. */
 void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len);
 
-enum shoal_out_result { SHOAL_OUT_DONE, SHOAL_OUT_AGAIN, SHOAL_OUT_ERROR };
+/* DONE: all sent, the batch is empty again. AGAIN: the socket is full, wait for it to take
+ * more. YIELD: the socket could take more, but a large body has had its turn: call again
+ * after the other connections had theirs. ERROR: the connection is broken. */
+enum shoal_out_result { SHOAL_OUT_DONE, SHOAL_OUT_AGAIN, SHOAL_OUT_YIELD, SHOAL_OUT_ERROR };
 
-/* Sends what it can. DONE: everything is out and the batch is empty again. The process must
- * ignore SIGPIPE (workers do): plain write(2) is cheaper than send(2) with MSG_NOSIGNAL. */
+/* Sends what it can. The process must ignore SIGPIPE (workers do): plain write(2) is cheaper
+ * than send(2) with MSG_NOSIGNAL. */
 enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock);
 
 /* Drops whatever is pending (connection closing) and releases references. */

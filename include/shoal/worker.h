@@ -84,6 +84,7 @@ struct shoal_worker {
 	struct shoal_conn *free_conns; /* recycled connection structs */
 	struct shoal_conn *closed;     /* closed during this poll round, recycled after it */
 	struct shoal_conn_io *free_io; /* recycled buffers of busy connections */
+	struct shoal_conn_io *deferred; /* connections to resume: see shoal_worker_defer */
 	size_t nfree_io;
 	size_t in_size, scratch_size;  /* of each shoal_conn_io's two buffers */
 	struct shoal_http_limits limits;
@@ -118,6 +119,10 @@ struct shoal_conn *shoal_worker_conn_get(struct shoal_worker *w);
 void shoal_worker_conn_put(struct shoal_worker *w, struct shoal_conn *c);
 /* Called when a connection closes: it may let accepting resume. */
 void shoal_worker_conn_closed(struct shoal_worker *w, struct shoal_conn *c);
+
+/* Connections whose turn ended with more to send, resumed after the current events. */
+void shoal_worker_defer(struct shoal_worker *w, struct shoal_conn *c);
+void shoal_worker_undefer(struct shoal_worker *w, struct shoal_conn_io *io);
 
 struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w);
 void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io);
