@@ -462,6 +462,12 @@ static struct shoal_cache_entry *cache_lookup(struct shoal_worker *w,
 		e->checked_ms = w->now_ms;
 		return e;
 	}
+	/* The check itself failed (out of descriptors, say): the cached copy is the best answer
+	 * there is, and the next request checks again. */
+	if (f->status == 500) {
+		f->status = 0;
+		return e;
+	}
 	shoal_file_cache_drop(&w->cache, e);
 	return NULL;
 }
