@@ -6,6 +6,8 @@
 
 #include "shoal/access_log.h"
 
+#include "check_run.h"
+
 START_TEST(escape_keeps_printable_and_hides_the_rest)
 {
 	char out[64];
@@ -97,8 +99,6 @@ int main(void)
 {
 	Suite *s = suite_create("access_log");
 	TCase *tc = tcase_create("access_log");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, escape_keeps_printable_and_hides_the_rest);
 	tcase_add_test(tc, escape_never_overflows);
@@ -106,9 +106,5 @@ int main(void)
 	tcase_add_test(tc, off_writes_nothing);
 	tcase_add_test(tc, unwritable_path_is_an_error);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

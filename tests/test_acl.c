@@ -6,6 +6,8 @@
 
 #include "shoal/acl.h"
 
+#include "check_run.h"
+
 static bool allows(const char *rule, const char *client)
 {
 	struct shoal_acl_entry e;
@@ -59,16 +61,10 @@ int main(void)
 {
 	Suite *s = suite_create("acl");
 	TCase *tc = tcase_create("acl");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, parses);
 	tcase_add_test(tc, matches_prefixes);
 	tcase_add_test(tc, families_never_mix);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

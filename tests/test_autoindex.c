@@ -8,6 +8,8 @@
 
 #include "shoal/autoindex.h"
 
+#include "check_run.h"
+
 static char dir[64];
 
 static void touch(const char *name, const char *text)
@@ -89,16 +91,10 @@ int main(void)
 {
 	Suite *s = suite_create("autoindex");
 	TCase *tc = tcase_create("render");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, lists_sorted_escaped_entries);
 	tcase_add_test(tc, hides_dot_files_and_parent_of_root);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

@@ -10,6 +10,8 @@
 
 #include "shoal/config.h"
 
+#include "check_run.h"
+
 #define MIN_SERVERS "servers = ({ listen = [\"127.0.0.1:8080\"]; root = \"www\"; });\n"
 
 static char tmpdir[PATH_MAX];
@@ -511,11 +513,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(config_suite());
 }

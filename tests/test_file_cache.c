@@ -4,6 +4,8 @@
 
 #include "shoal/file_cache.h"
 
+#include "check_run.h"
+
 static char *make_data(size_t head_len, size_t body_len)
 {
 	char *d = malloc(head_len + 2 + body_len);
@@ -143,8 +145,6 @@ int main(void)
 {
 	Suite *s = suite_create("file_cache");
 	TCase *tc = tcase_create("cache");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, get_finds_by_owner_and_path);
 	tcase_add_test(tc, put_replaces_same_key);
@@ -153,9 +153,5 @@ int main(void)
 	tcase_add_test(tc, referenced_entry_outlives_drop);
 	tcase_add_test(tc, matches_detects_changes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

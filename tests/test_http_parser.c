@@ -5,6 +5,8 @@
 
 #include "shoal/http_parser.h"
 
+#include "check_run.h"
+
 static const struct shoal_http_limits limits = {
 	.max_request_line = 8192,
 	.max_head = 16384,
@@ -936,11 +938,5 @@ static Suite *http_parser_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_parser_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return shoal_check_run(http_parser_suite());
 }

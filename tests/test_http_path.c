@@ -4,6 +4,8 @@
 
 #include "shoal/http_path.h"
 
+#include "check_run.h"
+
 #define BIG 256
 #define GUARD 16
 #define GUARD_BYTE '\x5a'
@@ -223,11 +225,5 @@ static Suite *http_path_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_path_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(http_path_suite());
 }

@@ -5,6 +5,8 @@
 
 #include "shoal/http_range.h"
 
+#include "check_run.h"
+
 #define MAX_WANT 4
 #define OUT_CAP 64
 #define SENTINEL 0xa5a5a5a5a5a5a5a5u
@@ -404,11 +406,5 @@ static Suite *http_range_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_range_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(http_range_suite());
 }

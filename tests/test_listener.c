@@ -10,6 +10,8 @@
 
 #include "shoal/listener.h"
 
+#include "check_run.h"
+
 START_TEST(parses_and_canonicalises)
 {
 	static const struct {
@@ -175,8 +177,6 @@ int main(void)
 {
 	Suite *s = suite_create("listener");
 	TCase *tc = tcase_create("listener");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, parses_and_canonicalises);
 	tcase_add_test(tc, rejects_bad_addresses);
@@ -185,9 +185,5 @@ int main(void)
 	tcase_add_test(tc, slot_sockets_share_a_port);
 	tcase_add_test(tc, steering_skips_retiring_sockets);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

@@ -6,6 +6,8 @@
 
 #include "shoal/mime.h"
 
+#include "check_run.h"
+
 #define OCTET "application/octet-stream"
 #define MISSING_PATH "/nonexistent/shoal-test/mime.types"
 
@@ -339,11 +341,5 @@ static Suite *mime_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(mime_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(mime_suite());
 }

@@ -9,6 +9,8 @@
 
 #include "shoal/out.h"
 
+#include "check_run.h"
+
 static void pair(int sv[2])
 {
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
@@ -147,8 +149,6 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN); /* as in a worker */
 	TCase *tc = tcase_create("out");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, batch_goes_out_in_order);
 	tcase_add_test(tc, adjacent_pieces_merge);
@@ -156,9 +156,5 @@ int main(void)
 	tcase_add_test(tc, partial_writes_resume_with_file_body);
 	tcase_add_test(tc, peer_gone_is_an_error);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

@@ -8,6 +8,8 @@
 
 #include "shoal/static_file.h"
 
+#include "check_run.h"
+
 static char dir[64];
 static int root_fd = -1;
 static char *index_names[] = { "index.htm", "index.html" };
@@ -147,8 +149,6 @@ int main(void)
 {
 	Suite *s = suite_create("static_file");
 	TCase *tc = tcase_create("open");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 5);
@@ -159,9 +159,5 @@ int main(void)
 	tcase_add_test(tc, symlinks_can_be_refused);
 	tcase_add_test(tc, fifo_is_refused_without_blocking);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

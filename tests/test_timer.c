@@ -3,6 +3,8 @@
 
 #include "shoal/timer.h"
 
+#include "check_run.h"
+
 START_TEST(expires_in_deadline_order)
 {
 	struct shoal_timer_queue q;
@@ -72,17 +74,11 @@ int main(void)
 {
 	Suite *s = suite_create("timer");
 	TCase *tc = tcase_create("queue");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, expires_in_deadline_order);
 	tcase_add_test(tc, rearming_moves_to_the_tail);
 	tcase_add_test(tc, disarm_and_move_between_queues);
 	tcase_add_test(tc, clock_is_monotonic);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }

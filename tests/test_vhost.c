@@ -4,6 +4,8 @@
 
 #include "shoal/vhost.h"
 
+#include "check_run.h"
+
 static struct shoal_http_str str(const char *s)
 {
 	return (struct shoal_http_str){ s, strlen(s) };
@@ -66,16 +68,10 @@ int main(void)
 {
 	Suite *s = suite_create("vhost");
 	TCase *tc = tcase_create("vhost");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, host_part);
 	tcase_add_test(tc, patterns);
 	tcase_add_test(tc, selection_order);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return shoal_check_run(s);
 }
