@@ -860,6 +860,7 @@ static const struct conf_kind kind_servers = {
 static const struct conf_key top_keys[] = {
 	TOP_KEY(workers, kind_workers, .min = 1, .max = 1024),
 	TOP_KEY(user, kind_string, .def_str = NULL),
+	TOP_KEY(allow_root, kind_bool, .def_int = 0),
 	TOP_KEY(group, kind_string, .def_str = NULL),
 	TOP_KEY(pid_file, kind_path, .def_str = "shoal.pid"),
 	TOP_KEY(error_log, kind_log_target, .def_str = "stderr", .keyword = "stderr"),

@@ -246,6 +246,16 @@ static struct master_generation *gen_load(const char *path, struct shoal_err *er
 	return g;
 }
 
+/* Workers that parse what any client sends should not hold root's powers: a master started
+ * as root needs a user to drop them to, unless the configuration says otherwise. */
+static int gen_check_root(const struct master_generation *g, struct shoal_err *err)
+{
+	if (geteuid() != 0 || g->cfg.user || g->cfg.allow_root)
+		return 0;
+	return shoal_err_set(err, "%s: refusing to serve as root: set user (workers drop to it), "
+			     "or allow_root = true", g->cfg.path);
+}
+
 int shoal_master_check(const char *config_path, struct shoal_config *cfg, struct shoal_err *err)
 {
 	struct master_generation *g = gen_load(config_path, err);
@@ -742,6 +752,10 @@ static void master_reload(struct master *m)
 
 	shoal_notify("RELOADING=1");
 	g = gen_load(m->config_path, &err);
+	if (g && gen_check_root(g, &err) < 0) {
+		gen_free(g);
+		g = NULL;
+	}
 	if (!g) {
 		log_error(&m->log, "reload failed, still serving the previous configuration: %s", err.msg);
 		shoal_notify("READY=1\nSTATUS=serving (last reload failed)");
@@ -1117,6 +1131,10 @@ static int master_start(struct master *m, struct shoal_err *err)
 
 	if (!g)
 		return -1;
+	if (gen_check_root(g, err) < 0) {
+		gen_free(g);
+		return -1;
+	}
 	m->current = g;
 	g->id = ++m->next_gen_id;
 	if (shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, err) < 0 ||

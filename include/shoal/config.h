@@ -33,6 +33,7 @@ struct shoal_config {
 	bool workers_auto; /* "auto": online CPUs at load time */
 	char *user;        /* NULL: no privilege drop */
 	char *group;       /* NULL: the user's primary group */
+	bool allow_root;   /* workers may serve as root when the master runs as root without user */
 	char *pid_file;    /* absolute */
 	char *error_log;   /* "stderr" or an absolute path */
 	char *access_log;  /* "off" or an absolute path */

@@ -226,6 +226,8 @@ class Server:
         settings.setdefault("error_log", self.error_log)
         settings.setdefault("pid_file", self.pid_file)
         settings.setdefault("stats_file", self.stats_file)
+        if os.geteuid() == 0 and "user" not in settings:
+            settings.setdefault("allow_root", True)
         listen = settings.pop("listen", ["127.0.0.1:%d" % self.port])
         root = settings.pop("root", self.root)
         lines = ["%s = %s;" % (k, _conf_value(v)) for k, v in settings.items() if v is not None]

@@ -57,6 +57,14 @@ class PrivilegeTest(unittest.TestCase):
         mode = os.stat(s.access_log).st_mode
         self.assertFalse(mode & stat.S_IWOTH, "access log is world-writable")
 
+    def test_root_without_user_is_refused(self):
+        s = harness.Server(workers=1, start=False, allow_root=None)
+        self.addCleanup(s.close)
+        r = harness.run_cli(["-c", s.conf])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refusing to serve as root", r.stderr)
+        self.assertIn("allow_root", r.stderr)
+
     def test_stats_file_belongs_to_the_workers_user(self):
         st = os.stat(self.server.stats_file)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
