@@ -1,7 +1,9 @@
 """HTTP behaviour of a running shoal, over raw sockets."""
 
 import os
+import stat
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -147,6 +149,34 @@ class HttpTest(unittest.TestCase):
         r = self.server.request("GET", "/dir/../file612.txt")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, harness.FILE_612_BODY)
+
+
+    def test_special_files_are_refused_without_blocking(self):
+        """A FIFO with no writer would block an open(2) for ever; a device may do anything."""
+        fifo = os.path.join(self.server.root, "pipe")
+        os.mkfifo(fifo)
+        self.addCleanup(os.unlink, fifo)
+        specials = ["/pipe"]
+        if os.geteuid() == 0:
+            zero = os.path.join(self.server.root, "zero")
+            os.mknod(zero, 0o644 | stat.S_IFCHR, os.makedev(1, 5))  # like /dev/zero
+            self.addCleanup(os.unlink, zero)
+            specials.append("/zero")
+        for path in specials:
+            with self.subTest(path=path):
+                c = self.client()
+                started = time.monotonic()
+                self.assertEqual(c.request("GET", path).status, 403)
+                self.assertLess(time.monotonic() - started, 2)
+                self.assertEqual(c.request("GET", "/file612.txt").status, 200)
+
+    def test_double_encoding_and_backslashes_stay_names(self):
+        for path in ("/%252e%252e/secret.txt", "/dir\\..\\..\\secret.txt", "/file612.txt%00",
+                     "/%00"):
+            with self.subTest(path=path):
+                r = self.server.request("GET", path)
+                self.assertIn(r.status, (400, 404), r)
+                self.assertNotIn(harness.SECRET_BODY, r.body)
 
 
 if __name__ == "__main__":
