@@ -17,6 +17,7 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void conn_on_event(struct shoal_event_source *src, uint32_t events);
+static void conn_run(struct shoal_conn *c);
 
 static struct shoal_worker *conn_worker(const struct shoal_conn *c)
 {
@@ -70,15 +71,15 @@ void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 	c->ev.fd = fd;
 	c->listener = l;
 	conn_set_peer(c, peer);
-	if (shoal_event_add(&w->loop, &c->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
-		close(fd);
-		shoal_worker_conn_put(w, c);
-		return;
-	}
 	w->nconns++;
 	shoal_stats_conn_opened(w->stats);
 	c->stats_phase = SHOAL_STATS_PHASE_READING;
 	conn_set_timer(c, &w->header_q);
+	/* The listener defers accepting until the request has arrived (TCP_DEFER_ACCEPT), so it
+	 * is read and answered right away; a connection that is then done is closed without
+	 * ever having been registered with epoll. */
+	c->readable = true;
+	conn_run(c);
 }
 
 static void conn_release_io(struct shoal_conn *c)
@@ -409,7 +410,19 @@ static bool conn_read_and_parse(struct shoal_conn *c)
 	return false;
 }
 
-static void conn_run(struct shoal_conn *c)
+/* Registers a connection that has to wait (for bytes, for room to write, for the client to
+ * close): edge-triggered, both directions, once for its lifetime. */
+static void conn_watch(struct shoal_conn *c)
+{
+	if (shoal_event_add(&conn_worker(c)->loop, &c->ev,
+			    EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+		shoal_conn_close(c);
+		return;
+	}
+	c->watched = true;
+}
+
+static void conn_step(struct shoal_conn *c)
 {
 	struct shoal_worker *w = conn_worker(c);
 
@@ -444,6 +457,13 @@ static void conn_run(struct shoal_conn *c)
 			break;
 		}
 	}
+}
+
+static void conn_run(struct shoal_conn *c)
+{
+	conn_step(c);
+	if (c->ev.fd >= 0 && !c->watched)
+		conn_watch(c);
 }
 
 static void conn_on_event(struct shoal_event_source *src, uint32_t events)

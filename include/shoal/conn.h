@@ -55,6 +55,7 @@ struct shoal_conn {
 	uint8_t state;
 	uint8_t stats_phase; /* enum shoal_stats_phase */
 	bool readable;    /* the socket may hold bytes we have not read */
+	bool watched;     /* registered with epoll: only once it has to wait for something */
 	bool close_after; /* close once the pending responses are out */
 };
 
