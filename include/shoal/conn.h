@@ -1,7 +1,9 @@
-/* One client connection: read, parse, answer, keep alive or close. Edge-triggered: the fd is
- * registered once for both directions and never modified, so a request costs no epoll_ctl;
- * the connection remembers whether the socket may still hold unread bytes. An idle
- * connection holds no buffer: only the few bytes of struct shoal_conn. */
+/* One client connection: read, parse, answer, keep alive or close. A new connection is read
+ * at once (its request is there: the listeners defer accepting until it is) and registered
+ * with epoll only if it then has to wait. Edge-triggered: the fd is registered at most once,
+ * for both directions, and never modified, so a request costs no epoll_ctl; the connection
+ * remembers whether the socket may still hold unread bytes. An idle connection holds no
+ * buffer: only the few bytes of struct shoal_conn. */
 #ifndef SHOAL_CONN_H
 #define SHOAL_CONN_H
 
