@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@ void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
 	o->scratch_cap = cap;
 	o->file_fd = -1;
 	o->file_off = o->file_end = 0;
+	o->corked = false;
 	o->bytes = 0;
 }
 
@@ -144,13 +147,26 @@ static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
 	return o->file_off < o->file_end ? SHOAL_OUT_YIELD : SHOAL_OUT_DONE;
 }
 
+static void set_cork(int sock, int on)
+{
+	setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock)
 {
-	enum shoal_out_result r = flush_iov(o, sock);
+	enum shoal_out_result r;
 
+	if (o->file_fd >= 0 && !o->corked) {
+		set_cork(sock, 1);
+		o->corked = true;
+	}
+	r = flush_iov(o, sock);
 	if (r == SHOAL_OUT_DONE && o->file_fd >= 0)
 		r = flush_file(o, sock);
-	if (r == SHOAL_OUT_DONE)
+	if (r == SHOAL_OUT_DONE) {
+		if (o->corked)
+			set_cork(sock, 0);
 		shoal_out_reset(o);
+	}
 	return r;
 }

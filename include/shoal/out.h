@@ -23,6 +23,7 @@ struct shoal_out {
 	size_t scratch_len, scratch_cap;
 	int file_fd; /* -1: none */
 	off_t file_off, file_end;
+	bool corked;  /* TCP_CORK is on while a file body goes out */
 	size_t bytes; /* queued in this batch */
 	int last_status;     /* of the response queued last, for the access log and stats */
 	uint64_t last_body;  /* body bytes of that response */
