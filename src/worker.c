@@ -454,15 +454,23 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	return 0;
 }
 
-static void worker_expire(struct shoal_worker *w)
+/* Takes every connection whose timer is due by `until` out of its queue and hands it to
+ * `handle`. Every open connection sits in exactly one of the queues. */
+static void worker_pop_due(struct shoal_worker *w, uint64_t until,
+			   void (*handle)(struct shoal_conn *c))
 {
 	struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
 					       &w->linger_q };
 	struct shoal_timer *t;
 
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
-		while ((t = shoal_timer_pop_expired(queues[i], w->now_ms)))
-			shoal_conn_timeout(conn_of_timer(t));
+		while ((t = shoal_timer_pop_expired(queues[i], until)))
+			handle(conn_of_timer(t));
+}
+
+static void worker_expire(struct shoal_worker *w)
+{
+	worker_pop_due(w, w->now_ms, shoal_conn_timeout);
 	if (w->listeners_close_ms && w->listeners_close_ms <= w->now_ms)
 		worker_close_listeners(w);
 	if (w->accept_retry_ms && w->accept_retry_ms <= w->now_ms) {
@@ -472,17 +480,10 @@ static void worker_expire(struct shoal_worker *w)
 	}
 }
 
-/* At the end of a graceful stop, whatever is still open is closed: every connection sits in
- * one of the timer queues, so they list them all. */
+/* At the end of a graceful stop, whatever is still open is closed. */
 static void worker_close_all(struct shoal_worker *w)
 {
-	struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
-					       &w->linger_q };
-	struct shoal_timer *t;
-
-	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
-		while ((t = shoal_timer_pop_expired(queues[i], UINT64_MAX)))
-			shoal_conn_close(conn_of_timer(t));
+	worker_pop_due(w, UINT64_MAX, shoal_conn_close);
 }
 
 static void worker_recycle_closed(struct shoal_worker *w)
@@ -494,38 +495,32 @@ static void worker_recycle_closed(struct shoal_worker *w)
 	}
 }
 
+static void sooner(uint64_t *next, uint64_t deadline_ms)
+{
+	if (deadline_ms && deadline_ms < *next)
+		*next = deadline_ms;
+}
+
+/* A worker wakes at least once a second, so that its heartbeat shows it is alive (and the
+ * access log is flushed within about a second). */
 static int worker_next_timeout(const struct shoal_worker *w)
 {
 	const struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
 						     &w->linger_q };
-	int64_t next = -1;
+	uint64_t next = w->now_ms + 1000;
 
-	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
-		int64_t t = shoal_timer_next_ms(queues[i], w->now_ms);
-		if (t >= 0 && (next < 0 || t < next))
-			next = t;
-	}
-	if (w->accept_retry_ms) {
-		int64_t t = w->accept_retry_ms > w->now_ms ? (int64_t)(w->accept_retry_ms - w->now_ms) : 0;
-		if (next < 0 || t < next)
-			next = t;
-	}
-	if (w->access_log.len && (next < 0 || next > 1000))
-		next = 1000;
-	if (w->listeners_close_ms) {
-		int64_t t = w->listeners_close_ms > w->now_ms ? (int64_t)(w->listeners_close_ms - w->now_ms) : 0;
-		if (next < 0 || t < next)
-			next = t;
-	}
-	if (w->draining) {
-		int64_t t = w->drain_deadline_ms > w->now_ms ? (int64_t)(w->drain_deadline_ms - w->now_ms) : 0;
-		if (next < 0 || t < next)
-			next = t;
-	}
 	if (w->deferred)
 		return 0;
-	/* A worker wakes at least once a second, so its heartbeat shows it is alive. */
-	return next > 1000 || next < 0 ? 1000 : (int)next;
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		int64_t t = shoal_timer_next_ms(queues[i], w->now_ms);
+		if (t >= 0)
+			sooner(&next, w->now_ms + (uint64_t)t);
+	}
+	sooner(&next, w->accept_retry_ms);
+	sooner(&next, w->listeners_close_ms);
+	if (w->draining)
+		sooner(&next, w->drain_deadline_ms);
+	return next > w->now_ms ? (int)(next - w->now_ms) : 0;
 }
 
 static int worker_loop(struct shoal_worker *w)
