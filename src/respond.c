@@ -101,23 +101,30 @@ static bool queue_custom_error(struct shoal_worker *w, const struct shoal_worker
 	return true;
 }
 
+/* Queues h with the small built-in HTML page of its status as the body. */
+static void queue_builtin_page(struct shoal_worker *w, struct shoal_out *out,
+			       struct shoal_http_head *h, bool head_only)
+{
+	char page[PAGE_MAX];
+	size_t len = shoal_http_error_body(page, sizeof(page), h->status);
+
+	h->content_type = "text/html; charset=utf-8";
+	h->content_length = len;
+	queue_generated(w, out, h, page, head_only ? 0 : len);
+}
+
 void shoal_respond_error(struct shoal_worker *w, const struct shoal_worker_server *srv,
 			 struct shoal_out *out, int status, int version, bool keep_alive,
 			 bool head_only)
 {
 	struct shoal_http_head h;
-	char page[PAGE_MAX];
-	size_t len;
 
 	if (queue_custom_error(w, srv, out, status, version, keep_alive, head_only))
 		return;
-	len = shoal_http_error_body(page, sizeof(page), status);
 	head_init(w, &h, status, version, keep_alive);
-	h.content_type = "text/html; charset=utf-8";
-	h.content_length = len;
 	if (status == 405)
 		h.allow = "GET, HEAD, OPTIONS";
-	queue_generated(w, out, &h, page, head_only ? 0 : len);
+	queue_builtin_page(w, out, &h, head_only);
 }
 
 static void respond_redirect(struct shoal_worker *w, const struct shoal_worker_server *srv,
@@ -229,15 +236,10 @@ static void queue_part_head(struct shoal_worker *w, const struct shoal_http_requ
 	struct shoal_http_head h;
 
 	if (sel->status == 416) {
-		char page[PAGE_MAX];
-		size_t len = shoal_http_error_body(page, sizeof(page), 416);
-
 		head_init(w, &h, 416, req->version, keep_alive);
-		h.content_type = "text/html; charset=utf-8";
-		h.content_length = len;
 		h.unsatisfied_range = true;
 		h.range_total = size;
-		queue_generated(w, out, &h, page, req->method == SHOAL_HTTP_HEAD ? 0 : len);
+		queue_builtin_page(w, out, &h, req->method == SHOAL_HTTP_HEAD);
 		return;
 	}
 	head_init(w, &h, sel->status, req->version, keep_alive);
