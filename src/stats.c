@@ -215,6 +215,8 @@ int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned gen
 		atomic_store_explicit(&s->heartbeat_ms, shoal_stats_monotonic_us() / 1000,
 				      memory_order_relaxed);
 		atomic_store_explicit(&s->state, SHOAL_STATS_STARTING, memory_order_relaxed);
+		if (atomic_load_explicit(&h->slots_used, memory_order_relaxed) <= i)
+			atomic_store_explicit(&h->slots_used, i + 1, memory_order_relaxed);
 		stats_master_end(h);
 		index = (int)i;
 	}
@@ -418,16 +420,20 @@ static bool stats_try_snapshot(const struct shoal_stats_view *v, struct shoal_st
 	const struct shoal_stats_header *h = v->hdr;
 	const struct shoal_stats_block *retired = stats_retired(v);
 	uint64_t seq = atomic_load_explicit(&h->seq, memory_order_acquire);
+	unsigned used;
 
 	if (seq & 1)
 		return false;
+	used = atomic_load_explicit(&h->slots_used, memory_order_relaxed);
+	if (used > snap->capacity)
+		used = snap->capacity;
 	snap->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
 	snap->updated_ms = atomic_load_explicit(&h->updated_ms, memory_order_relaxed);
 	snap->retired_workers = atomic_load_explicit(&h->retired_workers, memory_order_relaxed);
 	for (unsigned i = 0; i < SHOAL_STATS_NCOUNTERS; i++)
 		snap->retired[i] = atomic_load_explicit(&retired->counters[i], memory_order_relaxed);
 	snap->nworkers = 0;
-	for (unsigned i = 0; i < snap->capacity; i++) {
+	for (unsigned i = 0; i < used; i++) {
 		const struct shoal_stats_slot *s = stats_slot(v, i);
 		struct shoal_stats_worker *w = &snap->workers[snap->nworkers];
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHOAL_STATS_FREE)

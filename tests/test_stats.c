@@ -174,6 +174,42 @@ static void fake_requests(struct shoal_stats_slot *slot, unsigned n, int status)
 		shoal_stats_request_done(slot, status, 10, 100, 50);
 }
 
+START_TEST(readers_stop_at_the_slots_ever_used)
+{
+	struct tmp t;
+	struct shoal_stats st;
+	struct shoal_stats_snapshot snap;
+	struct shoal_stats_slot *beyond;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path, 8);
+	ck_assert_uint_eq(st.view.hdr->slots_used, 0);
+	ck_assert_int_eq(shoal_stats_claim(&st, 0, 1), 0);
+	ck_assert_int_eq(shoal_stats_claim(&st, 1, 1), 1);
+	ck_assert_int_eq(shoal_stats_claim(&st, 2, 1), 2);
+	ck_assert_uint_eq(st.view.hdr->slots_used, 3);
+	shoal_stats_release(&st, 2);
+	shoal_stats_release(&st, 1);
+	ck_assert_uint_eq(st.view.hdr->slots_used, 3);
+	ck_assert_int_eq(shoal_stats_claim(&st, 1, 2), 1);
+	ck_assert_uint_eq(st.view.hdr->slots_used, 3);
+
+	/* A slot past the mark is not looked at, whatever it holds. */
+	beyond = shoal_stats_slot_at(&st, 5);
+	atomic_store(&beyond->state, SHOAL_STATS_RUNNING);
+	atomic_store(&beyond->block.counters[SHOAL_STATS_REQUESTS], 99);
+	ck_assert_int_eq(shoal_stats_snapshot_init(&snap, &st.view, NULL), 0);
+	snapshot_or_fail(&st.view, &snap);
+	ck_assert_uint_eq(snap.nworkers, 2);
+	ck_assert_uint_eq(snap.workers[0].index, 0);
+	ck_assert_uint_eq(snap.workers[1].index, 1);
+	ck_assert_uint_eq(snap.totals[SHOAL_STATS_REQUESTS], 0);
+	shoal_stats_snapshot_free(&snap);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(release_folds_into_retired_and_frees_the_slot)
 {
 	struct tmp t;
@@ -437,7 +473,8 @@ START_TEST(open_read_explains_what_is_wrong)
 	static const char zeros[4096];
 	struct tmp t;
 	struct shoal_stats st;
-	uint32_t version = 2;
+	uint32_t version = SHOAL_STATS_VERSION + 1;
+	char want[64];
 	int fd;
 
 	tmp_make(&t);
@@ -454,7 +491,9 @@ START_TEST(open_read_explains_what_is_wrong)
 	ck_assert_int_eq(ftruncate(fd, 640 + 3 * 576), 0);
 	expect_open_error(t.path, "truncated stats file");
 	ck_assert_int_eq(pwrite(fd, &version, sizeof(version), 8), (ssize_t)sizeof(version));
-	expect_open_error(t.path, "stats layout version 2; this tool reads version 1");
+	snprintf(want, sizeof(want), "stats layout version %u; this tool reads version %u",
+		 SHOAL_STATS_VERSION + 1, SHOAL_STATS_VERSION);
+	expect_open_error(t.path, want);
 	close(fd);
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
@@ -679,6 +718,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(file, create_publishes_a_readable_file);
 	tcase_add_test(file, create_replaces_a_previous_file_from_zero);
 	tcase_add_test(file, create_reports_bad_places_and_sizes);
+	tcase_add_test(file, readers_stop_at_the_slots_ever_used);
 	tcase_add_test(file, release_folds_into_retired_and_frees_the_slot);
 	tcase_add_test(file, a_worker_killed_mid_update_is_still_folded);
 	tcase_add_test(file, open_read_explains_what_is_wrong);

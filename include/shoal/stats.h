@@ -19,6 +19,8 @@
  *     snapshot is consistent if the header seq was even and unchanged across reading the
  *     retired block and all the slots, so a worker folded into the retired counters while
  *     the reader looked is never counted twice nor missed.
+ *   - Only the first `slots_used` slots (read inside the header's sequence section) can be in
+ *     use, so a reader need not touch the rest of a file sized for many workers.
  *   - Totals are the retired counters plus the counters of every slot not free. Counters only
  *     grow; gauges (SHOAL_STATS_CONN_ACTIVE .. SHOAL_STATS_CONN_IDLE) are live values and stay
  *     zero in the retired block.
@@ -41,7 +43,7 @@
 #endif
 
 #define SHOAL_STATS_MAGIC "SHOALSTS"
-#define SHOAL_STATS_VERSION 1u
+#define SHOAL_STATS_VERSION 2u
 #define SHOAL_STATS_DEFAULT_PATH "/dev/shm/shoal.stats"
 #define SHOAL_STATS_MAX_CAPACITY 65536u
 #define SHOAL_STATS_CACHELINE 64
@@ -117,7 +119,8 @@ struct shoal_stats_header {
 	_Atomic uint64_t generation;   /* configuration generation */
 	_Atomic uint64_t updated_ms;   /* unix ms of the master's last change */
 	_Atomic uint64_t retired_workers;
-	uint8_t reserved[40];
+	_Atomic uint32_t slots_used;   /* slots at this index and above are free (never shrinks) */
+	uint8_t reserved[36];
 };
 
 struct shoal_stats_block {
@@ -145,6 +148,7 @@ _Static_assert(offsetof(struct shoal_stats_header, master_pid) == 40, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, start_time) == 48, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, seq) == 56, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, retired_workers) == 80, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, slots_used) == 88, "layout");
 _Static_assert(sizeof(struct shoal_stats_header) == 128, "layout");
 _Static_assert(sizeof(struct shoal_stats_block) == 512, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, state) == 20, "layout");
