@@ -21,6 +21,8 @@
 #define EXIT_USAGE 2
 /* Lines of the top screen that are not worker rows. */
 #define TOP_FIXED_LINES 12
+/* How often top looks for a stats file recreated by a restarted master. */
+#define TOP_FOLLOW_MS 1000
 
 enum output { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_PROMETHEUS };
 
@@ -37,6 +39,9 @@ struct top {
 	struct shoal_stats_view view;
 	struct shoal_stats_snapshot prev, cur;
 	bool have_prev;
+	double *rates;       /* req/s per worker of cur, room for its capacity */
+	unsigned max_rows;   /* worker rows that fit the terminal, 0: all */
+	uint64_t next_follow_ms;
 	int sigfd;
 	bool keyboard;     /* stdin is still worth watching for 'q' */
 	bool raw_terminal; /* saved holds the settings to restore */
@@ -202,6 +207,15 @@ static int print_once(const struct ctl *ctl)
 	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static unsigned top_max_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row <= TOP_FIXED_LINES + 1)
+		return 0;
+	return ws.ws_row - TOP_FIXED_LINES;
+}
+
 /* Ctrl-C arrives on a descriptor, so the terminal is restored on every way out. */
 static int top_setup(struct top *t)
 {
@@ -212,12 +226,14 @@ static int top_setup(struct top *t)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGWINCH);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
 	    (t->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		fprintf(stderr, "shoalctl: signalfd: %s\n", strerror(errno));
 		return -1;
 	}
 	t->keyboard = true;
+	t->max_rows = top_max_rows();
 	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &t->saved) == 0) {
 		raw = t->saved;
 		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
@@ -237,9 +253,25 @@ static void top_teardown(struct top *t)
 		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
 	if (t->sigfd >= 0)
 		close(t->sigfd);
+	free(t->rates);
 	shoal_stats_snapshot_free(&t->prev);
 	shoal_stats_snapshot_free(&t->cur);
 	shoal_stats_view_close(&t->view);
+}
+
+/* Returns true if the signal asks top to quit; a resized terminal only changes the rows. */
+static bool top_read_signal(struct top *t)
+{
+	struct signalfd_siginfo info;
+	bool quit = false;
+
+	while (read(t->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		if (info.ssi_signo == SIGWINCH)
+			t->max_rows = top_max_rows();
+		else
+			quit = true;
+	}
+	return quit;
 }
 
 /* Returns true if the user asked to quit. */
@@ -276,7 +308,7 @@ static bool top_wait(struct top *t)
 			return false;
 		if (poll(fds, 2, (int)(total_ms - elapsed)) < 0 && errno != EINTR)
 			return true;
-		if (fds[0].revents)
+		if (fds[0].revents && top_read_signal(t))
 			return true;
 		if (fds[1].revents && top_read_key(t))
 			return true;
@@ -319,16 +351,7 @@ static void top_rates(const struct top *t, double *worker_rates)
 	       rate(a[SHOAL_STATS_CONN_ACCEPTED], b[SHOAL_STATS_CONN_ACCEPTED], ms), sent);
 }
 
-static unsigned top_max_rows(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row <= TOP_FIXED_LINES + 1)
-		return 0;
-	return ws.ws_row - TOP_FIXED_LINES;
-}
-
-static int top_render(struct top *t, double *worker_rates)
+static int top_render(struct top *t)
 {
 	time_t now = (time_t)(t->cur.taken_ms / 1000);
 	struct tm tm;
@@ -339,17 +362,34 @@ static int top_render(struct top *t, double *worker_rates)
 	printf("\x1b[H\x1b[2Jshoal top - %s, every %gs, %s (q quits)\n", clock, t->ctl->delay,
 	       t->ctl->path);
 	shoal_stats_format_summary(stdout, &t->cur);
-	top_rates(t, worker_rates);
+	top_rates(t, t->rates);
 	putchar('\n');
-	shoal_stats_format_workers(stdout, &t->cur, worker_rates, top_max_rows());
+	shoal_stats_format_workers(stdout, &t->cur, t->rates, t->max_rows);
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
-/* A restarted master replaces the file: follow it, starting the rates afresh. */
+/* Room for a second snapshot and the rates of the file's capacity; cur is already sized. */
+static int top_alloc(struct top *t)
+{
+	free(t->rates);
+	t->rates = calloc(t->cur.capacity, sizeof(*t->rates));
+	if (!t->rates || shoal_stats_snapshot_init(&t->prev, &t->view, NULL) < 0) {
+		fprintf(stderr, "shoalctl: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* A restarted master replaces the file: follow it, starting the rates afresh. Looked for
+ * once a second whatever the refresh, as each look is a system call. */
 static int top_follow_file(struct top *t)
 {
+	uint64_t now = shoal_stats_unix_ms();
 	struct stat sb;
 
+	if (now < t->next_follow_ms)
+		return 0;
+	t->next_follow_ms = now + TOP_FOLLOW_MS;
 	if (stat(t->ctl->path, &sb) == 0 && sb.st_dev == t->view.dev && sb.st_ino == t->view.ino)
 		return 0;
 	shoal_stats_snapshot_free(&t->prev);
@@ -358,30 +398,18 @@ static int top_follow_file(struct top *t)
 	t->have_prev = false;
 	if (open_stats(t->ctl, &t->view, &t->cur) < 0)
 		return -1;
-	if (shoal_stats_snapshot_init(&t->prev, &t->view, NULL) < 0) {
-		fprintf(stderr, "shoalctl: out of memory\n");
-		return -1;
-	}
-	return 0;
+	return top_alloc(t);
 }
 
 static int top_loop(struct top *t)
 {
 	for (long i = 0; t->ctl->count == 0 || i < t->ctl->count; i++) {
 		struct shoal_stats_snapshot swap;
-		double *rates;
-		int rc;
 
 		if (i > 0 && top_wait(t))
 			return 0;
-		if (i > 0 && top_follow_file(t) < 0)
-			return -1;
-		if (take_snapshot(&t->view, &t->cur) < 0)
-			return -1;
-		rates = calloc(t->cur.capacity, sizeof(*rates));
-		rc = rates ? top_render(t, rates) : -1;
-		free(rates);
-		if (rc < 0)
+		if (top_follow_file(t) < 0 || take_snapshot(&t->view, &t->cur) < 0 ||
+		    top_render(t) < 0)
 			return -1;
 		swap = t->prev;
 		t->prev = t->cur;
@@ -394,20 +422,13 @@ static int top_loop(struct top *t)
 static int run_top(const struct ctl *ctl)
 {
 	struct top t = { .ctl = ctl, .sigfd = -1 };
-	int rc;
+	int rc = -1;
 
 	if (open_stats(ctl, &t.view, &t.cur) < 0)
 		return EXIT_FAILURE;
-	if (shoal_stats_snapshot_init(&t.prev, &t.view, NULL) < 0) {
-		fprintf(stderr, "shoalctl: out of memory\n");
-		top_teardown(&t);
-		return EXIT_FAILURE;
-	}
-	if (top_setup(&t) < 0) {
-		top_teardown(&t);
-		return EXIT_FAILURE;
-	}
-	rc = top_loop(&t);
+	t.next_follow_ms = shoal_stats_unix_ms() + TOP_FOLLOW_MS;
+	if (top_alloc(&t) == 0 && top_setup(&t) == 0)
+		rc = top_loop(&t);
 	top_teardown(&t);
 	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
