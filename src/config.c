@@ -892,6 +892,7 @@ static const struct conf_key top_keys[] = {
 	TOP_KEY(cache_max_file_size, kind_int, .min = 0, .max = 16777216, .def_int = 65536),
 	TOP_KEY(cache_max_size, kind_int, .min = 0, .max = INT_MAX, .def_int = 67108864),
 	TOP_KEY(cache_revalidate, kind_int, .min = 0, .max = 3600, .def_int = 1),
+	TOP_KEY(cache_max_open_files, kind_int, .min = 0, .max = 65536, .def_int = 256),
 	TOP_KEY(servers, kind_servers, .count_offset = offsetof(struct shoal_config, nservers),
 		.min = 1, .required = true),
 };

@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shoal/file_cache.h"
 
@@ -14,11 +15,12 @@ static uint64_t key_hash(const void *owner, const char *path, size_t len)
 	return h;
 }
 
-int shoal_file_cache_init(struct shoal_file_cache *c, size_t max_entries, size_t max_bytes)
+int shoal_file_cache_init(struct shoal_file_cache *c, size_t max_entries, size_t max_bytes,
+			  size_t max_fds)
 {
 	size_t n = 16;
 
-	while (n < max_entries)
+	while (n < max_entries + max_fds)
 		n <<= 1;
 	memset(c, 0, sizeof(*c));
 	c->buckets = calloc(n, sizeof(*c->buckets));
@@ -26,13 +28,17 @@ int shoal_file_cache_init(struct shoal_file_cache *c, size_t max_entries, size_t
 		return -1;
 	c->nbuckets = n;
 	c->lru.lru_next = c->lru.lru_prev = &c->lru;
+	c->fd_lru.lru_next = c->fd_lru.lru_prev = &c->fd_lru;
 	c->max_entries = max_entries;
 	c->max_bytes = max_bytes;
+	c->max_fds = max_fds;
 	return 0;
 }
 
 static void entry_free(struct shoal_cache_entry *e)
 {
+	if (e->fd >= 0)
+		close(e->fd);
 	free(e->data);
 	free(e->path);
 	free(e);
@@ -46,10 +52,12 @@ static void lru_unlink(struct shoal_cache_entry *e)
 
 static void lru_push_front(struct shoal_file_cache *c, struct shoal_cache_entry *e)
 {
-	e->lru_next = c->lru.lru_next;
-	e->lru_prev = &c->lru;
-	c->lru.lru_next->lru_prev = e;
-	c->lru.lru_next = e;
+	struct shoal_cache_entry *head = e->fd >= 0 ? &c->fd_lru : &c->lru;
+
+	e->lru_next = head->lru_next;
+	e->lru_prev = head;
+	head->lru_next->lru_prev = e;
+	head->lru_next = e;
 }
 
 static size_t entry_bytes(const struct shoal_cache_entry *e)
@@ -67,8 +75,12 @@ void shoal_file_cache_drop(struct shoal_file_cache *c, struct shoal_cache_entry 
 		p = &(*p)->hash_next;
 	*p = e->hash_next;
 	lru_unlink(e);
-	c->nentries--;
-	c->bytes -= entry_bytes(e);
+	if (e->fd >= 0) {
+		c->nfds--;
+	} else {
+		c->nentries--;
+		c->bytes -= entry_bytes(e);
+	}
 	e->detached = true;
 	if (e->refs == 0)
 		entry_free(e);
@@ -80,6 +92,8 @@ void shoal_file_cache_free(struct shoal_file_cache *c)
 		return;
 	while (c->lru.lru_next != &c->lru)
 		shoal_file_cache_drop(c, c->lru.lru_next);
+	while (c->fd_lru.lru_next != &c->fd_lru)
+		shoal_file_cache_drop(c, c->fd_lru.lru_next);
 	free(c->buckets);
 	c->buckets = NULL;
 }
@@ -124,6 +138,7 @@ static struct shoal_cache_entry *entry_new(const void *owner, const char *path, 
 	}
 	memcpy(e->path, path, path_len);
 	e->path[path_len] = '\0';
+	e->fd = -1;
 	e->path_len = path_len;
 	e->owner = owner;
 	e->hash = key_hash(owner, path, path_len);
@@ -132,6 +147,13 @@ static struct shoal_cache_entry *entry_new(const void *owner, const char *path, 
 	e->size = st->st_size;
 	e->mtime = st->st_mtim;
 	return e;
+}
+
+static void cache_insert(struct shoal_file_cache *c, struct shoal_cache_entry *e)
+{
+	e->hash_next = c->buckets[e->hash & (c->nbuckets - 1)];
+	c->buckets[e->hash & (c->nbuckets - 1)] = e;
+	lru_push_front(c, e);
 }
 
 struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const void *owner,
@@ -156,11 +178,29 @@ struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const
 		entry_free(e);
 		return NULL;
 	}
-	e->hash_next = c->buckets[e->hash & (c->nbuckets - 1)];
-	c->buckets[e->hash & (c->nbuckets - 1)] = e;
-	lru_push_front(c, e);
+	cache_insert(c, e);
 	c->nentries++;
 	c->bytes += entry_bytes(e);
+	return e;
+}
+
+struct shoal_cache_entry *shoal_file_cache_put_fd(struct shoal_file_cache *c, const void *owner,
+						  const char *path, size_t path_len,
+						  const struct stat *st, int fd)
+{
+	struct shoal_cache_entry *old = shoal_file_cache_get(c, owner, path, path_len);
+	struct shoal_cache_entry *e;
+
+	if (old)
+		shoal_file_cache_drop(c, old);
+	e = c->max_fds ? entry_new(owner, path, path_len, st) : NULL;
+	if (!e)
+		return NULL;
+	e->fd = fd;
+	while (c->nfds >= c->max_fds)
+		shoal_file_cache_drop(c, c->fd_lru.lru_prev);
+	cache_insert(c, e);
+	c->nfds++;
 	return e;
 }
 
@@ -174,6 +214,7 @@ struct shoal_cache_entry *shoal_cache_entry_adopt(char *data, size_t len)
 	}
 	e->data = data;
 	e->body_len = len;
+	e->fd = -1;
 	e->detached = true;
 	return e;
 }

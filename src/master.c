@@ -726,7 +726,8 @@ static int master_set_nslots(struct master *m, unsigned n)
  * pause accepting (EMFILE) far below max_connections: raise it for the workers to inherit. */
 static void master_raise_nofile(struct master *m)
 {
-	rlim_t want = (rlim_t)m->current->cfg.max_connections + NOFILE_SPARE;
+	rlim_t want = (rlim_t)m->current->cfg.max_connections +
+		      (rlim_t)m->current->cfg.cache_max_open_files + NOFILE_SPARE;
 	struct rlimit lim;
 
 	if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur >= want)
@@ -739,8 +740,9 @@ static void master_raise_nofile(struct master *m)
 	lim.rlim_cur = lim.rlim_max < want ? lim.rlim_max : want;
 	if (setrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur < want)
 		log_warn(&m->log, "open files limited to %llu: fewer than max_connections (%d) "
-			 "connections per worker", (unsigned long long)lim.rlim_cur,
-			 m->current->cfg.max_connections);
+			 "connections and cache_max_open_files (%d) per worker",
+			 (unsigned long long)lim.rlim_cur, m->current->cfg.max_connections,
+			 m->current->cfg.cache_max_open_files);
 }
 
 static void master_reload(struct master *m)

@@ -20,6 +20,7 @@ void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
 	o->scratch_len = 0;
 	o->scratch_cap = cap;
 	o->file_fd = -1;
+	o->file_ref = NULL;
 	o->file_off = o->file_end = 0;
 	o->corked = false;
 	o->bytes = 0;
@@ -67,8 +68,12 @@ void shoal_out_commit(struct shoal_out *o, size_t len)
 	o->scratch_len += len;
 }
 
-void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len)
+void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len,
+		    struct shoal_cache_entry *ref)
 {
+	if (ref)
+		shoal_cache_entry_ref(ref);
+	o->file_ref = ref;
 	o->file_fd = fd;
 	o->file_off = off;
 	o->file_end = off + len;
@@ -79,7 +84,9 @@ void shoal_out_reset(struct shoal_out *o)
 {
 	for (unsigned i = 0; i < o->nrefs; i++)
 		shoal_cache_entry_unref(o->refs[i]);
-	if (o->file_fd >= 0)
+	if (o->file_ref)
+		shoal_cache_entry_unref(o->file_ref);
+	else if (o->file_fd >= 0)
 		close(o->file_fd);
 	shoal_out_init(o, o->scratch, o->scratch_cap);
 }
@@ -156,7 +163,9 @@ enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock)
 {
 	enum shoal_out_result r;
 
-	if (o->file_fd >= 0 && !o->corked) {
+	/* A body that one sendfile call can take leaves whole behind the head sent with
+	 * MSG_MORE; corking is for bodies that take several calls, and costs two calls itself. */
+	if (o->file_fd >= 0 && !o->corked && o->file_end - o->file_off > SENDFILE_MAX) {
 		set_cork(sock, 1);
 		o->corked = true;
 	}

@@ -96,7 +96,7 @@ static bool queue_custom_error(struct shoal_worker *w, const struct shoal_worker
 		close(f.fd);
 		return true;
 	}
-	shoal_out_file(out, f.fd, 0, f.st.st_size);
+	shoal_out_file(out, f.fd, 0, f.st.st_size, NULL);
 	shoal_out_note(out, status, (uint64_t)f.st.st_size);
 	return true;
 }
@@ -414,35 +414,84 @@ static struct shoal_cache_entry *cache_fill(struct shoal_worker *w,
 	return e;
 }
 
-/* A file too large for the cache: a generated head, then the body with sendfile. */
+/* A file served with sendfile: what its response head needs, and whose descriptor it is. */
+struct sent_file {
+	int fd;
+	struct shoal_cache_entry *owner; /* holds fd open; NULL: fd is this response's to close */
+	const char *type;
+	const char *etag;
+	time_t mtime;
+	uint64_t size;
+};
+
+/* A file too large for the in-memory cache: a generated head, then the body with sendfile. */
 static void queue_file(struct shoal_worker *w, const struct shoal_http_request *req,
-		       struct shoal_static_file *f, bool keep_alive, struct shoal_out *out)
+		       const struct sent_file *f, bool keep_alive, struct shoal_out *out)
 {
-	const char *type = shoal_mime_lookup(w->mime, f->name, f->name_len);
-	uint64_t size = (uint64_t)f->st.st_size;
 	struct shoal_http_head h;
 	struct selection sel;
-	char etag[48];
 
-	format_etag(&f->st, etag, sizeof(etag));
-	select_part(req, etag, f->st.st_mtime, size, false, &sel);
+	select_part(req, f->etag, f->mtime, f->size, false, &sel);
 	if (sel.status != 200) {
-		queue_part_head(w, req, &sel, type, etag, f->st.st_mtime, size, keep_alive, out);
+		queue_part_head(w, req, &sel, f->type, f->etag, f->mtime, f->size, keep_alive, out);
 	} else {
 		head_init(w, &h, 200, req->version, keep_alive);
-		h.content_type = type;
-		h.content_length = size;
-		h.last_modified = f->st.st_mtime;
-		h.etag = etag;
+		h.content_type = f->type;
+		h.content_length = f->size;
+		h.last_modified = f->mtime;
+		h.etag = f->etag;
 		h.accept_ranges = true;
 		queue_generated(w, out, &h, NULL, 0);
 	}
 	if ((sel.status == 200 || sel.status == 206) && req->method == SHOAL_HTTP_GET && sel.len) {
-		shoal_out_file(out, f->fd, (off_t)sel.first, (off_t)sel.len);
+		shoal_out_file(out, f->fd, (off_t)sel.first, (off_t)sel.len, f->owner);
 		shoal_out_note(out, sel.status, sel.len);
 		return;
 	}
-	close(f->fd);
+	if (!f->owner)
+		close(f->fd);
+}
+
+/* Keeps a large file open in the cache for the next requests; NULL if it may not be, and
+ * f->fd is still the caller's. */
+static struct shoal_cache_entry *cache_keep_open(struct shoal_worker *w,
+						 const struct shoal_worker_server *srv,
+						 struct shoal_static_file *f, size_t path_len)
+{
+	struct shoal_cache_entry *e =
+		shoal_file_cache_put_fd(&w->cache, srv, w->path, path_len, &f->st, f->fd);
+
+	if (!e)
+		return NULL;
+	f->fd = -1;
+	format_etag(&f->st, e->etag, sizeof(e->etag));
+	e->content_type = shoal_mime_lookup(w->mime, f->name, f->name_len);
+	e->checked_ms = w->now_ms;
+	return e;
+}
+
+static void queue_open_file(struct shoal_worker *w, const struct shoal_http_request *req,
+			    struct shoal_static_file *f, bool keep_alive, struct shoal_out *out)
+{
+	char etag[48];
+	struct sent_file sf = {
+		.fd = f->fd, .etag = etag, .mtime = f->st.st_mtime, .size = (uint64_t)f->st.st_size,
+		.type = shoal_mime_lookup(w->mime, f->name, f->name_len),
+	};
+
+	format_etag(&f->st, etag, sizeof(etag));
+	queue_file(w, req, &sf, keep_alive, out);
+}
+
+static void queue_cached_file(struct shoal_worker *w, const struct shoal_http_request *req,
+			      struct shoal_cache_entry *e, bool keep_alive, struct shoal_out *out)
+{
+	struct sent_file sf = {
+		.fd = e->fd, .owner = e, .type = e->content_type, .etag = e->etag,
+		.mtime = e->mtime.tv_sec, .size = (uint64_t)e->size,
+	};
+
+	queue_file(w, req, &sf, keep_alive, out);
 }
 
 /* The cached entry for the path, if it may be served: at most once per cache_revalidate the
@@ -551,11 +600,15 @@ static bool respond_static(struct shoal_worker *w, struct shoal_worker_server *s
 		e = cache_fill(w, srv, &f, path_len);
 		if (e)
 			close(f.fd);
+	} else if (!e) {
+		e = cache_keep_open(w, srv, &f, path_len);
 	}
-	if (e)
+	if (e && e->fd >= 0)
+		queue_cached_file(w, req, e, keep_alive, out);
+	else if (e)
 		queue_entry(w, req, e, keep_alive, out);
 	else
-		queue_file(w, req, &f, keep_alive, out);
+		queue_open_file(w, req, &f, keep_alive, out);
 	return keep_alive;
 }
 

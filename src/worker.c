@@ -440,7 +440,8 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	w->now_ms = shoal_timer_now_ms();
 	shoal_http_date_update(&w->date, time(NULL));
 	worker_init_limits(w);
-	if (shoal_file_cache_init(&w->cache, CACHE_MAX_ENTRIES, (size_t)w->cfg->cache_max_size) < 0)
+	if (shoal_file_cache_init(&w->cache, CACHE_MAX_ENTRIES, (size_t)w->cfg->cache_max_size,
+				  (size_t)w->cfg->cache_max_open_files) < 0)
 		return shoal_err_set(err, "out of memory");
 	/* Opened before privileges are dropped: the log directory may belong to root. */
 	if (shoal_access_log_open(&w->access_log, w->cfg->access_log, err) < 0)

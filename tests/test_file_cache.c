@@ -1,6 +1,8 @@
 #include <check.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shoal/file_cache.h"
 
@@ -40,7 +42,7 @@ START_TEST(get_finds_by_owner_and_path)
 	struct shoal_file_cache c;
 	int a, b;
 
-	ck_assert_int_eq(shoal_file_cache_init(&c, 8, 1 << 20), 0);
+	ck_assert_int_eq(shoal_file_cache_init(&c, 8, 1 << 20, 0), 0);
 	ck_assert_ptr_nonnull(put(&c, &a, "/x", 1, 5));
 	ck_assert_ptr_nonnull(put(&c, &b, "/x", 2, 5));
 	ck_assert_int_eq(shoal_file_cache_get(&c, &a, "/x", 2)->ino, 1);
@@ -56,7 +58,7 @@ START_TEST(put_replaces_same_key)
 	struct shoal_file_cache c;
 	int owner;
 
-	shoal_file_cache_init(&c, 8, 1 << 20);
+	shoal_file_cache_init(&c, 8, 1 << 20, 0);
 	put(&c, &owner, "/x", 1, 5);
 	put(&c, &owner, "/x", 2, 7);
 	ck_assert_uint_eq(c.nentries, 1);
@@ -70,7 +72,7 @@ START_TEST(evicts_least_recently_used)
 	struct shoal_file_cache c;
 	int owner;
 
-	shoal_file_cache_init(&c, 3, 1 << 20);
+	shoal_file_cache_init(&c, 3, 1 << 20, 0);
 	put(&c, &owner, "/1", 1, 5);
 	put(&c, &owner, "/2", 2, 5);
 	put(&c, &owner, "/3", 3, 5);
@@ -89,7 +91,7 @@ START_TEST(byte_budget_is_kept)
 	struct shoal_file_cache c;
 	int owner;
 
-	shoal_file_cache_init(&c, 100, 3000);
+	shoal_file_cache_init(&c, 100, 3000, 0);
 	put(&c, &owner, "/1", 1, 1000);
 	put(&c, &owner, "/2", 2, 1000);
 	put(&c, &owner, "/3", 3, 1000);
@@ -107,7 +109,7 @@ START_TEST(referenced_entry_outlives_drop)
 	struct shoal_cache_entry *e;
 	int owner;
 
-	shoal_file_cache_init(&c, 8, 1 << 20);
+	shoal_file_cache_init(&c, 8, 1 << 20, 0);
 	e = put(&c, &owner, "/x", 1, 5);
 	shoal_cache_entry_ref(e);
 	shoal_file_cache_drop(&c, e);
@@ -127,7 +129,7 @@ START_TEST(matches_detects_changes)
 	struct stat st;
 	int owner;
 
-	shoal_file_cache_init(&c, 8, 1 << 20);
+	shoal_file_cache_init(&c, 8, 1 << 20, 0);
 	e = put(&c, &owner, "/x", 1, 5);
 	st = stat_of(1, 5, 100);
 	ck_assert(shoal_cache_entry_matches(e, &st));
@@ -137,6 +139,84 @@ START_TEST(matches_detects_changes)
 	ck_assert(!shoal_cache_entry_matches(e, &st));
 	st = stat_of(2, 5, 100);
 	ck_assert(!shoal_cache_entry_matches(e, &st));
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+static int open_null(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static bool is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static struct shoal_cache_entry *put_fd(struct shoal_file_cache *c, const void *owner,
+					const char *path, int fd)
+{
+	struct stat st = stat_of((ino_t)fd, 1 << 20, 100);
+
+	return shoal_file_cache_put_fd(c, owner, path, strlen(path), &st, fd);
+}
+
+START_TEST(open_files_are_kept_and_closed_least_recently_used_first)
+{
+	struct shoal_file_cache c;
+	int owner, a = open_null(), b = open_null(), d = open_null();
+
+	shoal_file_cache_init(&c, 8, 1 << 20, 2);
+	ck_assert_ptr_nonnull(put(&c, &owner, "/small", 1, 5));
+	ck_assert_int_eq(put_fd(&c, &owner, "/a", a)->fd, a);
+	ck_assert_int_eq(put_fd(&c, &owner, "/b", b)->fd, b);
+	ck_assert_uint_eq(c.nfds, 2);
+	ck_assert_uint_eq(c.nentries, 1);
+	ck_assert_int_eq(shoal_file_cache_get(&c, &owner, "/a", 2)->fd, a); /* /b is the oldest */
+	ck_assert_ptr_nonnull(put_fd(&c, &owner, "/d", d));
+	ck_assert_uint_eq(c.nfds, 2);
+	ck_assert(!is_open(b));
+	ck_assert_ptr_null(shoal_file_cache_get(&c, &owner, "/b", 2));
+	ck_assert(is_open(a) && is_open(d));
+	/* Open files do not push the small files out, nor the other way round. */
+	ck_assert_int_eq(shoal_file_cache_get(&c, &owner, "/small", 6)->fd, -1);
+	shoal_file_cache_free(&c);
+	ck_assert(!is_open(a) && !is_open(d));
+}
+END_TEST
+
+START_TEST(an_open_file_in_use_closes_with_its_last_response)
+{
+	struct shoal_file_cache c;
+	struct shoal_cache_entry *e;
+	int owner, fd = open_null(), newer = open_null();
+
+	shoal_file_cache_init(&c, 8, 1 << 20, 4);
+	e = put_fd(&c, &owner, "/big", fd);
+	shoal_cache_entry_ref(e); /* a response is sending from it */
+	ck_assert_ptr_nonnull(put_fd(&c, &owner, "/big", newer)); /* the file was replaced */
+	ck_assert_uint_eq(c.nfds, 1);
+	ck_assert(is_open(fd));
+	shoal_cache_entry_unref(e);
+	ck_assert(!is_open(fd));
+	ck_assert(is_open(newer));
+	shoal_file_cache_free(&c);
+}
+END_TEST
+
+START_TEST(no_open_file_is_kept_without_room)
+{
+	struct shoal_file_cache c;
+	int owner, fd = open_null();
+
+	shoal_file_cache_init(&c, 8, 1 << 20, 0);
+	ck_assert_ptr_null(put_fd(&c, &owner, "/big", fd));
+	ck_assert(is_open(fd)); /* still the caller's */
+	ck_assert_uint_eq(c.nfds, 0);
+	close(fd);
 	shoal_file_cache_free(&c);
 }
 END_TEST
@@ -152,6 +232,9 @@ int main(void)
 	tcase_add_test(tc, byte_budget_is_kept);
 	tcase_add_test(tc, referenced_entry_outlives_drop);
 	tcase_add_test(tc, matches_detects_changes);
+	tcase_add_test(tc, open_files_are_kept_and_closed_least_recently_used_first);
+	tcase_add_test(tc, an_open_file_in_use_closes_with_its_last_response);
+	tcase_add_test(tc, no_open_file_is_kept_without_room);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);
 }

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "shoal/file_cache.h"
 #include "shoal/out.h"
 
 #include "check_run.h"
@@ -85,7 +87,7 @@ START_TEST(room_accounts_for_pieces_scratch_and_file)
 	ck_assert(shoal_out_room(&o, SHOAL_OUT_IOV, 100));
 	ck_assert(!shoal_out_room(&o, SHOAL_OUT_IOV + 1, 0));
 	ck_assert(!shoal_out_room(&o, 1, 101));
-	shoal_out_file(&o, fd, 0, 0);
+	shoal_out_file(&o, fd, 0, 0, NULL);
 	ck_assert(!shoal_out_room(&o, 1, 0)); /* nothing may follow a file body */
 	shoal_out_reset(&o);                 /* closes fd */
 	ck_assert(shoal_out_empty(&o));
@@ -111,7 +113,7 @@ START_TEST(partial_writes_resume_with_file_body)
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	shoal_out_init(&o, scratch, sizeof(scratch));
 	shoal_out_add(&o, big, sizeof(big), NULL);
-	shoal_out_file(&o, file, 100, 49900);
+	shoal_out_file(&o, file, 100, 49900, NULL);
 	expect = sizeof(big) + 49900;
 	ck_assert_int_eq(shoal_out_flush(&o, sv[0]), SHOAL_OUT_AGAIN);
 	do {
@@ -125,6 +127,46 @@ START_TEST(partial_writes_resume_with_file_body)
 	ck_assert(memcmp(got + sizeof(big), big + 100, 49900) == 0);
 	close(sv[0]);
 	close(sv[1]);
+}
+END_TEST
+
+/* A body from the open-file cache: the batch holds the entry, never closes its descriptor;
+ * an entry dropped meanwhile closes once the body is out. */
+START_TEST(a_cached_file_body_is_held_not_closed)
+{
+	static char body[1000], got[2000];
+	char scratch[16], path[] = "/tmp/shoal-out-XXXXXX";
+	int file = mkstemp(path), sv[2], owner;
+	struct shoal_file_cache cache;
+	struct shoal_cache_entry *e;
+	struct shoal_out o;
+	struct stat st;
+
+	memset(body, 'z', sizeof(body));
+	ck_assert_int_eq(write(file, body, sizeof(body)), (ssize_t)sizeof(body));
+	unlink(path);
+	ck_assert_int_eq(fstat(file, &st), 0);
+	ck_assert_int_eq(shoal_file_cache_init(&cache, 4, 1 << 20, 1), 0);
+	e = shoal_file_cache_put_fd(&cache, &owner, "/f", 2, &st, file);
+	ck_assert_ptr_nonnull(e);
+
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	shoal_out_file(&o, e->fd, 0, 1000, e);
+	shoal_out_reset(&o); /* a connection closed mid-body */
+	ck_assert_uint_eq(e->refs, 0);
+	ck_assert_int_ge(fcntl(file, F_GETFD), 0);
+
+	pair(sv);
+	shoal_out_file(&o, e->fd, 0, 1000, e);
+	shoal_file_cache_drop(&cache, e); /* the file changed on disk */
+	ck_assert_int_ge(fcntl(file, F_GETFD), 0);
+	ck_assert_int_eq(shoal_out_flush(&o, sv[0]), SHOAL_OUT_DONE);
+	ck_assert_int_eq(fcntl(file, F_GETFD), -1);
+	ck_assert_uint_eq(drain(sv[1], got, sizeof(got)), sizeof(body));
+	ck_assert(memcmp(got, body, sizeof(body)) == 0);
+	close(sv[0]);
+	close(sv[1]);
+	shoal_file_cache_free(&cache);
 }
 END_TEST
 
@@ -154,6 +196,7 @@ int main(void)
 	tcase_add_test(tc, adjacent_pieces_merge);
 	tcase_add_test(tc, room_accounts_for_pieces_scratch_and_file);
 	tcase_add_test(tc, partial_writes_resume_with_file_body);
+	tcase_add_test(tc, a_cached_file_body_is_held_not_closed);
 	tcase_add_test(tc, peer_gone_is_an_error);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);

@@ -63,6 +63,7 @@ struct shoal_config {
 	int cache_max_file_size; /* files up to this size are kept in memory; 0: no cache */
 	int cache_max_size;      /* bytes of cached files per worker */
 	int cache_revalidate;    /* seconds a cached file is trusted before it is checked again */
+	int cache_max_open_files; /* larger files kept open per worker; 0: none */
 	struct shoal_server_conf *servers;
 	size_t nservers;
 };

@@ -1,6 +1,8 @@
-/* A worker's cache of small files with their response heads prebuilt, so that a hit costs no
- * system call but the write. Entries are referenced by responses in flight and are freed only
- * when the last of those is out, even if the file changed or the entry was evicted meanwhile. */
+/* A worker's cache of files. Small files are kept in memory with their response heads
+ * prebuilt, so that a hit costs no system call but the write; larger ones are kept open, with
+ * what their heads need, so that a hit costs no open, fstat or close before the sendfile.
+ * Entries are referenced by responses in flight and are freed (closed) only when the last of
+ * those is out, even if the file changed or the entry was evicted meanwhile. */
 #ifndef SHOAL_FILE_CACHE_H
 #define SHOAL_FILE_CACHE_H
 
@@ -17,6 +19,7 @@ struct shoal_cache_entry {
 	const void *owner; /* with path, the key: whose root the path is relative to */
 	char *path;
 	size_t path_len;
+	int fd;              /* an open file entry's descriptor; -1 for data entries */
 	uint32_t refs;
 	bool detached;       /* out of the table; freed when refs drops to 0 */
 	uint64_t checked_ms; /* last time the file was found unchanged */
@@ -37,12 +40,16 @@ struct shoal_cache_entry {
 struct shoal_file_cache {
 	struct shoal_cache_entry **buckets;
 	size_t nbuckets; /* a power of two */
-	struct shoal_cache_entry lru; /* sentinel: lru.lru_next is the most recently used */
+	struct shoal_cache_entry lru; /* data entries; sentinel: lru.lru_next is the newest */
+	struct shoal_cache_entry fd_lru; /* open file entries, the same way */
 	size_t nentries, max_entries;
 	size_t bytes, max_bytes;
+	size_t nfds, max_fds;
 };
 
-int shoal_file_cache_init(struct shoal_file_cache *c, size_t max_entries, size_t max_bytes);
+/* At most max_entries data entries holding max_bytes in all, and max_fds open files. */
+int shoal_file_cache_init(struct shoal_file_cache *c, size_t max_entries, size_t max_bytes,
+			  size_t max_fds);
 void shoal_file_cache_free(struct shoal_file_cache *c);
 
 /* Finds the entry for (owner, path) and marks it most recently used, or returns NULL. */
@@ -56,6 +63,13 @@ struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const
 					       const char *path, size_t path_len,
 					       const struct stat *st, char *data, size_t head_len,
 					       size_t body_len);
+
+/* Adds an open file entry that owns fd, an open regular file described by st, replacing any
+ * entry with the same key and closing the least recently used open files over the limit.
+ * Returns NULL if no file may be kept open or memory runs out; fd stays the caller's then. */
+struct shoal_cache_entry *shoal_file_cache_put_fd(struct shoal_file_cache *c, const void *owner,
+						  const char *path, size_t path_len,
+						  const struct stat *st, int fd);
 
 /* Removes an entry, e.g. when its file changed. */
 void shoal_file_cache_drop(struct shoal_file_cache *c, struct shoal_cache_entry *e);

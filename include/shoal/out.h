@@ -22,6 +22,7 @@ struct shoal_out {
 	char *scratch;
 	size_t scratch_len, scratch_cap;
 	int file_fd; /* -1: none */
+	struct shoal_cache_entry *file_ref; /* holds file_fd open; NULL: the batch owns file_fd */
 	off_t file_off, file_end;
 	bool corked;  /* TCP_CORK is on while a file body goes out */
 	size_t bytes; /* queued in this batch */
@@ -49,8 +50,10 @@ void shoal_out_commit(struct shoal_out *o, size_t len);
 
 /* Queues bytes that stay valid while ref is held (ref may be NULL for static data). */
 void shoal_out_add(struct shoal_out *o, const void *p, size_t len, struct shoal_cache_entry *ref);
-/* Ends the batch with len bytes of fd from off; the batch owns fd from now on. */
-void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len);
+/* Ends the batch with len bytes of fd from off. With ref NULL the batch owns fd from now on
+ * and closes it; otherwise fd stays ref's, which the batch holds until the body is out. */
+void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len,
+		    struct shoal_cache_entry *ref);
 
 /* DONE: all sent, the batch is empty again. AGAIN: the socket is full, wait for it to take
  * more. YIELD: the socket could take more, but a large body has had its turn: call again

@@ -159,6 +159,39 @@ class HttpConfigTest(unittest.TestCase):
         s.write_file("v.txt", b"second")
         self.assertEqual(s.request("GET", "/v.txt").body, b"second")
 
+    def test_large_files_stay_open_until_they_change(self):
+        s = self.server(workers=1, cache_max_file_size=1024, cache_revalidate=1)
+        path = s.write_file("big.bin", b"a" * 200000)
+        worker = s.worker_pids()[0]
+
+        def open_in_worker():
+            return [t for t in harness.fd_targets_of(worker) if t.startswith(path)]
+        self.assertEqual(open_in_worker(), [])
+        self.assertEqual(s.request("GET", "/big.bin").body, b"a" * 200000)
+        self.assertEqual(open_in_worker(), [path])
+        r = s.request("GET", "/big.bin", headers=[("Range", "bytes=10-19")])
+        self.assertEqual((r.status, r.body), (206, b"a" * 10))
+        self.assertEqual(open_in_worker(), [path], "a second descriptor for the same file")
+
+        # Replaced by rename, as deployments do: the new file is served within
+        # cache_revalidate, and the old one is closed, not kept open deleted.
+        tmp = s.write_file("big.bin.new", b"b" * 100000)
+        os.rename(tmp, path)
+        time.sleep(1.1)
+        self.assertEqual(s.request("GET", "/big.bin").body, b"b" * 100000)
+        self.assertEqual(open_in_worker(), [path])
+
+    def test_no_file_kept_open_when_configured(self):
+        s = self.server(workers=1, cache_max_file_size=1024, cache_max_open_files=0)
+        path = s.write_file("big.bin", b"c" * 100000)
+        self.assertEqual(s.request("GET", "/big.bin").body, b"c" * 100000)
+        worker = s.worker_pids()[0]
+        # The last bytes reach the client a moment before the worker closes the file.
+        wait_until(lambda: not [t for t in harness.fd_targets_of(worker) if t.startswith(path)],
+                   2, what="the worker to close the file")
+        time.sleep(0.2)
+        self.assertEqual([t for t in harness.fd_targets_of(worker) if t.startswith(path)], [])
+
     def test_symlinks_refused_when_configured(self):
         s = self.server(workers=1, follow_symlinks=None)
         s.rewrite_config(text=s.config_text().replace(
