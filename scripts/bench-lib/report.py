@@ -5,7 +5,9 @@ usage: report.py RESULTS SERVERS PEERS SCENARIO=LABEL...
 RESULTS holds one measurement a line: "round scenario server metric value" (tab-separated).
 SERVERS is the row order (comma-separated), PEERS the servers shoal is compared with.
 Every figure is the median over rounds; "shoal/best peer" divides shoal's median by the best
-peer median of the same column (highest req/s, lowest of the rest).
+peer median of the same column (highest req/s, lowest of the rest). In the cpu column a server
+whose own CPU time exceeds its core's busy time (which /proc/stat samples at ticks) is ranked
+by its own time, the figure that cannot undercount.
 """
 import statistics
 import sys
@@ -59,17 +61,23 @@ def value_cell(key, fmt, better, width, value):
     return ("-" if value is None else fmt.format(value)).rjust(width)
 
 
+def ranked(row, key):
+    if key == "cpu":
+        return max(row["cpu"], row.get("proc", 0))
+    return row[key]
+
+
 def ratio_line(label, rows, peers):
     shoal = rows.get("shoal", {})
     best_name = {}
 
     def ratio_cell(key, fmt, better, width, value):
-        candidates = [(rows[p][key], p) for p in peers if key in rows.get(p, {})]
+        candidates = [(ranked(rows[p], key), p) for p in peers if key in rows.get(p, {})]
         if better is None or key not in shoal or not candidates:
             return "".rjust(width)
         best, name = max(candidates) if better else min(candidates)
         best_name[key] = name
-        return ("x{:.2f}".format(shoal[key] / best) if best else "-").rjust(width)
+        return ("x{:.2f}".format(ranked(shoal, key) / best) if best else "-").rjust(width)
 
     text = cells(shoal, ratio_cell)
     rank = "cpu" if "cpu" in best_name else "idle"
