@@ -187,7 +187,32 @@ static bool not_modified(const struct shoal_http_request *req, const char *etag,
 
 /* What to send of a representation: all of it, one range, or a status without body. */
 /* Ranges in one multipart/byteranges answer; a request for more is served whole. */
+/* A generated body that outlives this call: held by the batch until it is sent. */
+static void queue_owned_body(struct shoal_worker *w, const struct shoal_http_request *req,
+			     struct shoal_http_head *h, char *body, size_t len, bool keep_alive,
+			     struct shoal_out *out)
+{
+	struct shoal_cache_entry *owned = shoal_cache_entry_adopt(body, len);
+
+	if (!owned) {
+		shoal_respond_error(w, NULL, out, 500, req->version, keep_alive,
+				    req->method == SHOAL_HTTP_HEAD);
+		return;
+	}
+	h->content_length = len;
+	queue_generated(w, out, h, NULL, 0);
+	shoal_cache_entry_ref(owned);
+	if (req->method == SHOAL_HTTP_GET) {
+		shoal_out_add(out, owned->data, len, owned);
+		shoal_out_note(out, h->status, len);
+	}
+	shoal_cache_entry_unref(owned); /* the batch holds it now, or (HEAD) nothing does */
+}
+
 #define MAX_RANGES 16
+/* Bytes of parts read into memory for a multipart answer about a file served with sendfile;
+ * a request for more is answered with the whole file. */
+#define MULTIPART_READ_MAX (1 << 20)
 
 /* What to send of a representation: all of it, ranges of it, or a status without body. */
 struct selection {
@@ -197,17 +222,22 @@ struct selection {
 	int nranges; /* > 1: multipart/byteranges */
 };
 
-/* multi_ok: whether the caller can send several ranges (cached files only); if not, a
- * multi-range request is answered with the whole file, which RFC 9110 allows. */
-static void select_part(const struct shoal_http_request *req, const char *etag, time_t mtime,
-			uint64_t size, bool multi_ok, struct selection *sel)
+static void select_whole(struct selection *sel, uint64_t size)
 {
-	int n;
-
 	sel->status = 200;
 	sel->first = 0;
 	sel->len = size;
 	sel->nranges = 0;
+}
+
+/* What to answer about a file of size bytes: 304, 416, 206 with one range or more (sorted and
+ * coalesced by the range parser), or the whole file. */
+static void select_part(const struct shoal_http_request *req, const char *etag, time_t mtime,
+			uint64_t size, struct selection *sel)
+{
+	int n;
+
+	select_whole(sel, size);
 	if (not_modified(req, etag, mtime)) {
 		sel->status = 304;
 		return;
@@ -220,7 +250,7 @@ static void select_part(const struct shoal_http_request *req, const char *etag, 
 	n = shoal_http_range_parse(req->range.p, req->range.len, size, sel->ranges, MAX_RANGES);
 	if (n == -416) {
 		sel->status = 416;
-	} else if (n == 1 || (n > 1 && multi_ok)) {
+	} else if (n >= 1) {
 		sel->status = 206;
 		sel->nranges = n;
 		sel->first = sel->ranges[0].first;
@@ -265,6 +295,7 @@ static size_t make_boundary(struct shoal_worker *w, char *out, size_t size)
 }
 
 /* The head of one part, with the CRLF that ends the previous part in front. */
+#define PART_HEAD_MAX 256
 static size_t part_head(char *out, size_t size, const char *boundary, const char *type,
 			const struct shoal_http_range *r, uint64_t total)
 {
@@ -281,7 +312,7 @@ static bool queue_multipart(struct shoal_worker *w, const struct shoal_http_requ
 			    struct shoal_cache_entry *e, const struct selection *sel,
 			    bool keep_alive, struct shoal_out *out)
 {
-	char boundary[48], type[96], scratch_head[256];
+	char boundary[48], type[96], scratch_head[PART_HEAD_MAX];
 	size_t blen = make_boundary(w, boundary, sizeof(boundary)), avail, used = 0;
 	uint64_t length = 0, total = (uint64_t)e->body_len;
 	struct shoal_http_head h;
@@ -329,11 +360,11 @@ static void queue_entry(struct shoal_worker *w, const struct shoal_http_request 
 		memcpy(e->data + e->date_off, w->date.text, strlen(w->date.text));
 		e->date_sec = w->date.sec;
 	}
-	select_part(req, e->etag, e->mtime.tv_sec, (uint64_t)e->body_len, true, &sel);
+	select_part(req, e->etag, e->mtime.tv_sec, (uint64_t)e->body_len, &sel);
 	if (sel.nranges > 1 && queue_multipart(w, req, e, &sel, keep_alive, out))
 		return;
 	if (sel.nranges > 1) /* no room in this batch for all the parts: the whole file */
-		sel.status = 200;
+		select_whole(&sel, (uint64_t)e->body_len);
 	if (sel.status != 200) {
 		queue_part_head(w, req, &sel, e->content_type, e->etag, e->mtime.tv_sec,
 				(uint64_t)e->body_len, keep_alive, out);
@@ -362,12 +393,12 @@ static void format_etag(const struct stat *st, char *etag, size_t size)
 		 (uint64_t)st->st_size);
 }
 
-static bool read_all(int fd, char *buf, size_t len)
+static bool read_all(int fd, char *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
 		if (n <= 0)
 			return false;
 		done += (size_t)n;
@@ -399,7 +430,7 @@ static struct shoal_cache_entry *cache_fill(struct shoal_worker *w,
 	if (!data)
 		return NULL;
 	memcpy(data, head, n);
-	if (!read_all(f->fd, data + n, size)) {
+	if (!read_all(f->fd, data + n, size, 0)) {
 		free(data);
 		return NULL;
 	}
@@ -424,6 +455,47 @@ struct sent_file {
 	uint64_t size;
 };
 
+/* 206 multipart/byteranges about a file served with sendfile: the parts are read into one
+ * generated body. Returns false if they are too large for that, or cannot be read. */
+static bool queue_file_multipart(struct shoal_worker *w, const struct shoal_http_request *req,
+				 const struct sent_file *f, const struct selection *sel,
+				 bool keep_alive, struct shoal_out *out)
+{
+	char boundary[48], type[96];
+	size_t blen = make_boundary(w, boundary, sizeof(boundary)), cap = blen + 8, len = 0;
+	uint64_t parts = 0;
+	struct shoal_http_head h;
+	char *body;
+
+	for (int i = 0; i < sel->nranges; i++)
+		parts += sel->ranges[i].last - sel->ranges[i].first + 1;
+	if (parts > MULTIPART_READ_MAX)
+		return false;
+	cap += (size_t)parts + (size_t)sel->nranges * PART_HEAD_MAX;
+	body = malloc(cap);
+	for (int i = 0; body && i < sel->nranges; i++) {
+		const struct shoal_http_range *r = &sel->ranges[i];
+		size_t n = (size_t)(r->last - r->first + 1);
+		len += part_head(body + len, cap - len, boundary, f->type, r, f->size);
+		if (!read_all(f->fd, body + len, n, r->first)) {
+			free(body);
+			return false;
+		}
+		len += n;
+	}
+	if (!body)
+		return false;
+	len += (size_t)snprintf(body + len, cap - len, "\r\n--%s--\r\n", boundary);
+	snprintf(type, sizeof(type), "multipart/byteranges; boundary=%s", boundary);
+	head_init(w, &h, 206, req->version, keep_alive);
+	h.content_type = type;
+	h.etag = f->etag;
+	h.last_modified = f->mtime;
+	h.accept_ranges = true;
+	queue_owned_body(w, req, &h, body, len, keep_alive, out);
+	return true;
+}
+
 /* A file too large for the in-memory cache: a generated head, then the body with sendfile. */
 static void queue_file(struct shoal_worker *w, const struct shoal_http_request *req,
 		       const struct sent_file *f, bool keep_alive, struct shoal_out *out)
@@ -431,7 +503,14 @@ static void queue_file(struct shoal_worker *w, const struct shoal_http_request *
 	struct shoal_http_head h;
 	struct selection sel;
 
-	select_part(req, f->etag, f->mtime, f->size, false, &sel);
+	select_part(req, f->etag, f->mtime, f->size, &sel);
+	if (sel.nranges > 1 && queue_file_multipart(w, req, f, &sel, keep_alive, out)) {
+		if (!f->owner)
+			close(f->fd);
+		return;
+	}
+	if (sel.nranges > 1) /* too much to read into memory: the whole file, as RFC 9110 allows */
+		select_whole(&sel, f->size);
 	if (sel.status != 200) {
 		queue_part_head(w, req, &sel, f->type, f->etag, f->mtime, f->size, keep_alive, out);
 	} else {
@@ -521,28 +600,6 @@ static struct shoal_cache_entry *cache_lookup(struct shoal_worker *w,
 	}
 	shoal_file_cache_drop(&w->cache, e);
 	return NULL;
-}
-
-/* A generated body that outlives this call: held by the batch until it is sent. */
-static void queue_owned_body(struct shoal_worker *w, const struct shoal_http_request *req,
-			     struct shoal_http_head *h, char *body, size_t len, bool keep_alive,
-			     struct shoal_out *out)
-{
-	struct shoal_cache_entry *owned = shoal_cache_entry_adopt(body, len);
-
-	if (!owned) {
-		shoal_respond_error(w, NULL, out, 500, req->version, keep_alive,
-				    req->method == SHOAL_HTTP_HEAD);
-		return;
-	}
-	h->content_length = len;
-	queue_generated(w, out, h, NULL, 0);
-	shoal_cache_entry_ref(owned);
-	if (req->method == SHOAL_HTTP_GET) {
-		shoal_out_add(out, owned->data, len, owned);
-		shoal_out_note(out, h->status, len);
-	}
-	shoal_cache_entry_unref(owned); /* the batch holds it now, or (HEAD) nothing does */
 }
 
 /* autoindex: a directory without an index file is listed. */
