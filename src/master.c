@@ -1,7 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,12 +11,11 @@
 #include <unistd.h>
 
 #include "shoal/event.h"
+#include "shoal/generation.h"
 #include "shoal/log.h"
 #include "shoal/master.h"
-#include "shoal/mime.h"
 #include "shoal/notify.h"
 #include "shoal/pidfile.h"
-#include "shoal/static_file.h"
 #include "shoal/stats.h"
 #include "shoal/stats_export.h"
 #include "shoal/timer.h"
@@ -45,26 +42,10 @@
 /* Stats slots: every worker slot, and as many again for workers being replaced. */
 #define STATS_CAPACITY (2 * MAX_SLOTS)
 
-/* One loaded configuration and what was derived from it; shared by the workers forked from
- * it, freed when the last of them is gone and a newer one is current. */
-struct master_generation {
-	unsigned id;
-	unsigned refs;
-	struct shoal_config cfg;
-	struct shoal_mime *mime;
-	int *root_fds;
-	const struct shoal_addr **addrs; /* distinct listen addresses */
-	int *backlogs;
-	size_t naddrs;
-	bool drop_privileges;
-	uid_t uid;
-	gid_t gid;
-};
-
 struct master_worker {
 	struct shoal_event_source ready_ev;
 	struct master *master;
-	struct master_generation *gen;
+	struct shoal_generation *gen;
 	pid_t pid;
 	unsigned slot;
 	bool ready;
@@ -89,7 +70,7 @@ struct master {
 	const char *config_path;
 	int startup_fd;
 	unsigned next_gen_id;
-	struct master_generation *current;
+	struct shoal_generation *current;
 	struct master_slot *slots;
 	unsigned nslots;
 	/* The listening sockets: each is kept for as long as the current configuration has its
@@ -118,160 +99,20 @@ struct master {
 	uint64_t now_ms;
 };
 
-/* Frees what was derived from the configuration, leaving the configuration itself. */
-static void gen_free_derived(struct master_generation *g)
-{
-	for (size_t i = 0; g->root_fds && i < g->cfg.nservers; i++)
-		if (g->root_fds[i] >= 0)
-			close(g->root_fds[i]);
-	free(g->root_fds);
-	free(g->addrs);
-	free(g->backlogs);
-	if (g->mime)
-		shoal_mime_free(g->mime);
-}
-
-static void gen_free(struct master_generation *g)
-{
-	gen_free_derived(g);
-	shoal_config_free(&g->cfg);
-	free(g);
-}
-
-static int gen_resolve_user(struct master_generation *g, struct shoal_err *err)
-{
-	const struct shoal_config *cfg = &g->cfg;
-	struct passwd *pw;
-	struct group *gr;
-
-	if (!cfg->user)
-		return 0;
-	pw = getpwnam(cfg->user);
-	if (!pw)
-		return shoal_err_set(err, "%s: user: no user named '%s'", cfg->path, cfg->user);
-	g->uid = pw->pw_uid;
-	g->gid = pw->pw_gid;
-	if (cfg->group) {
-		gr = getgrnam(cfg->group);
-		if (!gr)
-			return shoal_err_set(err, "%s: group: no group named '%s'", cfg->path, cfg->group);
-		g->gid = gr->gr_gid;
-	}
-	g->drop_privileges = geteuid() == 0;
-	return 0;
-}
-
-static int gen_collect_addrs(struct master_generation *g, struct shoal_err *err)
-{
-	const struct shoal_config *cfg = &g->cfg;
-	size_t total = 0;
-
-	for (size_t i = 0; i < cfg->nservers; i++)
-		total += cfg->servers[i].nlisten;
-	g->addrs = calloc(total, sizeof(*g->addrs));
-	g->backlogs = calloc(total, sizeof(*g->backlogs));
-	if (!g->addrs || !g->backlogs)
-		return shoal_err_set(err, "out of memory");
-	for (size_t i = 0; i < cfg->nservers; i++) {
-		const struct shoal_server_conf *s = &cfg->servers[i];
-		for (size_t j = 0; j < s->nlisten; j++) {
-			size_t k = 0;
-			while (k < g->naddrs && !shoal_addr_equal(g->addrs[k], &s->listen[j]))
-				k++;
-			if (k == g->naddrs)
-				g->addrs[g->naddrs++] = &s->listen[j];
-			/* Servers sharing an address share its sockets: the largest backlog wins. */
-			if (s->backlog > g->backlogs[k])
-				g->backlogs[k] = s->backlog;
-		}
-	}
-	return 0;
-}
-
-static int gen_open_roots(struct master_generation *g, struct shoal_err *err)
-{
-	struct shoal_err cause;
-
-	g->root_fds = malloc(g->cfg.nservers * sizeof(*g->root_fds));
-	if (!g->root_fds)
-		return shoal_err_set(err, "out of memory");
-	for (size_t i = 0; i < g->cfg.nservers; i++)
-		g->root_fds[i] = -1;
-	for (size_t i = 0; i < g->cfg.nservers; i++) {
-		g->root_fds[i] = shoal_static_open_root(g->cfg.servers[i].root, &cause);
-		if (g->root_fds[i] < 0)
-			return shoal_err_set(err, "%s:%u: servers[%zu].root: %s", g->cfg.path,
-					     g->cfg.servers[i].root_line, i, cause.msg);
-	}
-	return 0;
-}
-
-/* /etc/mime.types, then the configuration's own "type ext ..." lines over it. */
-static int gen_load_types(struct master_generation *g, struct shoal_err *err)
-{
-	const struct shoal_config *cfg = &g->cfg;
-
-	if (shoal_mime_load(&g->mime, "/etc/mime.types", cfg->default_type, err) < 0)
-		return -1;
-	for (size_t i = 0; i < cfg->ntypes; i++) {
-		char line[512], *save = NULL, *type, *ext;
-		snprintf(line, sizeof(line), "%s", cfg->types[i]);
-		type = strtok_r(line, " ", &save);
-		while ((ext = strtok_r(NULL, " ", &save)))
-			if (shoal_mime_set(g->mime, ext, type, err) < 0)
-				return shoal_err_set(err, "%s: types[%zu]: %s", cfg->path, i,
-						     err->msg);
-	}
-	return 0;
-}
-
-static struct master_generation *gen_load(const char *path, struct shoal_err *err)
-{
-	struct master_generation *g = calloc(1, sizeof(*g));
-
-	if (!g) {
-		shoal_err_set(err, "out of memory");
-		return NULL;
-	}
-	if (shoal_config_load(&g->cfg, path, err) < 0) {
-		free(g);
-		return NULL;
-	}
-	if (gen_resolve_user(g, err) < 0 || gen_collect_addrs(g, err) < 0 ||
-	    gen_open_roots(g, err) < 0 ||
-	    gen_load_types(g, err) < 0) {
-		gen_free(g);
-		return NULL;
-	}
-	return g;
-}
-
-/* Workers that parse what any client sends should not hold root's powers: a master started
- * as root needs a user to drop them to, unless the configuration says otherwise. */
-static int gen_check_root(const struct master_generation *g, struct shoal_err *err)
-{
-	if (geteuid() != 0 || g->cfg.user || g->cfg.allow_root)
-		return 0;
-	return shoal_err_set(err, "%s: refusing to serve as root: set user (workers drop to it), "
-			     "or allow_root = true", g->cfg.path);
-}
-
 int shoal_master_check(const char *config_path, struct shoal_config *cfg, struct shoal_err *err)
 {
-	struct master_generation *g = gen_load(config_path, err);
+	struct shoal_generation *g = shoal_generation_load(config_path, err);
 
 	if (!g)
 		return -1;
-	gen_free_derived(g);
-	*cfg = g->cfg;
-	free(g);
+	shoal_generation_into_config(g, cfg);
 	return 0;
 }
 
-static void gen_unref(struct master *m, struct master_generation *g)
+static void gen_unref(struct master *m, struct shoal_generation *g)
 {
 	if (--g->refs == 0 && g != m->current)
-		gen_free(g);
+		shoal_generation_free(g);
 }
 
 static int master_socket_fd(const struct master *m, const struct shoal_addr *addr, unsigned slot)
@@ -310,7 +151,7 @@ static int master_socket_add(struct master *m, const struct shoal_addr *addr, un
  * sockets are reused, never re-created: their accept queues must survive. */
 static int master_sockets_ensure(struct master *m, struct shoal_err *err)
 {
-	const struct master_generation *g = m->current;
+	const struct shoal_generation *g = m->current;
 
 	for (size_t i = 0; i < g->naddrs; i++) {
 		if (!master_has_addr(m, g->addrs[i]) && shoal_listener_probe(g->addrs[i], err) < 0)
@@ -334,7 +175,7 @@ static int master_sockets_ensure(struct master *m, struct shoal_err *err)
  * added and removed at the end. */
 static void master_steer(struct master *m)
 {
-	const struct master_generation *g = m->current;
+	const struct shoal_generation *g = m->current;
 	struct shoal_err err;
 
 	for (size_t i = 0; i < g->naddrs; i++) {
@@ -375,7 +216,7 @@ static void master_sockets_gc(struct master *m)
 
 /* A worker inherits every descriptor of the master; it keeps only its own slot's sockets,
  * so that a socket the master closes is really closed once its last user is gone. */
-static void master_child_close_inherited(struct master *m, const struct master_generation *own,
+static void master_child_close_inherited(struct master *m, const struct shoal_generation *own,
 					 const int *keep, size_t nkeep)
 {
 	shoal_event_close(&m->loop);
@@ -385,7 +226,7 @@ static void master_child_close_inherited(struct master *m, const struct master_g
 	if (m->startup_fd >= 0)
 		close(m->startup_fd);
 	for (size_t i = 0; i < m->nworkers; i++) {
-		const struct master_generation *g = m->workers[i]->gen;
+		const struct shoal_generation *g = m->workers[i]->gen;
 		if (m->workers[i]->ready_ev.fd >= 0)
 			close(m->workers[i]->ready_ev.fd);
 		for (size_t j = 0; g != own && j < g->cfg.nservers; j++)
@@ -402,7 +243,7 @@ static void master_child_close_inherited(struct master *m, const struct master_g
 
 static void master_on_ready(struct shoal_event_source *src, uint32_t events);
 
-static void master_run_child(struct master *m, struct master_generation *g, unsigned slot,
+static void master_run_child(struct master *m, struct shoal_generation *g, unsigned slot,
 			     int ready_fd, const int *listen_fds, int stats_index)
 {
 	struct shoal_worker_params p = {
@@ -437,7 +278,7 @@ static int master_reserve_worker(struct master *m)
 
 static int master_spawn(struct master *m, unsigned slot)
 {
-	struct master_generation *g = m->current;
+	struct shoal_generation *g = m->current;
 	struct master_worker *w = calloc(1, sizeof(*w));
 	int *fds = calloc(g->naddrs, sizeof(*fds));
 	int pipefd[2] = { -1, -1 };
@@ -747,15 +588,15 @@ static void master_raise_nofile(struct master *m)
 
 static void master_reload(struct master *m)
 {
-	struct master_generation *prev = m->current;
+	struct shoal_generation *prev = m->current;
 	unsigned prev_nslots = m->nslots;
 	struct shoal_err err;
-	struct master_generation *g;
+	struct shoal_generation *g;
 
 	shoal_notify("RELOADING=1");
-	g = gen_load(m->config_path, &err);
-	if (g && gen_check_root(g, &err) < 0) {
-		gen_free(g);
+	g = shoal_generation_load(m->config_path, &err);
+	if (g && shoal_generation_check_root(g, &err) < 0) {
+		shoal_generation_free(g);
 		g = NULL;
 	}
 	if (!g) {
@@ -770,7 +611,7 @@ static void master_reload(struct master *m)
 		m->current = prev;
 		master_set_nslots(m, prev_nslots);
 		master_sockets_gc(m);
-		gen_free(g);
+		shoal_generation_free(g);
 		shoal_notify("READY=1\nSTATUS=serving (last reload failed)");
 		return;
 	}
@@ -781,7 +622,7 @@ static void master_reload(struct master *m)
 		log_warn(&m->log, "stats_file changes only on restart; still writing %s",
 			 prev->cfg.stats_file);
 	if (prev->refs == 0)
-		gen_free(prev);
+		shoal_generation_free(prev);
 	memset(m->slots, 0, m->nslots * sizeof(*m->slots));
 	master_steer(m);
 	master_raise_nofile(m);
@@ -1114,7 +955,7 @@ static int master_adopt(struct master *m, struct shoal_err *err)
 /* A new master continues the old one's counters; a fresh start begins at zero. */
 static int master_open_stats(struct master *m, struct shoal_err *err)
 {
-	const struct master_generation *g = m->current;
+	const struct shoal_generation *g = m->current;
 	struct shoal_err why;
 
 	if (m->upgrade_ready_fd >= 0) {
@@ -1129,12 +970,12 @@ static int master_open_stats(struct master *m, struct shoal_err *err)
 
 static int master_start(struct master *m, struct shoal_err *err)
 {
-	struct master_generation *g = gen_load(m->config_path, err);
+	struct shoal_generation *g = shoal_generation_load(m->config_path, err);
 
 	if (!g)
 		return -1;
-	if (gen_check_root(g, err) < 0) {
-		gen_free(g);
+	if (shoal_generation_check_root(g, err) < 0) {
+		shoal_generation_free(g);
 		return -1;
 	}
 	m->current = g;
@@ -1191,7 +1032,7 @@ static void master_cleanup(struct master *m)
 	master_free_dead(m);
 	free(m->dead);
 	if (m->current)
-		gen_free(m->current);
+		shoal_generation_free(m->current);
 	if (m->signals.fd >= 0)
 		close(m->signals.fd);
 	shoal_event_close(&m->loop);
