@@ -54,22 +54,51 @@ static void queue_generated(struct shoal_worker *w, struct shoal_out *out,
 	shoal_out_note(out, h->status, body_len);
 }
 
-/* The path error_pages gives for status, or NULL. */
-static const char *error_page_for(const struct shoal_server_conf *conf, int status)
+/* Walks the codes of an error_pages entry, counting them in *n and recording them in pages
+ * (unless NULL) from index *n on; returns the path that follows them. */
+static const char *error_page_codes(const char *entry, struct shoal_error_page *pages, size_t *n)
 {
-	for (size_t i = 0; i < conf->nerror_pages; i++) {
-		const char *p = conf->error_pages[i];
-		bool listed = false;
-		while (*p >= '0' && *p <= '9') {
-			char *end;
-			long code = strtol(p, &end, 10);
-			listed = listed || code == status;
-			for (p = end; *p == ' '; p++)
-				;
-		}
-		if (listed)
-			return p;
+	const char *p = entry;
+
+	while (*p >= '0' && *p <= '9') {
+		char *end;
+		long code = strtol(p, &end, 10);
+		for (p = end; *p == ' '; p++)
+			;
+		if (pages)
+			pages[*n].status = (int)code;
+		(*n)++;
 	}
+	return p;
+}
+
+int shoal_respond_load_error_pages(struct shoal_worker_server *srv)
+{
+	const struct shoal_server_conf *conf = srv->conf;
+	size_t codes = 0, n = 0;
+
+	for (size_t i = 0; i < conf->nerror_pages; i++)
+		error_page_codes(conf->error_pages[i], NULL, &codes);
+	srv->nerror_pages = 0;
+	srv->error_pages = codes ? calloc(codes, sizeof(*srv->error_pages)) : NULL;
+	if (codes && !srv->error_pages)
+		return -1;
+	for (size_t i = 0; i < conf->nerror_pages; i++) {
+		size_t first = n;
+		const char *path = error_page_codes(conf->error_pages[i], srv->error_pages, &n);
+		while (first < n)
+			srv->error_pages[first++].path = path;
+	}
+	srv->nerror_pages = n;
+	return 0;
+}
+
+/* The path error_pages gives for status, or NULL; the first entry naming it wins. */
+static const char *error_page_for(const struct shoal_worker_server *srv, int status)
+{
+	for (size_t i = 0; i < srv->nerror_pages; i++)
+		if (srv->error_pages[i].status == status)
+			return srv->error_pages[i].path;
 	return NULL;
 }
 
@@ -77,7 +106,7 @@ static bool queue_custom_error(struct shoal_worker *w, const struct shoal_worker
 			       struct shoal_out *out, int status, int version, bool keep_alive,
 			       bool head_only)
 {
-	const char *path = srv ? error_page_for(srv->conf, status) : NULL;
+	const char *path = srv ? error_page_for(srv, status) : NULL;
 	struct shoal_static_file f;
 	struct shoal_http_head h;
 

@@ -376,6 +376,8 @@ static int worker_setup_servers(struct shoal_worker *w, const struct shoal_worke
 		w->servers[i].worker = w;
 		w->servers[i].conf = &p->cfg->servers[i];
 		w->servers[i].root_fd = p->root_fds[i];
+		if (shoal_respond_load_error_pages(&w->servers[i]) < 0)
+			return shoal_err_set(err, "out of memory");
 	}
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		struct shoal_worker_listener *l = &w->listeners[i];
@@ -574,6 +576,8 @@ static void worker_teardown(struct shoal_worker *w)
 	}
 	free(w->listeners);
 	free(w->status_acl);
+	for (size_t i = 0; w->servers && i < w->nservers; i++)
+		free(w->servers[i].error_pages);
 	free(w->servers);
 	if (w->signals.fd >= 0)
 		close(w->signals.fd);

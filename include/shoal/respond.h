@@ -18,6 +18,10 @@ struct shoal_worker_server;
 #define SHOAL_RESPOND_IOVS 3
 size_t shoal_respond_scratch_need(size_t target_len);
 
+/* Parses the server's error_pages ("CODE... /path", checked by the configuration) into
+ * srv->error_pages, once per worker; -1 if memory runs out. */
+int shoal_respond_load_error_pages(struct shoal_worker_server *srv);
+
 /* Queues the response to req. Returns whether the connection may stay open afterwards:
  * keep_alive, unless the response required closing. */
 bool shoal_respond(struct shoal_worker *w, struct shoal_worker_server *srv,

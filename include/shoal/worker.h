@@ -43,10 +43,18 @@ struct shoal_worker_params {
 	const struct shoal_stats_view *stats_view; /* the whole file, for the status endpoint */
 };
 
+/* A status that error_pages answers with a file of the server's. */
+struct shoal_error_page {
+	int status;
+	const char *path; /* within the configuration's string */
+};
+
 struct shoal_worker_server {
 	struct shoal_worker *worker;
 	const struct shoal_server_conf *conf;
 	int root_fd; /* O_PATH directory that every file is opened beneath */
+	struct shoal_error_page *error_pages; /* conf's error_pages, parsed once */
+	size_t nerror_pages;
 };
 
 struct shoal_worker_listener {

@@ -51,11 +51,15 @@ class HttpConfigTest(unittest.TestCase):
         s.write_file("errors/404.html", b"<h1>nothing here</h1>\n")
         s.rewrite_config(text=s.config_text().replace(
             'index = [ "index.html" ];',
-            'index = [ "index.html" ]; error_pages = [ "404 410 /errors/404.html", '
-            '"500 /errors/absent.html" ];'))
+            'index = [ "index.html" ]; error_pages = [ "410 404 403 /errors/404.html", '
+            '"500 /errors/absent.html", "403 /errors/absent.html" ];'))
+        os.makedirs(os.path.join(s.root, "no-index"))
         s.start()
         r = s.request("GET", "/nope")
         self.assertEqual((r.status, r.body), (404, b"<h1>nothing here</h1>\n"))
+        # Any code of an entry, and the first entry naming a code wins.
+        r = s.request("GET", "/no-index/")
+        self.assertEqual((r.status, r.body), (403, b"<h1>nothing here</h1>\n"))
         self.assertTrue(r.header("Content-Type").startswith("text/html"))
         r = s.request("HEAD", "/nope")
         self.assertEqual((r.status, r.header("Content-Length"), r.body), (404, "22", b""))
