@@ -214,8 +214,6 @@ static bool not_modified(const struct shoal_http_request *req, const char *etag,
 	       mtime <= since;
 }
 
-/* What to send of a representation: all of it, one range, or a status without body. */
-/* Ranges in one multipart/byteranges answer; a request for more is served whole. */
 /* A generated body that outlives this call: held by the batch until it is sent. */
 static void queue_owned_body(struct shoal_worker *w, const struct shoal_http_request *req,
 			     struct shoal_http_head *h, char *body, size_t len, bool keep_alive,
@@ -238,6 +236,7 @@ static void queue_owned_body(struct shoal_worker *w, const struct shoal_http_req
 	shoal_cache_entry_unref(owned); /* the batch holds it now, or (HEAD) nothing does */
 }
 
+/* Ranges in one multipart/byteranges answer; a request for more is served whole. */
 #define MAX_RANGES 16
 /* Bytes of parts read into memory for a multipart answer about a file served with sendfile;
  * a request for more is answered with the whole file. */
@@ -323,8 +322,9 @@ static size_t make_boundary(struct shoal_worker *w, char *out, size_t size)
 				(unsigned long long)++w->multipart_count);
 }
 
-/* The head of one part, with the CRLF that ends the previous part in front. */
 #define PART_HEAD_MAX 256
+
+/* The head of one part, with the CRLF that ends the previous part in front. */
 static size_t part_head(char *out, size_t size, const char *boundary, const char *type,
 			const struct shoal_http_range *r, uint64_t total)
 {
