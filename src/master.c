@@ -16,6 +16,7 @@
 #include "shoal/master.h"
 #include "shoal/notify.h"
 #include "shoal/pidfile.h"
+#include "shoal/slot_sockets.h"
 #include "shoal/stats.h"
 #include "shoal/stats_export.h"
 #include "shoal/timer.h"
@@ -73,10 +74,7 @@ struct master {
 	struct shoal_generation *current;
 	struct master_slot *slots;
 	unsigned nslots;
-	/* The listening sockets: each is kept for as long as the current configuration has its
-	 * address and slot, across any number of workers. */
-	struct shoal_slot_socket *sockets;
-	size_t nsockets;
+	struct shoal_slot_sockets sockets;
 	struct master_worker **workers;
 	size_t nworkers, cap_workers;
 	struct shoal_stats stats;
@@ -115,103 +113,31 @@ static void gen_unref(struct master *m, struct shoal_generation *g)
 		shoal_generation_free(g);
 }
 
-static int master_socket_fd(const struct master *m, const struct shoal_addr *addr, unsigned slot)
-{
-	for (size_t i = 0; i < m->nsockets; i++)
-		if (m->sockets[i].slot == slot && shoal_addr_equal(&m->sockets[i].addr, addr))
-			return m->sockets[i].fd;
-	return -1;
-}
-
-static bool master_has_addr(const struct master *m, const struct shoal_addr *addr)
-{
-	for (size_t i = 0; i < m->nsockets; i++)
-		if (shoal_addr_equal(&m->sockets[i].addr, addr))
-			return true;
-	return false;
-}
-
-static int master_socket_add(struct master *m, const struct shoal_addr *addr, unsigned slot,
-			     int backlog, struct shoal_err *err)
-{
-	struct shoal_slot_socket *sockets = realloc(m->sockets, (m->nsockets + 1) * sizeof(*sockets));
-	int fd;
-
-	if (!sockets)
-		return shoal_err_set(err, "out of memory");
-	m->sockets = sockets;
-	fd = shoal_listener_open(addr, backlog, err);
-	if (fd < 0)
-		return -1;
-	sockets[m->nsockets++] = (struct shoal_slot_socket){ .addr = *addr, .slot = slot, .fd = fd };
-	return 0;
-}
-
-/* Makes sure every (address, slot) of the current configuration has its socket. Existing
- * sockets are reused, never re-created: their accept queues must survive. */
+/* Sockets for the current configuration's addresses and slots; the rest closed. */
 static int master_sockets_ensure(struct master *m, struct shoal_err *err)
 {
 	const struct shoal_generation *g = m->current;
 
-	for (size_t i = 0; i < g->naddrs; i++) {
-		if (!master_has_addr(m, g->addrs[i]) && shoal_listener_probe(g->addrs[i], err) < 0)
-			return -1;
-		for (unsigned slot = 0; slot < m->nslots; slot++) {
-			int fd = master_socket_fd(m, g->addrs[i], slot);
-			if (fd >= 0) {
-				if (shoal_listener_set_backlog(fd, g->backlogs[i], err) < 0)
-					return -1;
-				continue;
-			}
-			if (master_socket_add(m, g->addrs[i], slot, g->backlogs[i], err) < 0)
-				return -1;
-		}
-	}
-	return 0;
+	return shoal_slot_sockets_ensure(&m->sockets, g->addrs, g->backlogs, g->naddrs, m->nslots,
+					 err);
 }
 
-/* New connections go to the current slots only; a slot being removed drains what it queued.
- * The kernel orders a reuseport group by bind time, which is slot order: slots are only ever
- * added and removed at the end. */
+static void master_sockets_gc(struct master *m)
+{
+	const struct shoal_generation *g = m->current;
+
+	shoal_slot_sockets_gc(&m->sockets, g ? g->addrs : NULL, g ? g->naddrs : 0, m->nslots,
+			      &m->log);
+}
+
+/* New connections go to the current slots only; a slot being removed drains what it queued. */
 static void master_steer(struct master *m)
 {
 	const struct shoal_generation *g = m->current;
 	struct shoal_err err;
 
-	for (size_t i = 0; i < g->naddrs; i++) {
-		int fd = master_socket_fd(m, g->addrs[i], 0);
-		if (fd >= 0 && shoal_listener_steer(fd, m->nslots, &err) < 0)
-			log_warn(&m->log, "%s: %s; connections may be refused while removing workers",
-				 g->addrs[i]->text, err.msg);
-	}
-}
-
-static bool master_socket_needed(const struct master *m, const struct shoal_slot_socket *s)
-{
-	if (!m->current || s->slot >= m->nslots)
-		return false;
-	for (size_t i = 0; i < m->current->naddrs; i++)
-		if (shoal_addr_equal(m->current->addrs[i], &s->addr))
-			return true;
-	return false;
-}
-
-/* Closes the master's copy of sockets the current configuration no longer has. A retiring
- * worker keeps its own copy until it stops accepting, so nothing it serves is cut. */
-static void master_sockets_gc(struct master *m)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < m->nsockets; i++) {
-		if (master_socket_needed(m, &m->sockets[i])) {
-			m->sockets[kept++] = m->sockets[i];
-			continue;
-		}
-		log_info(&m->log, "closing listener %s of slot %u", m->sockets[i].addr.text,
-			 m->sockets[i].slot);
-		close(m->sockets[i].fd);
-	}
-	m->nsockets = kept;
+	if (shoal_slot_sockets_steer(&m->sockets, g->addrs, g->naddrs, m->nslots, &err) < 0)
+		log_warn(&m->log, "%s; connections may be refused while removing workers", err.msg);
 }
 
 /* A worker inherits every descriptor of the master; it keeps only its own slot's sockets,
@@ -232,12 +158,12 @@ static void master_child_close_inherited(struct master *m, const struct shoal_ge
 		for (size_t j = 0; g != own && j < g->cfg.nservers; j++)
 			close(g->root_fds[j]);
 	}
-	for (size_t i = 0; i < m->nsockets; i++) {
+	for (size_t i = 0; i < m->sockets.n; i++) {
 		bool kept = false;
 		for (size_t j = 0; j < nkeep; j++)
-			kept = kept || keep[j] == m->sockets[i].fd;
+			kept = kept || keep[j] == m->sockets.v[i].fd;
 		if (!kept)
-			close(m->sockets[i].fd);
+			close(m->sockets.v[i].fd);
 	}
 }
 
@@ -288,7 +214,7 @@ static int master_spawn(struct master *m, unsigned slot)
 	if (!w || !fds || master_reserve_worker(m) < 0 || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto fail;
 	for (size_t i = 0; i < g->naddrs; i++)
-		fds[i] = master_socket_fd(m, g->addrs[i], slot);
+		fds[i] = shoal_slot_sockets_fd(&m->sockets, g->addrs[i], slot);
 	/* Claimed before the fork so that the child is the slot's only writer from the start. */
 	stats_index = shoal_stats_claim(&m->stats, slot, g->id);
 	if (stats_index < 0)
@@ -752,7 +678,7 @@ static void master_upgrade(struct master *m)
 		log_error(&m->log, "binary upgrade: pipe: %s", strerror(errno));
 		return;
 	}
-	pid = shoal_upgrade_exec(m->exe, argv, m->sockets, m->nsockets, pipefd[1], &err);
+	pid = shoal_upgrade_exec(m->exe, argv, m->sockets.v, m->sockets.n, pipefd[1], &err);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
@@ -940,15 +866,15 @@ static int master_adopt(struct master *m, struct shoal_err *err)
 
 	if (!sockets || !ready)
 		return 0;
-	if (shoal_upgrade_decode(sockets, &m->sockets, &m->nsockets, err) < 0)
+	if (shoal_upgrade_decode(sockets, &m->sockets.v, &m->sockets.n, err) < 0)
 		return -1;
-	for (size_t i = 0; i < m->nsockets; i++)
-		fcntl(m->sockets[i].fd, F_SETFD, FD_CLOEXEC);
+	for (size_t i = 0; i < m->sockets.n; i++)
+		fcntl(m->sockets.v[i].fd, F_SETFD, FD_CLOEXEC);
 	m->upgrade_ready_fd = atoi(ready);
 	fcntl(m->upgrade_ready_fd, F_SETFD, FD_CLOEXEC);
 	unsetenv(SHOAL_UPGRADE_SOCKETS_ENV);
 	unsetenv(SHOAL_UPGRADE_READY_ENV);
-	log_info(&m->log, "binary upgrade: adopted %zu listening sockets", m->nsockets);
+	log_info(&m->log, "binary upgrade: adopted %zu listening sockets", m->sockets.n);
 	return 0;
 }
 
@@ -1024,9 +950,7 @@ static void master_cleanup(struct master *m)
 	master_close_upgrade_pipe(m);
 	if (m->upgrade_ready_fd >= 0)
 		close(m->upgrade_ready_fd);
-	for (size_t i = 0; i < m->nsockets; i++)
-		close(m->sockets[i].fd);
-	free(m->sockets);
+	shoal_slot_sockets_close_all(&m->sockets);
 	free(m->slots);
 	free(m->workers);
 	master_free_dead(m);
