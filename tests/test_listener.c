@@ -11,6 +11,7 @@
 #include "shoal/listener.h"
 
 #include "check_run.h"
+#include "loopback.h"
 
 START_TEST(parses_and_canonicalises)
 {
@@ -64,28 +65,11 @@ START_TEST(equality_is_by_address_not_text)
 }
 END_TEST
 
-/* Binds port 0 without SO_REUSEPORT, like a foreign server, and returns the port chosen. */
-static int foreign_listener(struct shoal_addr *addr)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char text[32];
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 1), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(text, sizeof(text), "127.0.0.1:%u", ntohs(sin.sin_port));
-	ck_assert_int_eq(shoal_addr_parse(text, addr, NULL), 0);
-	return fd;
-}
-
 START_TEST(probe_detects_a_foreign_listener)
 {
 	struct shoal_addr addr;
 	struct shoal_err err;
-	int fd = foreign_listener(&addr);
+	int fd = loopback_foreign_listener(&addr);
 
 	ck_assert_int_lt(shoal_listener_probe(&addr, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "in use"));
@@ -100,7 +84,7 @@ START_TEST(slot_sockets_share_a_port)
 {
 	struct shoal_addr addr;
 	struct shoal_err err;
-	int foreign = foreign_listener(&addr);
+	int foreign = loopback_foreign_listener(&addr);
 	int a, b;
 
 	close(foreign);
@@ -153,7 +137,7 @@ START_TEST(steering_skips_retiring_sockets)
 	struct shoal_err err;
 	int fds[3], counts[3], clients[90];
 
-	close(foreign_listener(&addr));
+	close(loopback_foreign_listener(&addr));
 	for (int i = 0; i < 3; i++) {
 		fds[i] = shoal_listener_open(&addr, 128, &err);
 		ck_assert_msg(fds[i] >= 0, "%s", err.msg);

@@ -1,30 +1,17 @@
-#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shoal/slot_sockets.h"
 
 #include "check_run.h"
+#include "loopback.h"
 
 /* A loopback address on a port that was free a moment ago. */
 static void free_addr(struct shoal_addr *addr)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char text[32];
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	snprintf(text, sizeof(text), "127.0.0.1:%u", ntohs(sin.sin_port));
-	ck_assert_int_eq(shoal_addr_parse(text, addr, NULL), 0);
+	close(loopback_foreign_listener(addr));
 }
 
 static bool is_open(int fd)
@@ -102,14 +89,9 @@ START_TEST(a_foreign_listener_is_refused_and_steering_works)
 	struct shoal_addr a;
 	const struct shoal_addr *addrs[] = { &a };
 	static const int backlogs[] = { 16 };
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct shoal_err err = { "" };
-	int foreign = socket(AF_INET, SOCK_STREAM, 0);
+	int foreign = loopback_foreign_listener(&a);
 
-	free_addr(&a);
-	sin.sin_port = ((struct sockaddr_in *)&a.ss)->sin_port;
-	ck_assert_int_eq(bind(foreign, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(foreign, 1), 0);
 	ck_assert_int_eq(shoal_slot_sockets_ensure(&s, addrs, backlogs, 1, 2, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "in use"));
 	ck_assert_uint_eq(s.n, 0);
