@@ -149,6 +149,16 @@ static struct shoal_cache_entry *entry_new(const void *owner, const char *path, 
 	return e;
 }
 
+/* Drops the entry of the key, if any: a new one is about to take its place. */
+static void cache_forget(struct shoal_file_cache *c, const void *owner, const char *path,
+			 size_t path_len)
+{
+	struct shoal_cache_entry *old = shoal_file_cache_get(c, owner, path, path_len);
+
+	if (old)
+		shoal_file_cache_drop(c, old);
+}
+
 static void cache_insert(struct shoal_file_cache *c, struct shoal_cache_entry *e)
 {
 	e->hash_next = c->buckets[e->hash & (c->nbuckets - 1)];
@@ -161,11 +171,9 @@ struct shoal_cache_entry *shoal_file_cache_put(struct shoal_file_cache *c, const
 					       const struct stat *st, char *data, size_t head_len,
 					       size_t body_len)
 {
-	struct shoal_cache_entry *old = shoal_file_cache_get(c, owner, path, path_len);
 	struct shoal_cache_entry *e;
 
-	if (old)
-		shoal_file_cache_drop(c, old);
+	cache_forget(c, owner, path, path_len);
 	e = entry_new(owner, path, path_len, st);
 	if (!e) {
 		free(data);
@@ -188,11 +196,9 @@ struct shoal_cache_entry *shoal_file_cache_put_fd(struct shoal_file_cache *c, co
 						  const char *path, size_t path_len,
 						  const struct stat *st, int fd)
 {
-	struct shoal_cache_entry *old = shoal_file_cache_get(c, owner, path, path_len);
 	struct shoal_cache_entry *e;
 
-	if (old)
-		shoal_file_cache_drop(c, old);
+	cache_forget(c, owner, path, path_len);
 	e = c->max_fds ? entry_new(owner, path, path_len, st) : NULL;
 	if (!e)
 		return NULL;
