@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/config.h"
-#include "shoal/master.h"
-#include "shoal/pidfile.h"
-#include "shoal/upgrade.h"
+#include "shoal/config/config.h"
+#include "shoal/master/master.h"
+#include "shoal/master/pidfile.h"
+#include "shoal/master/upgrade.h"
 
 #ifndef SHOAL_VERSION
 #define SHOAL_VERSION "unknown"

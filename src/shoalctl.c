@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shoal/stats.h"
-#include "shoal/stats_format.h"
+#include "shoal/stats/stats.h"
+#include "shoal/stats/format.h"
 
 #define EXIT_USAGE 2
 /* Lines of the top screen that are not worker rows. */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "shoal/listener.h"
+#include "shoal/net/listener.h"
 
 /* Binds 127.0.0.1 port 0 without SO_REUSEPORT, like a foreign server, and listens; addr gets
  * the port chosen. Returns the socket (close it for a port that was free a moment ago). */

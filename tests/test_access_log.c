@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/access_log.h"
+#include "shoal/worker/access_log.h"
 
 #include "check_run.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "shoal/acl.h"
+#include "shoal/net/acl.h"
 
 #include "check_run.h"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shoal/autoindex.h"
+#include "shoal/handler/autoindex.h"
 
 #include "check_run.h"
 

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shoal/config.h"
+#include "shoal/config/config.h"
 
 #include "check_run.h"
 

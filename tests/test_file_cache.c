@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/file_cache.h"
+#include "shoal/handler/file_cache.h"
 
 #include "check_run.h"
 
@@ -111,13 +111,13 @@ START_TEST(referenced_entry_outlives_drop)
 
 	shoal_file_cache_init(&c, 8, 1 << 20, 0);
 	e = put(&c, &owner, "/x", 1, 5);
-	shoal_cache_entry_ref(e);
+	shoal_ref_hold(&e->ref);
 	shoal_file_cache_drop(&c, e);
 	ck_assert_ptr_null(shoal_file_cache_get(&c, &owner, "/x", 2));
 	ck_assert_uint_eq(c.nentries, 0);
 	/* Still readable by the response that holds it (ASan would catch a use after free). */
 	ck_assert_int_eq(e->data[e->head_len + 2], 'b');
-	shoal_cache_entry_unref(e);
+	shoal_ref_drop(&e->ref);
 	shoal_file_cache_free(&c);
 }
 END_TEST
@@ -196,11 +196,11 @@ START_TEST(an_open_file_in_use_closes_with_its_last_response)
 
 	shoal_file_cache_init(&c, 8, 1 << 20, 4);
 	e = put_fd(&c, &owner, "/big", fd);
-	shoal_cache_entry_ref(e); /* a response is sending from it */
+	shoal_ref_hold(&e->ref); /* a response is sending from it */
 	ck_assert_ptr_nonnull(put_fd(&c, &owner, "/big", newer)); /* the file was replaced */
 	ck_assert_uint_eq(c.nfds, 1);
 	ck_assert(is_open(fd));
-	shoal_cache_entry_unref(e);
+	shoal_ref_drop(&e->ref);
 	ck_assert(!is_open(fd));
 	ck_assert(is_open(newer));
 	shoal_file_cache_free(&c);

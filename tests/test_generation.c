@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/generation.h"
+#include "shoal/master/generation.h"
 
 #include "check_run.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/http_parser.h"
+#include "shoal/http/parser.h"
 
 #include "check_run.h"
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/http_path.h"
+#include "shoal/http/path.h"
 
 #include "check_run.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/http_range.h"
+#include "shoal/http/range.h"
 
 #include "check_run.h"
 

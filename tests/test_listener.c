@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "shoal/listener.h"
+#include "shoal/net/listener.h"
 
 #include "check_run.h"
 #include "loopback.h"

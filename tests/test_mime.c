@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/mime.h"
+#include "shoal/http/mime.h"
 
 #include "check_run.h"
 

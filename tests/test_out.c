@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shoal/file_cache.h"
-#include "shoal/out.h"
+#include "shoal/handler/file_cache.h"
+#include "shoal/net/out.h"
 
 #include "check_run.h"
 
@@ -151,13 +151,13 @@ START_TEST(a_cached_file_body_is_held_not_closed)
 	ck_assert_ptr_nonnull(e);
 
 	shoal_out_init(&o, scratch, sizeof(scratch));
-	shoal_out_file(&o, e->fd, 0, 1000, e);
+	shoal_out_file(&o, e->fd, 0, 1000, &e->ref);
 	shoal_out_reset(&o); /* a connection closed mid-body */
-	ck_assert_uint_eq(e->refs, 0);
+	ck_assert_uint_eq(e->ref.count, 0);
 	ck_assert_int_ge(fcntl(file, F_GETFD), 0);
 
 	pair(sv);
-	shoal_out_file(&o, e->fd, 0, 1000, e);
+	shoal_out_file(&o, e->fd, 0, 1000, &e->ref);
 	shoal_file_cache_drop(&cache, e); /* the file changed on disk */
 	ck_assert_int_ge(fcntl(file, F_GETFD), 0);
 	ck_assert_int_eq(shoal_out_flush(&o, sv[0]), SHOAL_OUT_DONE);

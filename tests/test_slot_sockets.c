@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shoal/slot_sockets.h"
+#include "shoal/master/slot_sockets.h"
 
 #include "check_run.h"
 #include "loopback.h"

@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shoal/stats.h"
-#include "shoal/stats_format.h"
+#include "shoal/stats/stats.h"
+#include "shoal/stats/format.h"
 
 #define NO_OWNER ((uid_t)-1), ((gid_t)-1)
 #define WRITERS 4

@@ -1,7 +1,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "shoal/timer.h"
+#include "shoal/net/timer.h"
 
 #include "check_run.h"
 

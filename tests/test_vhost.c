@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal/vhost.h"
+#include "shoal/route/vhost.h"
 
 #include "check_run.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "shoal/stats.h"
+#include "shoal/stats/stats.h"
 
 int main(int argc, char **argv)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "shoal/http_parser.h"
+#include "shoal/http/parser.h"
 
 /* Splitting at every point costs O(len^2): above this, splits are sampled. */
 #define ALL_SPLITS_MAX 1024

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "shoal/http_path.h"
+#include "shoal/http/path.h"
 
 /* What a worker gives the normaliser (PATH_MAX-sized). */
 #define ROOMY_OUT 4096

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "shoal/http_range.h"
+#include "shoal/http/range.h"
 
 #define MAX_RANGES 16
 /* 10000-01-01T00:00:00Z, beyond what four year digits can write. */

@@ -1,0 +1,79 @@
+/* The configuration file (libconfig syntax): loading, validation, the effective values. */
+#ifndef SHOAL_CONFIG_CONFIG_H
+#define SHOAL_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "shoal/base/error.h"
+#include "shoal/net/listener.h"
+#include "shoal/base/log.h"
+
+struct shoal_server_conf {
+	struct shoal_addr *listen;
+	size_t nlisten;
+	int backlog;
+	char *root; /* absolute */
+	unsigned root_line; /* where root is set, for errors found when it is opened */
+	char **index;
+	size_t nindex;
+	char **server_names; /* exact names and "*.suffix" wildcards, any case */
+	size_t nserver_names;
+	bool default_server;  /* answers requests for unknown hosts on its addresses */
+	char **error_pages;   /* "CODE... /path": pages under root served with those statuses */
+	size_t nerror_pages;
+	bool follow_symlinks; /* false: no symlink is followed beneath root */
+	bool autoindex;       /* list directories that have no index file */
+};
+
+struct shoal_config {
+	char *path; /* absolute path of the file this was read from */
+	int workers;       /* resolved count, >= 1 */
+	bool workers_auto; /* "auto": online CPUs at load time */
+	char *user;        /* NULL: no privilege drop */
+	char *group;       /* NULL: the user's primary group */
+	bool allow_root;   /* workers may serve as root when the master runs as root without user */
+	char *pid_file;    /* absolute */
+	char *error_log;   /* "stderr" or an absolute path */
+	char *access_log;  /* "off" or an absolute path */
+	enum shoal_log_level log_level;
+	int shutdown_timeout; /* seconds */
+	int worker_timeout;   /* seconds without a heartbeat before a worker is killed; 0: never */
+	int stop_delay;       /* seconds a graceful stop keeps accepting before closing listeners */
+	char *health_path;    /* NULL: none; else 200 while serving, 503 while stopping */
+	char *stats_file;     /* absolute */
+	char *stats_export;   /* "off" or where the master writes the Prometheus exposition */
+	int stats_interval;   /* seconds between two exports */
+	char *status_path;    /* NULL: no status endpoint */
+	char **status_allow;  /* clients allowed to read it; none listed: loopback only */
+	size_t nstatus_allow;
+	int max_connections;  /* per worker */
+	int header_timeout;   /* seconds to receive a whole request head */
+	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */
+	int send_timeout;      /* seconds a response may wait for the client to read */
+	int max_keepalive_requests;
+	int max_header_size; /* bytes of request line plus headers */
+	int max_headers;     /* header fields in a request; beyond: 431 */
+	int max_body_size;   /* request body bytes a worker reads (and discards) before 413 */
+	char **types;        /* "type/subtype ext ...": added to or replacing /etc/mime.types */
+	size_t ntypes;
+	char *default_type;  /* for extensions no type names */
+	bool server_tokens;  /* the Server header names the version */
+	int cache_max_file_size; /* files up to this size are kept in memory; 0: no cache */
+	int cache_max_size;      /* bytes of cached files per worker */
+	int cache_revalidate;    /* seconds a cached file is trusted before it is checked again */
+	int cache_max_open_files; /* larger files kept open per worker; 0: none */
+	struct shoal_server_conf *servers;
+	size_t nservers;
+};
+
+/* Reads and validates path. Relative paths inside resolve against the file's directory. On
+ * error, err names the file, the line and the key, and cfg holds nothing to free. */
+int shoal_config_load(struct shoal_config *cfg, const char *path, struct shoal_err *err);
+void shoal_config_free(struct shoal_config *cfg);
+
+/* Prints the effective configuration, every default filled in, as a loadable config file. */
+void shoal_config_dump(const struct shoal_config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,36 @@
+/* Timeout queues. Every timer in a queue has the same duration, so appending at the tail
+ * keeps a queue sorted by deadline: arming, disarming and expiring are all O(1), with no
+ * scan and no heap. A worker keeps one queue per kind of timeout (header, keep-alive, ...). */
+#ifndef SHOAL_NET_TIMER_H
+#define SHOAL_NET_TIMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct shoal_timer {
+	struct shoal_timer *prev, *next; /* NULL when not armed */
+	uint64_t deadline_ms;
+};
+
+struct shoal_timer_queue {
+	struct shoal_timer head; /* sentinel of a circular list */
+	uint64_t duration_ms;
+};
+
+void shoal_timer_queue_init(struct shoal_timer_queue *q, uint64_t duration_ms);
+
+/* (Re)arms t to fire duration_ms after now_ms, moving it from whatever queue it was in. */
+void shoal_timer_arm(struct shoal_timer_queue *q, struct shoal_timer *t, uint64_t now_ms);
+void shoal_timer_disarm(struct shoal_timer *t);
+bool shoal_timer_armed(const struct shoal_timer *t);
+
+/* Disarms and returns the first timer whose deadline is <= now_ms, or NULL. */
+struct shoal_timer *shoal_timer_pop_expired(struct shoal_timer_queue *q, uint64_t now_ms);
+
+/* Milliseconds until the first deadline of q (0 if already due), or -1 if q is empty. */
+int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms);
+
+/* Monotonic milliseconds. */
+uint64_t shoal_timer_now_ms(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* Renders a statistics snapshot as text for people, as JSON, or in the Prometheus text
+ * exposition format. Each function returns 0, or -1 if writing to out failed. */
+#ifndef SHOAL_STATS_FORMAT_H
+#define SHOAL_STATS_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shoal/stats/stats.h"
+
+/* Master, totals, status codes, errors and latency percentiles. */
+int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *snap);
+
+/* One row per live worker. req_rates[i] is the request rate of snap->workers[i]; NULL shows
+ * the average since the worker started. max_rows limits the rows (0: all). */
+int shoal_stats_format_workers(FILE *out, const struct shoal_stats_snapshot *snap,
+			       const double *req_rates, unsigned max_rows);
+
+/* Summary, then the workers. */
+int shoal_stats_format_text(FILE *out, const struct shoal_stats_snapshot *snap);
+
+int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap);
+
+int shoal_stats_format_prometheus(FILE *out, const struct shoal_stats_snapshot *snap);
+
+/* "3d04h", "1h02m", "5m03s", "42s". */
+void shoal_stats_format_duration(char *buf, size_t size, uint64_t seconds);
+
+/* "512 B", "1.5 KiB", "3.2 GiB". */
+void shoal_stats_format_bytes(char *buf, size_t size, uint64_t bytes);
+
+/* "850 us", "12.4 ms", "1.20 s". */
+void shoal_stats_format_latency(char *buf, size_t size, double us);
+
+#endif

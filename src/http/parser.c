@@ -1,0 +1,763 @@
+#include <limits.h>
+#include <string.h>
+
+#include "shoal/http/parser.h"
+
+/* A chunk-size line with its extensions, and a whole trailer section, may not exceed this:
+ * neither counts towards body_bytes, so without a bound a client could stream them forever. */
+#define CHUNK_LINE_MAX 4096
+/* 16 hex digits hold any uint64_t; more could only overflow. */
+#define CHUNK_SIZE_DIGITS_MAX 16
+
+/* What the field lines contribute to the derived request fields, gathered before the
+ * cross-field rules (RFC 9112 6.1, 6.3) can be applied. */
+struct fields_seen {
+	size_t host_count;
+	bool has_length;
+	uint64_t length;
+	bool has_te;
+	bool te_chunked;      /* "chunked" appeared (at most once is allowed) */
+	bool te_last_chunked; /* the final coding so far is "chunked" */
+	bool te_other;        /* a coding other than chunked appeared */
+	bool conn_close;
+	bool conn_keep_alive;
+	bool expect_continue;
+};
+
+static unsigned char to_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int hex_value(unsigned char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	c = to_lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* RFC 9110 5.6.2 */
+static bool is_tchar(unsigned char c)
+{
+	if (is_alnum(c))
+		return true;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_ows(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* VCHAR, SP, HTAB and obs-text: what a field value may hold (RFC 9110 5.5). */
+static bool is_field_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7F);
+}
+
+/* RFC 3986 unreserved and sub-delims: the characters of a reg-name besides pct-encoded. */
+static bool is_reg_name_char(unsigned char c)
+{
+	if (is_alnum(c))
+		return true;
+	switch (c) {
+	case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
+	case '(': case ')': case '*': case '+': case ',': case ';': case '=':
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_token(struct shoal_http_str s)
+{
+	if (s.len == 0)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if (!is_tchar((unsigned char)s.p[i]))
+			return false;
+	return true;
+}
+
+static struct shoal_http_str str_of(const char *p, size_t len)
+{
+	return (struct shoal_http_str){ .p = p, .len = len };
+}
+
+bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if (lower[i] == '\0' || to_lower((unsigned char)s.p[i]) != (unsigned char)lower[i])
+			return false;
+	return lower[s.len] == '\0';
+}
+
+/* Returns the length of the CRLF pairs that open buf. A CR alone at the very end counts
+ * too: it can only be the start of one more empty line, never of the request line. */
+static size_t skip_empty_lines(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && buf[i] == '\r' && (i + 1 == len || buf[i + 1] == '\n'))
+		i += 2;
+	return i < len ? i : len;
+}
+
+/* Scans buf[from - 3 .. len) for the empty line ending the head, rejecting bare CR and LF
+ * on the way so that the full parse can split lines on CR alone. A CRLFCRLF right after
+ * another line break belongs to the empty lines allowed before the request line. */
+static int find_head_end(const char *buf, size_t len, size_t from, size_t *end)
+{
+	for (size_t i = from > 3 ? from - 3 : 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			if (i == 0 || buf[i - 1] != '\r')
+				return -400;
+			continue;
+		}
+		if (buf[i] != '\r' || i + 1 == len)
+			continue;
+		if (buf[i + 1] != '\n')
+			return -400;
+		if (i > 0 && buf[i - 1] != '\n' && i + 3 < len && buf[i + 2] == '\r' &&
+		    buf[i + 3] == '\n') {
+			*end = i + 4;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static size_t effective_max_headers(const struct shoal_http_limits *limits)
+{
+	return limits->max_headers < SHOAL_HTTP_MAX_HEADERS ? limits->max_headers
+							    : SHOAL_HTTP_MAX_HEADERS;
+}
+
+/* Field lines completed so far. Recounting from the start is bounded by max_head, and it
+ * only runs when a read brought a new line end. */
+static size_t count_field_lines(const char *buf, size_t len)
+{
+	size_t i = skip_empty_lines(buf, len), lines = 0;
+	const char *lf;
+
+	while (i < len && (lf = memchr(buf + i, '\n', len - i))) {
+		lines++;
+		i = (size_t)(lf - buf) + 1;
+	}
+	return lines > 0 ? lines - 1 : 0;
+}
+
+/* The request line is measured from the start of the buffer, leading empty lines included,
+ * so that the verdict does not depend on how the bytes were split across reads. */
+static bool request_line_fits(const char *buf, size_t len, size_t max)
+{
+	size_t start = skip_empty_lines(buf, len);
+	size_t window = len < max + 1 ? len : max + 1;
+
+	return start < window && memchr(buf + start, '\r', window - start);
+}
+
+static int check_partial_limits(const char *buf, size_t len, size_t prev_len,
+				const struct shoal_http_limits *limits)
+{
+	size_t from = prev_len > 3 ? prev_len - 3 : 0;
+
+	/* An earlier call with more than max_request_line bytes already decided this. */
+	if (len > limits->max_request_line && prev_len <= limits->max_request_line &&
+	    !request_line_fits(buf, len, limits->max_request_line))
+		return -414;
+	if (len >= limits->max_head)
+		return -431;
+	if (memchr(buf + from, '\n', len - from) &&
+	    count_field_lines(buf, len) > effective_max_headers(limits))
+		return -431;
+	return SHOAL_HTTP_INCOMPLETE;
+}
+
+static enum shoal_http_method method_of(struct shoal_http_str m)
+{
+	static const struct {
+		const char *name;
+		enum shoal_http_method method;
+	} known[] = {
+		{ "GET", SHOAL_HTTP_GET },	   { "HEAD", SHOAL_HTTP_HEAD },
+		{ "POST", SHOAL_HTTP_POST },	   { "PUT", SHOAL_HTTP_PUT },
+		{ "DELETE", SHOAL_HTTP_DELETE },   { "OPTIONS", SHOAL_HTTP_OPTIONS },
+		{ "TRACE", SHOAL_HTTP_TRACE },	   { "CONNECT", SHOAL_HTTP_CONNECT },
+		{ "PATCH", SHOAL_HTTP_PATCH },
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i].name) == m.len && memcmp(known[i].name, m.p, m.len) == 0)
+			return known[i].method;
+	return SHOAL_HTTP_OTHER;
+}
+
+static int parse_version(struct shoal_http_str v, int *version)
+{
+	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
+	    v.p[6] != '.' || !is_digit((unsigned char)v.p[7]))
+		return -400;
+	if (v.p[5] != '1')
+		return -505;
+	/* RFC 9110 2.5: a later 1.x is answered as the highest 1.x we implement. */
+	*version = v.p[7] == '0' ? 10 : 11;
+	return 0;
+}
+
+/* host [":" port] as RFC 3986 defines them, without userinfo: '@' is thus refused. */
+static bool is_valid_host(struct shoal_http_str h, bool port_required)
+{
+	size_t i = 0;
+
+	if (h.len > 0 && h.p[0] == '[') {
+		for (i = 1; i < h.len && h.p[i] != ']'; i++)
+			if (hex_value((unsigned char)h.p[i]) < 0 && h.p[i] != ':' && h.p[i] != '.')
+				return false;
+		if (i == h.len || i == 1)
+			return false;
+		i++;
+	} else {
+		for (; i < h.len && h.p[i] != ':'; i++) {
+			if (h.p[i] == '%' && i + 2 < h.len &&
+			    hex_value((unsigned char)h.p[i + 1]) >= 0 &&
+			    hex_value((unsigned char)h.p[i + 2]) >= 0)
+				i += 2;
+			else if (!is_reg_name_char((unsigned char)h.p[i]))
+				return false;
+		}
+		if (i == 0)
+			return false;
+	}
+	if (i == h.len)
+		return !port_required;
+	if (h.p[i] != ':' || (port_required && i + 1 == h.len))
+		return false;
+	for (i++; i < h.len; i++)
+		if (!is_digit((unsigned char)h.p[i]))
+			return false;
+	return true;
+}
+
+static void split_path_query(const char *p, size_t len, struct shoal_http_request *req)
+{
+	const char *q = memchr(p, '?', len);
+
+	if (!q) {
+		req->path = str_of(p, len);
+		return;
+	}
+	req->path = str_of(p, (size_t)(q - p));
+	req->query = str_of(q + 1, len - (size_t)(q - p) - 1);
+}
+
+/* Length of an "http://" or "https://" prefix of the target, 0 if there is none. */
+static size_t http_scheme_len(struct shoal_http_str t)
+{
+	if (t.len >= 7 && shoal_http_str_eq(str_of(t.p, 7), "http://"))
+		return 7;
+	if (t.len >= 8 && shoal_http_str_eq(str_of(t.p, 8), "https://"))
+		return 8;
+	return 0;
+}
+
+static int parse_absolute_form(struct shoal_http_request *req, size_t scheme_len)
+{
+	const char *auth = req->target.p + scheme_len;
+	const char *end = req->target.p + req->target.len;
+	const char *rest = auth;
+
+	while (rest < end && *rest != '/' && *rest != '?')
+		rest++;
+	req->host = str_of(auth, (size_t)(rest - auth));
+	if (!is_valid_host(req->host, false))
+		return -400;
+	if (rest < end && *rest == '/') {
+		split_path_query(rest, (size_t)(end - rest), req);
+		return 0;
+	}
+	req->path = str_of("/", 1);
+	if (rest < end)
+		req->query = str_of(rest + 1, (size_t)(end - rest) - 1);
+	return 0;
+}
+
+/* RFC 9112 3.2: each form of request-target is tied to the methods that may use it. */
+static int parse_target(struct shoal_http_request *req)
+{
+	struct shoal_http_str t = req->target;
+
+	if (req->method == SHOAL_HTTP_CONNECT) {
+		if (!is_valid_host(t, true))
+			return -400;
+		req->path = str_of(t.p, 0);
+		return 0;
+	}
+	if (t.p[0] == '/') {
+		split_path_query(t.p, t.len, req);
+		return 0;
+	}
+	if (t.len == 1 && t.p[0] == '*') {
+		if (req->method != SHOAL_HTTP_OPTIONS)
+			return -400;
+		req->path = t;
+		return 0;
+	}
+	if (http_scheme_len(t) > 0)
+		return parse_absolute_form(req, http_scheme_len(t));
+	return -400;
+}
+
+static int parse_request_line(const char *line, size_t len, struct shoal_http_request *req)
+{
+	const char *end = line + len;
+	const char *sp1 = memchr(line, ' ', len);
+	const char *sp2;
+	int rc;
+
+	if (!sp1)
+		return -400;
+	req->method_str = str_of(line, (size_t)(sp1 - line));
+	if (!is_token(req->method_str))
+		return -400;
+	req->method = method_of(req->method_str);
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+	if (!sp2 || sp2 == sp1 + 1)
+		return -400;
+	req->target = str_of(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	for (size_t i = 0; i < req->target.len; i++) {
+		unsigned char c = (unsigned char)req->target.p[i];
+
+		if (c < 0x21 || c > 0x7E)
+			return -400;
+	}
+	rc = parse_version(str_of(sp2 + 1, (size_t)(end - sp2 - 1)), &req->version);
+	if (rc < 0)
+		return rc;
+	return parse_target(req);
+}
+
+/* Splits field-line = field-name ":" OWS field-value OWS. A name that does not run straight
+ * into the colon (leading whitespace of obs-fold, whitespace before the colon) is refused. */
+static int parse_field_line(const char *line, size_t len, struct shoal_http_header *h)
+{
+	size_t i = 0, v, end = len;
+
+	while (i < len && is_tchar((unsigned char)line[i]))
+		i++;
+	if (i == 0 || i == len || line[i] != ':')
+		return -400;
+	for (v = i + 1; v < len; v++)
+		if (!is_field_char((unsigned char)line[v]))
+			return -400;
+	for (v = i + 1; v < end && is_ows((unsigned char)line[v]); v++)
+		;
+	while (end > v && is_ows((unsigned char)line[end - 1]))
+		end--;
+	h->name = str_of(line, i);
+	h->value = str_of(line + v, end - v);
+	return 0;
+}
+
+/* Walks a comma-separated list (RFC 9110 5.6.1); each element comes out without its
+ * surrounding OWS and may be empty. */
+static bool next_element(struct shoal_http_str list, size_t *pos, struct shoal_http_str *elem)
+{
+	size_t start = *pos, end = *pos;
+
+	if (start > list.len)
+		return false;
+	while (end < list.len && list.p[end] != ',')
+		end++;
+	*pos = end + 1;
+	while (start < end && is_ows((unsigned char)list.p[start]))
+		start++;
+	while (end > start && is_ows((unsigned char)list.p[end - 1]))
+		end--;
+	*elem = str_of(list.p + start, end - start);
+	return true;
+}
+
+/* RFC 9112 6.3: identical repeated lengths may be merged; anything else smells of request
+ * smuggling. */
+static int add_content_length(struct shoal_http_str value, struct fields_seen *seen)
+{
+	struct shoal_http_str elem;
+	size_t pos = 0;
+
+	while (next_element(value, &pos, &elem)) {
+		uint64_t n = 0;
+
+		if (elem.len == 0)
+			return -400;
+		for (size_t i = 0; i < elem.len; i++) {
+			unsigned d = (unsigned char)elem.p[i] - '0';
+
+			if (!is_digit((unsigned char)elem.p[i]) || n > (UINT64_MAX - d) / 10)
+				return -400;
+			n = n * 10 + d;
+		}
+		if (seen->has_length && seen->length != n)
+			return -400;
+		seen->has_length = true;
+		seen->length = n;
+	}
+	return 0;
+}
+
+static int add_transfer_codings(struct shoal_http_str value, struct fields_seen *seen)
+{
+	struct shoal_http_str elem;
+	size_t pos = 0;
+
+	seen->has_te = true;
+	while (next_element(value, &pos, &elem)) {
+		if (!is_token(elem))
+			return -400;
+		seen->te_last_chunked = shoal_http_str_eq(elem, "chunked");
+		if (!seen->te_last_chunked)
+			seen->te_other = true;
+		else if (seen->te_chunked)
+			return -400;
+		else
+			seen->te_chunked = true;
+	}
+	return 0;
+}
+
+static void add_connection_options(struct shoal_http_str value, struct fields_seen *seen)
+{
+	struct shoal_http_str elem;
+	size_t pos = 0;
+
+	while (next_element(value, &pos, &elem)) {
+		if (shoal_http_str_eq(elem, "close"))
+			seen->conn_close = true;
+		else if (shoal_http_str_eq(elem, "keep-alive"))
+			seen->conn_keep_alive = true;
+	}
+}
+
+static int add_host(struct shoal_http_str value, struct shoal_http_request *req,
+		    struct fields_seen *seen)
+{
+	if (seen->host_count++ > 0 || !is_valid_host(value, false))
+		return -400;
+	/* In absolute-form the target already named the host, and it wins (RFC 9112 3.2.2). */
+	if (req->host.len == 0)
+		req->host = value;
+	return 0;
+}
+
+static int apply_field(const struct shoal_http_header *h, struct shoal_http_request *req,
+		       struct fields_seen *seen)
+{
+	if (shoal_http_str_eq(h->name, "host"))
+		return add_host(h->value, req, seen);
+	if (shoal_http_str_eq(h->name, "content-length"))
+		return add_content_length(h->value, seen);
+	if (shoal_http_str_eq(h->name, "transfer-encoding"))
+		return add_transfer_codings(h->value, seen);
+	if (shoal_http_str_eq(h->name, "connection"))
+		add_connection_options(h->value, seen);
+	else if (shoal_http_str_eq(h->name, "expect"))
+		seen->expect_continue |= shoal_http_str_eq(h->value, "100-continue");
+	else if (shoal_http_str_eq(h->name, "if-none-match"))
+		req->if_none_match = h->value;
+	else if (shoal_http_str_eq(h->name, "if-modified-since"))
+		req->if_modified_since = h->value;
+	else if (shoal_http_str_eq(h->name, "range"))
+		req->range = h->value;
+	else if (shoal_http_str_eq(h->name, "if-range"))
+		req->if_range = h->value;
+	return 0;
+}
+
+/* buf[from .. end) holds complete field lines, each ended by CRLF. */
+static int parse_fields(const char *buf, size_t from, size_t end, size_t max_headers,
+			struct shoal_http_request *req, struct fields_seen *seen)
+{
+	while (from < end) {
+		const char *cr = memchr(buf + from, '\r', end - from);
+		size_t line_len = (size_t)(cr - buf) - from;
+		struct shoal_http_header *h;
+		int rc;
+
+		if (req->nheaders == max_headers)
+			return -431;
+		h = &req->headers[req->nheaders];
+		rc = parse_field_line(buf + from, line_len, h);
+		if (rc == 0)
+			rc = apply_field(h, req, seen);
+		if (rc < 0)
+			return rc;
+		req->nheaders++;
+		from += line_len + 2;
+	}
+	return 0;
+}
+
+/* The rules that need all the fields: RFC 9112 3.2 (Host), 6.1 and 6.3 (body length),
+ * 9.3 (persistence), RFC 9110 10.1.1 (Expect is ignored in HTTP/1.0). */
+static int finish_request(struct shoal_http_request *req, const struct fields_seen *seen)
+{
+	bool http11 = req->version == 11;
+
+	if (http11 && seen->host_count == 0)
+		return -400;
+	if (seen->has_te) {
+		if (!http11 || seen->has_length || !seen->te_last_chunked)
+			return -400;
+		if (seen->te_other)
+			return -501;
+		req->body = SHOAL_HTTP_BODY_CHUNKED;
+	} else if (seen->has_length) {
+		req->body = SHOAL_HTTP_BODY_LENGTH;
+		req->content_length = seen->length;
+	}
+	req->keep_alive = !seen->conn_close && (http11 || seen->conn_keep_alive);
+	req->expect_continue = http11 && seen->expect_continue;
+	return 0;
+}
+
+static void reset_request(struct shoal_http_request *req)
+{
+	struct shoal_http_str none = { .p = NULL, .len = 0 };
+
+	req->query = req->host = none;
+	req->if_none_match = req->if_modified_since = req->range = req->if_range = none;
+	req->nheaders = 0;
+	req->keep_alive = false;
+	req->expect_continue = false;
+	req->body = SHOAL_HTTP_BODY_NONE;
+	req->content_length = 0;
+}
+
+/* buf[0 .. head_len) is a complete head whose line breaks are all CRLF. */
+static int parse_head(const char *buf, size_t head_len, const struct shoal_http_limits *limits,
+		      struct shoal_http_request *req)
+{
+	struct fields_seen seen = { 0 };
+	size_t start = skip_empty_lines(buf, head_len);
+	size_t line_end = (size_t)((const char *)memchr(buf + start, '\r', head_len - start) - buf);
+	int rc;
+
+	if (line_end > limits->max_request_line)
+		return -414;
+	if (head_len > limits->max_head || head_len > INT_MAX)
+		return -431;
+	reset_request(req);
+	rc = parse_request_line(buf + start, line_end - start, req);
+	if (rc == 0)
+		rc = parse_fields(buf, line_end + 2, head_len - 2, effective_max_headers(limits),
+				  req, &seen);
+	if (rc == 0)
+		rc = finish_request(req, &seen);
+	return rc < 0 ? rc : (int)head_len;
+}
+
+int shoal_http_parse_request(const char *buf, size_t len, size_t prev_len,
+			     const struct shoal_http_limits *limits, struct shoal_http_request *req)
+{
+	size_t head_len;
+	int rc;
+
+	if (prev_len > len)
+		prev_len = len;
+	rc = find_head_end(buf, len, prev_len, &head_len);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return check_partial_limits(buf, len, prev_len, limits);
+	return parse_head(buf, head_len, limits, req);
+}
+
+enum chunked_state {
+	CH_SIZE = 0, /* what shoal_http_chunked_init sets */
+	CH_EXT_BWS,
+	CH_EXT_NAME_START,
+	CH_EXT_NAME,
+	CH_EXT_NAME_END,
+	CH_EXT_VALUE_START,
+	CH_EXT_TOKEN,
+	CH_EXT_QUOTED,
+	CH_EXT_QUOTED_PAIR,
+	CH_EXT_ITEM_END, /* after the size, a closing quote: BWS, ';' or CR may follow */
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TRAILER_START,
+	CH_TRAILER_NAME,
+	CH_TRAILER_VALUE,
+	CH_TRAILER_LF,
+	CH_LAST_LF,
+	CH_DONE,
+};
+
+void shoal_http_chunked_init(struct shoal_http_chunked *dec)
+{
+	dec->state = CH_SIZE;
+	dec->remaining = 0;
+	dec->line_len = 0;
+}
+
+static int ext_item_end(unsigned char c)
+{
+	if (is_ows(c))
+		return CH_EXT_BWS;
+	if (c == ';')
+		return CH_EXT_NAME_START;
+	return c == '\r' ? CH_SIZE_LF : -1;
+}
+
+/* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ), RFC 9112 7.1.1 */
+static int ext_step(int state, unsigned char c)
+{
+	switch (state) {
+	case CH_EXT_BWS:
+		return is_ows(c) ? CH_EXT_BWS : c == ';' ? CH_EXT_NAME_START : -1;
+	case CH_EXT_NAME_START:
+		return is_ows(c) ? CH_EXT_NAME_START : is_tchar(c) ? CH_EXT_NAME : -1;
+	case CH_EXT_NAME:
+		if (is_tchar(c))
+			return CH_EXT_NAME;
+		if (c == '=')
+			return CH_EXT_VALUE_START;
+		return is_ows(c) ? CH_EXT_NAME_END : ext_item_end(c);
+	case CH_EXT_NAME_END:
+		if (c == '=')
+			return CH_EXT_VALUE_START;
+		return is_ows(c) ? CH_EXT_NAME_END : c == ';' ? CH_EXT_NAME_START : -1;
+	case CH_EXT_VALUE_START:
+		if (c == '"')
+			return CH_EXT_QUOTED;
+		return is_ows(c) ? CH_EXT_VALUE_START : is_tchar(c) ? CH_EXT_TOKEN : -1;
+	case CH_EXT_TOKEN:
+		return is_tchar(c) ? CH_EXT_TOKEN : ext_item_end(c);
+	case CH_EXT_QUOTED:
+		if (c == '"')
+			return CH_EXT_ITEM_END;
+		if (c == '\\')
+			return CH_EXT_QUOTED_PAIR;
+		return is_field_char(c) ? CH_EXT_QUOTED : -1;
+	case CH_EXT_QUOTED_PAIR:
+		return is_field_char(c) ? CH_EXT_QUOTED : -1;
+	default:
+		return ext_item_end(c);
+	}
+}
+
+static int size_line_step(struct shoal_http_chunked *dec, unsigned char c)
+{
+	int hex = hex_value(c);
+
+	if (++dec->line_len > CHUNK_LINE_MAX)
+		return -1;
+	if (dec->state == CH_SIZE && hex >= 0) {
+		if (dec->line_len > CHUNK_SIZE_DIGITS_MAX)
+			return -1;
+		dec->remaining = dec->remaining * 16 + (uint64_t)hex;
+		return 0;
+	}
+	if (dec->state == CH_SIZE_LF) {
+		if (c != '\n')
+			return -1;
+		dec->state = dec->remaining > 0 ? CH_DATA : CH_TRAILER_START;
+		dec->line_len = 0;
+		return 0;
+	}
+	if (dec->state == CH_SIZE && dec->line_len == 1)
+		return -1;
+	dec->state = ext_step(dec->state, c);
+	return dec->state < 0 ? -1 : 0;
+}
+
+/* The trailer section is counted as a whole in line_len: its fields are thrown away, so
+ * only its total size matters. */
+static int trailer_step(struct shoal_http_chunked *dec, unsigned char c)
+{
+	if (++dec->line_len > CHUNK_LINE_MAX)
+		return -1;
+	switch (dec->state) {
+	case CH_TRAILER_START:
+		dec->state = c == '\r' ? CH_LAST_LF : is_tchar(c) ? CH_TRAILER_NAME : -1;
+		break;
+	case CH_TRAILER_NAME:
+		dec->state = is_tchar(c) ? CH_TRAILER_NAME : c == ':' ? CH_TRAILER_VALUE : -1;
+		break;
+	case CH_TRAILER_VALUE:
+		dec->state = c == '\r' ? CH_TRAILER_LF : is_field_char(c) ? CH_TRAILER_VALUE : -1;
+		break;
+	case CH_TRAILER_LF:
+		dec->state = c == '\n' ? CH_TRAILER_START : -1;
+		break;
+	default:
+		dec->state = c == '\n' ? CH_DONE : -1;
+		break;
+	}
+	return dec->state < 0 ? -1 : 0;
+}
+
+static int byte_step(struct shoal_http_chunked *dec, unsigned char c)
+{
+	if (dec->state == CH_DATA_CR)
+		dec->state = c == '\r' ? CH_DATA_LF : -1;
+	else if (dec->state == CH_DATA_LF)
+		dec->state = c == '\n' ? CH_SIZE : -1;
+	else if (dec->state >= CH_TRAILER_START)
+		return trailer_step(dec, c);
+	else
+		return size_line_step(dec, c);
+	return dec->state < 0 ? -1 : 0;
+}
+
+int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, size_t len,
+			    size_t *consumed, uint64_t *body_bytes)
+{
+	size_t i = 0;
+
+	/* A malformed body leaves state negative, so that it stays malformed. */
+	if (dec->state < 0) {
+		*consumed = 0;
+		return -1;
+	}
+	while (i < len && dec->state != CH_DONE) {
+		if (dec->state == CH_DATA) {
+			size_t n = len - i < dec->remaining ? len - i : (size_t)dec->remaining;
+
+			i += n;
+			dec->remaining -= n;
+			*body_bytes += n;
+			if (dec->remaining == 0)
+				dec->state = CH_DATA_CR;
+			continue;
+		}
+		if (byte_step(dec, (unsigned char)buf[i++]) < 0) {
+			dec->state = -1;
+			*consumed = i;
+			return -1;
+		}
+	}
+	*consumed = i;
+	return dec->state == CH_DONE ? 1 : 0;
+}

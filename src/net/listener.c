@@ -1,0 +1,168 @@
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shoal/net/listener.h"
+
+static int parse_port(const char *s, in_port_t *port)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 65535)
+		return -1;
+	*port = htons((in_port_t)v);
+	return 0;
+}
+
+static int parse_ipv6(const char *text, struct shoal_addr *out, struct shoal_err *err)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+	const char *close = strchr(text, ']');
+	char host[INET6_ADDRSTRLEN];
+	size_t hostlen;
+
+	if (!close || close[1] != ':')
+		return shoal_err_set(err, "'%s' is not an address: expected \"[IPv6]:port\"", text);
+	hostlen = (size_t)(close - text - 1);
+	if (hostlen == 0 || hostlen >= sizeof(host))
+		return shoal_err_set(err, "'%s' is not an IPv6 address", text);
+	memcpy(host, text + 1, hostlen);
+	host[hostlen] = '\0';
+	sin6->sin6_family = AF_INET6;
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+		return shoal_err_set(err, "'%s' is not an IPv6 address", text);
+	if (parse_port(close + 2, &sin6->sin6_port) < 0)
+		return shoal_err_set(err, "'%s': port must be a number from 1 to 65535", text);
+	out->len = sizeof(*sin6);
+	inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+	snprintf(out->text, sizeof(out->text), "[%s]:%u", host, ntohs(sin6->sin6_port));
+	return 0;
+}
+
+static int parse_ipv4(const char *text, struct shoal_addr *out, struct shoal_err *err)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+	const char *colon = strrchr(text, ':');
+	char host[INET_ADDRSTRLEN];
+	size_t hostlen;
+
+	if (!colon)
+		return shoal_err_set(err, "'%s' is not an address: expected \"IPv4:port\"", text);
+	hostlen = (size_t)(colon - text);
+	if (hostlen == 0 || hostlen >= sizeof(host))
+		return shoal_err_set(err, "'%s' is not an IPv4 address", text);
+	memcpy(host, text, hostlen);
+	host[hostlen] = '\0';
+	sin->sin_family = AF_INET;
+	if (strcmp(host, "*") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return shoal_err_set(err, "'%s' is not an IPv4 address", text);
+	if (parse_port(colon + 1, &sin->sin_port) < 0)
+		return shoal_err_set(err, "'%s': port must be a number from 1 to 65535", text);
+	out->len = sizeof(*sin);
+	inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+	snprintf(out->text, sizeof(out->text), "%s:%u", host, ntohs(sin->sin_port));
+	return 0;
+}
+
+int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (text[0] == '[')
+		return parse_ipv6(text, out, err);
+	return parse_ipv4(text, out, err);
+}
+
+bool shoal_addr_equal(const struct shoal_addr *a, const struct shoal_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+int shoal_listener_open(const struct shoal_addr *addr, int backlog, struct shoal_err *err)
+{
+	int family = addr->ss.ss_family;
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return shoal_err_set(err, "socket for %s: %s", addr->text, strerror(errno));
+	/* TCP_NODELAY is inherited by accepted sockets: set once here, not once per connection.
+	 * Responses leave in whole writes; Nagle would only hold back the tail of large ones.
+	 * TCP_DEFER_ACCEPT (1 s) hands over a connection once its first bytes have arrived, so
+	 * that the worker can read it at once instead of waiting for an event. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0 ||
+	    (family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)) {
+		shoal_err_set(err, "setsockopt on %s: %s", addr->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		shoal_err_set(err, "cannot bind %s: %s", addr->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, backlog) < 0) {
+		shoal_err_set(err, "cannot listen on %s: %s", addr->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int shoal_listener_probe(const struct shoal_addr *addr, struct shoal_err *err)
+{
+	int one = 1;
+	int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (fd < 0)
+		return shoal_err_set(err, "socket for %s: %s", addr->text, strerror(errno));
+	if (addr->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
+		rc = shoal_err_set(err, "cannot bind %s: %s", addr->text,
+				   errno == EADDRINUSE ? "address already in use by another process"
+						       : strerror(errno));
+	close(fd);
+	return rc;
+}
+
+int shoal_listener_set_backlog(int fd, int backlog, struct shoal_err *err)
+{
+	if (listen(fd, backlog) < 0)
+		return shoal_err_set(err, "listen: %s", strerror(errno));
+	return 0;
+}
+
+int shoal_listener_steer(int fd, unsigned active, struct shoal_err *err)
+{
+	/* A classic BPF program: A = random; A %= active; return A. TCP needs no flow affinity
+	 * here: the handshake's later packets find their request socket without this choice. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, active ? active : 1),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		return shoal_err_set(err, "SO_ATTACH_REUSEPORT_CBPF: %s", strerror(errno));
+	return 0;
+}

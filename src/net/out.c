@@ -1,0 +1,181 @@
+#include <errno.h>
+#include <limits.h>
+#include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shoal/base/ref.h"
+#include "shoal/net/out.h"
+
+/* One sendfile call moves at most this much: measured on loopback, 1 GiB calls gave a
+ * third less throughput for 10 MB files than 2 MiB ones, which let the receiver keep up. */
+#define SENDFILE_MAX (1 << 21)
+
+void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
+{
+	o->niov = o->iov_pos = o->nrefs = 0;
+	o->scratch = scratch;
+	o->scratch_len = 0;
+	o->scratch_cap = cap;
+	o->file_fd = -1;
+	o->file_ref = NULL;
+	o->file_off = o->file_end = 0;
+	o->corked = false;
+	o->bytes = 0;
+}
+
+bool shoal_out_room(const struct shoal_out *o, unsigned iovs, size_t scratch)
+{
+	return o->file_fd < 0 && o->niov + iovs <= SHOAL_OUT_IOV &&
+	       o->nrefs + iovs <= SHOAL_OUT_IOV && o->scratch_len + scratch <= o->scratch_cap;
+}
+
+bool shoal_out_empty(const struct shoal_out *o)
+{
+	return o->niov == 0 && o->file_fd < 0;
+}
+
+char *shoal_out_scratch(struct shoal_out *o, size_t *avail)
+{
+	*avail = o->scratch_cap - o->scratch_len;
+	return o->scratch + o->scratch_len;
+}
+
+void shoal_out_add(struct shoal_out *o, const void *p, size_t len, struct shoal_ref *ref)
+{
+	struct iovec *last = o->niov ? &o->iov[o->niov - 1] : NULL;
+
+	if (ref) {
+		shoal_ref_hold(ref);
+		o->refs[o->nrefs++] = ref;
+	}
+	o->bytes += len;
+	/* Pieces that are adjacent in memory (a generated head then its page) go out as one. */
+	if (last && (const char *)last->iov_base + last->iov_len == p) {
+		last->iov_len += len;
+		return;
+	}
+	o->iov[o->niov].iov_base = (void *)p;
+	o->iov[o->niov].iov_len = len;
+	o->niov++;
+}
+
+void shoal_out_commit(struct shoal_out *o, size_t len)
+{
+	shoal_out_add(o, o->scratch + o->scratch_len, len, NULL);
+	o->scratch_len += len;
+}
+
+void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len,
+		    struct shoal_ref *ref)
+{
+	if (ref)
+		shoal_ref_hold(ref);
+	o->file_ref = ref;
+	o->file_fd = fd;
+	o->file_off = off;
+	o->file_end = off + len;
+	o->bytes += (size_t)len;
+}
+
+void shoal_out_reset(struct shoal_out *o)
+{
+	for (unsigned i = 0; i < o->nrefs; i++)
+		shoal_ref_drop(o->refs[i]);
+	if (o->file_ref)
+		shoal_ref_drop(o->file_ref);
+	else if (o->file_fd >= 0)
+		close(o->file_fd);
+	shoal_out_init(o, o->scratch, o->scratch_cap);
+}
+
+static void advance(struct shoal_out *o, size_t n)
+{
+	while (n > 0) {
+		struct iovec *v = &o->iov[o->iov_pos];
+		if (n < v->iov_len) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= n;
+			return;
+		}
+		n -= v->iov_len;
+		o->iov_pos++;
+	}
+}
+
+/* The cheapest call for what is queued: write for one piece (the common cache hit), writev
+ * for a batch, sendmsg with MSG_MORE only when a file body follows, so that the head and the
+ * first bytes of the body leave in one segment. SIGPIPE is ignored by the process. */
+static ssize_t send_pieces(struct shoal_out *o, int sock)
+{
+	struct iovec *v = &o->iov[o->iov_pos];
+	unsigned n = o->niov - o->iov_pos;
+	struct msghdr msg = { .msg_iov = v, .msg_iovlen = n };
+
+	if (o->file_fd >= 0)
+		return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_MORE);
+	if (n == 1)
+		return write(sock, v->iov_base, v->iov_len);
+	return writev(sock, v, (int)n);
+}
+
+static enum shoal_out_result flush_iov(struct shoal_out *o, int sock)
+{
+	while (o->iov_pos < o->niov) {
+		ssize_t n = send_pieces(o, sock);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+		advance(o, (size_t)n);
+	}
+	return SHOAL_OUT_DONE;
+}
+
+/* One chunk per turn: a large download shares the worker with every other connection
+ * instead of holding it until its socket is full. */
+static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
+{
+	off_t left = o->file_end - o->file_off;
+	ssize_t n;
+
+	if (left == 0)
+		return SHOAL_OUT_DONE;
+	do
+		n = sendfile(sock, o->file_fd, &o->file_off,
+			     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+	if (n == 0) /* the file shrank under us: the promised length cannot be kept */
+		return SHOAL_OUT_ERROR;
+	return o->file_off < o->file_end ? SHOAL_OUT_YIELD : SHOAL_OUT_DONE;
+}
+
+static void set_cork(int sock, int on)
+{
+	setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock)
+{
+	enum shoal_out_result r;
+
+	/* A body that one sendfile call can take leaves whole behind the head sent with
+	 * MSG_MORE; corking is for bodies that take several calls, and costs two calls itself. */
+	if (o->file_fd >= 0 && !o->corked && o->file_end - o->file_off > SENDFILE_MAX) {
+		set_cork(sock, 1);
+		o->corked = true;
+	}
+	r = flush_iov(o, sock);
+	if (r == SHOAL_OUT_DONE && o->file_fd >= 0)
+		r = flush_file(o, sock);
+	if (r == SHOAL_OUT_DONE) {
+		if (o->corked)
+			set_cork(sock, 0);
+		shoal_out_reset(o);
+	}
+	return r;
+}

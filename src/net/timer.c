@@ -1,0 +1,63 @@
+#include <stddef.h>
+#include <time.h>
+
+#include "shoal/net/timer.h"
+
+void shoal_timer_queue_init(struct shoal_timer_queue *q, uint64_t duration_ms)
+{
+	q->head.prev = &q->head;
+	q->head.next = &q->head;
+	q->head.deadline_ms = 0;
+	q->duration_ms = duration_ms;
+}
+
+bool shoal_timer_armed(const struct shoal_timer *t)
+{
+	return t->next != NULL;
+}
+
+void shoal_timer_disarm(struct shoal_timer *t)
+{
+	if (!t->next)
+		return;
+	t->prev->next = t->next;
+	t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+void shoal_timer_arm(struct shoal_timer_queue *q, struct shoal_timer *t, uint64_t now_ms)
+{
+	shoal_timer_disarm(t);
+	t->deadline_ms = now_ms + q->duration_ms;
+	t->prev = q->head.prev;
+	t->next = &q->head;
+	q->head.prev->next = t;
+	q->head.prev = t;
+}
+
+struct shoal_timer *shoal_timer_pop_expired(struct shoal_timer_queue *q, uint64_t now_ms)
+{
+	struct shoal_timer *first = q->head.next;
+
+	if (first == &q->head || first->deadline_ms > now_ms)
+		return NULL;
+	shoal_timer_disarm(first);
+	return first;
+}
+
+int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms)
+{
+	const struct shoal_timer *first = q->head.next;
+
+	if (first == &q->head)
+		return -1;
+	return first->deadline_ms > now_ms ? (int64_t)(first->deadline_ms - now_ms) : 0;
+}
+
+uint64_t shoal_timer_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,332 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shoal/stats/format.h"
+
+#define NCLASSES 5
+#define NERRORS 4
+
+static const int status_codes[SHOAL_STATS_NCODES] = { SHOAL_STATS_CODES };
+static const char *const error_kinds[NERRORS] = { "parse", "timeout", "reset", "limit" };
+static const char *const phases[] = { "reading", "writing", "idle" };
+
+static int format_result(FILE *out)
+{
+	return ferror(out) ? -1 : 0;
+}
+
+void shoal_stats_format_duration(char *buf, size_t size, uint64_t seconds)
+{
+	if (seconds >= 86400)
+		snprintf(buf, size, "%" PRIu64 "d%02" PRIu64 "h", seconds / 86400, seconds % 86400 / 3600);
+	else if (seconds >= 3600)
+		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m", seconds / 3600, seconds % 3600 / 60);
+	else if (seconds >= 60)
+		snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", seconds / 60, seconds % 60);
+	else
+		snprintf(buf, size, "%" PRIu64 "s", seconds);
+}
+
+void shoal_stats_format_bytes(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%" PRIu64 " B", bytes);
+		return;
+	}
+	v /= 1024;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+void shoal_stats_format_latency(char *buf, size_t size, double us)
+{
+	if (us < 1000)
+		snprintf(buf, size, "%.0f us", us);
+	else if (us < 1000000)
+		snprintf(buf, size, "%.1f ms", us / 1000);
+	else
+		snprintf(buf, size, "%.2f s", us / 1000000);
+}
+
+/* Exact decimal seconds of a microsecond count, without trailing zeros: "0.000256". */
+static void format_seconds(char *buf, size_t size, uint64_t us)
+{
+	size_t len;
+
+	snprintf(buf, size, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+	len = strlen(buf);
+	while (len > 0 && buf[len - 1] == '0')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+}
+
+static uint64_t snapshot_uptime(const struct shoal_stats_snapshot *snap)
+{
+	uint64_t now = snap->taken_ms / 1000;
+
+	return now > snap->start_time ? now - snap->start_time : 0;
+}
+
+static void summary_connections(FILE *out, const uint64_t *c)
+{
+	char in[32], sent[32];
+
+	fprintf(out,
+		"connections   %" PRIu64 " accepted, %" PRIu64 " closed, %" PRIu64 " active"
+		" (%" PRIu64 " reading, %" PRIu64 " writing, %" PRIu64 " idle)\n",
+		c[SHOAL_STATS_CONN_ACCEPTED], c[SHOAL_STATS_CONN_CLOSED], c[SHOAL_STATS_CONN_ACTIVE],
+		c[SHOAL_STATS_CONN_READING], c[SHOAL_STATS_CONN_WRITING], c[SHOAL_STATS_CONN_IDLE]);
+	shoal_stats_format_bytes(in, sizeof(in), c[SHOAL_STATS_BYTES_IN]);
+	shoal_stats_format_bytes(sent, sizeof(sent), c[SHOAL_STATS_BYTES_OUT]);
+	fprintf(out, "requests      %" PRIu64 " (%s received, %s sent)\n", c[SHOAL_STATS_REQUESTS],
+		in, sent);
+}
+
+static void summary_responses(FILE *out, const uint64_t *c)
+{
+	bool any = false;
+
+	fprintf(out, "responses    ");
+	for (int i = 0; i < NCLASSES; i++)
+		fprintf(out, " %dxx %" PRIu64, i + 1, c[SHOAL_STATS_RESP_1XX + i]);
+	fprintf(out, "\nstatus codes ");
+	for (int i = 0; i < SHOAL_STATS_NCODES; i++) {
+		if (c[SHOAL_STATS_RESP_CODE + i] == 0)
+			continue;
+		fprintf(out, " %d: %" PRIu64, status_codes[i], c[SHOAL_STATS_RESP_CODE + i]);
+		any = true;
+	}
+	fprintf(out, "%s\nerrors       ", any ? "" : " none");
+	for (int i = 0; i < NERRORS; i++)
+		fprintf(out, " %s %" PRIu64, error_kinds[i], c[SHOAL_STATS_ERR_PARSE + i]);
+	fputc('\n', out);
+}
+
+static void summary_latency(FILE *out, const uint64_t *c)
+{
+	static const double quantiles[] = { 0.5, 0.9, 0.99 };
+	uint64_t count = 0;
+	char buf[32];
+
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
+		count += c[SHOAL_STATS_LATENCY + i];
+	if (count == 0) {
+		fprintf(out, "latency       no requests yet\n");
+		return;
+	}
+	fprintf(out, "latency      ");
+	for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++) {
+		shoal_stats_format_latency(buf, sizeof(buf),
+					   shoal_stats_latency_quantile_us(c, quantiles[i]));
+		fprintf(out, " p%g %s,", quantiles[i] * 100, buf);
+	}
+	shoal_stats_format_latency(buf, sizeof(buf),
+				   (double)c[SHOAL_STATS_LATENCY_SUM_US] / (double)count);
+	fprintf(out, " mean %s\n", buf);
+}
+
+int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	char up[32];
+
+	shoal_stats_format_duration(up, sizeof(up), snapshot_uptime(snap));
+	fprintf(out, "master pid %d, up %s, generation %" PRIu64 ", %u workers live, %" PRIu64
+		" retired\n", (int)snap->master_pid, up, snap->generation, snap->nworkers,
+		snap->retired_workers);
+	summary_connections(out, snap->totals);
+	summary_responses(out, snap->totals);
+	summary_latency(out, snap->totals);
+	return format_result(out);
+}
+
+int shoal_stats_format_workers(FILE *out, const struct shoal_stats_snapshot *snap,
+			       const double *req_rates, unsigned max_rows)
+{
+	fprintf(out, "%5s %8s %5s %-9s %8s %7s %11s %9s\n", "SLOT", "PID", "GEN", "STATE", "UPTIME",
+		"CONNS", "REQUESTS", "REQ/S");
+	for (unsigned i = 0; i < snap->nworkers && (max_rows == 0 || i < max_rows); i++) {
+		const struct shoal_stats_worker *w = &snap->workers[i];
+		uint64_t up_ms = snap->taken_ms > w->start_ms ? snap->taken_ms - w->start_ms : 0;
+		double rate = req_rates ? req_rates[i]
+			    : up_ms ? (double)w->counters[SHOAL_STATS_REQUESTS] * 1000 / (double)up_ms
+				    : 0;
+		char up[32];
+
+		shoal_stats_format_duration(up, sizeof(up), up_ms / 1000);
+		fprintf(out, "%5u %8d %5u %-9s %8s %7" PRIu64 " %11" PRIu64 " %9.1f\n", w->worker_slot,
+			(int)w->pid, w->generation, shoal_stats_state_name(w->state), up,
+			w->counters[SHOAL_STATS_CONN_ACTIVE], w->counters[SHOAL_STATS_REQUESTS], rate);
+	}
+	if (max_rows && snap->nworkers > max_rows)
+		fprintf(out, "(%u more workers)\n", snap->nworkers - max_rows);
+	return format_result(out);
+}
+
+int shoal_stats_format_text(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	shoal_stats_format_summary(out, snap);
+	fputc('\n', out);
+	return shoal_stats_format_workers(out, snap, NULL, 0);
+}
+
+static void json_counters(FILE *out, const uint64_t *c)
+{
+	fputc('{', out);
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY; i++)
+		fprintf(out, "\"%s\": %" PRIu64 ", ", shoal_stats_counter_name(i), c[i]);
+	fprintf(out, "\"latency_buckets\": [");
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
+		fprintf(out, "%s%" PRIu64, i ? ", " : "", c[SHOAL_STATS_LATENCY + i]);
+	fprintf(out, "]}");
+}
+
+static void json_worker(FILE *out, const struct shoal_stats_worker *w)
+{
+	fprintf(out,
+		"{\"index\": %u, \"slot\": %u, \"pid\": %d, \"generation\": %u, \"state\": \"%s\", "
+		"\"start_ms\": %" PRIu64 ", \"heartbeat_ms\": %" PRIu64 ", \"counters\": ",
+		w->index, w->worker_slot, (int)w->pid, w->generation, shoal_stats_state_name(w->state),
+		w->start_ms, w->heartbeat_ms);
+	json_counters(out, w->counters);
+	fputc('}', out);
+}
+
+int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	fprintf(out,
+		"{\"version\": %u, \"master_pid\": %d, \"start_time\": %" PRIu64 ", \"generation\": %"
+		PRIu64 ", \"updated_ms\": %" PRIu64 ", \"taken_ms\": %" PRIu64
+		", \"retired_workers\": %" PRIu64 ",\n \"latency_bounds_us\": [",
+		SHOAL_STATS_VERSION, (int)snap->master_pid, snap->start_time, snap->generation,
+		snap->updated_ms, snap->taken_ms, snap->retired_workers);
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_FINITE; i++)
+		fprintf(out, "%s%" PRIu64, i ? ", " : "", shoal_stats_bucket_bound_us(i));
+	fprintf(out, "],\n \"totals\": ");
+	json_counters(out, snap->totals);
+	fprintf(out, ",\n \"retired\": ");
+	json_counters(out, snap->retired);
+	fprintf(out, ",\n \"workers\": [");
+	for (unsigned i = 0; i < snap->nworkers; i++) {
+		fprintf(out, "%s\n  ", i ? "," : "");
+		json_worker(out, &snap->workers[i]);
+	}
+	fprintf(out, "]}\n");
+	return format_result(out);
+}
+
+static void prom_family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_totals(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	static const struct {
+		const char *name, *help;
+		unsigned counter;
+	} totals[] = {
+		{ "shoal_connections_accepted_total", "Connections accepted.", SHOAL_STATS_CONN_ACCEPTED },
+		{ "shoal_connections_closed_total", "Connections closed.", SHOAL_STATS_CONN_CLOSED },
+		{ "shoal_requests_total", "Requests answered.", SHOAL_STATS_REQUESTS },
+		{ "shoal_bytes_received_total", "Bytes of requests received.", SHOAL_STATS_BYTES_IN },
+		{ "shoal_bytes_sent_total", "Bytes of responses sent.", SHOAL_STATS_BYTES_OUT },
+	};
+
+	prom_family(out, "shoal_start_time_seconds", "gauge", "Unix time the master started.");
+	fprintf(out, "shoal_start_time_seconds %" PRIu64 "\n", snap->start_time);
+	prom_family(out, "shoal_config_generation", "gauge", "Configuration generation served.");
+	fprintf(out, "shoal_config_generation %" PRIu64 "\n", snap->generation);
+	prom_family(out, "shoal_workers_retired_total", "counter", "Worker processes that exited.");
+	fprintf(out, "shoal_workers_retired_total %" PRIu64 "\n", snap->retired_workers);
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+		prom_family(out, totals[i].name, "counter", totals[i].help);
+		fprintf(out, "%s %" PRIu64 "\n", totals[i].name, snap->totals[totals[i].counter]);
+	}
+}
+
+static void prom_labelled(FILE *out, const uint64_t *c)
+{
+	prom_family(out, "shoal_connections_active", "gauge", "Open connections by phase.");
+	for (unsigned i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		fprintf(out, "shoal_connections_active{state=\"%s\"} %" PRIu64 "\n", phases[i],
+			c[SHOAL_STATS_CONN_READING + i]);
+	prom_family(out, "shoal_responses_total", "counter",
+		    "Responses by status code, for the codes counted one by one.");
+	for (int i = 0; i < SHOAL_STATS_NCODES; i++)
+		fprintf(out, "shoal_responses_total{code=\"%d\"} %" PRIu64 "\n", status_codes[i],
+			c[SHOAL_STATS_RESP_CODE + i]);
+	prom_family(out, "shoal_responses_class_total", "counter", "Responses by status class.");
+	for (int i = 0; i < NCLASSES; i++)
+		fprintf(out, "shoal_responses_class_total{class=\"%dxx\"} %" PRIu64 "\n", i + 1,
+			c[SHOAL_STATS_RESP_1XX + i]);
+	prom_family(out, "shoal_errors_total", "counter", "Connection and request errors by kind.");
+	for (int i = 0; i < NERRORS; i++)
+		fprintf(out, "shoal_errors_total{kind=\"%s\"} %" PRIu64 "\n", error_kinds[i],
+			c[SHOAL_STATS_ERR_PARSE + i]);
+}
+
+static void prom_histogram(FILE *out, const uint64_t *c)
+{
+	static const char name[] = "shoal_request_duration_seconds";
+	uint64_t cumulative = 0;
+	char le[32];
+
+	prom_family(out, name, "histogram", "Time from reading a request to queueing its response.");
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_FINITE; i++) {
+		cumulative += c[SHOAL_STATS_LATENCY + i];
+		format_seconds(le, sizeof(le), shoal_stats_bucket_bound_us(i));
+		fprintf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le, cumulative);
+	}
+	cumulative += c[SHOAL_STATS_LATENCY + SHOAL_STATS_LATENCY_FINITE];
+	fprintf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+	format_seconds(le, sizeof(le), c[SHOAL_STATS_LATENCY_SUM_US]);
+	fprintf(out, "%s_sum %s\n%s_count %" PRIu64 "\n", name, le, name, cumulative);
+}
+
+static void prom_workers(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	static const struct {
+		const char *name, *type, *help;
+		unsigned counter;
+	} series[] = {
+		{ "shoal_worker_requests_total", "counter", "Requests answered by a worker.",
+		  SHOAL_STATS_REQUESTS },
+		{ "shoal_worker_connections_accepted_total", "counter",
+		  "Connections accepted by a worker.", SHOAL_STATS_CONN_ACCEPTED },
+		{ "shoal_worker_connections_active", "gauge", "Open connections of a worker.",
+		  SHOAL_STATS_CONN_ACTIVE },
+		{ "shoal_worker_bytes_sent_total", "counter", "Bytes sent by a worker.",
+		  SHOAL_STATS_BYTES_OUT },
+	};
+
+	prom_family(out, "shoal_worker_start_time_seconds", "gauge", "Unix time a worker started.");
+	for (unsigned w = 0; w < snap->nworkers; w++)
+		fprintf(out, "shoal_worker_start_time_seconds{worker=\"%u\",pid=\"%d\"} %" PRIu64 "\n",
+			snap->workers[w].worker_slot, (int)snap->workers[w].pid,
+			snap->workers[w].start_ms / 1000);
+	for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
+		prom_family(out, series[i].name, series[i].type, series[i].help);
+		for (unsigned w = 0; w < snap->nworkers; w++)
+			fprintf(out, "%s{worker=\"%u\",pid=\"%d\"} %" PRIu64 "\n", series[i].name,
+				snap->workers[w].worker_slot, (int)snap->workers[w].pid,
+				snap->workers[w].counters[series[i].counter]);
+	}
+}
+
+int shoal_stats_format_prometheus(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	prom_totals(out, snap);
+	prom_labelled(out, snap->totals);
+	prom_histogram(out, snap->totals);
+	prom_workers(out, snap);
+	return format_result(out);
+}

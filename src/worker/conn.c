@@ -1,0 +1,511 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shoal/worker/access_log.h"
+#include "shoal/net/acl.h"
+#include "shoal/worker/conn.h"
+#include "shoal/handler/respond.h"
+#include "shoal/stats/stats.h"
+#include "shoal/route/vhost.h"
+#include "shoal/worker/worker.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void conn_on_event(struct shoal_event_source *src, uint32_t events);
+static void conn_run(struct shoal_conn *c);
+
+static struct shoal_worker *conn_worker(const struct shoal_conn *c)
+{
+	return c->listener->worker;
+}
+
+/* The timer queue a connection waits in tells its phase, for the connection gauges. */
+static enum shoal_stats_phase phase_of_queue(const struct shoal_worker *w,
+					     const struct shoal_timer_queue *q)
+{
+	if (q == &w->keepalive_q)
+		return SHOAL_STATS_PHASE_IDLE;
+	if (q == &w->header_q)
+		return SHOAL_STATS_PHASE_READING;
+	return SHOAL_STATS_PHASE_WRITING;
+}
+
+static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
+{
+	struct shoal_worker *w = conn_worker(c);
+	enum shoal_stats_phase phase = phase_of_queue(w, q);
+
+	if (phase != c->stats_phase) {
+		shoal_stats_conn_phase(w->stats, c->stats_phase, phase);
+		c->stats_phase = (uint8_t)phase;
+	}
+	c->timer_q = q;
+	shoal_timer_arm(q, &c->timer, w->now_ms);
+}
+
+static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *peer)
+{
+	c->peer_family = (uint8_t)peer->ss_family;
+	if (peer->ss_family == AF_INET6)
+		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+	else
+		memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+}
+
+void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
+		       const struct sockaddr_storage *peer)
+{
+	struct shoal_worker *w = l->worker;
+	struct shoal_conn *c = shoal_worker_conn_get(w);
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->ev.on_event = conn_on_event;
+	c->ev.fd = fd;
+	c->listener = l;
+	conn_set_peer(c, peer);
+	w->nconns++;
+	shoal_stats_conn_opened(w->stats);
+	c->stats_phase = SHOAL_STATS_PHASE_READING;
+	conn_set_timer(c, &w->header_q);
+	/* The listener defers accepting until the request has arrived (TCP_DEFER_ACCEPT), so it
+	 * is read and answered right away; a connection that is then done is closed without
+	 * ever having been registered with epoll. */
+	c->readable = true;
+	conn_run(c);
+}
+
+static void conn_release_io(struct shoal_conn *c)
+{
+	if (!c->io)
+		return;
+	shoal_worker_undefer(conn_worker(c), c->io);
+	shoal_out_reset(&c->io->out);
+	shoal_worker_io_put(conn_worker(c), c->io);
+	c->io = NULL;
+}
+
+void shoal_conn_close(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+
+	if (c->ev.fd < 0)
+		return;
+	/* Closing the fd removes it from epoll: workers never share connection fds. */
+	close(c->ev.fd);
+	c->ev.fd = -1;
+	shoal_stats_conn_closed(w->stats, (enum shoal_stats_phase)c->stats_phase);
+	shoal_timer_disarm(&c->timer);
+	conn_release_io(c);
+	shoal_worker_conn_closed(w, c);
+}
+
+enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
+
+/* Reads once into the input buffer. A short read means the socket is empty for now: with
+ * edge triggering, bytes arriving later raise a new event, so no EAGAIN round trip is needed. */
+static enum io_result conn_fill(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+	size_t space;
+	ssize_t n;
+
+	if (io->in_len == w->in_size && io->in_pos > 0) {
+		memmove(io->in, io->in + io->in_pos, io->in_len - io->in_pos);
+		io->in_len -= io->in_pos;
+		io->in_pos = 0;
+	}
+	space = w->in_size - io->in_len;
+	do
+		n = read(c->ev.fd, io->in + io->in_len, space);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		c->readable = false;
+		return IO_AGAIN;
+	}
+	if (n < 0 && errno == ECONNRESET)
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
+	if (n <= 0)
+		return IO_ERROR;
+	io->in_len += (uint32_t)n;
+	io->read_us = shoal_stats_monotonic_us();
+	if ((size_t)n < space)
+		c->readable = false;
+	return IO_DONE;
+}
+
+/* Skips request body bytes in the buffer. Returns 1 when the body is behind us, 0 while more
+ * is expected, -1 when it is malformed or larger than allowed. */
+static int conn_skip_body(struct shoal_conn *c)
+{
+	struct shoal_conn_io *io = c->io;
+	size_t avail = io->in_len - io->in_pos;
+	size_t used;
+	int rc;
+
+	if (!io->body_chunked) {
+		used = io->body_left < avail ? (size_t)io->body_left : avail;
+		io->in_pos += (uint32_t)used;
+		io->body_left -= used;
+		return io->body_left == 0;
+	}
+	rc = shoal_http_chunked_skip(&io->chunked, io->in + io->in_pos, avail, &used, &io->body_seen);
+	io->in_pos += (uint32_t)used;
+	if (rc >= 0 && io->body_seen > (uint64_t)conn_worker(c)->cfg->max_body_size)
+		rc = -1;
+	if (rc != 0)
+		io->body_chunked = false;
+	return rc;
+}
+
+static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_request *req)
+{
+	const struct shoal_worker *w = conn_worker(c);
+
+	/* A client that waits for 100 Continue may never send the body we would have to skip,
+	 * and one that does not wait will send it: only closing keeps the stream in sync. */
+	if (req->expect_continue && req->body != SHOAL_HTTP_BODY_NONE)
+		return false;
+	return req->keep_alive && !w->draining && w->cfg->keepalive_timeout > 0 &&
+	       c->requests < (uint32_t)w->cfg->max_keepalive_requests;
+}
+
+/* Counts the response just queued and logs it. bytes_in: the request head's size. */
+static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
+			 size_t bytes_in, size_t bytes_out)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_out *out = &c->io->out;
+	char client[INET6_ADDRSTRLEN] = "-";
+	struct shoal_access_entry e = {
+		.client = client, .req = req, .status = out->last_status, .body_bytes = out->last_body,
+	};
+
+	if (w->stats)
+		shoal_stats_request_done(w->stats, out->last_status, bytes_in, bytes_out,
+					 shoal_stats_monotonic_us() - c->io->read_us);
+	if (!shoal_access_log_enabled(&w->access_log))
+		return;
+	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
+	shoal_access_log_write(&w->access_log, w->date.sec, &e);
+}
+
+static struct shoal_worker_server *conn_server(const struct shoal_conn *c,
+					       const struct shoal_http_request *req)
+{
+	const struct shoal_worker_listener *l = c->listener;
+
+	if (l->nservers == 1)
+		return l->servers[0];
+	return l->servers[shoal_vhost_select(l->confs, l->nservers, l->default_index,
+					     shoal_vhost_host(req->host))];
+}
+
+/* Answers one parsed request of head_len bytes and arranges to skip its body. */
+static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req,
+			size_t head_len)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+	size_t queued = io->out.bytes;
+	bool keep_alive;
+
+	c->requests++;
+	keep_alive = conn_keep_alive(c, req);
+	if (req->body == SHOAL_HTTP_BODY_LENGTH &&
+	    req->content_length > (uint64_t)w->cfg->max_body_size) {
+		shoal_respond_error(w, conn_server(c, req), &io->out, 413, req->version, false,
+				    req->method == SHOAL_HTTP_HEAD);
+		c->close_after = true;
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_LIMIT);
+		conn_account(c, req, head_len, io->out.bytes - queued);
+		return;
+	}
+	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
+		io->body_left = req->content_length;
+	} else if (req->body == SHOAL_HTTP_BODY_CHUNKED) {
+		io->body_chunked = true;
+		io->body_seen = 0;
+		shoal_http_chunked_init(&io->chunked);
+	}
+	if (shoal_respond_is_health(w, req))
+		c->close_after = !shoal_respond_health(w, req, keep_alive, &io->out);
+	else if (shoal_respond_is_status(w, req))
+		c->close_after = !shoal_respond_status(w, req, keep_alive,
+						       shoal_acl_allows(w->status_acl, w->nstatus_acl,
+									c->peer_family, c->peer_addr),
+						       &io->out);
+	else
+		c->close_after = !shoal_respond(w, conn_server(c, req), req, keep_alive, &io->out);
+	conn_account(c, req, head_len, io->out.bytes - queued);
+}
+
+/* A request that could not be read whole: its status, then the connection closes. */
+static void conn_refuse(struct shoal_conn *c, int status, enum shoal_stats_error why)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+	size_t queued = io->out.bytes;
+
+	/* The request was not understood, so its Host is not known: the address's default. */
+	shoal_respond_error(w, c->listener->servers[c->listener->default_index], &io->out, status,
+			    11, false, false);
+	c->close_after = true;
+	shoal_stats_error(w->stats, why);
+	conn_account(c, NULL, io->in_len - io->in_pos, io->out.bytes - queued);
+}
+
+static size_t conn_buffered_head(const struct shoal_conn *c)
+{
+	size_t buffered = c->io->in_len - c->io->in_pos;
+	size_t limit = (size_t)conn_worker(c)->cfg->max_header_size;
+
+	return buffered < limit ? buffered : limit;
+}
+
+/* Queues responses for as many buffered requests as the batch has room for, so that a
+ * pipelined burst is answered with one write. Returns false if the connection was closed. */
+static bool conn_parse_batch(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+
+	while (!c->close_after) {
+		int rc;
+		if ((io->body_left || io->body_chunked) && (rc = conn_skip_body(c)) <= 0) {
+			if (rc == 0)
+				return true;
+			shoal_conn_close(c); /* the stream cannot be trusted any more */
+			return false;
+		}
+		if (io->in_pos == io->in_len) {
+			io->in_pos = io->in_len = io->in_scanned = 0;
+			return true;
+		}
+		/* The target is at most what is buffered and at most the head limit, so an empty
+		 * batch always has room: the scratch space is sized for the head limit. */
+		if (!shoal_out_room(&io->out, SHOAL_RESPOND_IOVS,
+				    shoal_respond_scratch_need(conn_buffered_head(c))))
+			return true;
+		rc = shoal_http_parse_request(io->in + io->in_pos, io->in_len - io->in_pos,
+					      io->in_scanned, &w->limits, &w->req);
+		if (rc == SHOAL_HTTP_INCOMPLETE) {
+			io->in_scanned = io->in_len - io->in_pos;
+			return true;
+		}
+		io->in_scanned = 0;
+		if (rc < 0) {
+			bool limit = rc == -413 || rc == -414 || rc == -431;
+			conn_refuse(c, -rc, limit ? SHOAL_STATS_ERROR_LIMIT : SHOAL_STATS_ERROR_PARSE);
+			return true;
+		}
+		io->in_pos += (uint32_t)rc;
+		conn_answer(c, &w->req, (size_t)rc);
+	}
+	return true;
+}
+
+/* Closing while the client may still be sending would make the kernel answer with a reset,
+ * which can destroy the response in flight: shut our side, then read until the client
+ * closes or the linger timer fires. */
+static void conn_finish(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+
+	if (!c->readable && (!io || (io->in_pos == io->in_len && !io->body_left && !io->body_chunked))) {
+		shoal_conn_close(c);
+		return;
+	}
+	shutdown(c->ev.fd, SHUT_WR);
+	conn_release_io(c);
+	c->state = SHOAL_CONN_LINGERING;
+	conn_set_timer(c, &w->linger_q);
+}
+
+static void conn_linger(struct shoal_conn *c)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = read(c->ev.fd, sink, sizeof(sink))) > 0)
+		;
+	if (n == 0 || errno != EAGAIN)
+		shoal_conn_close(c);
+}
+
+static void conn_batch_sent(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+
+	if (c->close_after) {
+		conn_finish(c);
+		return;
+	}
+	c->state = SHOAL_CONN_READING;
+	conn_set_timer(c, io->in_pos < io->in_len ? &w->header_q : &w->keepalive_q);
+}
+
+/* Waiting for bytes: an idle connection gives its buffers back to the pool. */
+static void conn_wait(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+
+	if (io->in_pos == io->in_len && !io->body_left && !io->body_chunked) {
+		conn_release_io(c);
+		return;
+	}
+	/* The header timeout runs from a request's first byte and is never extended by the
+	 * trickle that follows, which is what stops slow-header clients. */
+	if (c->timer_q == &w->keepalive_q)
+		conn_set_timer(c, &w->header_q);
+}
+
+static bool conn_take_io(struct shoal_conn *c)
+{
+	if (!c->io) {
+		c->io = shoal_worker_io_get(conn_worker(c));
+		if (c->io)
+			c->io->owner = c;
+	}
+	return c->io != NULL;
+}
+
+/* Parses what is buffered, else reads more. Returns false when the connection has to wait
+ * for its next event (or was closed), true when there is more to do right away. */
+static bool conn_read_and_parse(struct shoal_conn *c)
+{
+	struct shoal_conn_io *io = c->io;
+
+	if (!conn_parse_batch(c))
+		return false;
+	if (!shoal_out_empty(&io->out)) {
+		c->state = SHOAL_CONN_WRITING;
+		return true;
+	}
+	if (!c->readable) {
+		conn_wait(c);
+		return false;
+	}
+	switch (conn_fill(c)) {
+	case IO_ERROR:
+		shoal_conn_close(c);
+		return false;
+	case IO_AGAIN:
+		conn_wait(c);
+		return false;
+	case IO_DONE:
+		return true;
+	}
+	return false;
+}
+
+/* Registers a connection that has to wait (for bytes, for room to write, for the client to
+ * close): edge-triggered, both directions, once for its lifetime. */
+static void conn_watch(struct shoal_conn *c)
+{
+	if (shoal_event_add(&conn_worker(c)->loop, &c->ev,
+			    EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+		shoal_conn_close(c);
+		return;
+	}
+	c->watched = true;
+}
+
+static void conn_step(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+
+	while (c->ev.fd >= 0) {
+		if (c->state == SHOAL_CONN_LINGERING) {
+			conn_linger(c);
+			return;
+		}
+		if (!conn_take_io(c)) {
+			shoal_conn_close(c);
+			return;
+		}
+		if (c->state == SHOAL_CONN_READING) {
+			if (!conn_read_and_parse(c))
+				return;
+			continue;
+		}
+		switch (shoal_out_flush(&c->io->out, c->ev.fd)) {
+		case SHOAL_OUT_AGAIN:
+			conn_set_timer(c, &w->send_q);
+			return;
+		case SHOAL_OUT_YIELD:
+			conn_set_timer(c, &w->send_q);
+			shoal_worker_defer(w, c);
+			return;
+		case SHOAL_OUT_ERROR:
+			shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
+			shoal_conn_close(c);
+			return;
+		case SHOAL_OUT_DONE:
+			conn_batch_sent(c);
+			break;
+		}
+	}
+}
+
+static void conn_run(struct shoal_conn *c)
+{
+	conn_step(c);
+	if (c->ev.fd >= 0 && !c->watched)
+		conn_watch(c);
+}
+
+static void conn_on_event(struct shoal_event_source *src, uint32_t events)
+{
+	struct shoal_conn *c = container_of(src, struct shoal_conn, ev);
+
+	if (c->ev.fd < 0)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->readable = true;
+	/* A connection only rests in WRITING when the client stopped reading: new input waits
+	 * until the socket takes more output. */
+	if (c->state == SHOAL_CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		return;
+	/* Nothing to read and nothing to write: an EPOLLOUT edge on an idle connection. */
+	if (c->state == SHOAL_CONN_READING && !c->readable && !c->io)
+		return;
+	conn_run(c);
+}
+
+void shoal_conn_resume(struct shoal_conn *c)
+{
+	if (c->ev.fd >= 0)
+		conn_run(c);
+}
+
+void shoal_conn_timeout(struct shoal_conn *c)
+{
+	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_io *io = c->io;
+
+	/* A request that started but never finished gets a 408; an idle one just closes. */
+	if (c->timer_q == &w->send_q)
+		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_TIMEOUT);
+	if (c->timer_q == &w->header_q && c->state == SHOAL_CONN_READING && io &&
+	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
+		conn_refuse(c, 408, SHOAL_STATS_ERROR_TIMEOUT);
+		io->in_pos = io->in_len;
+		c->readable = true; /* the partial request is unread input: linger after the 408 */
+		c->state = SHOAL_CONN_WRITING;
+		conn_run(c);
+		return;
+	}
+	shoal_conn_close(c);
+}
