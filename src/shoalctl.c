@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shoal/base/clock.h"
 #include "shoal/stats/stats.h"
 #include "shoal/stats/format.h"
 
@@ -291,10 +292,9 @@ static bool top_read_key(struct top *t)
 /* Sleeps for the refresh delay; returns true if the user asked to quit meanwhile. */
 static bool top_wait(struct top *t)
 {
-	struct timespec start, now;
 	long total_ms = (long)(t->ctl->delay * 1000);
+	uint64_t start = shoal_clock_mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct pollfd fds[2] = {
 			{ .fd = t->sigfd, .events = POLLIN },
@@ -302,8 +302,7 @@ static bool top_wait(struct top *t)
 		};
 		long elapsed;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		elapsed = (long)(shoal_clock_mono_ms() - start);
 		if (elapsed >= total_ms)
 			return false;
 		if (poll(fds, 2, (int)(total_ms - elapsed)) < 0 && errno != EINTR)
@@ -384,7 +383,7 @@ static int top_alloc(struct top *t)
  * once a second whatever the refresh, as each look is a system call. */
 static int top_follow_file(struct top *t)
 {
-	uint64_t now = shoal_stats_unix_ms();
+	uint64_t now = shoal_clock_unix_ms();
 	struct stat sb;
 
 	if (now < t->next_follow_ms)
@@ -426,7 +425,7 @@ static int run_top(const struct ctl *ctl)
 
 	if (open_stats(ctl, &t.view, &t.cur) < 0)
 		return EXIT_FAILURE;
-	t.next_follow_ms = shoal_stats_unix_ms() + TOP_FOLLOW_MS;
+	t.next_follow_ms = shoal_clock_unix_ms() + TOP_FOLLOW_MS;
 	if (top_alloc(&t) == 0 && top_setup(&t) == 0)
 		rc = top_loop(&t);
 	top_teardown(&t);

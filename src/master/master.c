@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shoal/base/clock.h"
 #include "shoal/net/event.h"
 #include "shoal/master/generation.h"
 #include "shoal/base/log.h"
@@ -982,7 +983,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 	int rc = 0;
 
 	shoal_log_init(&m.log, "master");
-	m.now_ms = shoal_timer_now_ms();
+	m.now_ms = shoal_clock_mono_ms();
 	if (master_start(&m, err) < 0) {
 		if (m.log.owns_fd)
 			log_error(&m.log, "%s", err->msg);
@@ -996,7 +997,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 			rc = shoal_err_set(err, "epoll_wait: %s", strerror(errno));
 			break;
 		}
-		m.now_ms = shoal_timer_now_ms();
+		m.now_ms = shoal_clock_mono_ms();
 		shoal_event_dispatch(&m.loop, n);
 		master_free_dead(&m);
 		master_run_timers(&m);

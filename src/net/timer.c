@@ -1,5 +1,4 @@
 #include <stddef.h>
-#include <time.h>
 
 #include "shoal/net/timer.h"
 
@@ -52,12 +51,4 @@ int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms)
 	if (first == &q->head)
 		return -1;
 	return first->deadline_ms > now_ms ? (int64_t)(first->deadline_ms - now_ms) : 0;
-}
-
-uint64_t shoal_timer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shoal/base/clock.h"
 #include "shoal/stats/stats.h"
 
 #define RETIRED_OFFSET sizeof(struct shoal_stats_header)
@@ -44,22 +45,6 @@ static bool stats_is_gauge(unsigned counter)
 	return counter >= SHOAL_STATS_CONN_ACTIVE && counter <= SHOAL_STATS_CONN_IDLE;
 }
 
-uint64_t shoal_stats_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t shoal_stats_monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void stats_init_header(struct shoal_stats_header *h, unsigned capacity)
 {
 	memcpy(h->magic, SHOAL_STATS_MAGIC, sizeof(h->magic));
@@ -72,7 +57,7 @@ static void stats_init_header(struct shoal_stats_header *h, unsigned capacity)
 	h->master_pid = (uint32_t)getpid();
 	h->counter_room = SHOAL_STATS_COUNTER_ROOM;
 	h->start_time = (uint64_t)time(NULL);
-	atomic_store_explicit(&h->updated_ms, shoal_stats_unix_ms(), memory_order_relaxed);
+	atomic_store_explicit(&h->updated_ms, shoal_clock_unix_ms(), memory_order_relaxed);
 }
 
 /* Sizes, owns and fills the not yet visible file. The space is allocated up front: a page
@@ -193,7 +178,7 @@ static void stats_master_end(struct shoal_stats_header *h)
 {
 	uint64_t seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
 
-	atomic_store_explicit(&h->updated_ms, shoal_stats_unix_ms(), memory_order_relaxed);
+	atomic_store_explicit(&h->updated_ms, shoal_clock_unix_ms(), memory_order_relaxed);
 	atomic_store_explicit(&h->seq, seq + 1, memory_order_release);
 }
 
@@ -211,8 +196,8 @@ int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned gen
 		atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->worker_slot, worker_slot, memory_order_relaxed);
 		atomic_store_explicit(&s->generation, generation, memory_order_relaxed);
-		atomic_store_explicit(&s->start_ms, shoal_stats_unix_ms(), memory_order_relaxed);
-		atomic_store_explicit(&s->heartbeat_ms, shoal_stats_monotonic_us() / 1000,
+		atomic_store_explicit(&s->start_ms, shoal_clock_unix_ms(), memory_order_relaxed);
+		atomic_store_explicit(&s->heartbeat_ms, shoal_clock_mono_us() / 1000,
 				      memory_order_relaxed);
 		atomic_store_explicit(&s->state, SHOAL_STATS_STARTING, memory_order_relaxed);
 		if (atomic_load_explicit(&h->slots_used, memory_order_relaxed) <= i)
@@ -279,7 +264,7 @@ void shoal_stats_worker_start(struct shoal_stats_slot *slot, pid_t pid)
 	if (!slot)
 		return;
 	atomic_store_explicit(&slot->pid, (uint32_t)pid, memory_order_relaxed);
-	atomic_store_explicit(&slot->heartbeat_ms, shoal_stats_monotonic_us() / 1000,
+	atomic_store_explicit(&slot->heartbeat_ms, shoal_clock_mono_us() / 1000,
 			      memory_order_relaxed);
 	shoal_stats_worker_state(slot, SHOAL_STATS_RUNNING);
 }
@@ -468,7 +453,7 @@ int shoal_stats_snapshot(const struct shoal_stats_view *v, struct shoal_stats_sn
 	for (int attempt = 0; attempt < SNAPSHOT_TRIES; attempt++) {
 		if (stats_try_snapshot(v, snap)) {
 			stats_sum_totals(snap);
-			snap->taken_ms = shoal_stats_unix_ms();
+			snap->taken_ms = shoal_clock_unix_ms();
 			return 0;
 		}
 		if (attempt >= SNAPSHOT_SPINS)

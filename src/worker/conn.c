@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shoal/base/clock.h"
 #include "shoal/worker/access_log.h"
 #include "shoal/net/acl.h"
 #include "shoal/worker/conn.h"
@@ -136,7 +137,7 @@ static enum io_result conn_fill(struct shoal_conn *c)
 	if (n <= 0)
 		return IO_ERROR;
 	io->in_len += (uint32_t)n;
-	io->read_us = shoal_stats_monotonic_us();
+	io->read_us = shoal_clock_mono_us();
 	if ((size_t)n < space)
 		c->readable = false;
 	return IO_DONE;
@@ -191,7 +192,7 @@ static void conn_account(struct shoal_conn *c, const struct shoal_http_request *
 
 	if (w->stats)
 		shoal_stats_request_done(w->stats, out->last_status, bytes_in, bytes_out,
-					 shoal_stats_monotonic_us() - c->io->read_us);
+					 shoal_clock_mono_us() - c->io->read_us);
 	if (!shoal_access_log_enabled(&w->access_log))
 		return;
 	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));

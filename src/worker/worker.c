@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shoal/base/clock.h"
 #include "shoal/net/acl.h"
 #include "shoal/worker/conn.h"
 #include "shoal/handler/respond.h"
@@ -439,7 +440,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	w->loop.epfd = -1;
 	w->signals.fd = -1;
 	w->access_log.fd = -1;
-	w->now_ms = shoal_timer_now_ms();
+	w->now_ms = shoal_clock_mono_ms();
 	shoal_http_date_update(&w->date, time(NULL));
 	worker_init_limits(w);
 	if (shoal_file_cache_init(&w->cache, CACHE_MAX_ENTRIES, (size_t)w->cfg->cache_max_size,
@@ -538,7 +539,7 @@ static int worker_loop(struct shoal_worker *w)
 			log_error(w->log, "epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		w->now_ms = shoal_timer_now_ms();
+		w->now_ms = shoal_clock_mono_ms();
 		shoal_stats_heartbeat(w->stats, w->now_ms);
 		shoal_http_date_update(&w->date, time(NULL));
 		shoal_event_dispatch(&w->loop, n);

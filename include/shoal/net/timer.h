@@ -30,7 +30,4 @@ struct shoal_timer *shoal_timer_pop_expired(struct shoal_timer_queue *q, uint64_
 /* Milliseconds until the first deadline of q (0 if already due), or -1 if q is empty. */
 int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms);
 
-/* Monotonic milliseconds. */
-uint64_t shoal_timer_now_ms(void);
-
 #endif

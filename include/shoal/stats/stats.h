@@ -230,10 +230,6 @@ void shoal_stats_close(struct shoal_stats *st, bool remove_file);
 /* NULL if index is out of range. */
 struct shoal_stats_slot *shoal_stats_slot_at(struct shoal_stats *st, int index);
 
-/* Unix ms (for start times) and monotonic ms/us (heartbeats, latencies): vDSO clock reads. */
-uint64_t shoal_stats_unix_ms(void);
-uint64_t shoal_stats_monotonic_us(void);
-
 /* First call of a forked worker: records its pid and marks it running. */
 void shoal_stats_worker_start(struct shoal_stats_slot *slot, pid_t pid);
 
