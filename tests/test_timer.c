@@ -11,7 +11,7 @@ START_TEST(expires_in_deadline_order)
 	struct shoal_timer_queue q;
 	struct shoal_timer a = { 0 }, b = { 0 }, c = { 0 };
 
-	shoal_timer_queue_init(&q, 100);
+	shoal_timer_queue_init(&q, 100, NULL);
 	shoal_timer_arm(&q, &a, 0);
 	shoal_timer_arm(&q, &b, 10);
 	shoal_timer_arm(&q, &c, 20);
@@ -32,7 +32,7 @@ START_TEST(rearming_moves_to_the_tail)
 	struct shoal_timer_queue q;
 	struct shoal_timer a = { 0 }, b = { 0 };
 
-	shoal_timer_queue_init(&q, 100);
+	shoal_timer_queue_init(&q, 100, NULL);
 	shoal_timer_arm(&q, &a, 0);
 	shoal_timer_arm(&q, &b, 10);
 	shoal_timer_arm(&q, &a, 50); /* activity on a: its deadline moves to 150 */
@@ -48,8 +48,8 @@ START_TEST(disarm_and_move_between_queues)
 	struct shoal_timer_queue shortq, longq;
 	struct shoal_timer a = { 0 }, b = { 0 };
 
-	shoal_timer_queue_init(&shortq, 10);
-	shoal_timer_queue_init(&longq, 1000);
+	shoal_timer_queue_init(&shortq, 10, NULL);
+	shoal_timer_queue_init(&longq, 1000, NULL);
 	shoal_timer_arm(&shortq, &a, 0);
 	shoal_timer_arm(&shortq, &b, 0);
 	shoal_timer_disarm(&a);

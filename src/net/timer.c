@@ -2,12 +2,14 @@
 
 #include "shoal/net/timer.h"
 
-void shoal_timer_queue_init(struct shoal_timer_queue *q, uint64_t duration_ms)
+void shoal_timer_queue_init(struct shoal_timer_queue *q, uint64_t duration_ms,
+			    shoal_timer_fn on_expire)
 {
 	q->head.prev = &q->head;
 	q->head.next = &q->head;
 	q->head.deadline_ms = 0;
 	q->duration_ms = duration_ms;
+	q->on_expire = on_expire;
 }
 
 bool shoal_timer_armed(const struct shoal_timer *t)
@@ -42,6 +44,19 @@ struct shoal_timer *shoal_timer_pop_expired(struct shoal_timer_queue *q, uint64_
 		return NULL;
 	shoal_timer_disarm(first);
 	return first;
+}
+
+void shoal_timer_expire(struct shoal_timer_queue *q, uint64_t now_ms)
+{
+	/* A timer re-armed by its callback goes behind the tail seen here; in a queue of
+	 * duration 0 it would be due again at once, so the walk stops at that tail. */
+	struct shoal_timer *last = q->head.prev, *t;
+
+	while ((t = shoal_timer_pop_expired(q, now_ms))) {
+		q->on_expire(t);
+		if (t == last)
+			break;
+	}
 }
 
 int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms)

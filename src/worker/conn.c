@@ -7,46 +7,47 @@
 #include <unistd.h>
 
 #include "shoal/base/clock.h"
-#include "shoal/worker/access_log.h"
-#include "shoal/net/acl.h"
-#include "shoal/worker/conn.h"
-#include "shoal/handler/respond.h"
+#include "shoal/base/util.h"
+#include "shoal/handler/reply.h"
 #include "shoal/stats/stats.h"
-#include "shoal/route/vhost.h"
-#include "shoal/worker/worker.h"
+#include "shoal/worker/conn.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* How long a closing connection may keep sending before we stop reading it. */
+#define LINGER_MS 5000
+/* Input buffer room beyond the head limit, for the start of a pipelined next request. */
+#define IN_SLACK 1024
 
 static void conn_on_event(struct shoal_event_source *src, uint32_t events);
 static void conn_run(struct shoal_conn *c);
+static void conn_close(struct shoal_conn *c);
 
-static struct shoal_worker *conn_worker(const struct shoal_conn *c)
+static struct shoal_conn_env *conn_env(const struct shoal_conn *c)
 {
-	return c->listener->worker;
+	return c->origin->env;
 }
 
 /* The timer queue a connection waits in tells its phase, for the connection gauges. */
-static enum shoal_stats_phase phase_of_queue(const struct shoal_worker *w,
+static enum shoal_stats_phase phase_of_queue(const struct shoal_conn_env *env,
 					     const struct shoal_timer_queue *q)
 {
-	if (q == &w->keepalive_q)
+	if (q == &env->keepalive_q)
 		return SHOAL_STATS_PHASE_IDLE;
-	if (q == &w->header_q)
+	if (q == &env->header_q)
 		return SHOAL_STATS_PHASE_READING;
 	return SHOAL_STATS_PHASE_WRITING;
 }
 
 static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
 {
-	struct shoal_worker *w = conn_worker(c);
-	enum shoal_stats_phase phase = phase_of_queue(w, q);
+	struct shoal_conn_env *env = conn_env(c);
+	enum shoal_stats_phase phase = phase_of_queue(env, q);
 
 	if (phase != c->stats_phase) {
-		shoal_stats_conn_phase(w->stats, c->stats_phase, phase);
+		shoal_stats_conn_phase(env->handler->stats, c->stats_phase, phase);
 		c->stats_phase = (uint8_t)phase;
 	}
 	c->timer_q = q;
-	shoal_timer_arm(q, &c->timer, w->now_ms);
+	shoal_timer_arm(q, &c->timer, env->handler->now_ms);
 }
 
 static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *peer)
@@ -58,11 +59,11 @@ static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *p
 		memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
 }
 
-void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
+void shoal_conn_accept(const struct shoal_conn_origin *origin, int fd,
 		       const struct sockaddr_storage *peer)
 {
-	struct shoal_worker *w = l->worker;
-	struct shoal_conn *c = shoal_worker_conn_get(w);
+	struct shoal_conn_env *env = origin->env;
+	struct shoal_conn *c = shoal_pool_conn_get(&env->pool);
 
 	if (!c) {
 		close(fd);
@@ -70,12 +71,12 @@ void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 	}
 	c->ev.on_event = conn_on_event;
 	c->ev.fd = fd;
-	c->listener = l;
+	c->origin = origin;
 	conn_set_peer(c, peer);
-	w->nconns++;
-	shoal_stats_conn_opened(w->stats);
+	env->nconns++;
+	shoal_stats_conn_opened(env->handler->stats);
 	c->stats_phase = SHOAL_STATS_PHASE_READING;
-	conn_set_timer(c, &w->header_q);
+	conn_set_timer(c, &env->header_q);
 	/* The listener defers accepting until the request has arrived (TCP_DEFER_ACCEPT), so it
 	 * is read and answered right away; a connection that is then done is closed without
 	 * ever having been registered with epoll. */
@@ -83,29 +84,59 @@ void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
 	conn_run(c);
 }
 
+/* A connection whose turn ended with more to send: resumed after the current events. */
+static void conn_defer(struct shoal_conn_env *env, struct shoal_conn *c)
+{
+	struct shoal_conn_io *io = c->io;
+
+	if (io->deferred)
+		return;
+	io->deferred = true;
+	io->deferred_prev = NULL;
+	io->deferred_next = env->deferred;
+	if (env->deferred)
+		env->deferred->deferred_prev = io;
+	env->deferred = io;
+}
+
+static void conn_undefer(struct shoal_conn_env *env, struct shoal_conn_io *io)
+{
+	if (!io->deferred)
+		return;
+	if (io->deferred_prev)
+		io->deferred_prev->deferred_next = io->deferred_next;
+	else
+		env->deferred = io->deferred_next;
+	if (io->deferred_next)
+		io->deferred_next->deferred_prev = io->deferred_prev;
+	io->deferred = false;
+}
+
 static void conn_release_io(struct shoal_conn *c)
 {
 	if (!c->io)
 		return;
-	shoal_worker_undefer(conn_worker(c), c->io);
+	conn_undefer(conn_env(c), c->io);
 	shoal_out_reset(&c->io->out);
-	shoal_worker_io_put(conn_worker(c), c->io);
+	shoal_pool_io_put(&conn_env(c)->pool, c->io);
 	c->io = NULL;
 }
 
-void shoal_conn_close(struct shoal_conn *c)
+static void conn_close(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 
 	if (c->ev.fd < 0)
 		return;
 	/* Closing the fd removes it from epoll: workers never share connection fds. */
 	close(c->ev.fd);
 	c->ev.fd = -1;
-	shoal_stats_conn_closed(w->stats, (enum shoal_stats_phase)c->stats_phase);
+	shoal_stats_conn_closed(env->handler->stats, (enum shoal_stats_phase)c->stats_phase);
 	shoal_timer_disarm(&c->timer);
 	conn_release_io(c);
-	shoal_worker_conn_closed(w, c);
+	shoal_pool_conn_closed(&env->pool, c);
+	env->nconns--;
+	env->on_closed(env);
 }
 
 enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
@@ -114,17 +145,17 @@ enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
  * edge triggering, bytes arriving later raise a new event, so no EAGAIN round trip is needed. */
 static enum io_result conn_fill(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 	size_t space;
 	ssize_t n;
 
-	if (io->in_len == w->in_size && io->in_pos > 0) {
+	if (io->in_len == env->pool.in_size && io->in_pos > 0) {
 		memmove(io->in, io->in + io->in_pos, io->in_len - io->in_pos);
 		io->in_len -= io->in_pos;
 		io->in_pos = 0;
 	}
-	space = w->in_size - io->in_len;
+	space = env->pool.in_size - io->in_len;
 	do
 		n = read(c->ev.fd, io->in + io->in_len, space);
 	while (n < 0 && errno == EINTR);
@@ -133,7 +164,7 @@ static enum io_result conn_fill(struct shoal_conn *c)
 		return IO_AGAIN;
 	}
 	if (n < 0 && errno == ECONNRESET)
-		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
+		shoal_stats_error(env->handler->stats, SHOAL_STATS_ERROR_RESET);
 	if (n <= 0)
 		return IO_ERROR;
 	io->in_len += (uint32_t)n;
@@ -160,7 +191,7 @@ static int conn_skip_body(struct shoal_conn *c)
 	}
 	rc = shoal_http_chunked_skip(&io->chunked, io->in + io->in_pos, avail, &used, &io->body_seen);
 	io->in_pos += (uint32_t)used;
-	if (rc >= 0 && io->body_seen > (uint64_t)conn_worker(c)->cfg->max_body_size)
+	if (rc >= 0 && io->body_seen > (uint64_t)conn_env(c)->handler->cfg->max_body_size)
 		rc = -1;
 	if (rc != 0)
 		io->body_chunked = false;
@@ -169,67 +200,39 @@ static int conn_skip_body(struct shoal_conn *c)
 
 static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_request *req)
 {
-	const struct shoal_worker *w = conn_worker(c);
+	const struct shoal_conn_env *env = conn_env(c);
 
 	/* A client that waits for 100 Continue may never send the body we would have to skip,
 	 * and one that does not wait will send it: only closing keeps the stream in sync. */
 	if (req->expect_continue && req->body != SHOAL_HTTP_BODY_NONE)
 		return false;
-	return req->keep_alive && !w->draining && w->cfg->keepalive_timeout > 0 &&
-	       c->requests < (uint32_t)w->cfg->max_keepalive_requests;
+	return req->keep_alive && !env->draining && env->handler->cfg->keepalive_timeout > 0 &&
+	       c->requests < (uint32_t)env->handler->cfg->max_keepalive_requests;
 }
 
 /* Counts the response just queued and logs it. bytes_in: the request head's size. */
 static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
 			 size_t bytes_in, size_t bytes_out)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_out *out = &c->io->out;
 	char client[INET6_ADDRSTRLEN] = "-";
 	struct shoal_access_entry e = {
 		.client = client, .req = req, .status = out->last_status, .body_bytes = out->last_body,
 	};
 
-	if (w->stats)
-		shoal_stats_request_done(w->stats, out->last_status, bytes_in, bytes_out,
+	if (env->handler->stats)
+		shoal_stats_request_done(env->handler->stats, out->last_status, bytes_in, bytes_out,
 					 shoal_clock_mono_us() - c->io->read_us);
-	if (!shoal_access_log_enabled(&w->access_log))
+	if (!shoal_access_log_enabled(env->access_log))
 		return;
 	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
-	shoal_access_log_write(&w->access_log, w->date.sec, &e);
+	shoal_access_log_write(env->access_log, env->handler->date.sec, &e);
 }
 
-static struct shoal_worker_server *conn_server(const struct shoal_conn *c,
-					       const struct shoal_http_request *req)
+/* Expects the body of a request that was answered, to read past it. */
+static void conn_expect_body(struct shoal_conn_io *io, const struct shoal_http_request *req)
 {
-	const struct shoal_worker_listener *l = c->listener;
-
-	if (l->nservers == 1)
-		return l->servers[0];
-	return l->servers[shoal_vhost_select(l->confs, l->nservers, l->default_index,
-					     shoal_vhost_host(req->host))];
-}
-
-/* Answers one parsed request of head_len bytes and arranges to skip its body. */
-static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req,
-			size_t head_len)
-{
-	struct shoal_worker *w = conn_worker(c);
-	struct shoal_conn_io *io = c->io;
-	size_t queued = io->out.bytes;
-	bool keep_alive;
-
-	c->requests++;
-	keep_alive = conn_keep_alive(c, req);
-	if (req->body == SHOAL_HTTP_BODY_LENGTH &&
-	    req->content_length > (uint64_t)w->cfg->max_body_size) {
-		shoal_respond_error(w, conn_server(c, req), &io->out, 413, req->version, false,
-				    req->method == SHOAL_HTTP_HEAD);
-		c->close_after = true;
-		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_LIMIT);
-		conn_account(c, req, head_len, io->out.bytes - queued);
-		return;
-	}
 	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
 		io->body_left = req->content_length;
 	} else if (req->body == SHOAL_HTTP_BODY_CHUNKED) {
@@ -237,37 +240,47 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		io->body_seen = 0;
 		shoal_http_chunked_init(&io->chunked);
 	}
-	if (shoal_respond_is_health(w, req))
-		c->close_after = !shoal_respond_health(w, req, keep_alive, &io->out);
-	else if (shoal_respond_is_status(w, req))
-		c->close_after = !shoal_respond_status(w, req, keep_alive,
-						       shoal_acl_allows(w->status_acl, w->nstatus_acl,
-									c->peer_family, c->peer_addr),
-						       &io->out);
-	else
-		c->close_after = !shoal_respond(w, conn_server(c, req), req, keep_alive, &io->out);
+}
+
+/* Answers one parsed request of head_len bytes and arranges to skip its body. */
+static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req,
+			size_t head_len)
+{
+	struct shoal_conn_env *env = conn_env(c);
+	struct shoal_conn_io *io = c->io;
+	size_t queued = io->out.bytes;
+	struct shoal_handler_req r = {
+		.ctx = env->handler, .http = req, .out = &io->out,
+		.peer_family = c->peer_family, .peer_addr = c->peer_addr,
+	};
+
+	c->requests++;
+	r.keep_alive = conn_keep_alive(c, req);
+	c->close_after = !shoal_route_answer(c->origin->route, &r);
+	if (!r.body_refused)
+		conn_expect_body(io, req);
 	conn_account(c, req, head_len, io->out.bytes - queued);
 }
 
 /* A request that could not be read whole: its status, then the connection closes. */
 static void conn_refuse(struct shoal_conn *c, int status, enum shoal_stats_error why)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 	size_t queued = io->out.bytes;
 
 	/* The request was not understood, so its Host is not known: the address's default. */
-	shoal_respond_error(w, c->listener->servers[c->listener->default_index], &io->out, status,
-			    11, false, false);
+	shoal_reply_error(env->handler, shoal_route_default_site(c->origin->route), &io->out, status,
+			  SHOAL_HTTP_11, false, false);
 	c->close_after = true;
-	shoal_stats_error(w->stats, why);
+	shoal_stats_error(env->handler->stats, why);
 	conn_account(c, NULL, io->in_len - io->in_pos, io->out.bytes - queued);
 }
 
 static size_t conn_buffered_head(const struct shoal_conn *c)
 {
 	size_t buffered = c->io->in_len - c->io->in_pos;
-	size_t limit = (size_t)conn_worker(c)->cfg->max_header_size;
+	size_t limit = (size_t)conn_env(c)->handler->cfg->max_header_size;
 
 	return buffered < limit ? buffered : limit;
 }
@@ -276,7 +289,7 @@ static size_t conn_buffered_head(const struct shoal_conn *c)
  * pipelined burst is answered with one write. Returns false if the connection was closed. */
 static bool conn_parse_batch(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
 	while (!c->close_after) {
@@ -284,7 +297,7 @@ static bool conn_parse_batch(struct shoal_conn *c)
 		if ((io->body_left || io->body_chunked) && (rc = conn_skip_body(c)) <= 0) {
 			if (rc == 0)
 				return true;
-			shoal_conn_close(c); /* the stream cannot be trusted any more */
+			conn_close(c); /* the stream cannot be trusted any more */
 			return false;
 		}
 		if (io->in_pos == io->in_len) {
@@ -293,11 +306,11 @@ static bool conn_parse_batch(struct shoal_conn *c)
 		}
 		/* The target is at most what is buffered and at most the head limit, so an empty
 		 * batch always has room: the scratch space is sized for the head limit. */
-		if (!shoal_out_room(&io->out, SHOAL_RESPOND_IOVS,
-				    shoal_respond_scratch_need(conn_buffered_head(c))))
+		if (!shoal_out_room(&io->out, SHOAL_REPLY_IOVS,
+				    shoal_reply_scratch_need(conn_buffered_head(c))))
 			return true;
 		rc = shoal_http_parse_request(io->in + io->in_pos, io->in_len - io->in_pos,
-					      io->in_scanned, &w->limits, &w->req);
+					      io->in_scanned, &env->limits, &env->req);
 		if (rc == SHOAL_HTTP_INCOMPLETE) {
 			io->in_scanned = io->in_len - io->in_pos;
 			return true;
@@ -309,7 +322,7 @@ static bool conn_parse_batch(struct shoal_conn *c)
 			return true;
 		}
 		io->in_pos += (uint32_t)rc;
-		conn_answer(c, &w->req, (size_t)rc);
+		conn_answer(c, &env->req, (size_t)rc);
 	}
 	return true;
 }
@@ -319,17 +332,17 @@ static bool conn_parse_batch(struct shoal_conn *c)
  * closes or the linger timer fires. */
 static void conn_finish(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
 	if (!c->readable && (!io || (io->in_pos == io->in_len && !io->body_left && !io->body_chunked))) {
-		shoal_conn_close(c);
+		conn_close(c);
 		return;
 	}
 	shutdown(c->ev.fd, SHUT_WR);
 	conn_release_io(c);
 	c->state = SHOAL_CONN_LINGERING;
-	conn_set_timer(c, &w->linger_q);
+	conn_set_timer(c, &env->linger_q);
 }
 
 static void conn_linger(struct shoal_conn *c)
@@ -340,12 +353,12 @@ static void conn_linger(struct shoal_conn *c)
 	while ((n = read(c->ev.fd, sink, sizeof(sink))) > 0)
 		;
 	if (n == 0 || errno != EAGAIN)
-		shoal_conn_close(c);
+		conn_close(c);
 }
 
 static void conn_batch_sent(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
 	if (c->close_after) {
@@ -353,13 +366,13 @@ static void conn_batch_sent(struct shoal_conn *c)
 		return;
 	}
 	c->state = SHOAL_CONN_READING;
-	conn_set_timer(c, io->in_pos < io->in_len ? &w->header_q : &w->keepalive_q);
+	conn_set_timer(c, io->in_pos < io->in_len ? &env->header_q : &env->keepalive_q);
 }
 
 /* Waiting for bytes: an idle connection gives its buffers back to the pool. */
 static void conn_wait(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
 	if (io->in_pos == io->in_len && !io->body_left && !io->body_chunked) {
@@ -368,14 +381,14 @@ static void conn_wait(struct shoal_conn *c)
 	}
 	/* The header timeout runs from a request's first byte and is never extended by the
 	 * trickle that follows, which is what stops slow-header clients. */
-	if (c->timer_q == &w->keepalive_q)
-		conn_set_timer(c, &w->header_q);
+	if (c->timer_q == &env->keepalive_q)
+		conn_set_timer(c, &env->header_q);
 }
 
 static bool conn_take_io(struct shoal_conn *c)
 {
 	if (!c->io) {
-		c->io = shoal_worker_io_get(conn_worker(c));
+		c->io = shoal_pool_io_get(&conn_env(c)->pool);
 		if (c->io)
 			c->io->owner = c;
 	}
@@ -400,7 +413,7 @@ static bool conn_read_and_parse(struct shoal_conn *c)
 	}
 	switch (conn_fill(c)) {
 	case IO_ERROR:
-		shoal_conn_close(c);
+		conn_close(c);
 		return false;
 	case IO_AGAIN:
 		conn_wait(c);
@@ -415,9 +428,9 @@ static bool conn_read_and_parse(struct shoal_conn *c)
  * close): edge-triggered, both directions, once for its lifetime. */
 static void conn_watch(struct shoal_conn *c)
 {
-	if (shoal_event_add(&conn_worker(c)->loop, &c->ev,
+	if (shoal_event_add(conn_env(c)->loop, &c->ev,
 			    EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
-		shoal_conn_close(c);
+		conn_close(c);
 		return;
 	}
 	c->watched = true;
@@ -425,7 +438,7 @@ static void conn_watch(struct shoal_conn *c)
 
 static void conn_step(struct shoal_conn *c)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn_env *env = conn_env(c);
 
 	while (c->ev.fd >= 0) {
 		if (c->state == SHOAL_CONN_LINGERING) {
@@ -433,7 +446,7 @@ static void conn_step(struct shoal_conn *c)
 			return;
 		}
 		if (!conn_take_io(c)) {
-			shoal_conn_close(c);
+			conn_close(c);
 			return;
 		}
 		if (c->state == SHOAL_CONN_READING) {
@@ -443,15 +456,15 @@ static void conn_step(struct shoal_conn *c)
 		}
 		switch (shoal_out_flush(&c->io->out, c->ev.fd)) {
 		case SHOAL_OUT_AGAIN:
-			conn_set_timer(c, &w->send_q);
+			conn_set_timer(c, &env->send_q);
 			return;
 		case SHOAL_OUT_YIELD:
-			conn_set_timer(c, &w->send_q);
-			shoal_worker_defer(w, c);
+			conn_set_timer(c, &env->send_q);
+			conn_defer(env, c);
 			return;
 		case SHOAL_OUT_ERROR:
-			shoal_stats_error(w->stats, SHOAL_STATS_ERROR_RESET);
-			shoal_conn_close(c);
+			shoal_stats_error(env->handler->stats, SHOAL_STATS_ERROR_RESET);
+			conn_close(c);
 			return;
 		case SHOAL_OUT_DONE:
 			conn_batch_sent(c);
@@ -485,21 +498,34 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 	conn_run(c);
 }
 
-void shoal_conn_resume(struct shoal_conn *c)
+/* Gives every deferred connection its next turn; those that yield again wait for the next
+ * round, after the events that arrived meanwhile. */
+void shoal_conn_resume_deferred(struct shoal_conn_env *env)
 {
-	if (c->ev.fd >= 0)
-		conn_run(c);
+	struct shoal_conn_io *list = env->deferred;
+
+	env->deferred = NULL;
+	while (list) {
+		struct shoal_conn_io *io = list;
+		list = io->deferred_next;
+		if (list)
+			list->deferred_prev = NULL;
+		io->deferred = false;
+		if (io->owner->ev.fd >= 0)
+			conn_run(io->owner);
+	}
 }
 
-void shoal_conn_timeout(struct shoal_conn *c)
+static void conn_on_timer(struct shoal_timer *t)
 {
-	struct shoal_worker *w = conn_worker(c);
+	struct shoal_conn *c = container_of(t, struct shoal_conn, timer);
+	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
 	/* A request that started but never finished gets a 408; an idle one just closes. */
-	if (c->timer_q == &w->send_q)
-		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_TIMEOUT);
-	if (c->timer_q == &w->header_q && c->state == SHOAL_CONN_READING && io &&
+	if (c->timer_q == &env->send_q)
+		shoal_stats_error(env->handler->stats, SHOAL_STATS_ERROR_TIMEOUT);
+	if (c->timer_q == &env->header_q && c->state == SHOAL_CONN_READING && io &&
 	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
 		conn_refuse(c, 408, SHOAL_STATS_ERROR_TIMEOUT);
 		io->in_pos = io->in_len;
@@ -508,5 +534,75 @@ void shoal_conn_timeout(struct shoal_conn *c)
 		conn_run(c);
 		return;
 	}
-	shoal_conn_close(c);
+	conn_close(c);
+}
+
+void shoal_conn_env_init(struct shoal_conn_env *env, struct shoal_handler_ctx *handler)
+{
+	const struct shoal_config *cfg = handler->cfg;
+
+	env->handler = handler;
+	shoal_pool_init(&env->pool, (size_t)cfg->max_header_size + IN_SLACK,
+			shoal_reply_scratch_need((size_t)cfg->max_header_size));
+	env->limits.max_request_line = (size_t)cfg->max_header_size;
+	env->limits.max_head = (size_t)cfg->max_header_size;
+	env->limits.max_headers = (size_t)cfg->max_headers;
+	shoal_timer_queue_init(&env->header_q, (uint64_t)cfg->header_timeout * 1000, conn_on_timer);
+	shoal_timer_queue_init(&env->keepalive_q, (uint64_t)cfg->keepalive_timeout * 1000,
+			       conn_on_timer);
+	shoal_timer_queue_init(&env->send_q, (uint64_t)cfg->send_timeout * 1000, conn_on_timer);
+	shoal_timer_queue_init(&env->linger_q, LINGER_MS, conn_on_timer);
+}
+
+void shoal_conn_env_free(struct shoal_conn_env *env)
+{
+	shoal_pool_free(&env->pool);
+}
+
+void shoal_conn_expire(struct shoal_conn_env *env)
+{
+	uint64_t now_ms = env->handler->now_ms;
+
+	shoal_timer_expire(&env->header_q, now_ms);
+	shoal_timer_expire(&env->keepalive_q, now_ms);
+	shoal_timer_expire(&env->send_q, now_ms);
+	shoal_timer_expire(&env->linger_q, now_ms);
+}
+
+int64_t shoal_conn_next_ms(const struct shoal_conn_env *env)
+{
+	const struct shoal_timer_queue *queues[] = { &env->header_q, &env->keepalive_q,
+						     &env->send_q, &env->linger_q };
+	int64_t next = -1;
+
+	if (env->deferred)
+		return 0;
+	for (size_t i = 0; i < ARRAY_LEN(queues); i++) {
+		int64_t t = shoal_timer_next_ms(queues[i], env->handler->now_ms);
+		if (t >= 0 && (next < 0 || t < next))
+			next = t;
+	}
+	return next;
+}
+
+static void conn_close_queue(struct shoal_timer_queue *q)
+{
+	struct shoal_timer *t;
+
+	while ((t = shoal_timer_pop_expired(q, UINT64_MAX)))
+		conn_close(container_of(t, struct shoal_conn, timer));
+}
+
+void shoal_conn_close_idle(struct shoal_conn_env *env)
+{
+	conn_close_queue(&env->keepalive_q);
+}
+
+/* Every open connection sits in exactly one of the queues. */
+void shoal_conn_close_all(struct shoal_conn_env *env)
+{
+	conn_close_queue(&env->header_q);
+	conn_close_queue(&env->keepalive_q);
+	conn_close_queue(&env->send_q);
+	conn_close_queue(&env->linger_q);
 }

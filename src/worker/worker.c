@@ -12,33 +12,59 @@
 #include <unistd.h>
 
 #include "shoal/base/clock.h"
+#include "shoal/base/util.h"
+#include "shoal/handler/error_page.h"
 #include "shoal/net/acl.h"
-#include "shoal/worker/conn.h"
-#include "shoal/handler/respond.h"
-#include "shoal/handler/fs.h"
+#include "shoal/route/route.h"
 #include "shoal/stats/stats.h"
+#include "shoal/worker/access_log.h"
+#include "shoal/worker/conn.h"
 #include "shoal/worker/worker.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* After EMFILE/ENFILE, accepting pauses this long instead of spinning on a full queue. */
 #define ACCEPT_RETRY_MS 100
-/* How long a closing connection may keep sending before we stop reading it. */
-#define LINGER_MS 5000
-#define IN_SLACK 1024
-/* Buffers of busy connections kept for reuse; more are freed when their connection rests. */
-#define IO_POOL_MAX 256
 /* How long a worker being replaced keeps accepting from its slot's socket. */
 #define RETIRE_ACCEPT_MS 1000
 /* The worker's file cache holds at most this many files, whatever their size. */
 #define CACHE_MAX_ENTRIES 16384
+
+struct worker_listener {
+	struct shoal_event_source ev;
+	struct shoal_worker *worker;
+	struct shoal_conn_origin origin;
+	struct shoal_route route; /* the sites on this address */
+};
+
+struct shoal_worker {
+	const struct shoal_config *cfg;
+	struct shoal_log *log;
+	struct shoal_event_loop loop;
+	struct shoal_event_source signals;
+	struct worker_listener *listeners;
+	size_t nlisteners;
+	struct shoal_site *sites;
+	size_t nsites;
+	struct shoal_acl_entry *status_acl; /* who may read status_path */
+	size_t nstatus_acl;
+	struct shoal_handler_ctx handler;
+	struct shoal_conn_env conns;
+	struct shoal_access_log access_log;
+	time_t access_log_flushed; /* the second of the last flush */
+
+	bool accepting;
+	uint64_t accept_retry_ms; /* when to retry accepting after EMFILE/ENFILE, 0: none */
+	bool listening;           /* the listener fds are open */
+	uint64_t listeners_close_ms; /* when a retiring worker stops accepting, 0: not set */
+	uint64_t drain_deadline_ms;
+	bool stop_now;
+};
 
 static void worker_set_accepting(struct shoal_worker *w, bool on)
 {
 	if (w->accepting == on)
 		return;
 	for (size_t i = 0; i < w->nlisteners; i++) {
-		struct shoal_worker_listener *l = &w->listeners[i];
+		struct worker_listener *l = &w->listeners[i];
 		if (on)
 			shoal_event_add(&w->loop, &l->ev, EPOLLIN);
 		else
@@ -47,14 +73,14 @@ static void worker_set_accepting(struct shoal_worker *w, bool on)
 	w->accepting = on;
 }
 
-static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listener *l)
+static bool worker_accept_one(struct shoal_worker *w, struct worker_listener *l)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	int fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd >= 0) {
-		shoal_conn_accept(l, fd, &peer);
+		shoal_conn_accept(&l->origin, fd, &peer);
 		return true;
 	}
 	switch (errno) {
@@ -69,9 +95,9 @@ static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listen
 	case ENOMEM:
 		log_warn(w->log, "accept: %s; pausing accepting for %d ms", strerror(errno),
 			 ACCEPT_RETRY_MS);
-		shoal_stats_error(w->stats, SHOAL_STATS_ERROR_LIMIT);
+		shoal_stats_error(w->handler.stats, SHOAL_STATS_ERROR_LIMIT);
 		worker_set_accepting(w, false);
-		w->accept_retry_ms = w->now_ms + ACCEPT_RETRY_MS;
+		w->accept_retry_ms = w->handler.now_ms + ACCEPT_RETRY_MS;
 		return false;
 	default:
 		log_error(w->log, "accept: %s", strerror(errno));
@@ -84,152 +110,33 @@ static bool worker_accept_one(struct shoal_worker *w, struct shoal_worker_listen
  * client at least is not refused. */
 static void worker_on_listener(struct shoal_event_source *src, uint32_t events)
 {
-	struct shoal_worker_listener *l = container_of(src, struct shoal_worker_listener, ev);
+	struct worker_listener *l = container_of(src, struct worker_listener, ev);
 	struct shoal_worker *w = l->worker;
 
 	(void)events;
 	if (l->ev.fd < 0) /* closed by a drain earlier in this batch */
 		return;
-	while (w->accepting && w->nconns < (size_t)w->cfg->max_connections)
+	while (w->accepting && w->conns.nconns < (size_t)w->cfg->max_connections)
 		if (!worker_accept_one(w, l))
 			break;
-	if (w->nconns >= (size_t)w->cfg->max_connections)
+	if (w->conns.nconns >= (size_t)w->cfg->max_connections)
 		worker_set_accepting(w, false);
 }
 
-static struct shoal_conn *conn_of_timer(struct shoal_timer *t)
+/* A connection closed: below the connection limit again, accepting may resume. */
+static void worker_on_conn_closed(struct shoal_conn_env *env)
 {
-	return container_of(t, struct shoal_conn, timer);
-}
+	struct shoal_worker *w = container_of(env, struct shoal_worker, conns);
 
-/* Connections are allocated 64 at a time: an idle connection then costs sizeof(struct
- * shoal_conn) and not a malloc header more. */
-#define SLAB_CONNS 64
-
-struct shoal_conn_slab {
-	struct shoal_conn_slab *next;
-	struct shoal_conn conns[SLAB_CONNS];
-};
-
-struct shoal_conn *shoal_worker_conn_get(struct shoal_worker *w)
-{
-	struct shoal_conn *c;
-
-	if (!w->free_conns) {
-		struct shoal_conn_slab *slab = malloc(sizeof(*slab));
-		if (!slab)
-			return NULL;
-		slab->next = w->slabs;
-		w->slabs = slab;
-		for (size_t i = 0; i < SLAB_CONNS; i++)
-			shoal_worker_conn_put(w, &slab->conns[i]);
-	}
-	c = w->free_conns;
-	w->free_conns = c->next;
-	memset(c, 0, sizeof(*c));
-	return c;
-}
-
-void shoal_worker_conn_put(struct shoal_worker *w, struct shoal_conn *c)
-{
-	c->next = w->free_conns;
-	w->free_conns = c;
-}
-
-void shoal_worker_conn_closed(struct shoal_worker *w, struct shoal_conn *c)
-{
-	c->next = w->closed;
-	w->closed = c;
-	w->nconns--;
 	if (!w->accepting && w->listening && !w->stop_now && !w->accept_retry_ms &&
-	    w->nconns < (size_t)w->cfg->max_connections)
+	    w->conns.nconns < (size_t)w->cfg->max_connections)
 		worker_set_accepting(w, true);
-}
-
-void shoal_worker_defer(struct shoal_worker *w, struct shoal_conn *c)
-{
-	struct shoal_conn_io *io = c->io;
-
-	if (io->deferred)
-		return;
-	io->deferred = true;
-	io->deferred_prev = NULL;
-	io->deferred_next = w->deferred;
-	if (w->deferred)
-		w->deferred->deferred_prev = io;
-	w->deferred = io;
-}
-
-void shoal_worker_undefer(struct shoal_worker *w, struct shoal_conn_io *io)
-{
-	if (!io->deferred)
-		return;
-	if (io->deferred_prev)
-		io->deferred_prev->deferred_next = io->deferred_next;
-	else
-		w->deferred = io->deferred_next;
-	if (io->deferred_next)
-		io->deferred_next->deferred_prev = io->deferred_prev;
-	io->deferred = false;
-}
-
-/* Gives every deferred connection its next turn; those that yield again wait for the next
- * round, after the events that arrived meanwhile. */
-static void worker_resume_deferred(struct shoal_worker *w)
-{
-	struct shoal_conn_io *list = w->deferred;
-
-	w->deferred = NULL;
-	while (list) {
-		struct shoal_conn_io *io = list;
-		list = io->deferred_next;
-		if (list)
-			list->deferred_prev = NULL;
-		io->deferred = false;
-		shoal_conn_resume(io->owner);
-	}
-}
-
-struct shoal_conn_io *shoal_worker_io_get(struct shoal_worker *w)
-{
-	struct shoal_conn_io *io = w->free_io;
-
-	if (io) {
-		w->free_io = io->next_free;
-		w->nfree_io--;
-	} else {
-		io = malloc(sizeof(*io) + w->in_size + w->scratch_size);
-		if (!io)
-			return NULL;
-		io->in = io->storage;
-	}
-	io->in_len = io->in_pos = io->in_scanned = 0;
-	io->deferred = false;
-	io->body_left = 0;
-	io->body_chunked = false;
-	shoal_out_init(&io->out, io->storage + w->in_size, w->scratch_size);
-	return io;
-}
-
-void shoal_worker_io_put(struct shoal_worker *w, struct shoal_conn_io *io)
-{
-	/* A burst of busy connections must not leave its buffers behind for good: idle
-	 * connections are meant to cost only their struct. */
-	if (w->nfree_io >= IO_POOL_MAX) {
-		free(io);
-		return;
-	}
-	io->next_free = w->free_io;
-	w->free_io = io;
-	w->nfree_io++;
 }
 
 /* Stops accepting. A stopping worker also closes its idle keep-alive connections then: the
  * server goes away, so their next request could not be served anyway. */
 static void worker_close_listeners(struct shoal_worker *w)
 {
-	struct shoal_timer *t;
-
 	worker_set_accepting(w, false);
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		if (w->listeners[i].ev.fd >= 0)
@@ -238,8 +145,8 @@ static void worker_close_listeners(struct shoal_worker *w)
 	}
 	w->listeners_close_ms = 0;
 	w->listening = false;
-	while (w->stopping && (t = shoal_timer_pop_expired(&w->keepalive_q, UINT64_MAX)))
-		shoal_conn_close(conn_of_timer(t));
+	if (w->handler.stopping)
+		shoal_conn_close_idle(&w->conns);
 }
 
 /* Lets connections finish: each answers its next request with Connection: close; whatever
@@ -252,23 +159,23 @@ static void worker_close_listeners(struct shoal_worker *w)
  * connections until their next request, since a client may be sending one right now. */
 static void worker_start_drain(struct shoal_worker *w, bool stopping)
 {
-	uint64_t close_ms = w->now_ms + (stopping ? (uint64_t)w->cfg->stop_delay * 1000
+	uint64_t close_ms = w->handler.now_ms + (stopping ? (uint64_t)w->cfg->stop_delay * 1000
 						  : RETIRE_ACCEPT_MS);
 
-	if (!w->draining) {
+	if (!w->conns.draining) {
 		log_info(w->log, "%s: %zu connections to finish", stopping ? "stopping" : "retiring",
-			 w->nconns);
-		w->draining = true;
-		shoal_stats_worker_state(w->stats, SHOAL_STATS_DRAINING);
+			 w->conns.nconns);
+		w->conns.draining = true;
+		shoal_stats_worker_state(w->handler.stats, SHOAL_STATS_DRAINING);
 		w->drain_deadline_ms = close_ms + (uint64_t)w->cfg->shutdown_timeout * 1000;
 		w->listeners_close_ms = close_ms;
 	}
-	if (!stopping || w->stopping)
+	if (!stopping || w->handler.stopping)
 		return;
-	w->stopping = true;
+	w->handler.stopping = true;
 	if (close_ms < w->listeners_close_ms)
 		w->listeners_close_ms = close_ms;
-	if (w->listening && w->listeners_close_ms <= w->now_ms)
+	if (w->listening && w->listeners_close_ms <= w->handler.now_ms)
 		worker_close_listeners(w);
 }
 
@@ -336,78 +243,59 @@ static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
 	return 0;
 }
 
-static bool server_listens_on(const struct shoal_server_conf *s, const struct shoal_addr *addr)
+static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_params *p,
+			      struct shoal_err *err)
 {
-	for (size_t i = 0; i < s->nlisten; i++)
-		if (shoal_addr_equal(&s->listen[i], addr))
-			return true;
-	return false;
-}
-
-/* Collects the servers of one address, the default among them first in line. */
-static int worker_setup_listener(struct shoal_worker *w, struct shoal_worker_listener *l,
-				 const struct shoal_addr *addr)
-{
-	l->servers = calloc(w->nservers, sizeof(*l->servers));
-	l->confs = calloc(w->nservers, sizeof(*l->confs));
-	if (!l->servers || !l->confs)
-		return -1;
-	for (size_t i = 0; i < w->nservers; i++) {
-		const struct shoal_server_conf *conf = w->servers[i].conf;
-		if (!server_listens_on(conf, addr))
-			continue;
-		if (conf->default_server)
-			l->default_index = l->nservers;
-		l->confs[l->nservers] = conf;
-		l->servers[l->nservers++] = &w->servers[i];
-	}
-	return 0;
-}
-
-static int worker_setup_servers(struct shoal_worker *w, const struct shoal_worker_params *p,
-				struct shoal_err *err)
-{
-	w->nservers = p->cfg->nservers;
-	w->servers = calloc(w->nservers, sizeof(*w->servers));
+	w->nsites = p->cfg->nservers;
+	w->sites = calloc(w->nsites, sizeof(*w->sites));
 	w->nlisteners = p->nlisten;
 	w->listeners = calloc(w->nlisteners, sizeof(*w->listeners));
-	if (!w->servers || !w->listeners)
+	if (!w->sites || !w->listeners)
 		return shoal_err_set(err, "out of memory");
-	for (size_t i = 0; i < w->nservers; i++) {
-		w->servers[i].worker = w;
-		w->servers[i].conf = &p->cfg->servers[i];
-		w->servers[i].root_fd = p->root_fds[i];
-		if (shoal_respond_load_error_pages(&w->servers[i]) < 0)
+	for (size_t i = 0; i < w->nsites; i++) {
+		w->sites[i].conf = &p->cfg->servers[i];
+		w->sites[i].root_fd = p->root_fds[i];
+		if (shoal_error_page_load(&w->sites[i]) < 0)
 			return shoal_err_set(err, "out of memory");
 	}
 	for (size_t i = 0; i < w->nlisteners; i++) {
-		struct shoal_worker_listener *l = &w->listeners[i];
+		struct worker_listener *l = &w->listeners[i];
 		l->ev.on_event = worker_on_listener;
 		l->ev.fd = p->listen_fds[i];
 		l->worker = w;
-		if (worker_setup_listener(w, l, p->addrs[i]) < 0)
+		l->origin.env = &w->conns;
+		l->origin.route = &l->route;
+		if (shoal_route_init(&l->route, w->sites, w->nsites, p->addrs[i], w->status_acl,
+				     w->nstatus_acl) < 0)
 			return shoal_err_set(err, "out of memory");
 	}
 	return 0;
 }
 
-static void worker_init_limits(struct shoal_worker *w)
+/* The handler context and the connections' environment. */
+static int worker_setup_handling(struct shoal_worker *w, const struct shoal_worker_params *p,
+				 struct shoal_err *err)
 {
-	const struct shoal_config *cfg = w->cfg;
+	const struct shoal_config *cfg = p->cfg;
+	struct shoal_handler_ctx *h = &w->handler;
 
-	/* Room beyond the head limit for the start of a pipelined next request. */
-	w->in_size = (size_t)cfg->max_header_size + IN_SLACK;
-	w->scratch_size = shoal_respond_scratch_need((size_t)cfg->max_header_size);
-	w->cache_revalidate_ms = (uint64_t)cfg->cache_revalidate * 1000;
-	snprintf(w->server_header, sizeof(w->server_header), "%s",
+	h->cfg = cfg;
+	h->mime = p->mime;
+	h->stats = p->stats;
+	h->stats_view = p->stats_view;
+	h->now_ms = shoal_clock_mono_ms();
+	shoal_http_date_update(&h->date, time(NULL));
+	h->cache_revalidate_ms = (uint64_t)cfg->cache_revalidate * 1000;
+	snprintf(h->server_header, sizeof(h->server_header), "%s",
 		 cfg->server_tokens ? "shoal/" SHOAL_VERSION : "shoal");
-	w->limits.max_request_line = (size_t)cfg->max_header_size;
-	w->limits.max_head = (size_t)cfg->max_header_size;
-	w->limits.max_headers = (size_t)cfg->max_headers;
-	shoal_timer_queue_init(&w->header_q, (uint64_t)cfg->header_timeout * 1000);
-	shoal_timer_queue_init(&w->keepalive_q, (uint64_t)cfg->keepalive_timeout * 1000);
-	shoal_timer_queue_init(&w->send_q, (uint64_t)cfg->send_timeout * 1000);
-	shoal_timer_queue_init(&w->linger_q, LINGER_MS);
+	shoal_conn_env_init(&w->conns, h);
+	w->conns.loop = &w->loop;
+	w->conns.access_log = &w->access_log;
+	w->conns.on_closed = worker_on_conn_closed;
+	if (shoal_file_cache_init(&h->cache, CACHE_MAX_ENTRIES, (size_t)cfg->cache_max_size,
+				  (size_t)cfg->cache_max_open_files) < 0)
+		return shoal_err_set(err, "out of memory");
+	return 0;
 }
 
 /* With no status_allow list, only the machine itself may read the status endpoint. */
@@ -434,68 +322,32 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 {
 	w->cfg = p->cfg;
 	w->log = p->log;
-	w->mime = p->mime;
-	w->stats = p->stats;
-	w->stats_view = p->stats_view;
 	w->loop.epfd = -1;
 	w->signals.fd = -1;
 	w->access_log.fd = -1;
-	w->now_ms = shoal_clock_mono_ms();
-	shoal_http_date_update(&w->date, time(NULL));
-	worker_init_limits(w);
-	if (shoal_file_cache_init(&w->cache, CACHE_MAX_ENTRIES, (size_t)w->cfg->cache_max_size,
-				  (size_t)w->cfg->cache_max_open_files) < 0)
-		return shoal_err_set(err, "out of memory");
+	if (worker_setup_handling(w, p, err) < 0)
+		return -1;
 	/* Opened before privileges are dropped: the log directory may belong to root. */
 	if (shoal_access_log_open(&w->access_log, w->cfg->access_log, err) < 0)
 		return -1;
 	if (worker_setup_status_acl(w, err) < 0 || worker_drop_privileges(p, err) < 0 ||
 	    shoal_event_init(&w->loop, err) < 0 ||
-	    worker_setup_signals(w, err) < 0 || worker_setup_servers(w, p, err) < 0)
+	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
 	w->listening = true;
 	worker_set_accepting(w, true);
 	return 0;
 }
 
-/* Takes every connection whose timer is due by `until` out of its queue and hands it to
- * `handle`. Every open connection sits in exactly one of the queues. */
-static void worker_pop_due(struct shoal_worker *w, uint64_t until,
-			   void (*handle)(struct shoal_conn *c))
-{
-	struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
-					       &w->linger_q };
-	struct shoal_timer *t;
-
-	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
-		while ((t = shoal_timer_pop_expired(queues[i], until)))
-			handle(conn_of_timer(t));
-}
-
 static void worker_expire(struct shoal_worker *w)
 {
-	worker_pop_due(w, w->now_ms, shoal_conn_timeout);
-	if (w->listeners_close_ms && w->listeners_close_ms <= w->now_ms)
+	shoal_conn_expire(&w->conns);
+	if (w->listeners_close_ms && w->listeners_close_ms <= w->handler.now_ms)
 		worker_close_listeners(w);
-	if (w->accept_retry_ms && w->accept_retry_ms <= w->now_ms) {
+	if (w->accept_retry_ms && w->accept_retry_ms <= w->handler.now_ms) {
 		w->accept_retry_ms = 0;
-		if (w->listening && w->nconns < (size_t)w->cfg->max_connections)
+		if (w->listening && w->conns.nconns < (size_t)w->cfg->max_connections)
 			worker_set_accepting(w, true);
-	}
-}
-
-/* At the end of a graceful stop, whatever is still open is closed. */
-static void worker_close_all(struct shoal_worker *w)
-{
-	worker_pop_due(w, UINT64_MAX, shoal_conn_close);
-}
-
-static void worker_recycle_closed(struct shoal_worker *w)
-{
-	while (w->closed) {
-		struct shoal_conn *c = w->closed;
-		w->closed = c->next;
-		shoal_worker_conn_put(w, c);
 	}
 }
 
@@ -509,22 +361,16 @@ static void sooner(uint64_t *next, uint64_t deadline_ms)
  * access log is flushed within about a second). */
 static int worker_next_timeout(const struct shoal_worker *w)
 {
-	const struct shoal_timer_queue *queues[] = { &w->header_q, &w->keepalive_q, &w->send_q,
-						     &w->linger_q };
-	uint64_t next = w->now_ms + 1000;
+	uint64_t next = w->handler.now_ms + 1000;
+	int64_t conns = shoal_conn_next_ms(&w->conns);
 
-	if (w->deferred)
-		return 0;
-	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
-		int64_t t = shoal_timer_next_ms(queues[i], w->now_ms);
-		if (t >= 0)
-			sooner(&next, w->now_ms + (uint64_t)t);
-	}
+	if (conns >= 0)
+		sooner(&next, w->handler.now_ms + (uint64_t)conns);
 	sooner(&next, w->accept_retry_ms);
 	sooner(&next, w->listeners_close_ms);
-	if (w->draining)
+	if (w->conns.draining)
 		sooner(&next, w->drain_deadline_ms);
-	return next > w->now_ms ? (int)(next - w->now_ms) : 0;
+	return next > w->handler.now_ms ? (int)(next - w->handler.now_ms) : 0;
 }
 
 static int worker_loop(struct shoal_worker *w)
@@ -532,54 +378,45 @@ static int worker_loop(struct shoal_worker *w)
 	while (!w->stop_now) {
 		int n;
 
-		if (w->draining && !w->listening && (w->nconns == 0 || w->now_ms >= w->drain_deadline_ms))
+		if (w->conns.draining && !w->listening &&
+		    (w->conns.nconns == 0 || w->handler.now_ms >= w->drain_deadline_ms))
 			break;
 		n = shoal_event_wait(&w->loop, worker_next_timeout(w));
 		if (n < 0) {
 			log_error(w->log, "epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		w->now_ms = shoal_clock_mono_ms();
-		shoal_stats_heartbeat(w->stats, w->now_ms);
-		shoal_http_date_update(&w->date, time(NULL));
+		w->handler.now_ms = shoal_clock_mono_ms();
+		shoal_stats_heartbeat(w->handler.stats, w->handler.now_ms);
+		shoal_http_date_update(&w->handler.date, time(NULL));
 		shoal_event_dispatch(&w->loop, n);
-		worker_resume_deferred(w);
+		shoal_conn_resume_deferred(&w->conns);
 		worker_expire(w);
-		worker_recycle_closed(w);
+		shoal_pool_recycle(&w->conns.pool);
 		/* Lines wait in the buffer for at most about a second. */
-		if (w->access_log.len && w->date.sec != w->access_log_flushed) {
+		if (w->access_log.len && w->handler.date.sec != w->access_log_flushed) {
 			shoal_access_log_flush(&w->access_log);
-			w->access_log_flushed = w->date.sec;
+			w->access_log_flushed = w->handler.date.sec;
 		}
 	}
 	return 0;
 }
 
+/* At the end of a graceful stop, whatever is still open is closed. */
 static void worker_teardown(struct shoal_worker *w)
 {
-	worker_close_all(w);
-	worker_recycle_closed(w);
-	while (w->slabs) {
-		struct shoal_conn_slab *slab = w->slabs;
-		w->slabs = slab->next;
-		free(slab);
-	}
-	while (w->free_io) {
-		struct shoal_conn_io *io = w->free_io;
-		w->free_io = io->next_free;
-		free(io);
-	}
-	shoal_file_cache_free(&w->cache);
+	shoal_conn_close_all(&w->conns);
+	shoal_pool_recycle(&w->conns.pool);
+	shoal_conn_env_free(&w->conns);
+	shoal_file_cache_free(&w->handler.cache);
 	shoal_access_log_close(&w->access_log);
-	for (size_t i = 0; w->listeners && i < w->nlisteners; i++) {
-		free(w->listeners[i].servers);
-		free(w->listeners[i].confs);
-	}
+	for (size_t i = 0; w->listeners && i < w->nlisteners; i++)
+		shoal_route_free(&w->listeners[i].route);
 	free(w->listeners);
 	free(w->status_acl);
-	for (size_t i = 0; w->servers && i < w->nservers; i++)
-		free(w->servers[i].error_pages);
-	free(w->servers);
+	for (size_t i = 0; w->sites && i < w->nsites; i++)
+		free(w->sites[i].error_pages);
+	free(w->sites);
 	if (w->signals.fd >= 0)
 		close(w->signals.fd);
 	shoal_event_close(&w->loop);
@@ -595,13 +432,13 @@ int shoal_worker_run(const struct shoal_worker_params *p)
 		log_error(p->log, "%s", err.msg);
 		status = 1;
 	} else {
-		shoal_stats_worker_start(w.stats, getpid());
+		shoal_stats_worker_start(w.handler.stats, getpid());
 		/* The master retires the previous worker of this slot only after this byte. */
 		if (write(p->ready_fd, "R", 1) != 1)
 			log_warn(p->log, "cannot tell the master we are ready: %s", strerror(errno));
 		status = worker_loop(&w);
-		if (w.draining && w.nconns)
-			log_info(w.log, "shutdown timeout: closing %zu connections", w.nconns);
+		if (w.conns.draining && w.conns.nconns)
+			log_info(w.log, "shutdown timeout: closing %zu connections", w.conns.nconns);
 	}
 	close(p->ready_fd);
 	worker_teardown(&w);

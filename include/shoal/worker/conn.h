@@ -1,22 +1,27 @@
-/* One client connection: read, parse, answer, keep alive or close. A new connection is read
- * at once (its request is there: the listeners defer accepting until it is) and registered
- * with epoll only if it then has to wait. Edge-triggered: the fd is registered at most once,
- * for both directions, and never modified, so a request costs no epoll_ctl; the connection
- * remembers whether the socket may still hold unread bytes. An idle connection holds no
- * buffer: only the few bytes of struct shoal_conn. */
+/* One client connection: read, parse, route, answer, keep alive or close. A new connection
+ * is read at once (its request is there: the listeners defer accepting until it is) and
+ * registered with epoll only if it then has to wait. Edge-triggered: the fd is registered at
+ * most once, for both directions, and never modified, so a request costs no epoll_ctl; the
+ * connection remembers whether the socket may still hold unread bytes. An idle connection
+ * holds no buffer: only the few bytes of struct shoal_conn.
+ *
+ * Connections live in a struct shoal_conn_env, which the worker owns and fills and which
+ * this module alone changes afterwards: the connection count, the timer queues, the pool and
+ * the connections to resume. The worker learns of a closed connection through on_closed. */
 #ifndef SHOAL_WORKER_CONN_H
 #define SHOAL_WORKER_CONN_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "shoal/net/event.h"
+#include "shoal/handler/handler.h"
 #include "shoal/http/parser.h"
+#include "shoal/net/event.h"
 #include "shoal/net/out.h"
 #include "shoal/net/timer.h"
-
-struct shoal_worker;
-struct shoal_worker_listener;
+#include "shoal/route/route.h"
+#include "shoal/worker/access_log.h"
+#include "shoal/worker/pool.h"
 
 enum shoal_conn_state {
 	SHOAL_CONN_READING,   /* waiting for or parsing requests */
@@ -24,10 +29,10 @@ enum shoal_conn_state {
 	SHOAL_CONN_LINGERING, /* write side shut; reading until the client closes */
 };
 
-/* The buffers of a connection that is busy, taken from a per-worker pool. */
+/* The buffers of a connection that is busy, taken from the pool. */
 struct shoal_conn_io {
 	struct shoal_conn_io *next_free;
-	/* In the worker's list of connections to resume after the current events. */
+	/* In the environment's list of connections to resume after the current events. */
 	struct shoal_conn *owner;
 	struct shoal_conn_io *deferred_prev, *deferred_next;
 	bool deferred;
@@ -42,14 +47,22 @@ struct shoal_conn_io {
 	char storage[]; /* in buffer, then out scratch */
 };
 
+struct shoal_conn_env;
+
+/* What a connection knows of the address it was accepted on. */
+struct shoal_conn_origin {
+	struct shoal_conn_env *env;
+	const struct shoal_route *route;
+};
+
 struct shoal_conn {
 	struct shoal_event_source ev;
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q; /* the queue timer is armed in */
-	struct shoal_worker_listener *listener;
+	const struct shoal_conn_origin *origin;
 	union {
 		struct shoal_conn_io *io;  /* while open; NULL when idle */
-		struct shoal_conn *next;   /* while in the worker's free or closed list */
+		struct shoal_conn *next;   /* while in the pool's free or closed list */
 	};
 	uint32_t requests;
 	uint8_t peer_family; /* AF_INET or AF_INET6 */
@@ -61,18 +74,45 @@ struct shoal_conn {
 	bool close_after; /* close once the pending responses are out */
 };
 
-struct sockaddr_storage;
+struct shoal_conn_env {
+	struct shoal_event_loop *loop;
+	struct shoal_handler_ctx *handler; /* its now_ms is the connections' clock too */
+	struct shoal_access_log *access_log;
+	struct shoal_conn_pool pool;
+	/* Every open connection sits in exactly one of these queues. */
+	struct shoal_timer_queue header_q;    /* waiting for a request head */
+	struct shoal_timer_queue keepalive_q; /* idle between requests */
+	struct shoal_timer_queue send_q;      /* waiting for the client to read */
+	struct shoal_timer_queue linger_q;    /* closing: draining what the client still sends */
+	struct shoal_conn_io *deferred; /* connections to resume: see shoal_conn_resume_deferred */
+	struct shoal_http_limits limits;
+	struct shoal_http_request req; /* the request being answered; never kept across events */
+	size_t nconns;
+	bool draining; /* no keep-alive: every next answer closes */
+	void (*on_closed)(struct shoal_conn_env *env); /* after a connection closed */
+};
 
-void shoal_conn_accept(struct shoal_worker_listener *l, int fd,
+/* Sets up env's queues, limits and pool from the handler context's configuration. The
+ * caller sets loop, access_log and on_closed. */
+void shoal_conn_env_init(struct shoal_conn_env *env, struct shoal_handler_ctx *handler);
+/* Frees what the pool holds; every connection must be closed and recycled first. */
+void shoal_conn_env_free(struct shoal_conn_env *env);
+
+/* Takes over an accepted socket. */
+void shoal_conn_accept(const struct shoal_conn_origin *origin, int fd,
 		       const struct sockaddr_storage *peer);
 
-/* Continues a connection that yielded (a large body's turn ended). */
-void shoal_conn_resume(struct shoal_conn *c);
+/* Handles the timers due at the handler context's now_ms. */
+void shoal_conn_expire(struct shoal_conn_env *env);
+/* Milliseconds until the next connection timer (0: due, or a connection to resume), or -1. */
+int64_t shoal_conn_next_ms(const struct shoal_conn_env *env);
 
-/* Called by the worker when a connection's timer fires. */
-void shoal_conn_timeout(struct shoal_conn *c);
+/* Gives every connection whose large body had its turn its next one. */
+void shoal_conn_resume_deferred(struct shoal_conn_env *env);
 
-/* Closes at once; the struct is recycled after the current event batch. */
-void shoal_conn_close(struct shoal_conn *c);
+/* Closes the idle keep-alive connections (the server stops: no next request is served). */
+void shoal_conn_close_idle(struct shoal_conn_env *env);
+/* Closes every connection (the end of a graceful stop). */
+void shoal_conn_close_all(struct shoal_conn_env *env);
 
 #endif

@@ -1,0 +1,37 @@
+/* The router: the one place that picks the handler for a request. Per listen address it
+ * knows the sites there (virtual hosts, chosen by Host) and who may read the status
+ * endpoint; it refuses bodies over max_body_size before any handler runs. */
+#ifndef SHOAL_ROUTE_ROUTE_H
+#define SHOAL_ROUTE_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shoal/handler/handler.h"
+#include "shoal/net/acl.h"
+
+struct shoal_route {
+	struct shoal_site **sites; /* the sites on this address */
+	const struct shoal_server_conf **confs; /* their configurations, for the Host match */
+	size_t nsites;
+	size_t default_index;
+	const struct shoal_acl_entry *status_acl; /* who may read status_path */
+	size_t nstatus_acl;
+};
+
+/* Collects the sites of sites[0..n) that listen on addr, the default_server among them as
+ * the default (else the first). -1 if memory runs out. */
+int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,
+		     const struct shoal_addr *addr, const struct shoal_acl_entry *status_acl,
+		     size_t nstatus_acl);
+void shoal_route_free(struct shoal_route *rt);
+
+/* The site that answers a request whose Host is not known (it could not be read). */
+struct shoal_site *shoal_route_default_site(const struct shoal_route *rt);
+
+/* Sets req->site by req->http's Host and answers: 413 for a body over max_body_size, then
+ * health_path, status_path (403 unless the peer is in status_allow), else the site's static
+ * files. Returns what the handler returns (see handler.h). */
+bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *req);
+
+#endif

@@ -1,0 +1,102 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "shoal/handler/health.h"
+#include "shoal/handler/reply.h"
+#include "shoal/handler/static.h"
+#include "shoal/handler/status.h"
+#include "shoal/route/route.h"
+#include "shoal/route/vhost.h"
+#include "shoal/stats/stats.h"
+
+static bool listens_on(const struct shoal_server_conf *s, const struct shoal_addr *addr)
+{
+	for (size_t i = 0; i < s->nlisten; i++)
+		if (shoal_addr_equal(&s->listen[i], addr))
+			return true;
+	return false;
+}
+
+int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,
+		     const struct shoal_addr *addr, const struct shoal_acl_entry *status_acl,
+		     size_t nstatus_acl)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->status_acl = status_acl;
+	rt->nstatus_acl = nstatus_acl;
+	rt->sites = calloc(n, sizeof(*rt->sites));
+	rt->confs = calloc(n, sizeof(*rt->confs));
+	if (!rt->sites || !rt->confs)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct shoal_server_conf *conf = sites[i].conf;
+		if (!listens_on(conf, addr))
+			continue;
+		if (conf->default_server)
+			rt->default_index = rt->nsites;
+		rt->confs[rt->nsites] = conf;
+		rt->sites[rt->nsites++] = &sites[i];
+	}
+	return 0;
+}
+
+void shoal_route_free(struct shoal_route *rt)
+{
+	free(rt->sites);
+	free(rt->confs);
+}
+
+struct shoal_site *shoal_route_default_site(const struct shoal_route *rt)
+{
+	return rt->sites[rt->default_index];
+}
+
+static struct shoal_site *route_site(const struct shoal_route *rt,
+				     const struct shoal_http_request *req)
+{
+	if (rt->nsites == 1)
+		return rt->sites[0];
+	return rt->sites[shoal_vhost_select(rt->confs, rt->nsites, rt->default_index,
+					    shoal_vhost_host(req->host))];
+}
+
+/* Whether req is a GET or HEAD of exactly path (a configured endpoint; NULL: none). */
+static bool route_is_endpoint(const char *path, const struct shoal_http_request *req)
+{
+	return path && (req->method == SHOAL_HTTP_GET || req->method == SHOAL_HTTP_HEAD) &&
+	       req->path.len == strlen(path) && memcmp(req->path.p, path, req->path.len) == 0;
+}
+
+/* Answers an error status about req; returns whether the connection may stay open. */
+static bool route_refuse(struct shoal_handler_req *req, int status, bool keep_alive)
+{
+	const struct shoal_http_request *http = req->http;
+
+	shoal_reply_error(req->ctx, req->site, req->out, status, http->version, keep_alive,
+			  http->method == SHOAL_HTTP_HEAD);
+	return keep_alive;
+}
+
+bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *req)
+{
+	const struct shoal_config *cfg = req->ctx->cfg;
+	const struct shoal_http_request *http = req->http;
+
+	req->site = route_site(rt, http);
+	if (http->body == SHOAL_HTTP_BODY_LENGTH &&
+	    http->content_length > (uint64_t)cfg->max_body_size) {
+		req->body_refused = true;
+		shoal_stats_error(req->ctx->stats, SHOAL_STATS_ERROR_LIMIT);
+		return route_refuse(req, 413, false);
+	}
+	if (route_is_endpoint(cfg->health_path, http))
+		return shoal_health_handle(req);
+	if (!route_is_endpoint(cfg->status_path, http))
+		return shoal_static_handle(req);
+	/* The status endpoint tells every counter: the machine's own by default. */
+	if (!shoal_acl_allows(rt->status_acl, rt->nstatus_acl, req->peer_family, req->peer_addr)) {
+		req->site = NULL;
+		return route_refuse(req, 403, req->keep_alive);
+	}
+	return shoal_status_handle(req);
+}
