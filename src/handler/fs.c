@@ -106,7 +106,7 @@ static void open_index(int root_fd, const struct shoal_server_conf *server, cons
 }
 
 void shoal_fs_open(int root_fd, const struct shoal_server_conf *server, const char *path,
-		       size_t path_len, struct shoal_fs_file *out)
+		   size_t path_len, struct shoal_fs_file *out)
 {
 	const char *rel = path_len > 1 ? path + 1 : ".";
 	const char *slash = memrchr(path, '/', path_len);

@@ -26,7 +26,7 @@ void shoal_reply_head(const struct shoal_handler_ctx *ctx, struct shoal_http_hea
 
 /* Writes head into the batch's scratch space, followed by body_len bytes of body (may be 0). */
 void shoal_reply_generated(struct shoal_handler_ctx *ctx, struct shoal_out *out,
-			    const struct shoal_http_head *h, const char *body, size_t body_len)
+			   const struct shoal_http_head *h, const char *body, size_t body_len)
 {
 	size_t avail;
 	char *p = shoal_out_scratch(out, &avail);
@@ -70,7 +70,7 @@ static bool queue_custom_error(struct shoal_handler_ctx *ctx, const struct shoal
 
 /* Queues h with the small built-in HTML page of its status as the body. */
 void shoal_reply_builtin_page(struct shoal_handler_ctx *ctx, struct shoal_out *out,
-			       struct shoal_http_head *h, bool head_only)
+			      struct shoal_http_head *h, bool head_only)
 {
 	char page[PAGE_MAX];
 	size_t len = shoal_http_error_body(page, sizeof(page), h->status);
@@ -81,8 +81,8 @@ void shoal_reply_builtin_page(struct shoal_handler_ctx *ctx, struct shoal_out *o
 }
 
 void shoal_reply_error(struct shoal_handler_ctx *ctx, const struct shoal_site *srv,
-			 struct shoal_out *out, int status, int version, bool keep_alive,
-			 bool head_only)
+		       struct shoal_out *out, int status, int version, bool keep_alive,
+		       bool head_only)
 {
 	struct shoal_http_head h;
 
@@ -96,14 +96,14 @@ void shoal_reply_error(struct shoal_handler_ctx *ctx, const struct shoal_site *s
 
 /* A generated body that outlives this call: held by the batch until it is sent. */
 void shoal_reply_owned_body(struct shoal_handler_ctx *ctx, const struct shoal_http_request *req,
-			     struct shoal_http_head *h, char *body, size_t len, bool keep_alive,
-			     struct shoal_out *out)
+			    struct shoal_http_head *h, char *body, size_t len, bool keep_alive,
+			    struct shoal_out *out)
 {
 	struct shoal_cache_entry *owned = shoal_cache_entry_adopt(body, len);
 
 	if (!owned) {
 		shoal_reply_error(ctx, NULL, out, 500, req->version, keep_alive,
-				    req->method == SHOAL_HTTP_HEAD);
+				  req->method == SHOAL_HTTP_HEAD);
 		return;
 	}
 	h->content_length = len;

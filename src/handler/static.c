@@ -242,7 +242,7 @@ static void queue_entry(struct shoal_handler_ctx *ctx, const struct shoal_http_r
 		return;
 	}
 	shoal_out_note(out, 200, head_only ? 0 : e->body_len);
-	if (keep_alive && req->version == 11) {
+	if (keep_alive && req->version == SHOAL_HTTP_11) {
 		shoal_out_add(out, e->data, e->head_len + 2 + (head_only ? 0 : e->body_len), &e->ref);
 		return;
 	}
@@ -286,7 +286,7 @@ static struct shoal_cache_entry *cache_fill(struct shoal_handler_ctx *ctx,
 	char *data;
 
 	format_etag(&f->st, etag, sizeof(etag));
-	shoal_reply_head(ctx, &h, 200, 11, true);
+	shoal_reply_head(ctx, &h, 200, SHOAL_HTTP_11, true);
 	h.content_type = type;
 	h.content_length = size;
 	h.last_modified = f->st.st_mtime;
@@ -324,9 +324,9 @@ struct sent_file {
 
 /* 206 multipart/byteranges about a file served with sendfile: the parts are read into one
  * generated body. Returns false if they are too large for that, or cannot be read. */
-static bool queue_file_multipart(struct shoal_handler_ctx *ctx, const struct shoal_http_request *req,
-				 const struct sent_file *f, const struct selection *sel,
-				 bool keep_alive, struct shoal_out *out)
+static bool queue_file_multipart(struct shoal_handler_ctx *ctx,
+				 const struct shoal_http_request *req, const struct sent_file *f,
+				 const struct selection *sel, bool keep_alive, struct shoal_out *out)
 {
 	char boundary[48], type[96];
 	size_t blen = make_boundary(ctx, boundary, sizeof(boundary)), cap = blen + 8, len = 0;
@@ -483,7 +483,7 @@ static bool respond_listing(struct shoal_handler_ctx *ctx, const struct shoal_si
 
 	if (!page) {
 		shoal_reply_error(ctx, srv, out, 403, req->version, keep_alive,
-				    req->method == SHOAL_HTTP_HEAD);
+				  req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	shoal_reply_head(ctx, &h, 200, req->version, keep_alive);
@@ -504,7 +504,7 @@ static bool respond_static(struct shoal_handler_ctx *ctx, struct shoal_site *srv
 
 	if (rc < 0) {
 		shoal_reply_error(ctx, srv, out, -rc, req->version, keep_alive,
-				    req->method == SHOAL_HTTP_HEAD);
+				  req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	e = cache_lookup(ctx, srv, path_len, &f);
@@ -518,7 +518,7 @@ static bool respond_static(struct shoal_handler_ctx *ctx, struct shoal_site *srv
 		return respond_listing(ctx, srv, req, keep_alive, out);
 	if (!e && f.status != 200) {
 		shoal_reply_error(ctx, srv, out, f.status, req->version, keep_alive,
-				    req->method == SHOAL_HTTP_HEAD);
+				  req->method == SHOAL_HTTP_HEAD);
 		return keep_alive;
 	}
 	if (!e && ctx->cfg->cache_max_file_size > 0 && f.st.st_size <= ctx->cfg->cache_max_file_size) {

@@ -23,7 +23,7 @@ struct shoal_fs_file {
  * path ending in '/' serves the first index file that exists; without the slash it answers
  * 301 (the caller builds the Location). */
 void shoal_fs_open(int root_fd, const struct shoal_server_conf *server, const char *path,
-		       size_t path_len, struct shoal_fs_file *out);
+		   size_t path_len, struct shoal_fs_file *out);
 
 /* Opens the directory a normalised path ending in '/' names, for a listing. */
 int shoal_fs_open_dir(int root_fd, const struct shoal_server_conf *server, const char *path);
