@@ -152,7 +152,7 @@ static size_t format_request(char *out, size_t cap, const struct shoal_http_requ
 	if (n < cap - 1)
 		out[n++] = ' ';
 	n += shoal_access_log_escape(out + n, cap - n - 1, req->target.p, req->target.len);
-	n += (size_t)snprintf(out + n, cap - n, " HTTP/1.%d\"", req->version == 10 ? 0 : 1);
+	n += (size_t)snprintf(out + n, cap - n, " HTTP/1.%d\"", req->version == SHOAL_HTTP_10 ? 0 : 1);
 	return n < cap ? n : cap - 1;
 }
 
