@@ -5,9 +5,10 @@ usage: report.py RESULTS SERVERS PEERS SCENARIO=LABEL...
 RESULTS holds one measurement a line: "round scenario server metric value" (tab-separated).
 SERVERS is the row order (comma-separated), PEERS the servers shoal is compared with.
 Every figure is the median over rounds; "shoal/best peer" divides shoal's median by the best
-peer median of the same column (highest req/s, lowest of the rest). In the cpu column a server
-whose own CPU time exceeds its core's busy time (which /proc/stat samples at ticks) is ranked
-by its own time, the figure that cannot undercount.
+peer median of the same column (highest req/s, lowest of the rest), and "shoal/shoal-base",
+printed when SERVERS holds shoal-base (an older shoal, for A/B runs), by shoal-base's. In the
+cpu column a server whose own CPU time exceeds its core's busy time (which /proc/stat samples
+at ticks) is ranked by its own time, the figure that cannot undercount.
 """
 import statistics
 import sys
@@ -25,6 +26,7 @@ COLUMNS = [
 ]
 LABEL_WIDTH = 30
 SERVER_WIDTH = 17
+BASE = "shoal-base"
 
 
 def load(path):
@@ -67,22 +69,33 @@ def ranked(row, key):
     return row[key]
 
 
-def ratio_line(label, rows, peers):
-    shoal = rows.get("shoal", {})
+def ratios(rows, others):
+    """shoal's figure over the best of others' in each column; and which one was best, by column."""
+    shoal = rows["shoal"]
     best_name = {}
 
     def ratio_cell(key, fmt, better, width, value):
-        candidates = [(ranked(rows[p], key), p) for p in peers if key in rows.get(p, {})]
+        candidates = [(ranked(rows[p], key), p) for p in others if key in rows.get(p, {})]
         if better is None or key not in shoal or not candidates:
             return "".rjust(width)
         best, name = max(candidates) if better else min(candidates)
         best_name[key] = name
         return ("x{:.2f}".format(ranked(shoal, key) / best) if best else "-").rjust(width)
 
-    text = cells(shoal, ratio_cell)
-    rank = "cpu" if "cpu" in best_name else "idle"
-    note = f"  (best {rank}: {best_name[rank]})" if rank in best_name else ""
-    return f"{label:<{LABEL_WIDTH}} {'shoal/best peer':<{SERVER_WIDTH}} {text}{note}"
+    return cells(shoal, ratio_cell), best_name
+
+
+def ratio_lines(label, rows, peers):
+    lines = []
+    if any(p in rows for p in peers):
+        text, best_name = ratios(rows, peers)
+        rank = "cpu" if "cpu" in best_name else "idle"
+        note = f"  (best {rank}: {best_name[rank]})" if rank in best_name else ""
+        lines.append(f"{label:<{LABEL_WIDTH}} {'shoal/best peer':<{SERVER_WIDTH}} {text}{note}")
+    if BASE in rows:
+        text, _ = ratios(rows, [BASE])
+        lines.append(f"{label:<{LABEL_WIDTH}} {'shoal/' + BASE:<{SERVER_WIDTH}} {text}")
+    return lines
 
 
 def main():
@@ -102,8 +115,9 @@ def main():
                 flag += "  ! cpu < own: the core's tick-sampled time undercounts"
             print(f"{label:<{LABEL_WIDTH}} {server:<{SERVER_WIDTH}} {cells(row, value_cell)}{flag}")
             label = ""
-        if "shoal" in rows and any(p in rows for p in peers):
-            print(ratio_line(label, rows, peers))
+        if "shoal" in rows:
+            for line in ratio_lines(label, rows, peers):
+                print(line)
         print()
     return 0
 
