@@ -27,6 +27,21 @@ static size_t ccount_of(const void *base, const struct shoal_conf_key *key)
 	return *(const size_t *)(const void *)((const char *)base + key->count_offset);
 }
 
+/* A list field points to elements of a type the generic code does not name; memcpy moves the
+ * pointer without reading it through a type it does not have. */
+static void *list_of(const void *base, const struct shoal_conf_key *key)
+{
+	void *list;
+
+	memcpy(&list, cfield_of(base, key), sizeof(list));
+	return list;
+}
+
+static void set_list(void *base, const struct shoal_conf_key *key, void *list)
+{
+	memcpy(field_of(base, key), &list, sizeof(list));
+}
+
 /* "file:line", or just "file" for a place libconfig has no line for (the root group). */
 static void position(const struct shoal_conf_ctx *ctx, const config_setting_t *s, char *buf,
 		     size_t size)
@@ -474,33 +489,53 @@ static void dump_list_item(FILE *out, size_t i, const char *text)
 	shoal_schema_put_string(out, text);
 }
 
-static int parse_addrs(const struct shoal_conf_key *key, const config_setting_t *s, void *base,
-		       struct shoal_conf_ctx *ctx)
+/* Reads element i of a list of strings, e, into list[i]. */
+typedef int (*read_elem_fn)(const struct shoal_conf_key *key, const config_setting_t *e,
+			    int i, void *list, struct shoal_conf_ctx *ctx);
+
+/* Reads a list of strings into n elements of size bytes, one read call each; the count
+ * covers the elements read whole, for the release after an error. */
+static int parse_strings(const struct shoal_conf_key *key, const config_setting_t *s, void *base,
+			 size_t size, read_elem_fn read, struct shoal_conf_ctx *ctx)
 {
-	struct shoal_addr **addrs = field_of(base, key);
 	size_t *count = count_of(base, key);
 	int n = check_strings(key, s, ctx);
+	void *list;
 
 	if (n <= 0)
 		return n;
-	*addrs = calloc((size_t)n, sizeof(**addrs));
-	if (!*addrs)
+	list = calloc((size_t)n, size);
+	if (!list)
 		return shoal_schema_fail(ctx, s, key->name, -1, "out of memory");
+	set_list(base, key, list);
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-		struct shoal_addr *addr = &(*addrs)[i];
-		struct shoal_err why;
-
-		if (shoal_addr_parse(config_setting_get_string(e), addr, &why) < 0)
-			return shoal_schema_fail(ctx, e, key->name, i, "%s", why.msg);
-		for (size_t j = 0; j < *count; j++)
-			if (shoal_addr_equal(&(*addrs)[j], addr))
-				return shoal_schema_fail(ctx, e, key->name, i,
-							 "'%s' is listed twice (also at index %zu)",
-							 config_setting_get_string(e), j);
+		if (read(key, config_setting_get_elem(s, (unsigned int)i), i, list, ctx) < 0)
+			return -1;
 		(*count)++;
 	}
 	return 0;
+}
+
+static int read_addr(const struct shoal_conf_key *key, const config_setting_t *e, int i,
+		     void *list, struct shoal_conf_ctx *ctx)
+{
+	struct shoal_addr *addrs = list;
+	struct shoal_err why;
+
+	if (shoal_addr_parse(config_setting_get_string(e), &addrs[i], &why) < 0)
+		return shoal_schema_fail(ctx, e, key->name, i, "%s", why.msg);
+	for (size_t j = 0; j < (size_t)i; j++)
+		if (shoal_addr_equal(&addrs[j], &addrs[i]))
+			return shoal_schema_fail(ctx, e, key->name, i,
+						 "'%s' is listed twice (also at index %zu)",
+						 config_setting_get_string(e), j);
+	return 0;
+}
+
+static int parse_addrs(const struct shoal_conf_key *key, const config_setting_t *s, void *base,
+		       struct shoal_conf_ctx *ctx)
+{
+	return parse_strings(key, s, base, sizeof(struct shoal_addr), read_addr, ctx);
 }
 
 static void dump_addrs(const struct shoal_conf_key *key, const void *base, FILE *out, int indent)
@@ -527,31 +562,25 @@ const struct shoal_conf_kind shoal_schema_addrs = {
 	parse_addrs, NULL, dump_addrs, release_addrs
 };
 
+static int read_name(const struct shoal_conf_key *key, const config_setting_t *e, int i,
+		     void *list, struct shoal_conf_ctx *ctx)
+{
+	char **names = list;
+	const char *text = config_setting_get_string(e);
+	const char *problem = key->check(text);
+
+	if (problem)
+		return shoal_schema_fail(ctx, e, key->name, i, "'%s' %s", text, problem);
+	names[i] = strdup(text);
+	if (!names[i])
+		return shoal_schema_fail(ctx, e, key->name, i, "out of memory");
+	return 0;
+}
+
 static int parse_names(const struct shoal_conf_key *key, const config_setting_t *s, void *base,
 		       struct shoal_conf_ctx *ctx)
 {
-	char ***names = field_of(base, key);
-	size_t *count = count_of(base, key);
-	int n = check_strings(key, s, ctx);
-
-	if (n <= 0)
-		return n;
-	*names = calloc((size_t)n, sizeof(**names));
-	if (!*names)
-		return shoal_schema_fail(ctx, s, key->name, -1, "out of memory");
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-		const char *text = config_setting_get_string(e);
-		const char *problem = key->check(text);
-
-		if (problem)
-			return shoal_schema_fail(ctx, e, key->name, i, "'%s' %s", text, problem);
-		(*names)[i] = strdup(text);
-		if (!(*names)[i])
-			return shoal_schema_fail(ctx, e, key->name, i, "out of memory");
-		(*count)++;
-	}
-	return 0;
+	return parse_strings(key, s, base, sizeof(char *), read_name, ctx);
 }
 
 static int default_names(const struct shoal_conf_key *key, void *base,
@@ -599,21 +628,6 @@ const struct shoal_conf_kind shoal_schema_names = {
 
 /* ---- lists of groups, each read by the key table of its section ---- */
 
-/* The field holds a pointer to the section's struct, a type this file never names; memcpy
- * moves the pointer without reading it through a type it does not have. */
-static void *groups_of(const void *base, const struct shoal_conf_key *key)
-{
-	void *groups;
-
-	memcpy(&groups, cfield_of(base, key), sizeof(groups));
-	return groups;
-}
-
-static void set_groups(void *base, const struct shoal_conf_key *key, void *groups)
-{
-	memcpy(field_of(base, key), &groups, sizeof(groups));
-}
-
 static void *group_at(void *groups, const struct shoal_conf_section *section, size_t i)
 {
 	return (char *)groups + i * section->size;
@@ -639,7 +653,7 @@ static int parse_groups(const struct shoal_conf_key *key, const config_setting_t
 	groups = calloc((size_t)n, section->size);
 	if (!groups)
 		return shoal_schema_fail(ctx, s, key->name, -1, "out of memory");
-	set_groups(base, key, groups);
+	set_list(base, key, groups);
 	*count_of(base, key) = (size_t)n;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
@@ -661,7 +675,7 @@ static int parse_groups(const struct shoal_conf_key *key, const config_setting_t
 static void dump_groups(const struct shoal_conf_key *key, const void *base, FILE *out, int indent)
 {
 	const struct shoal_conf_section *section = key->section;
-	void *groups = groups_of(base, key);
+	void *groups = list_of(base, key);
 	size_t n = ccount_of(base, key);
 
 	fprintf(out, "%*s%s = (\n", indent, "", key->name);
@@ -677,13 +691,13 @@ static void dump_groups(const struct shoal_conf_key *key, const void *base, FILE
 static void release_groups(const struct shoal_conf_key *key, void *base)
 {
 	const struct shoal_conf_section *section = key->section;
-	void *groups = groups_of(base, key);
+	void *groups = list_of(base, key);
 	size_t *count = count_of(base, key);
 
 	for (size_t i = 0; i < *count; i++)
 		shoal_schema_release(section->keys, section->nkeys, group_at(groups, section, i));
 	free(groups);
-	set_groups(base, key, NULL);
+	set_list(base, key, NULL);
 	*count = 0;
 }
 
