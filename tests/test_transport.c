@@ -5,11 +5,14 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shoal/net/out.h"
 #include "shoal/net/transport.h"
 
 #include "check_run.h"
@@ -237,10 +240,173 @@ START_TEST(tcp_close_closes_the_descriptor)
 }
 END_TEST
 
+#define SINK_CAP (4u << 20)
+
+/* A transport that is no socket: it records what it is sent, takes at most per_call bytes a
+ * call, fails every again_every-th send with EAGAIN, and sends from a file only if told. */
+struct sink {
+	struct shoal_transport base;
+	size_t per_call;
+	unsigned again_every, calls;
+	bool can_sendfile, corked, last_more;
+	unsigned sendfiles;
+	size_t len;
+	char got[SINK_CAP];
+};
+
+static struct sink *sink_of(struct shoal_transport *t)
+{
+	return (struct sink *)((char *)t - offsetof(struct sink, base));
+}
+
+static bool sink_refuses(struct sink *s)
+{
+	s->calls++;
+	if (s->again_every && s->calls % s->again_every == 0) {
+		errno = EAGAIN;
+		return true;
+	}
+	return false;
+}
+
+static ssize_t sink_read(struct shoal_transport *t, void *buf, size_t len)
+{
+	(void)t, (void)buf, (void)len;
+	errno = EAGAIN;
+	return -1;
+}
+
+static ssize_t sink_writev(struct shoal_transport *t, const struct iovec *iov, int iovcnt,
+			   bool more)
+{
+	struct sink *s = sink_of(t);
+	size_t room = s->per_call, taken = 0;
+
+	if (sink_refuses(s))
+		return -1;
+	s->last_more = more;
+	for (int i = 0; i < iovcnt && room > 0; i++) {
+		size_t n = iov[i].iov_len < room ? iov[i].iov_len : room;
+		ck_assert_uint_le(s->len + n, SINK_CAP);
+		memcpy(s->got + s->len, iov[i].iov_base, n);
+		s->len += n;
+		taken += n;
+		room -= n;
+	}
+	return (ssize_t)taken;
+}
+
+static ssize_t sink_sendfile(struct shoal_transport *t, int file_fd, off_t *off, size_t len)
+{
+	struct sink *s = sink_of(t);
+	ssize_t n;
+
+	if (!s->can_sendfile) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (sink_refuses(s))
+		return -1;
+	s->sendfiles++;
+	n = pread(file_fd, s->got + s->len, len < s->per_call ? len : s->per_call, *off);
+	if (n > 0) {
+		s->len += (size_t)n;
+		*off += n;
+	}
+	return n;
+}
+
+static void sink_cork(struct shoal_transport *t, bool on)
+{
+	sink_of(t)->corked = on;
+}
+
+static int sink_shutdown_write(struct shoal_transport *t)
+{
+	(void)t;
+	return 0;
+}
+
+static void sink_close(struct shoal_transport *t)
+{
+	(void)t;
+}
+
+static const struct shoal_transport_ops sink_ops = {
+	.read = sink_read,
+	.writev = sink_writev,
+	.sendfile = sink_sendfile,
+	.cork = sink_cork,
+	.shutdown_write = sink_shutdown_write,
+	.close = sink_close,
+};
+
+static struct sink *sink_new(size_t per_call, unsigned again_every, bool can_sendfile)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+
+	ck_assert_ptr_nonnull(s);
+	s->base.ops = &sink_ops;
+	s->base.fd = -1;
+	s->per_call = per_call;
+	s->again_every = again_every;
+	s->can_sendfile = can_sendfile;
+	return s;
+}
+
+/* Flushes until the batch is out, as a worker would on each event or turn. Returns how
+ * often the flush had to wait for the transport (AGAIN). */
+static unsigned flush_all(struct shoal_out *o, struct sink *s)
+{
+	unsigned agains = 0;
+	enum shoal_out_result r;
+
+	while ((r = shoal_out_flush(o, &s->base)) != SHOAL_OUT_DONE) {
+		ck_assert_int_ne(r, SHOAL_OUT_ERROR);
+		agains += r == SHOAL_OUT_AGAIN;
+	}
+	return agains;
+}
+
+/* Heads in the scratch space, a static piece, then a file range: all of it arrives in order
+ * over a transport that takes a little at a time and is often full. */
+static void check_batch_with_body(bool can_sendfile)
+{
+	static char pattern[100000];
+	char scratch[256];
+	struct sink *s = sink_new(1000, 3, can_sendfile);
+	struct shoal_out o;
+	size_t avail;
+	int file;
+
+	fill(pattern, sizeof(pattern), 5);
+	file = temp_file(pattern, sizeof(pattern));
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	memcpy(shoal_out_scratch(&o, &avail), "head|", 5);
+	shoal_out_commit(&o, 5);
+	shoal_out_add(&o, "static|", 7, NULL);
+	shoal_out_file(&o, file, 100, 50000, NULL);
+	ck_assert_uint_gt(flush_all(&o, s), 0);
+	ck_assert(shoal_out_empty(&o));
+	ck_assert_uint_eq(s->len, 12 + 50000);
+	ck_assert(memcmp(s->got, "head|static|", 12) == 0);
+	ck_assert(memcmp(s->got + 12, pattern + 100, 50000) == 0);
+	ck_assert_uint_eq(s->sendfiles > 0, can_sendfile);
+	ck_assert_int_eq(fcntl(file, F_GETFD), -1); /* the batch owned it */
+	free(s);
+}
+
+START_TEST(out_works_over_a_transport_that_is_no_socket)
+{
+	check_batch_with_body(true);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transport");
 	TCase *tcp = tcase_create("tcp");
+	TCase *out = tcase_create("out");
 
 	signal(SIGPIPE, SIG_IGN); /* as in a worker */
 	tcase_add_test(tcp, tcp_read_returns_bytes_then_again_then_the_end);
@@ -251,5 +417,7 @@ int main(void)
 	tcase_add_test(tcp, tcp_shutdown_write_then_the_peer_sees_the_end);
 	tcase_add_test(tcp, tcp_close_closes_the_descriptor);
 	suite_add_tcase(s, tcp);
+	tcase_add_test(out, out_works_over_a_transport_that_is_no_socket);
+	suite_add_tcase(s, out);
 	return shoal_check_run(s);
 }

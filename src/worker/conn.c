@@ -12,6 +12,7 @@
 #include "shoal/worker/conn.h"
 #include "shoal/handler/respond.h"
 #include "shoal/stats/stats.h"
+#include "shoal/net/transport.h"
 #include "shoal/route/vhost.h"
 #include "shoal/worker/worker.h"
 
@@ -100,7 +101,7 @@ void shoal_conn_close(struct shoal_conn *c)
 	if (c->ev.fd < 0)
 		return;
 	/* Closing the fd removes it from epoll: workers never share connection fds. */
-	close(c->ev.fd);
+	shoal_transport_close(SHOAL_TRANSPORT_TCP(c->ev.fd));
 	c->ev.fd = -1;
 	shoal_stats_conn_closed(w->stats, (enum shoal_stats_phase)c->stats_phase);
 	shoal_timer_disarm(&c->timer);
@@ -126,7 +127,7 @@ static enum io_result conn_fill(struct shoal_conn *c)
 	}
 	space = w->in_size - io->in_len;
 	do
-		n = read(c->ev.fd, io->in + io->in_len, space);
+		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(c->ev.fd), io->in + io->in_len, space);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN) {
 		c->readable = false;
@@ -326,7 +327,7 @@ static void conn_finish(struct shoal_conn *c)
 		shoal_conn_close(c);
 		return;
 	}
-	shutdown(c->ev.fd, SHUT_WR);
+	shoal_transport_shutdown_write(SHOAL_TRANSPORT_TCP(c->ev.fd));
 	conn_release_io(c);
 	c->state = SHOAL_CONN_LINGERING;
 	conn_set_timer(c, &w->linger_q);
@@ -337,7 +338,7 @@ static void conn_linger(struct shoal_conn *c)
 	char sink[4096];
 	ssize_t n;
 
-	while ((n = read(c->ev.fd, sink, sizeof(sink))) > 0)
+	while ((n = shoal_transport_read(SHOAL_TRANSPORT_TCP(c->ev.fd), sink, sizeof(sink))) > 0)
 		;
 	if (n == 0 || errno != EAGAIN)
 		shoal_conn_close(c);
@@ -441,7 +442,7 @@ static void conn_step(struct shoal_conn *c)
 				return;
 			continue;
 		}
-		switch (shoal_out_flush(&c->io->out, c->ev.fd)) {
+		switch (shoal_out_flush(&c->io->out, SHOAL_TRANSPORT_TCP(c->ev.fd))) {
 		case SHOAL_OUT_AGAIN:
 			conn_set_timer(c, &w->send_q);
 			return;
