@@ -402,6 +402,54 @@ START_TEST(out_works_over_a_transport_that_is_no_socket)
 }
 END_TEST
 
+START_TEST(out_copies_the_body_when_the_transport_cannot_sendfile)
+{
+	check_batch_with_body(false);
+}
+END_TEST
+
+/* Copying keeps sendfile's turns: a body larger than one turn yields once, corked, and the
+ * last piece of it says that nothing more follows. */
+START_TEST(a_copied_body_takes_turns_and_uncorks_at_the_end)
+{
+	static char pattern[3 << 20], scratch[1 << 16];
+	struct sink *s = sink_new(SIZE_MAX, 0, false);
+	struct shoal_out o;
+	int file;
+
+	fill(pattern, sizeof(pattern), 7);
+	file = temp_file(pattern, sizeof(pattern));
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	shoal_out_add(&o, "head|", 5, NULL);
+	shoal_out_file(&o, file, 0, sizeof(pattern), NULL);
+	ck_assert_int_eq(shoal_out_flush(&o, &s->base), SHOAL_OUT_YIELD);
+	ck_assert(s->corked);
+	ck_assert(s->last_more);
+	ck_assert_int_eq(shoal_out_flush(&o, &s->base), SHOAL_OUT_DONE);
+	ck_assert(!s->corked);
+	ck_assert(!s->last_more);
+	ck_assert_uint_eq(s->len, 5 + sizeof(pattern));
+	ck_assert(memcmp(s->got + 5, pattern, sizeof(pattern)) == 0);
+	free(s);
+}
+END_TEST
+
+START_TEST(a_copied_body_from_a_shrunk_file_is_an_error)
+{
+	char scratch[64];
+	struct sink *s = sink_new(SIZE_MAX, 0, false);
+	struct shoal_out o;
+	int file = temp_file("short", 5);
+
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	shoal_out_file(&o, file, 0, 100, NULL);
+	ck_assert_int_eq(shoal_out_flush(&o, &s->base), SHOAL_OUT_ERROR);
+	ck_assert_uint_eq(s->len, 5);
+	shoal_out_reset(&o);
+	free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transport");
@@ -418,6 +466,9 @@ int main(void)
 	tcase_add_test(tcp, tcp_close_closes_the_descriptor);
 	suite_add_tcase(s, tcp);
 	tcase_add_test(out, out_works_over_a_transport_that_is_no_socket);
+	tcase_add_test(out, out_copies_the_body_when_the_transport_cannot_sendfile);
+	tcase_add_test(out, a_copied_body_takes_turns_and_uncorks_at_the_end);
+	tcase_add_test(out, a_copied_body_from_a_shrunk_file_is_an_error);
 	suite_add_tcase(s, out);
 	return shoal_check_run(s);
 }

@@ -118,6 +118,50 @@ static enum shoal_out_result flush_iov(struct shoal_out *o, struct shoal_transpo
 	return SHOAL_OUT_DONE;
 }
 
+/* Sends len bytes of the body, read into the scratch space at its start, with writev. */
+static enum shoal_out_result copy_chunk(struct shoal_out *o, struct shoal_transport *t,
+					size_t len)
+{
+	struct iovec v = { .iov_base = o->scratch, .iov_len = len };
+	bool more = o->file_off + (off_t)len < o->file_end;
+
+	while (v.iov_len > 0) {
+		ssize_t n = shoal_transport_writev(t, &v, 1, more);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+		v.iov_base = (char *)v.iov_base + n;
+		v.iov_len -= (size_t)n;
+		o->file_off += n;
+	}
+	return SHOAL_OUT_DONE;
+}
+
+/* For a transport that cannot send from a file: the body goes through the scratch space,
+ * which is free once the pieces before the body are out, in turns of SENDFILE_MAX bytes as
+ * with sendfile. Bytes read but not taken are read again on the next call. */
+static enum shoal_out_result copy_file(struct shoal_out *o, struct shoal_transport *t)
+{
+	off_t turn_end = o->file_off + SENDFILE_MAX;
+
+	while (o->file_off < o->file_end && o->file_off < turn_end) {
+		off_t left = o->file_end - o->file_off;
+		size_t len = left < (off_t)o->scratch_cap ? (size_t)left : o->scratch_cap;
+		ssize_t got = pread(o->file_fd, o->scratch, len, o->file_off);
+		enum shoal_out_result r;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) /* unreadable, or the file shrank under us */
+			return SHOAL_OUT_ERROR;
+		r = copy_chunk(o, t, (size_t)got);
+		if (r != SHOAL_OUT_DONE)
+			return r;
+	}
+	return o->file_off < o->file_end ? SHOAL_OUT_YIELD : SHOAL_OUT_DONE;
+}
+
 /* One chunk per turn: a large download shares the worker with every other connection
  * instead of holding it until its socket is full. */
 static enum shoal_out_result flush_file(struct shoal_out *o, struct shoal_transport *t)
@@ -131,6 +175,8 @@ static enum shoal_out_result flush_file(struct shoal_out *o, struct shoal_transp
 		n = shoal_transport_sendfile(t, o->file_fd, &o->file_off,
 					     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EOPNOTSUPP)
+		return copy_file(o, t);
 	if (n < 0)
 		return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
 	if (n == 0) /* the file shrank under us: the promised length cannot be kept */

@@ -62,7 +62,9 @@ void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len,
  * after the other connections had theirs. ERROR: the connection is broken. */
 enum shoal_out_result { SHOAL_OUT_DONE, SHOAL_OUT_AGAIN, SHOAL_OUT_YIELD, SHOAL_OUT_ERROR };
 
-/* Sends what it can through t. The process must ignore SIGPIPE (workers do). */
+/* Sends what it can through t. A transport that cannot send from a file gets the body
+ * copied through the scratch space, at most scratch_cap bytes a call, which therefore must
+ * not be 0 for a batch with a file body. The process must ignore SIGPIPE (workers do). */
 enum shoal_out_result shoal_out_flush(struct shoal_out *o, struct shoal_transport *t);
 
 /* Drops whatever is pending (connection closing) and releases references. */

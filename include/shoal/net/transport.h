@@ -16,7 +16,7 @@
  *   transport keeps raise no event; it must fill the whole buffer while it has bytes, or
  *   report them through an operation added then.
  * - Sending from a file. sendfile may fail with EOPNOTSUPP (TLS without kernel offload); the
- *   caller then reads the file itself and sends it with writev. */
+ *   caller then reads the file itself and sends it with writev, as shoal_out_flush does. */
 #ifndef SHOAL_NET_TRANSPORT_H
 #define SHOAL_NET_TRANSPORT_H
 
