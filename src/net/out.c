@@ -1,13 +1,9 @@
 #include <errno.h>
-#include <limits.h>
-#include <sys/sendfile.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shoal/base/ref.h"
 #include "shoal/net/out.h"
+#include "shoal/net/transport.h"
 
 /* One sendfile call moves at most this much: measured on loopback, 1 GiB calls gave a
  * third less throughput for 10 MB files than 2 MiB ones, which let the receiver keep up. */
@@ -105,26 +101,14 @@ static void advance(struct shoal_out *o, size_t n)
 	}
 }
 
-/* The cheapest call for what is queued: write for one piece (the common cache hit), writev
- * for a batch, sendmsg with MSG_MORE only when a file body follows, so that the head and the
- * first bytes of the body leave in one segment. SIGPIPE is ignored by the process. */
-static ssize_t send_pieces(struct shoal_out *o, int sock)
+static enum shoal_out_result flush_iov(struct shoal_out *o, struct shoal_transport *t)
 {
-	struct iovec *v = &o->iov[o->iov_pos];
-	unsigned n = o->niov - o->iov_pos;
-	struct msghdr msg = { .msg_iov = v, .msg_iovlen = n };
+	/* With a file body behind them, the pieces tell the transport that more follows. */
+	bool more = o->file_fd >= 0;
 
-	if (o->file_fd >= 0)
-		return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_MORE);
-	if (n == 1)
-		return write(sock, v->iov_base, v->iov_len);
-	return writev(sock, v, (int)n);
-}
-
-static enum shoal_out_result flush_iov(struct shoal_out *o, int sock)
-{
 	while (o->iov_pos < o->niov) {
-		ssize_t n = send_pieces(o, sock);
+		ssize_t n = shoal_transport_writev(t, &o->iov[o->iov_pos],
+						   (int)(o->niov - o->iov_pos), more);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -134,9 +118,53 @@ static enum shoal_out_result flush_iov(struct shoal_out *o, int sock)
 	return SHOAL_OUT_DONE;
 }
 
+/* Sends len bytes of the body, read into the scratch space at its start, with writev. */
+static enum shoal_out_result copy_chunk(struct shoal_out *o, struct shoal_transport *t,
+					size_t len)
+{
+	struct iovec v = { .iov_base = o->scratch, .iov_len = len };
+	bool more = o->file_off + (off_t)len < o->file_end;
+
+	while (v.iov_len > 0) {
+		ssize_t n = shoal_transport_writev(t, &v, 1, more);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
+		v.iov_base = (char *)v.iov_base + n;
+		v.iov_len -= (size_t)n;
+		o->file_off += n;
+	}
+	return SHOAL_OUT_DONE;
+}
+
+/* For a transport that cannot send from a file: the body goes through the scratch space,
+ * which is free once the pieces before the body are out, in turns of SENDFILE_MAX bytes as
+ * with sendfile. Bytes read but not taken are read again on the next call. */
+static enum shoal_out_result copy_file(struct shoal_out *o, struct shoal_transport *t)
+{
+	off_t turn_end = o->file_off + SENDFILE_MAX;
+
+	while (o->file_off < o->file_end && o->file_off < turn_end) {
+		off_t left = o->file_end - o->file_off;
+		size_t len = left < (off_t)o->scratch_cap ? (size_t)left : o->scratch_cap;
+		ssize_t got = pread(o->file_fd, o->scratch, len, o->file_off);
+		enum shoal_out_result r;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) /* unreadable, or the file shrank under us */
+			return SHOAL_OUT_ERROR;
+		r = copy_chunk(o, t, (size_t)got);
+		if (r != SHOAL_OUT_DONE)
+			return r;
+	}
+	return o->file_off < o->file_end ? SHOAL_OUT_YIELD : SHOAL_OUT_DONE;
+}
+
 /* One chunk per turn: a large download shares the worker with every other connection
  * instead of holding it until its socket is full. */
-static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
+static enum shoal_out_result flush_file(struct shoal_out *o, struct shoal_transport *t)
 {
 	off_t left = o->file_end - o->file_off;
 	ssize_t n;
@@ -144,9 +172,11 @@ static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
 	if (left == 0)
 		return SHOAL_OUT_DONE;
 	do
-		n = sendfile(sock, o->file_fd, &o->file_off,
-			     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
+		n = shoal_transport_sendfile(t, o->file_fd, &o->file_off,
+					     left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EOPNOTSUPP)
+		return copy_file(o, t);
 	if (n < 0)
 		return errno == EAGAIN ? SHOAL_OUT_AGAIN : SHOAL_OUT_ERROR;
 	if (n == 0) /* the file shrank under us: the promised length cannot be kept */
@@ -154,27 +184,22 @@ static enum shoal_out_result flush_file(struct shoal_out *o, int sock)
 	return o->file_off < o->file_end ? SHOAL_OUT_YIELD : SHOAL_OUT_DONE;
 }
 
-static void set_cork(int sock, int on)
-{
-	setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
-}
-
-enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock)
+enum shoal_out_result shoal_out_flush(struct shoal_out *o, struct shoal_transport *t)
 {
 	enum shoal_out_result r;
 
 	/* A body that one sendfile call can take leaves whole behind the head sent with
 	 * MSG_MORE; corking is for bodies that take several calls, and costs two calls itself. */
 	if (o->file_fd >= 0 && !o->corked && o->file_end - o->file_off > SENDFILE_MAX) {
-		set_cork(sock, 1);
+		shoal_transport_cork(t, true);
 		o->corked = true;
 	}
-	r = flush_iov(o, sock);
+	r = flush_iov(o, t);
 	if (r == SHOAL_OUT_DONE && o->file_fd >= 0)
-		r = flush_file(o, sock);
+		r = flush_file(o, t);
 	if (r == SHOAL_OUT_DONE) {
 		if (o->corked)
-			set_cork(sock, 0);
+			shoal_transport_cork(t, false);
 		shoal_out_reset(o);
 	}
 	return r;

@@ -10,6 +10,7 @@
 #include "shoal/base/util.h"
 #include "shoal/handler/reply.h"
 #include "shoal/stats/stats.h"
+#include "shoal/net/transport.h"
 #include "shoal/worker/conn.h"
 
 /* How long a closing connection may keep sending before we stop reading it. */
@@ -129,7 +130,7 @@ static void conn_close(struct shoal_conn *c)
 	if (c->ev.fd < 0)
 		return;
 	/* Closing the fd removes it from epoll: workers never share connection fds. */
-	close(c->ev.fd);
+	shoal_transport_close(SHOAL_TRANSPORT_TCP(c->ev.fd));
 	c->ev.fd = -1;
 	shoal_stats_conn_closed(env->handler->stats, (enum shoal_stats_phase)c->stats_phase);
 	shoal_timer_disarm(&c->timer);
@@ -157,7 +158,7 @@ static enum io_result conn_fill(struct shoal_conn *c)
 	}
 	space = env->pool.in_size - io->in_len;
 	do
-		n = read(c->ev.fd, io->in + io->in_len, space);
+		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(c->ev.fd), io->in + io->in_len, space);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN) {
 		c->readable = false;
@@ -339,7 +340,7 @@ static void conn_finish(struct shoal_conn *c)
 		conn_close(c);
 		return;
 	}
-	shutdown(c->ev.fd, SHUT_WR);
+	shoal_transport_shutdown_write(SHOAL_TRANSPORT_TCP(c->ev.fd));
 	conn_release_io(c);
 	c->state = SHOAL_CONN_LINGERING;
 	conn_set_timer(c, &env->linger_q);
@@ -350,7 +351,7 @@ static void conn_linger(struct shoal_conn *c)
 	char sink[4096];
 	ssize_t n;
 
-	while ((n = read(c->ev.fd, sink, sizeof(sink))) > 0)
+	while ((n = shoal_transport_read(SHOAL_TRANSPORT_TCP(c->ev.fd), sink, sizeof(sink))) > 0)
 		;
 	if (n == 0 || errno != EAGAIN)
 		conn_close(c);
@@ -454,7 +455,7 @@ static void conn_step(struct shoal_conn *c)
 				return;
 			continue;
 		}
-		switch (shoal_out_flush(&c->io->out, c->ev.fd)) {
+		switch (shoal_out_flush(&c->io->out, SHOAL_TRANSPORT_TCP(c->ev.fd))) {
 		case SHOAL_OUT_AGAIN:
 			conn_set_timer(c, &env->send_q);
 			return;

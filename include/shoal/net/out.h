@@ -1,6 +1,7 @@
 /* A connection's pending output: a batch of responses as an iovec list, sent with one writev,
- * optionally ending with a file body sent with sendfile. Cached file data is referenced, not
- * copied; generated heads and pages are written into the batch's own scratch space. */
+ * optionally ending with a file body sent with sendfile, both through the connection's
+ * transport. Cached file data is referenced, not copied; generated heads and pages are
+ * written into the batch's own scratch space. */
 #ifndef SHOAL_NET_OUT_H
 #define SHOAL_NET_OUT_H
 
@@ -11,6 +12,7 @@
 #include <sys/uio.h>
 
 struct shoal_ref;
+struct shoal_transport;
 
 #define SHOAL_OUT_IOV 64
 
@@ -24,7 +26,7 @@ struct shoal_out {
 	int file_fd; /* -1: none */
 	struct shoal_ref *file_ref; /* holds file_fd open; NULL: the batch owns file_fd */
 	off_t file_off, file_end;
-	bool corked;  /* TCP_CORK is on while a file body goes out */
+	bool corked;  /* the transport is corked while a file body goes out */
 	size_t bytes; /* queued in this batch */
 	int last_status;     /* of the response queued last, for the access log and stats */
 	uint64_t last_body;  /* body bytes of that response */
@@ -60,9 +62,10 @@ void shoal_out_file(struct shoal_out *o, int fd, off_t off, off_t len,
  * after the other connections had theirs. ERROR: the connection is broken. */
 enum shoal_out_result { SHOAL_OUT_DONE, SHOAL_OUT_AGAIN, SHOAL_OUT_YIELD, SHOAL_OUT_ERROR };
 
-/* Sends what it can. The process must ignore SIGPIPE (workers do): plain write(2) is cheaper
- * than send(2) with MSG_NOSIGNAL. */
-enum shoal_out_result shoal_out_flush(struct shoal_out *o, int sock);
+/* Sends what it can through t. A transport that cannot send from a file gets the body
+ * copied through the scratch space, at most scratch_cap bytes a call, which therefore must
+ * not be 0 for a batch with a file body. The process must ignore SIGPIPE (workers do). */
+enum shoal_out_result shoal_out_flush(struct shoal_out *o, struct shoal_transport *t);
 
 /* Drops whatever is pending (connection closing) and releases references. */
 void shoal_out_reset(struct shoal_out *o);

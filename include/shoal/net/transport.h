@@ -1,0 +1,107 @@
+/* The seam between a connection and its socket: every byte a connection reads or sends, and
+ * the ends of its stream, go through one small table of operations. Plain TCP is the only
+ * transport today; each of its operations is one system call, the cheapest for the job, so
+ * the seam costs an indirect call and no system call.
+ *
+ * A transport with state of its own (TLS) embeds struct shoal_transport in its own struct and
+ * its operations find that with container_of. Plain TCP has nothing but the descriptor, so a
+ * connection builds its transport on the stack around the descriptor it keeps anyway, and
+ * stays as small as it was. The contracts below leave room for what TLS will need:
+ * - Waiting for the other direction. EAGAIN means that the transport cannot go on until its
+ *   socket is ready; for TCP that is always the direction of the call. A TLS transport may
+ *   have to read before a write can go on, or write before a read can; it fails with EAGAIN
+ *   too, and will answer, through an operation added then, which readiness it waits for.
+ * - Bytes held inside. A TCP read that returns less than was asked means the socket is empty
+ *   for now: no epoll event is lost by not reading again. Decrypted bytes that a TLS
+ *   transport keeps raise no event; it must fill the whole buffer while it has bytes, or
+ *   report them through an operation added then.
+ * - Sending from a file. sendfile may fail with EOPNOTSUPP (TLS without kernel offload); the
+ *   caller then reads the file itself and sends it with writev, as shoal_out_flush does. */
+#ifndef SHOAL_NET_TRANSPORT_H
+#define SHOAL_NET_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct shoal_transport;
+
+/* An operation that fails returns -1 with errno set. EINTR and EAGAIN: nothing happened;
+ * call again at once after EINTR, once the socket is ready after EAGAIN. Any other errno:
+ * the stream is broken. The process ignores SIGPIPE (workers do): a peer that is gone is
+ * the error EPIPE, not a signal. */
+struct shoal_transport_ops {
+	/* Reads up to len bytes into buf. Returns how many (> 0); 0 once the peer has finished
+	 * sending; -1 with EAGAIN when nothing is there yet, another errno (ECONNRESET, ...)
+	 * when the stream is broken. */
+	ssize_t (*read)(struct shoal_transport *t, void *buf, size_t len);
+	/* Sends the iovcnt pieces (1 to IOV_MAX) in order. more: the caller sends more right
+	 * after (a file body behind its head), so a short last segment may wait for it. Returns
+	 * the bytes taken, from the front, possibly fewer than offered (offer the rest again);
+	 * -1 with EAGAIN when none can be taken now, another errno when the stream is broken. */
+	ssize_t (*writev)(struct shoal_transport *t, const struct iovec *iov, int iovcnt,
+			  bool more);
+	/* Sends up to len bytes of file_fd from *off, advancing *off by what was taken; file_fd's
+	 * own offset is not used. Returns the bytes taken (0: the file ends at *off); -1 with
+	 * EAGAIN as writev, or EOPNOTSUPP when this transport cannot send from a file: nothing
+	 * was sent, send the bytes with writev instead. */
+	ssize_t (*sendfile)(struct shoal_transport *t, int file_fd, off_t *off, size_t len);
+	/* A hint that a run of sends is coming (on) or over (off): while on, partial segments
+	 * may be held back. Failure is harmless and not reported; transports without the
+	 * notion do nothing. */
+	void (*cork)(struct shoal_transport *t, bool on);
+	/* Ends our direction: the peer reads the end of the stream once it has everything sent
+	 * before, and may still send; reads go on. Returns 0 or -1 with errno. */
+	int (*shutdown_write)(struct shoal_transport *t);
+	/* Releases the transport and closes its descriptor, which also takes it out of epoll as
+	 * long as no other process holds it (workers share none). t must not be used again. */
+	void (*close)(struct shoal_transport *t);
+};
+
+struct shoal_transport {
+	const struct shoal_transport_ops *ops;
+	int fd; /* the socket, registered with epoll by its owner */
+};
+
+extern const struct shoal_transport_ops shoal_transport_tcp_ops;
+
+/* Plain TCP over the connected socket sock (any stream socket will do): a pointer to a
+ * transport built on the caller's stack, valid to the end of the enclosing block. A macro,
+ * because only a compound literal in the caller's own scope can be that. */
+#define SHOAL_TRANSPORT_TCP(sock) \
+	(&(struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = (sock) })
+
+static inline ssize_t shoal_transport_read(struct shoal_transport *t, void *buf, size_t len)
+{
+	return t->ops->read(t, buf, len);
+}
+
+static inline ssize_t shoal_transport_writev(struct shoal_transport *t,
+					     const struct iovec *iov, int iovcnt, bool more)
+{
+	return t->ops->writev(t, iov, iovcnt, more);
+}
+
+static inline ssize_t shoal_transport_sendfile(struct shoal_transport *t, int file_fd,
+					       off_t *off, size_t len)
+{
+	return t->ops->sendfile(t, file_fd, off, len);
+}
+
+static inline void shoal_transport_cork(struct shoal_transport *t, bool on)
+{
+	t->ops->cork(t, on);
+}
+
+static inline int shoal_transport_shutdown_write(struct shoal_transport *t)
+{
+	return t->ops->shutdown_write(t);
+}
+
+static inline void shoal_transport_close(struct shoal_transport *t)
+{
+	t->ops->close(t);
+}
+
+#endif
