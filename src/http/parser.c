@@ -3,6 +3,8 @@
 
 #include "shoal/http/parser.h"
 
+#include "lex.h"
+
 /* A chunk-size line with its extensions, and a whole trailer section, may not exceed this:
  * neither counts towards body_bytes, so without a bound a client could stream them forever. */
 #define CHUNK_LINE_MAX 4096
@@ -24,60 +26,10 @@ struct fields_seen {
 	bool expect_continue;
 };
 
-static unsigned char to_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(unsigned char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int hex_value(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c = to_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* RFC 9110 5.6.2 */
-static bool is_tchar(unsigned char c)
-{
-	if (is_alnum(c))
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool is_ows(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* VCHAR, SP, HTAB and obs-text: what a field value may hold (RFC 9110 5.5). */
-static bool is_field_char(unsigned char c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7F);
-}
-
 /* RFC 3986 unreserved and sub-delims: the characters of a reg-name besides pct-encoded. */
 static bool is_reg_name_char(unsigned char c)
 {
-	if (is_alnum(c))
+	if (lex_is_alnum(c))
 		return true;
 	switch (c) {
 	case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
@@ -93,7 +45,7 @@ static bool is_token(struct shoal_http_str s)
 	if (s.len == 0)
 		return false;
 	for (size_t i = 0; i < s.len; i++)
-		if (!is_tchar((unsigned char)s.p[i]))
+		if (!lex_is_tchar((unsigned char)s.p[i]))
 			return false;
 	return true;
 }
@@ -106,7 +58,8 @@ static struct shoal_http_str str_of(const char *p, size_t len)
 bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
 {
 	for (size_t i = 0; i < s.len; i++)
-		if (lower[i] == '\0' || to_lower((unsigned char)s.p[i]) != (unsigned char)lower[i])
+		if (lower[i] == '\0' ||
+		    lex_to_lower((unsigned char)s.p[i]) != (unsigned char)lower[i])
 			return false;
 	return lower[s.len] == '\0';
 }
@@ -214,8 +167,8 @@ static enum shoal_http_method method_of(struct shoal_http_str m)
 
 static int parse_version(struct shoal_http_str v, int *version)
 {
-	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
-	    v.p[6] != '.' || !is_digit((unsigned char)v.p[7]))
+	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !lex_is_digit((unsigned char)v.p[5]) ||
+	    v.p[6] != '.' || !lex_is_digit((unsigned char)v.p[7]))
 		return -400;
 	if (v.p[5] != '1')
 		return -505;
@@ -231,7 +184,8 @@ static bool is_valid_host(struct shoal_http_str h, bool port_required)
 
 	if (h.len > 0 && h.p[0] == '[') {
 		for (i = 1; i < h.len && h.p[i] != ']'; i++)
-			if (hex_value((unsigned char)h.p[i]) < 0 && h.p[i] != ':' && h.p[i] != '.')
+			if (lex_hex_value((unsigned char)h.p[i]) < 0 && h.p[i] != ':' &&
+			    h.p[i] != '.')
 				return false;
 		if (i == h.len || i == 1)
 			return false;
@@ -239,8 +193,8 @@ static bool is_valid_host(struct shoal_http_str h, bool port_required)
 	} else {
 		for (; i < h.len && h.p[i] != ':'; i++) {
 			if (h.p[i] == '%' && i + 2 < h.len &&
-			    hex_value((unsigned char)h.p[i + 1]) >= 0 &&
-			    hex_value((unsigned char)h.p[i + 2]) >= 0)
+			    lex_hex_value((unsigned char)h.p[i + 1]) >= 0 &&
+			    lex_hex_value((unsigned char)h.p[i + 2]) >= 0)
 				i += 2;
 			else if (!is_reg_name_char((unsigned char)h.p[i]))
 				return false;
@@ -253,7 +207,7 @@ static bool is_valid_host(struct shoal_http_str h, bool port_required)
 	if (h.p[i] != ':' || (port_required && i + 1 == h.len))
 		return false;
 	for (i++; i < h.len; i++)
-		if (!is_digit((unsigned char)h.p[i]))
+		if (!lex_is_digit((unsigned char)h.p[i]))
 			return false;
 	return true;
 }
@@ -362,16 +316,16 @@ static int parse_field_line(const char *line, size_t len, struct shoal_http_head
 {
 	size_t i = 0, v, end = len;
 
-	while (i < len && is_tchar((unsigned char)line[i]))
+	while (i < len && lex_is_tchar((unsigned char)line[i]))
 		i++;
 	if (i == 0 || i == len || line[i] != ':')
 		return -400;
 	for (v = i + 1; v < len; v++)
-		if (!is_field_char((unsigned char)line[v]))
+		if (!lex_is_field_char((unsigned char)line[v]))
 			return -400;
-	for (v = i + 1; v < end && is_ows((unsigned char)line[v]); v++)
+	for (v = i + 1; v < end && lex_is_ows((unsigned char)line[v]); v++)
 		;
-	while (end > v && is_ows((unsigned char)line[end - 1]))
+	while (end > v && lex_is_ows((unsigned char)line[end - 1]))
 		end--;
 	h->name = str_of(line, i);
 	h->value = str_of(line + v, end - v);
@@ -389,9 +343,9 @@ static bool next_element(struct shoal_http_str list, size_t *pos, struct shoal_h
 	while (end < list.len && list.p[end] != ',')
 		end++;
 	*pos = end + 1;
-	while (start < end && is_ows((unsigned char)list.p[start]))
+	while (start < end && lex_is_ows((unsigned char)list.p[start]))
 		start++;
-	while (end > start && is_ows((unsigned char)list.p[end - 1]))
+	while (end > start && lex_is_ows((unsigned char)list.p[end - 1]))
 		end--;
 	*elem = str_of(list.p + start, end - start);
 	return true;
@@ -412,7 +366,7 @@ static int add_content_length(struct shoal_http_str value, struct fields_seen *s
 		for (size_t i = 0; i < elem.len; i++) {
 			unsigned d = (unsigned char)elem.p[i] - '0';
 
-			if (!is_digit((unsigned char)elem.p[i]) || n > (UINT64_MAX - d) / 10)
+			if (!lex_is_digit((unsigned char)elem.p[i]) || n > (UINT64_MAX - d) / 10)
 				return -400;
 			n = n * 10 + d;
 		}
@@ -623,7 +577,7 @@ void shoal_http_chunked_init(struct shoal_http_chunked *dec)
 
 static int ext_item_end(unsigned char c)
 {
-	if (is_ows(c))
+	if (lex_is_ows(c))
 		return CH_EXT_BWS;
 	if (c == ';')
 		return CH_EXT_NAME_START;
@@ -635,33 +589,33 @@ static int ext_step(int state, unsigned char c)
 {
 	switch (state) {
 	case CH_EXT_BWS:
-		return is_ows(c) ? CH_EXT_BWS : c == ';' ? CH_EXT_NAME_START : -1;
+		return lex_is_ows(c) ? CH_EXT_BWS : c == ';' ? CH_EXT_NAME_START : -1;
 	case CH_EXT_NAME_START:
-		return is_ows(c) ? CH_EXT_NAME_START : is_tchar(c) ? CH_EXT_NAME : -1;
+		return lex_is_ows(c) ? CH_EXT_NAME_START : lex_is_tchar(c) ? CH_EXT_NAME : -1;
 	case CH_EXT_NAME:
-		if (is_tchar(c))
+		if (lex_is_tchar(c))
 			return CH_EXT_NAME;
 		if (c == '=')
 			return CH_EXT_VALUE_START;
-		return is_ows(c) ? CH_EXT_NAME_END : ext_item_end(c);
+		return lex_is_ows(c) ? CH_EXT_NAME_END : ext_item_end(c);
 	case CH_EXT_NAME_END:
 		if (c == '=')
 			return CH_EXT_VALUE_START;
-		return is_ows(c) ? CH_EXT_NAME_END : c == ';' ? CH_EXT_NAME_START : -1;
+		return lex_is_ows(c) ? CH_EXT_NAME_END : c == ';' ? CH_EXT_NAME_START : -1;
 	case CH_EXT_VALUE_START:
 		if (c == '"')
 			return CH_EXT_QUOTED;
-		return is_ows(c) ? CH_EXT_VALUE_START : is_tchar(c) ? CH_EXT_TOKEN : -1;
+		return lex_is_ows(c) ? CH_EXT_VALUE_START : lex_is_tchar(c) ? CH_EXT_TOKEN : -1;
 	case CH_EXT_TOKEN:
-		return is_tchar(c) ? CH_EXT_TOKEN : ext_item_end(c);
+		return lex_is_tchar(c) ? CH_EXT_TOKEN : ext_item_end(c);
 	case CH_EXT_QUOTED:
 		if (c == '"')
 			return CH_EXT_ITEM_END;
 		if (c == '\\')
 			return CH_EXT_QUOTED_PAIR;
-		return is_field_char(c) ? CH_EXT_QUOTED : -1;
+		return lex_is_field_char(c) ? CH_EXT_QUOTED : -1;
 	case CH_EXT_QUOTED_PAIR:
-		return is_field_char(c) ? CH_EXT_QUOTED : -1;
+		return lex_is_field_char(c) ? CH_EXT_QUOTED : -1;
 	default:
 		return ext_item_end(c);
 	}
@@ -669,7 +623,7 @@ static int ext_step(int state, unsigned char c)
 
 static int size_line_step(struct shoal_http_chunked *dec, unsigned char c)
 {
-	int hex = hex_value(c);
+	int hex = lex_hex_value(c);
 
 	if (++dec->line_len > CHUNK_LINE_MAX)
 		return -1;
@@ -700,13 +654,16 @@ static int trailer_step(struct shoal_http_chunked *dec, unsigned char c)
 		return -1;
 	switch (dec->state) {
 	case CH_TRAILER_START:
-		dec->state = c == '\r' ? CH_LAST_LF : is_tchar(c) ? CH_TRAILER_NAME : -1;
+		dec->state = c == '\r' ? CH_LAST_LF : lex_is_tchar(c) ? CH_TRAILER_NAME : -1;
 		break;
 	case CH_TRAILER_NAME:
-		dec->state = is_tchar(c) ? CH_TRAILER_NAME : c == ':' ? CH_TRAILER_VALUE : -1;
+		dec->state = lex_is_tchar(c) ? CH_TRAILER_NAME : c == ':' ? CH_TRAILER_VALUE : -1;
 		break;
 	case CH_TRAILER_VALUE:
-		dec->state = c == '\r' ? CH_TRAILER_LF : is_field_char(c) ? CH_TRAILER_VALUE : -1;
+		if (c == '\r')
+			dec->state = CH_TRAILER_LF;
+		else
+			dec->state = lex_is_field_char(c) ? CH_TRAILER_VALUE : -1;
 		break;
 	case CH_TRAILER_LF:
 		dec->state = c == '\n' ? CH_TRAILER_START : -1;

@@ -3,55 +3,16 @@
 
 #include "shoal/http/range.h"
 
-/* A read position in a header value. A take_* that fails may have moved it: the caller then
- * either rejects the value or starts again from the beginning with another form. */
-struct cursor {
-	const char *p;
-	size_t len, pos;
-};
-
-static bool at_end(const struct cursor *c)
-{
-	return c->pos == c->len;
-}
-
-static bool take_char(struct cursor *c, char ch)
-{
-	if (at_end(c) || c->p[c->pos] != ch)
-		return false;
-	c->pos++;
-	return true;
-}
-
-static bool take_str(struct cursor *c, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (c->len - c->pos < n || memcmp(c->p + c->pos, s, n) != 0)
-		return false;
-	c->pos += n;
-	return true;
-}
-
-static void skip_ows(struct cursor *c)
-{
-	while (!at_end(c) && (c->p[c->pos] == ' ' || c->p[c->pos] == '\t'))
-		c->pos++;
-}
-
-static bool is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
+#include "lex.h"
 
 /* Reads 1*DIGIT. Returns 1 with *out set, 0 when no digit is there, -1 when the number does
  * not fit: a position that large cannot be honoured, and wrapping it would name another. */
-static int take_uint64(struct cursor *c, uint64_t *out)
+static int take_uint64(struct lex_cursor *c, uint64_t *out)
 {
 	size_t start = c->pos;
 	uint64_t v = 0;
 
-	for (; !at_end(c) && is_digit(c->p[c->pos]); c->pos++) {
+	for (; !lex_at_end(c) && lex_is_digit((unsigned char)c->p[c->pos]); c->pos++) {
 		unsigned d = (unsigned)(c->p[c->pos] - '0');
 
 		if (v > (UINT64_MAX - d) / 10)
@@ -62,13 +23,8 @@ static int take_uint64(struct cursor *c, uint64_t *out)
 	return c->pos > start;
 }
 
-static char ascii_lower(char ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-}
-
 /* The unit is a case-insensitive token (RFC 9110 14.1) immediately followed by '='. */
-static bool take_bytes_unit(struct cursor *c)
+static bool take_bytes_unit(struct lex_cursor *c)
 {
 	static const char unit[] = "bytes";
 	size_t i;
@@ -76,23 +32,24 @@ static bool take_bytes_unit(struct cursor *c)
 	if (c->len - c->pos < sizeof(unit) - 1)
 		return false;
 	for (i = 0; i < sizeof(unit) - 1; i++)
-		if (ascii_lower(c->p[c->pos + i]) != unit[i])
+		if (lex_to_lower((unsigned char)c->p[c->pos + i]) != (unsigned char)unit[i])
 			return false;
 	c->pos += sizeof(unit) - 1;
-	return take_char(c, '=');
+	return lex_take_char(c, '=');
 }
 
 enum spec_result { SPEC_INVALID, SPEC_UNSATISFIABLE, SPEC_SATISFIABLE };
 
 /* Parses one int-range ("first-" or "first-last") or suffix-range ("-suffix") and resolves
  * it against size. */
-static enum spec_result take_range_spec(struct cursor *c, uint64_t size, struct shoal_http_range *r)
+static enum spec_result take_range_spec(struct lex_cursor *c, uint64_t size,
+					struct shoal_http_range *r)
 {
 	uint64_t first, last;
 	int has_first = take_uint64(c, &first);
 	int has_last;
 
-	if (has_first < 0 || !take_char(c, '-'))
+	if (has_first < 0 || !lex_take_char(c, '-'))
 		return SPEC_INVALID;
 	has_last = take_uint64(c, &last);
 	if (has_last < 0 || (!has_first && !has_last))
@@ -146,7 +103,7 @@ static size_t coalesce(struct shoal_http_range *out, size_t n)
 int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
 			   struct shoal_http_range *out, size_t max)
 {
-	struct cursor c = { value, len, 0 };
+	struct lex_cursor c = { value, len, 0 };
 	size_t limit = max < INT_MAX ? max : INT_MAX; /* the count must fit the int returned */
 	size_t nspecs = 0, n = 0;
 	struct shoal_http_range r;
@@ -154,10 +111,10 @@ int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
 	if (!take_bytes_unit(&c))
 		return 0;
 	for (;;) {
-		skip_ows(&c);
-		if (at_end(&c))
+		lex_skip_ows(&c);
+		if (lex_at_end(&c))
 			break;
-		if (take_char(&c, ','))
+		if (lex_take_char(&c, ','))
 			continue;
 		if (nspecs++ == limit)
 			return 0;
@@ -170,8 +127,8 @@ int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
 		case SPEC_UNSATISFIABLE:
 			break;
 		}
-		skip_ows(&c);
-		if (!at_end(&c) && !take_char(&c, ','))
+		lex_skip_ows(&c);
+		if (!lex_at_end(&c) && !lex_take_char(&c, ','))
 			return 0;
 	}
 	if (nspecs == 0)
@@ -223,47 +180,48 @@ static const char *const long_day_names[7] = { "Monday", "Tuesday",  "Wednesday"
 						"Friday", "Saturday", "Sunday" };
 
 /* Returns the index of the name taken, or -1. No name is a prefix of another in one table. */
-static int take_name(struct cursor *c, const char *const *names, int count)
+static int take_name(struct lex_cursor *c, const char *const *names, int count)
 {
 	int i;
 
 	for (i = 0; i < count; i++)
-		if (take_str(c, names[i]))
+		if (lex_take_str(c, names[i]))
 			return i;
 	return -1;
 }
 
-static bool take_month(struct cursor *c, int *month)
+static bool take_month(struct lex_cursor *c, int *month)
 {
 	*month = take_name(c, month_names, 12) + 1;
 	return *month > 0;
 }
 
 /* Exactly n digits. */
-static bool take_digits(struct cursor *c, int n, int *out)
+static bool take_digits(struct lex_cursor *c, int n, int *out)
 {
 	*out = 0;
 	for (; n > 0; n--, c->pos++) {
-		if (at_end(c) || !is_digit(c->p[c->pos]))
+		if (lex_at_end(c) || !lex_is_digit((unsigned char)c->p[c->pos]))
 			return false;
 		*out = *out * 10 + (c->p[c->pos] - '0');
 	}
 	return true;
 }
 
-static bool take_time_of_day(struct cursor *c, struct civil_time *t)
+static bool take_time_of_day(struct lex_cursor *c, struct civil_time *t)
 {
-	return take_digits(c, 2, &t->hour) && take_char(c, ':') && take_digits(c, 2, &t->minute) &&
-	       take_char(c, ':') && take_digits(c, 2, &t->second);
+	return take_digits(c, 2, &t->hour) && lex_take_char(c, ':') &&
+	       take_digits(c, 2, &t->minute) && lex_take_char(c, ':') &&
+	       take_digits(c, 2, &t->second);
 }
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
-static bool take_imf_fixdate(struct cursor *c, struct civil_time *t)
+static bool take_imf_fixdate(struct lex_cursor *c, struct civil_time *t)
 {
-	return take_name(c, day_names, 7) >= 0 && take_str(c, ", ") &&
-	       take_digits(c, 2, &t->day) && take_char(c, ' ') && take_month(c, &t->month) &&
-	       take_char(c, ' ') && take_digits(c, 4, &t->year) && take_char(c, ' ') &&
-	       take_time_of_day(c, t) && take_str(c, " GMT");
+	return take_name(c, day_names, 7) >= 0 && lex_take_str(c, ", ") &&
+	       take_digits(c, 2, &t->day) && lex_take_char(c, ' ') && take_month(c, &t->month) &&
+	       lex_take_char(c, ' ') && take_digits(c, 4, &t->year) && lex_take_char(c, ' ') &&
+	       take_time_of_day(c, t) && lex_take_str(c, " GMT");
 }
 
 /* RFC 9110 5.6.7: a two-digit year that would be more than 50 years in the future is the most
@@ -280,26 +238,26 @@ static int rfc850_full_year(int two_digits)
 }
 
 /* "Sunday, 06-Nov-94 08:49:37 GMT" */
-static bool take_rfc850_date(struct cursor *c, struct civil_time *t)
+static bool take_rfc850_date(struct lex_cursor *c, struct civil_time *t)
 {
 	int two_digits;
 
-	if (!(take_name(c, long_day_names, 7) >= 0 && take_str(c, ", ") &&
-	      take_digits(c, 2, &t->day) && take_char(c, '-') && take_month(c, &t->month) &&
-	      take_char(c, '-') && take_digits(c, 2, &two_digits) && take_char(c, ' ') &&
-	      take_time_of_day(c, t) && take_str(c, " GMT")))
+	if (!(take_name(c, long_day_names, 7) >= 0 && lex_take_str(c, ", ") &&
+	      take_digits(c, 2, &t->day) && lex_take_char(c, '-') && take_month(c, &t->month) &&
+	      lex_take_char(c, '-') && take_digits(c, 2, &two_digits) && lex_take_char(c, ' ') &&
+	      take_time_of_day(c, t) && lex_take_str(c, " GMT")))
 		return false;
 	t->year = rfc850_full_year(two_digits);
 	return true;
 }
 
 /* "Sun Nov  6 08:49:37 1994": the day is two digits or a space and one digit. */
-static bool take_asctime_date(struct cursor *c, struct civil_time *t)
+static bool take_asctime_date(struct lex_cursor *c, struct civil_time *t)
 {
-	return take_name(c, day_names, 7) >= 0 && take_char(c, ' ') && take_month(c, &t->month) &&
-	       take_char(c, ' ') &&
-	       (take_char(c, ' ') ? take_digits(c, 1, &t->day) : take_digits(c, 2, &t->day)) &&
-	       take_char(c, ' ') && take_time_of_day(c, t) && take_char(c, ' ') &&
+	return take_name(c, day_names, 7) >= 0 && lex_take_char(c, ' ') &&
+	       take_month(c, &t->month) && lex_take_char(c, ' ') &&
+	       (lex_take_char(c, ' ') ? take_digits(c, 1, &t->day) : take_digits(c, 2, &t->day)) &&
+	       lex_take_char(c, ' ') && take_time_of_day(c, t) && lex_take_char(c, ' ') &&
 	       take_digits(c, 4, &t->year);
 }
 
@@ -338,7 +296,7 @@ static int64_t days_since_epoch(const struct civil_time *t)
 
 int shoal_http_date_parse(const char *value, size_t len, time_t *out)
 {
-	struct cursor c = { value, len, 0 };
+	struct lex_cursor c = { value, len, 0 };
 	struct civil_time t;
 	int64_t seconds;
 
@@ -350,7 +308,7 @@ int shoal_http_date_parse(const char *value, size_t len, time_t *out)
 				return -1;
 		}
 	}
-	if (!at_end(&c) || !is_valid_civil_time(&t))
+	if (!lex_at_end(&c) || !is_valid_civil_time(&t))
 		return -1;
 	seconds = days_since_epoch(&t) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
 	if ((int64_t)(time_t)seconds != seconds)
