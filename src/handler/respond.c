@@ -7,6 +7,7 @@
 #include "shoal/handler/autoindex.h"
 #include "shoal/handler/file_cache.h"
 #include "shoal/http/path.h"
+#include "shoal/http/date.h"
 #include "shoal/http/range.h"
 #include "shoal/http/head.h"
 #include "shoal/http/mime.h"

@@ -3,22 +3,6 @@
 
 #include "shoal/http/head.h"
 
-size_t shoal_http_date_format(time_t t, char out[32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	return strftime(out, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-void shoal_http_date_update(struct shoal_http_date *d, time_t now)
-{
-	if (d->sec == now)
-		return;
-	d->sec = now;
-	shoal_http_date_format(now, d->text);
-}
-
 const char *shoal_http_reason(int status)
 {
 	switch (status) {

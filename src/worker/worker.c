@@ -13,6 +13,7 @@
 
 #include "shoal/base/clock.h"
 #include "shoal/net/acl.h"
+#include "shoal/http/date.h"
 #include "shoal/worker/conn.h"
 #include "shoal/handler/respond.h"
 #include "shoal/handler/fs.h"

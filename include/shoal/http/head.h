@@ -7,14 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") recomputed at most once a second. */
-struct shoal_http_date {
-	time_t sec;
-	char text[32];
-};
-
-void shoal_http_date_update(struct shoal_http_date *d, time_t now);
-size_t shoal_http_date_format(time_t t, char out[32]);
+#include "shoal/http/date.h"
 
 const char *shoal_http_reason(int status);
 

@@ -12,6 +12,7 @@
 #include "shoal/net/event.h"
 #include "shoal/handler/file_cache.h"
 #include "shoal/http/parser.h"
+#include "shoal/http/date.h"
 #include "shoal/http/head.h"
 #include "shoal/base/log.h"
 #include "shoal/net/timer.h"
