@@ -8,6 +8,7 @@
 
 #include "shoal/base/clock.h"
 #include "shoal/worker/access_log.h"
+#include "shoal/http/chunked.h"
 #include "shoal/net/acl.h"
 #include "shoal/worker/conn.h"
 #include "shoal/handler/respond.h"

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "shoal/net/event.h"
+#include "shoal/http/chunked.h"
 #include "shoal/http/parser.h"
 #include "shoal/net/out.h"
 #include "shoal/net/timer.h"
