@@ -71,7 +71,7 @@ START_TEST(get_with_headers)
 	assert_str(req.target, "/index.html?lang=en");
 	assert_str(req.path, "/index.html");
 	assert_str(req.query, "lang=en");
-	ck_assert_int_eq(req.version, 11);
+	ck_assert_int_eq(req.version, SHOAL_HTTP_11);
 	ck_assert_uint_eq(req.nheaders, 8);
 	assert_str(req.headers[1].name, "User-Agent");
 	assert_str(req.headers[1].value, "curl/8.0");
@@ -169,7 +169,7 @@ START_TEST(http10_keep_alive)
 	struct shoal_http_request req;
 
 	ck_assert_int_gt(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
-	ck_assert_int_eq(req.version, 10);
+	ck_assert_int_eq(req.version, SHOAL_HTTP_10);
 	ck_assert(!req.keep_alive);
 	ck_assert_uint_eq(req.host.len, 0);
 
@@ -183,7 +183,7 @@ START_TEST(http10_keep_alive)
 
 	/* A later 1.x minor version is answered as 1.1 (RFC 9110 2.5). */
 	ck_assert_int_gt(parse("GET / HTTP/1.9\r\nHost: h\r\n\r\n", &req), 0);
-	ck_assert_int_eq(req.version, 11);
+	ck_assert_int_eq(req.version, SHOAL_HTTP_11);
 	ck_assert(req.keep_alive);
 
 	ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n"

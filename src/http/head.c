@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "shoal/http/head.h"
+#include "shoal/http/parser.h"
 
 const char *shoal_http_reason(int status)
 {
@@ -81,7 +82,7 @@ size_t shoal_http_head_write(char *buf, size_t cap, const struct shoal_http_head
 		       (unsigned long long)h->range_total);
 	if (!h->keep_alive)
 		append(buf, cap, &len, "Connection: close\r\n");
-	else if (h->version == 10)
+	else if (h->version == SHOAL_HTTP_10)
 		append(buf, cap, &len, "Connection: keep-alive\r\n");
 	append(buf, cap, &len, "\r\n");
 	return len < cap ? len : 0;

@@ -167,7 +167,7 @@ static int parse_version(struct shoal_http_str v, int *version)
 	if (v.p[5] != '1')
 		return -505;
 	/* RFC 9110 2.5: a later 1.x is answered as the highest 1.x we implement. */
-	*version = v.p[7] == '0' ? 10 : 11;
+	*version = v.p[7] == '0' ? SHOAL_HTTP_10 : SHOAL_HTTP_11;
 	return 0;
 }
 
@@ -468,7 +468,7 @@ static int parse_fields(const char *buf, size_t from, size_t end, size_t max_hea
  * 9.3 (persistence), RFC 9110 10.1.1 (Expect is ignored in HTTP/1.0). */
 static int finish_request(struct shoal_http_request *req, const struct fields_seen *seen)
 {
-	bool http11 = req->version == 11;
+	bool http11 = req->version == SHOAL_HTTP_11;
 
 	if (http11 && seen->host_count == 0)
 		return -400;

@@ -100,7 +100,7 @@ static void check_request(const char *buf, size_t len, int rc,
 
 	FUZZ_CHECK(head >= 4 && head <= len && head <= limits->max_head);
 	FUZZ_CHECK(memcmp(buf + head - 4, "\r\n\r\n", 4) == 0);
-	FUZZ_CHECK(req->version == 10 || req->version == 11);
+	FUZZ_CHECK(req->version == SHOAL_HTTP_10 || req->version == SHOAL_HTTP_11);
 	FUZZ_CHECK(inside(req->method_str, buf, head) && is_token(req->method_str));
 	FUZZ_CHECK((req->method == SHOAL_HTTP_GET) ==
 		   (req->method_str.len == 3 && memcmp(req->method_str.p, "GET", 3) == 0));
@@ -110,13 +110,13 @@ static void check_request(const char *buf, size_t len, int rc,
 	for (size_t i = 0; i < req->nheaders; i++)
 		check_header(&req->headers[i], buf, head);
 	FUZZ_CHECK(inside(req->host, buf, head));
-	FUZZ_CHECK(req->version == 10 || req->host.len > 0);
+	FUZZ_CHECK(req->version == SHOAL_HTTP_10 || req->host.len > 0);
 	FUZZ_CHECK(inside(req->range, buf, head) && inside(req->if_range, buf, head));
 	FUZZ_CHECK(inside(req->if_none_match, buf, head) &&
 		   inside(req->if_modified_since, buf, head));
-	FUZZ_CHECK(req->body != SHOAL_HTTP_BODY_CHUNKED || req->version == 11);
+	FUZZ_CHECK(req->body != SHOAL_HTTP_BODY_CHUNKED || req->version == SHOAL_HTTP_11);
 	FUZZ_CHECK(req->body == SHOAL_HTTP_BODY_LENGTH || req->content_length == 0);
-	FUZZ_CHECK(!req->expect_continue || req->version == 11);
+	FUZZ_CHECK(!req->expect_continue || req->version == SHOAL_HTTP_11);
 }
 
 /* A request head ends at the first empty line, so a caller that stopped early at a verdict

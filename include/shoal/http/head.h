@@ -14,7 +14,7 @@ const char *shoal_http_reason(int status);
 struct shoal_http_head {
 	const char *server; /* Server header value */
 	int status;
-	int version; /* 10 or 11: HTTP/1.0 clients need an explicit keep-alive */
+	int version; /* SHOAL_HTTP_10 or _11: HTTP/1.0 clients need an explicit keep-alive */
 	bool keep_alive;
 	const char *content_type; /* NULL: none */
 	uint64_t content_length;
