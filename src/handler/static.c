@@ -9,8 +9,10 @@
 #include "shoal/handler/fs.h"
 #include "shoal/handler/reply.h"
 #include "shoal/handler/static.h"
+#include "shoal/http/date.h"
 #include "shoal/http/mime.h"
 #include "shoal/http/path.h"
+#include "shoal/http/date.h"
 #include "shoal/http/range.h"
 
 static const char conn_close[] = "Connection: close\r\n";

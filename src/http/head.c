@@ -2,22 +2,7 @@
 #include <stdio.h>
 
 #include "shoal/http/head.h"
-
-size_t shoal_http_date_format(time_t t, char out[32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	return strftime(out, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-void shoal_http_date_update(struct shoal_http_date *d, time_t now)
-{
-	if (d->sec == now)
-		return;
-	d->sec = now;
-	shoal_http_date_format(now, d->text);
-}
+#include "shoal/http/parser.h"
 
 const char *shoal_http_reason(int status)
 {
@@ -97,7 +82,7 @@ size_t shoal_http_head_write(char *buf, size_t cap, const struct shoal_http_head
 		       (unsigned long long)h->range_total);
 	if (!h->keep_alive)
 		append(buf, cap, &len, "Connection: close\r\n");
-	else if (h->version == 10)
+	else if (h->version == SHOAL_HTTP_10)
 		append(buf, cap, &len, "Connection: keep-alive\r\n");
 	append(buf, cap, &len, "\r\n");
 	return len < cap ? len : 0;

@@ -3,11 +3,7 @@
 
 #include "shoal/http/parser.h"
 
-/* A chunk-size line with its extensions, and a whole trailer section, may not exceed this:
- * neither counts towards body_bytes, so without a bound a client could stream them forever. */
-#define CHUNK_LINE_MAX 4096
-/* 16 hex digits hold any uint64_t; more could only overflow. */
-#define CHUNK_SIZE_DIGITS_MAX 16
+#include "lex.h"
 
 /* What the field lines contribute to the derived request fields, gathered before the
  * cross-field rules (RFC 9112 6.1, 6.3) can be applied. */
@@ -24,60 +20,10 @@ struct fields_seen {
 	bool expect_continue;
 };
 
-static unsigned char to_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(unsigned char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int hex_value(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c = to_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* RFC 9110 5.6.2 */
-static bool is_tchar(unsigned char c)
-{
-	if (is_alnum(c))
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool is_ows(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* VCHAR, SP, HTAB and obs-text: what a field value may hold (RFC 9110 5.5). */
-static bool is_field_char(unsigned char c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7F);
-}
-
 /* RFC 3986 unreserved and sub-delims: the characters of a reg-name besides pct-encoded. */
 static bool is_reg_name_char(unsigned char c)
 {
-	if (is_alnum(c))
+	if (lex_is_alnum(c))
 		return true;
 	switch (c) {
 	case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
@@ -93,7 +39,7 @@ static bool is_token(struct shoal_http_str s)
 	if (s.len == 0)
 		return false;
 	for (size_t i = 0; i < s.len; i++)
-		if (!is_tchar((unsigned char)s.p[i]))
+		if (!lex_is_tchar((unsigned char)s.p[i]))
 			return false;
 	return true;
 }
@@ -106,7 +52,8 @@ static struct shoal_http_str str_of(const char *p, size_t len)
 bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
 {
 	for (size_t i = 0; i < s.len; i++)
-		if (lower[i] == '\0' || to_lower((unsigned char)s.p[i]) != (unsigned char)lower[i])
+		if (lower[i] == '\0' ||
+		    lex_to_lower((unsigned char)s.p[i]) != (unsigned char)lower[i])
 			return false;
 	return lower[s.len] == '\0';
 }
@@ -214,13 +161,13 @@ static enum shoal_http_method method_of(struct shoal_http_str m)
 
 static int parse_version(struct shoal_http_str v, int *version)
 {
-	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
-	    v.p[6] != '.' || !is_digit((unsigned char)v.p[7]))
+	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !lex_is_digit((unsigned char)v.p[5]) ||
+	    v.p[6] != '.' || !lex_is_digit((unsigned char)v.p[7]))
 		return -400;
 	if (v.p[5] != '1')
 		return -505;
 	/* RFC 9110 2.5: a later 1.x is answered as the highest 1.x we implement. */
-	*version = v.p[7] == '0' ? 10 : 11;
+	*version = v.p[7] == '0' ? SHOAL_HTTP_10 : SHOAL_HTTP_11;
 	return 0;
 }
 
@@ -231,7 +178,8 @@ static bool is_valid_host(struct shoal_http_str h, bool port_required)
 
 	if (h.len > 0 && h.p[0] == '[') {
 		for (i = 1; i < h.len && h.p[i] != ']'; i++)
-			if (hex_value((unsigned char)h.p[i]) < 0 && h.p[i] != ':' && h.p[i] != '.')
+			if (lex_hex_value((unsigned char)h.p[i]) < 0 && h.p[i] != ':' &&
+			    h.p[i] != '.')
 				return false;
 		if (i == h.len || i == 1)
 			return false;
@@ -239,8 +187,8 @@ static bool is_valid_host(struct shoal_http_str h, bool port_required)
 	} else {
 		for (; i < h.len && h.p[i] != ':'; i++) {
 			if (h.p[i] == '%' && i + 2 < h.len &&
-			    hex_value((unsigned char)h.p[i + 1]) >= 0 &&
-			    hex_value((unsigned char)h.p[i + 2]) >= 0)
+			    lex_hex_value((unsigned char)h.p[i + 1]) >= 0 &&
+			    lex_hex_value((unsigned char)h.p[i + 2]) >= 0)
 				i += 2;
 			else if (!is_reg_name_char((unsigned char)h.p[i]))
 				return false;
@@ -253,7 +201,7 @@ static bool is_valid_host(struct shoal_http_str h, bool port_required)
 	if (h.p[i] != ':' || (port_required && i + 1 == h.len))
 		return false;
 	for (i++; i < h.len; i++)
-		if (!is_digit((unsigned char)h.p[i]))
+		if (!lex_is_digit((unsigned char)h.p[i]))
 			return false;
 	return true;
 }
@@ -362,16 +310,16 @@ static int parse_field_line(const char *line, size_t len, struct shoal_http_head
 {
 	size_t i = 0, v, end = len;
 
-	while (i < len && is_tchar((unsigned char)line[i]))
+	while (i < len && lex_is_tchar((unsigned char)line[i]))
 		i++;
 	if (i == 0 || i == len || line[i] != ':')
 		return -400;
 	for (v = i + 1; v < len; v++)
-		if (!is_field_char((unsigned char)line[v]))
+		if (!lex_is_field_char((unsigned char)line[v]))
 			return -400;
-	for (v = i + 1; v < end && is_ows((unsigned char)line[v]); v++)
+	for (v = i + 1; v < end && lex_is_ows((unsigned char)line[v]); v++)
 		;
-	while (end > v && is_ows((unsigned char)line[end - 1]))
+	while (end > v && lex_is_ows((unsigned char)line[end - 1]))
 		end--;
 	h->name = str_of(line, i);
 	h->value = str_of(line + v, end - v);
@@ -389,9 +337,9 @@ static bool next_element(struct shoal_http_str list, size_t *pos, struct shoal_h
 	while (end < list.len && list.p[end] != ',')
 		end++;
 	*pos = end + 1;
-	while (start < end && is_ows((unsigned char)list.p[start]))
+	while (start < end && lex_is_ows((unsigned char)list.p[start]))
 		start++;
-	while (end > start && is_ows((unsigned char)list.p[end - 1]))
+	while (end > start && lex_is_ows((unsigned char)list.p[end - 1]))
 		end--;
 	*elem = str_of(list.p + start, end - start);
 	return true;
@@ -412,7 +360,7 @@ static int add_content_length(struct shoal_http_str value, struct fields_seen *s
 		for (size_t i = 0; i < elem.len; i++) {
 			unsigned d = (unsigned char)elem.p[i] - '0';
 
-			if (!is_digit((unsigned char)elem.p[i]) || n > (UINT64_MAX - d) / 10)
+			if (!lex_is_digit((unsigned char)elem.p[i]) || n > (UINT64_MAX - d) / 10)
 				return -400;
 			n = n * 10 + d;
 		}
@@ -520,7 +468,7 @@ static int parse_fields(const char *buf, size_t from, size_t end, size_t max_hea
  * 9.3 (persistence), RFC 9110 10.1.1 (Expect is ignored in HTTP/1.0). */
 static int finish_request(struct shoal_http_request *req, const struct fields_seen *seen)
 {
-	bool http11 = req->version == 11;
+	bool http11 = req->version == SHOAL_HTTP_11;
 
 	if (http11 && seen->host_count == 0)
 		return -400;
@@ -589,175 +537,4 @@ int shoal_http_parse_request(const char *buf, size_t len, size_t prev_len,
 	if (rc == 0)
 		return check_partial_limits(buf, len, prev_len, limits);
 	return parse_head(buf, head_len, limits, req);
-}
-
-enum chunked_state {
-	CH_SIZE = 0, /* what shoal_http_chunked_init sets */
-	CH_EXT_BWS,
-	CH_EXT_NAME_START,
-	CH_EXT_NAME,
-	CH_EXT_NAME_END,
-	CH_EXT_VALUE_START,
-	CH_EXT_TOKEN,
-	CH_EXT_QUOTED,
-	CH_EXT_QUOTED_PAIR,
-	CH_EXT_ITEM_END, /* after the size, a closing quote: BWS, ';' or CR may follow */
-	CH_SIZE_LF,
-	CH_DATA,
-	CH_DATA_CR,
-	CH_DATA_LF,
-	CH_TRAILER_START,
-	CH_TRAILER_NAME,
-	CH_TRAILER_VALUE,
-	CH_TRAILER_LF,
-	CH_LAST_LF,
-	CH_DONE,
-};
-
-void shoal_http_chunked_init(struct shoal_http_chunked *dec)
-{
-	dec->state = CH_SIZE;
-	dec->remaining = 0;
-	dec->line_len = 0;
-}
-
-static int ext_item_end(unsigned char c)
-{
-	if (is_ows(c))
-		return CH_EXT_BWS;
-	if (c == ';')
-		return CH_EXT_NAME_START;
-	return c == '\r' ? CH_SIZE_LF : -1;
-}
-
-/* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ), RFC 9112 7.1.1 */
-static int ext_step(int state, unsigned char c)
-{
-	switch (state) {
-	case CH_EXT_BWS:
-		return is_ows(c) ? CH_EXT_BWS : c == ';' ? CH_EXT_NAME_START : -1;
-	case CH_EXT_NAME_START:
-		return is_ows(c) ? CH_EXT_NAME_START : is_tchar(c) ? CH_EXT_NAME : -1;
-	case CH_EXT_NAME:
-		if (is_tchar(c))
-			return CH_EXT_NAME;
-		if (c == '=')
-			return CH_EXT_VALUE_START;
-		return is_ows(c) ? CH_EXT_NAME_END : ext_item_end(c);
-	case CH_EXT_NAME_END:
-		if (c == '=')
-			return CH_EXT_VALUE_START;
-		return is_ows(c) ? CH_EXT_NAME_END : c == ';' ? CH_EXT_NAME_START : -1;
-	case CH_EXT_VALUE_START:
-		if (c == '"')
-			return CH_EXT_QUOTED;
-		return is_ows(c) ? CH_EXT_VALUE_START : is_tchar(c) ? CH_EXT_TOKEN : -1;
-	case CH_EXT_TOKEN:
-		return is_tchar(c) ? CH_EXT_TOKEN : ext_item_end(c);
-	case CH_EXT_QUOTED:
-		if (c == '"')
-			return CH_EXT_ITEM_END;
-		if (c == '\\')
-			return CH_EXT_QUOTED_PAIR;
-		return is_field_char(c) ? CH_EXT_QUOTED : -1;
-	case CH_EXT_QUOTED_PAIR:
-		return is_field_char(c) ? CH_EXT_QUOTED : -1;
-	default:
-		return ext_item_end(c);
-	}
-}
-
-static int size_line_step(struct shoal_http_chunked *dec, unsigned char c)
-{
-	int hex = hex_value(c);
-
-	if (++dec->line_len > CHUNK_LINE_MAX)
-		return -1;
-	if (dec->state == CH_SIZE && hex >= 0) {
-		if (dec->line_len > CHUNK_SIZE_DIGITS_MAX)
-			return -1;
-		dec->remaining = dec->remaining * 16 + (uint64_t)hex;
-		return 0;
-	}
-	if (dec->state == CH_SIZE_LF) {
-		if (c != '\n')
-			return -1;
-		dec->state = dec->remaining > 0 ? CH_DATA : CH_TRAILER_START;
-		dec->line_len = 0;
-		return 0;
-	}
-	if (dec->state == CH_SIZE && dec->line_len == 1)
-		return -1;
-	dec->state = ext_step(dec->state, c);
-	return dec->state < 0 ? -1 : 0;
-}
-
-/* The trailer section is counted as a whole in line_len: its fields are thrown away, so
- * only its total size matters. */
-static int trailer_step(struct shoal_http_chunked *dec, unsigned char c)
-{
-	if (++dec->line_len > CHUNK_LINE_MAX)
-		return -1;
-	switch (dec->state) {
-	case CH_TRAILER_START:
-		dec->state = c == '\r' ? CH_LAST_LF : is_tchar(c) ? CH_TRAILER_NAME : -1;
-		break;
-	case CH_TRAILER_NAME:
-		dec->state = is_tchar(c) ? CH_TRAILER_NAME : c == ':' ? CH_TRAILER_VALUE : -1;
-		break;
-	case CH_TRAILER_VALUE:
-		dec->state = c == '\r' ? CH_TRAILER_LF : is_field_char(c) ? CH_TRAILER_VALUE : -1;
-		break;
-	case CH_TRAILER_LF:
-		dec->state = c == '\n' ? CH_TRAILER_START : -1;
-		break;
-	default:
-		dec->state = c == '\n' ? CH_DONE : -1;
-		break;
-	}
-	return dec->state < 0 ? -1 : 0;
-}
-
-static int byte_step(struct shoal_http_chunked *dec, unsigned char c)
-{
-	if (dec->state == CH_DATA_CR)
-		dec->state = c == '\r' ? CH_DATA_LF : -1;
-	else if (dec->state == CH_DATA_LF)
-		dec->state = c == '\n' ? CH_SIZE : -1;
-	else if (dec->state >= CH_TRAILER_START)
-		return trailer_step(dec, c);
-	else
-		return size_line_step(dec, c);
-	return dec->state < 0 ? -1 : 0;
-}
-
-int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, size_t len,
-			    size_t *consumed, uint64_t *body_bytes)
-{
-	size_t i = 0;
-
-	/* A malformed body leaves state negative, so that it stays malformed. */
-	if (dec->state < 0) {
-		*consumed = 0;
-		return -1;
-	}
-	while (i < len && dec->state != CH_DONE) {
-		if (dec->state == CH_DATA) {
-			size_t n = len - i < dec->remaining ? len - i : (size_t)dec->remaining;
-
-			i += n;
-			dec->remaining -= n;
-			*body_bytes += n;
-			if (dec->remaining == 0)
-				dec->state = CH_DATA_CR;
-			continue;
-		}
-		if (byte_step(dec, (unsigned char)buf[i++]) < 0) {
-			dec->state = -1;
-			*consumed = i;
-			return -1;
-		}
-	}
-	*consumed = i;
-	return dec->state == CH_DONE ? 1 : 0;
 }

@@ -1,57 +1,19 @@
 #include <limits.h>
 #include <string.h>
 
+#include "shoal/http/date.h"
 #include "shoal/http/range.h"
 
-/* A read position in a header value. A take_* that fails may have moved it: the caller then
- * either rejects the value or starts again from the beginning with another form. */
-struct cursor {
-	const char *p;
-	size_t len, pos;
-};
-
-static bool at_end(const struct cursor *c)
-{
-	return c->pos == c->len;
-}
-
-static bool take_char(struct cursor *c, char ch)
-{
-	if (at_end(c) || c->p[c->pos] != ch)
-		return false;
-	c->pos++;
-	return true;
-}
-
-static bool take_str(struct cursor *c, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (c->len - c->pos < n || memcmp(c->p + c->pos, s, n) != 0)
-		return false;
-	c->pos += n;
-	return true;
-}
-
-static void skip_ows(struct cursor *c)
-{
-	while (!at_end(c) && (c->p[c->pos] == ' ' || c->p[c->pos] == '\t'))
-		c->pos++;
-}
-
-static bool is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
+#include "lex.h"
 
 /* Reads 1*DIGIT. Returns 1 with *out set, 0 when no digit is there, -1 when the number does
  * not fit: a position that large cannot be honoured, and wrapping it would name another. */
-static int take_uint64(struct cursor *c, uint64_t *out)
+static int take_uint64(struct lex_cursor *c, uint64_t *out)
 {
 	size_t start = c->pos;
 	uint64_t v = 0;
 
-	for (; !at_end(c) && is_digit(c->p[c->pos]); c->pos++) {
+	for (; !lex_at_end(c) && lex_is_digit((unsigned char)c->p[c->pos]); c->pos++) {
 		unsigned d = (unsigned)(c->p[c->pos] - '0');
 
 		if (v > (UINT64_MAX - d) / 10)
@@ -62,13 +24,8 @@ static int take_uint64(struct cursor *c, uint64_t *out)
 	return c->pos > start;
 }
 
-static char ascii_lower(char ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-}
-
 /* The unit is a case-insensitive token (RFC 9110 14.1) immediately followed by '='. */
-static bool take_bytes_unit(struct cursor *c)
+static bool take_bytes_unit(struct lex_cursor *c)
 {
 	static const char unit[] = "bytes";
 	size_t i;
@@ -76,23 +33,24 @@ static bool take_bytes_unit(struct cursor *c)
 	if (c->len - c->pos < sizeof(unit) - 1)
 		return false;
 	for (i = 0; i < sizeof(unit) - 1; i++)
-		if (ascii_lower(c->p[c->pos + i]) != unit[i])
+		if (lex_to_lower((unsigned char)c->p[c->pos + i]) != (unsigned char)unit[i])
 			return false;
 	c->pos += sizeof(unit) - 1;
-	return take_char(c, '=');
+	return lex_take_char(c, '=');
 }
 
 enum spec_result { SPEC_INVALID, SPEC_UNSATISFIABLE, SPEC_SATISFIABLE };
 
 /* Parses one int-range ("first-" or "first-last") or suffix-range ("-suffix") and resolves
  * it against size. */
-static enum spec_result take_range_spec(struct cursor *c, uint64_t size, struct shoal_http_range *r)
+static enum spec_result take_range_spec(struct lex_cursor *c, uint64_t size,
+					struct shoal_http_range *r)
 {
 	uint64_t first, last;
 	int has_first = take_uint64(c, &first);
 	int has_last;
 
-	if (has_first < 0 || !take_char(c, '-'))
+	if (has_first < 0 || !lex_take_char(c, '-'))
 		return SPEC_INVALID;
 	has_last = take_uint64(c, &last);
 	if (has_last < 0 || (!has_first && !has_last))
@@ -146,7 +104,7 @@ static size_t coalesce(struct shoal_http_range *out, size_t n)
 int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
 			   struct shoal_http_range *out, size_t max)
 {
-	struct cursor c = { value, len, 0 };
+	struct lex_cursor c = { value, len, 0 };
 	size_t limit = max < INT_MAX ? max : INT_MAX; /* the count must fit the int returned */
 	size_t nspecs = 0, n = 0;
 	struct shoal_http_range r;
@@ -154,10 +112,10 @@ int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
 	if (!take_bytes_unit(&c))
 		return 0;
 	for (;;) {
-		skip_ows(&c);
-		if (at_end(&c))
+		lex_skip_ows(&c);
+		if (lex_at_end(&c))
 			break;
-		if (take_char(&c, ','))
+		if (lex_take_char(&c, ','))
 			continue;
 		if (nspecs++ == limit)
 			return 0;
@@ -170,8 +128,8 @@ int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
 		case SPEC_UNSATISFIABLE:
 			break;
 		}
-		skip_ows(&c);
-		if (!at_end(&c) && !take_char(&c, ','))
+		lex_skip_ows(&c);
+		if (!lex_at_end(&c) && !lex_take_char(&c, ','))
 			return 0;
 	}
 	if (nspecs == 0)
@@ -210,151 +168,4 @@ bool shoal_http_range_if_range_ok(const char *value, size_t len, const char *eta
 		       memcmp(value, etag, len) == 0;
 	return last_modified != 0 && shoal_http_date_parse(value, len, &date) == 0 &&
 	       date == last_modified;
-}
-
-struct civil_time {
-	int year, month, day, hour, minute, second; /* month 1..12 */
-};
-
-static const char *const month_names[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-static const char *const day_names[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-static const char *const long_day_names[7] = { "Monday", "Tuesday",  "Wednesday", "Thursday",
-						"Friday", "Saturday", "Sunday" };
-
-/* Returns the index of the name taken, or -1. No name is a prefix of another in one table. */
-static int take_name(struct cursor *c, const char *const *names, int count)
-{
-	int i;
-
-	for (i = 0; i < count; i++)
-		if (take_str(c, names[i]))
-			return i;
-	return -1;
-}
-
-static bool take_month(struct cursor *c, int *month)
-{
-	*month = take_name(c, month_names, 12) + 1;
-	return *month > 0;
-}
-
-/* Exactly n digits. */
-static bool take_digits(struct cursor *c, int n, int *out)
-{
-	*out = 0;
-	for (; n > 0; n--, c->pos++) {
-		if (at_end(c) || !is_digit(c->p[c->pos]))
-			return false;
-		*out = *out * 10 + (c->p[c->pos] - '0');
-	}
-	return true;
-}
-
-static bool take_time_of_day(struct cursor *c, struct civil_time *t)
-{
-	return take_digits(c, 2, &t->hour) && take_char(c, ':') && take_digits(c, 2, &t->minute) &&
-	       take_char(c, ':') && take_digits(c, 2, &t->second);
-}
-
-/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-static bool take_imf_fixdate(struct cursor *c, struct civil_time *t)
-{
-	return take_name(c, day_names, 7) >= 0 && take_str(c, ", ") &&
-	       take_digits(c, 2, &t->day) && take_char(c, ' ') && take_month(c, &t->month) &&
-	       take_char(c, ' ') && take_digits(c, 4, &t->year) && take_char(c, ' ') &&
-	       take_time_of_day(c, t) && take_str(c, " GMT");
-}
-
-/* RFC 9110 5.6.7: a two-digit year that would be more than 50 years in the future is the most
- * recent past year with those digits. Judged by calendar year, which is all two digits carry. */
-static int rfc850_full_year(int two_digits)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	int horizon;
-
-	gmtime_r(&now, &tm);
-	horizon = tm.tm_year + 1900 + 50;
-	return horizon - (horizon - two_digits) % 100;
-}
-
-/* "Sunday, 06-Nov-94 08:49:37 GMT" */
-static bool take_rfc850_date(struct cursor *c, struct civil_time *t)
-{
-	int two_digits;
-
-	if (!(take_name(c, long_day_names, 7) >= 0 && take_str(c, ", ") &&
-	      take_digits(c, 2, &t->day) && take_char(c, '-') && take_month(c, &t->month) &&
-	      take_char(c, '-') && take_digits(c, 2, &two_digits) && take_char(c, ' ') &&
-	      take_time_of_day(c, t) && take_str(c, " GMT")))
-		return false;
-	t->year = rfc850_full_year(two_digits);
-	return true;
-}
-
-/* "Sun Nov  6 08:49:37 1994": the day is two digits or a space and one digit. */
-static bool take_asctime_date(struct cursor *c, struct civil_time *t)
-{
-	return take_name(c, day_names, 7) >= 0 && take_char(c, ' ') && take_month(c, &t->month) &&
-	       take_char(c, ' ') &&
-	       (take_char(c, ' ') ? take_digits(c, 1, &t->day) : take_digits(c, 2, &t->day)) &&
-	       take_char(c, ' ') && take_time_of_day(c, t) && take_char(c, ' ') &&
-	       take_digits(c, 4, &t->year);
-}
-
-static bool is_leap_year(int year)
-{
-	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int days_in_month(int year, int month)
-{
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return days[month - 1] + (month == 2 && is_leap_year(year));
-}
-
-/* Years start at 1900 as in RFC 5322 3.3, where IMF-fixdate comes from. The day name is
- * redundant with the date and is only checked for spelling. Second 60 is a leap second. */
-static bool is_valid_civil_time(const struct civil_time *t)
-{
-	return t->year >= 1900 && t->day >= 1 && t->day <= days_in_month(t->year, t->month) &&
-	       t->hour <= 23 && t->minute <= 59 && t->second <= 60;
-}
-
-/* Proleptic Gregorian, counted from 0001-01-01 so the leap-day divisions stay non-negative. */
-static int64_t days_since_epoch(const struct civil_time *t)
-{
-	static const int days_before_month[12] = { 0,   31,  59,  90,  120, 151,
-						   181, 212, 243, 273, 304, 334 };
-	const int64_t days_0001_to_1970 = 719162;
-	int64_t y = t->year - 1;
-	int64_t days = 365 * y + y / 4 - y / 100 + y / 400;
-
-	days += days_before_month[t->month - 1] + (t->month > 2 && is_leap_year(t->year));
-	return days + t->day - 1 - days_0001_to_1970;
-}
-
-int shoal_http_date_parse(const char *value, size_t len, time_t *out)
-{
-	struct cursor c = { value, len, 0 };
-	struct civil_time t;
-	int64_t seconds;
-
-	if (!take_imf_fixdate(&c, &t)) {
-		c.pos = 0;
-		if (!take_rfc850_date(&c, &t)) {
-			c.pos = 0;
-			if (!take_asctime_date(&c, &t))
-				return -1;
-		}
-	}
-	if (!at_end(&c) || !is_valid_civil_time(&t))
-		return -1;
-	seconds = days_since_epoch(&t) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
-	if ((int64_t)(time_t)seconds != seconds)
-		return -1;
-	*out = (time_t)seconds;
-	return 0;
 }

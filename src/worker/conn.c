@@ -9,6 +9,7 @@
 #include "shoal/base/clock.h"
 #include "shoal/base/util.h"
 #include "shoal/handler/reply.h"
+#include "shoal/http/chunked.h"
 #include "shoal/stats/stats.h"
 #include "shoal/net/transport.h"
 #include "shoal/worker/conn.h"

@@ -15,6 +15,7 @@
 #include "shoal/base/util.h"
 #include "shoal/handler/error_page.h"
 #include "shoal/net/acl.h"
+#include "shoal/http/date.h"
 #include "shoal/route/route.h"
 #include "shoal/stats/stats.h"
 #include "shoal/worker/access_log.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "shoal/http/date.h"
 #include "shoal/http/range.h"
 
 #define MAX_RANGES 16

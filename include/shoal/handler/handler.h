@@ -17,7 +17,7 @@
 
 #include "shoal/config/config.h"
 #include "shoal/handler/file_cache.h"
-#include "shoal/http/head.h"
+#include "shoal/http/date.h"
 #include "shoal/http/parser.h"
 #include "shoal/net/out.h"
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "shoal/handler/handler.h"
+#include "shoal/http/head.h"
 
 /* A generated head with every header shoal sends fits in this. */
 #define SHOAL_REPLY_HEAD_MAX 1024

@@ -7,21 +7,14 @@
 #include <stdint.h>
 #include <time.h>
 
-/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") recomputed at most once a second. */
-struct shoal_http_date {
-	time_t sec;
-	char text[32];
-};
-
-void shoal_http_date_update(struct shoal_http_date *d, time_t now);
-size_t shoal_http_date_format(time_t t, char out[32]);
+#include "shoal/http/date.h"
 
 const char *shoal_http_reason(int status);
 
 struct shoal_http_head {
 	const char *server; /* Server header value */
 	int status;
-	int version; /* 10 or 11: HTTP/1.0 clients need an explicit keep-alive */
+	int version; /* SHOAL_HTTP_10 or _11: HTTP/1.0 clients need an explicit keep-alive */
 	bool keep_alive;
 	const char *content_type; /* NULL: none */
 	uint64_t content_length;

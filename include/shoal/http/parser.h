@@ -30,7 +30,7 @@ enum shoal_http_method {
 enum shoal_http_body {
 	SHOAL_HTTP_BODY_NONE,
 	SHOAL_HTTP_BODY_LENGTH,  /* Content-Length bytes follow the head */
-	SHOAL_HTTP_BODY_CHUNKED, /* Transfer-Encoding: chunked */
+	SHOAL_HTTP_BODY_CHUNKED, /* Transfer-Encoding: chunked, decoded by http/chunked */
 };
 
 struct shoal_http_str {
@@ -79,19 +79,6 @@ struct shoal_http_limits {
  * (-400, -414, -431, -501 for an unsupported transfer coding, -505). */
 int shoal_http_parse_request(const char *buf, size_t len, size_t prev_len,
 			     const struct shoal_http_limits *limits, struct shoal_http_request *req);
-
-/* Incremental chunked body decoder that discards the data, for bodies we do not use. */
-struct shoal_http_chunked {
-	int state;
-	uint64_t remaining;
-	size_t line_len; /* bytes of the current chunk-size or trailer line, bounded */
-};
-
-void shoal_http_chunked_init(struct shoal_http_chunked *dec);
-/* Consumes from buf[0..len). Returns 1 when the body (with trailers) ended, 0 when more is
- * needed, -1 on a malformed body. *consumed says how many bytes belonged to the body. */
-int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, size_t len,
-			    size_t *consumed, uint64_t *body_bytes);
 
 /* Case-insensitive comparison of a parsed string with a lowercase literal. */
 bool shoal_http_str_eq(struct shoal_http_str s, const char *lower);

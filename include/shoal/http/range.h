@@ -1,5 +1,5 @@
-/* Byte range requests (RFC 9110 section 14): the Range header, its If-Range guard, and the
- * HTTP-date parser they share with If-Modified-Since. Allocation-free and locale-free. */
+/* Byte range requests (RFC 9110 section 14): the Range header and its If-Range guard, whose
+ * dates http/date parses. Allocation-free and locale-free. */
 #ifndef SHOAL_HTTP_RANGE_H
 #define SHOAL_HTTP_RANGE_H
 
@@ -30,11 +30,5 @@ int shoal_http_range_parse(const char *value, size_t len, uint64_t size,
  * which case the Range header must be ignored. */
 bool shoal_http_range_if_range_ok(const char *value, size_t len, const char *etag,
 				  size_t etag_len, time_t last_modified);
-
-/* Parses an HTTP-date (RFC 9110 5.6.7) in any of its three forms: IMF-fixdate
- * ("Sun, 06 Nov 1994 08:49:37 GMT"), rfc850-date ("Sunday, 06-Nov-94 08:49:37 GMT") and
- * asctime-date ("Sun Nov  6 08:49:37 1994"). The whole of value[0..len) must match, case
- * included. Returns 0 and sets *out to seconds since the epoch, or -1. */
-int shoal_http_date_parse(const char *value, size_t len, time_t *out);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "shoal/handler/handler.h"
+#include "shoal/http/chunked.h"
 #include "shoal/http/parser.h"
 #include "shoal/net/event.h"
 #include "shoal/net/out.h"
