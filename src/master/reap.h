@@ -1,0 +1,12 @@
+/* Reaping: collecting the exit of every child that ended (workers and a new master of a
+ * binary upgrade), logging it, and replacing a worker that died unasked. */
+#ifndef SHOAL_MASTER_REAP_H
+#define SHOAL_MASTER_REAP_H
+
+#include "master_int.h"
+
+/* Collects every child that ended, without blocking. A reaped worker is freed only by
+ * shoal_master_workers_free_dead, after the current event batch. */
+void shoal_master_reap(struct master *m);
+
+#endif
