@@ -10,13 +10,12 @@
 #include <sys/types.h>
 
 #include "shoal/base/log.h"
+#include "shoal/base/util.h"
 #include "shoal/master/generation.h"
 #include "shoal/master/pidfile.h"
 #include "shoal/master/slot_sockets.h"
 #include "shoal/net/event.h"
 #include "shoal/stats/stats.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define MAX_SLOTS 1024
 
