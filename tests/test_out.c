@@ -1,6 +1,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shoal/base/ref.h"
 #include "shoal/handler/file_cache.h"
 #include "shoal/net/out.h"
 #include "shoal/net/transport.h"
@@ -177,6 +179,62 @@ START_TEST(a_cached_file_body_is_held_not_closed)
 }
 END_TEST
 
+/* A ref whose freeing is seen: the test's stand-in for a cache entry. */
+struct seen_ref {
+	struct shoal_ref ref;
+	bool freed;
+};
+
+static void seen_free(struct shoal_ref *r)
+{
+	((struct seen_ref *)r)->freed = true;
+}
+
+START_TEST(rollback_takes_back_what_followed_the_mark)
+{
+	char scratch[64], got[64];
+	struct seen_ref held = { .ref = { .free = seen_free, .orphaned = true } };
+	struct shoal_out_mark m;
+	struct shoal_out o;
+	size_t avail;
+	int sv[2], file;
+	char *p;
+
+	pair(sv);
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	p = shoal_out_scratch(&o, &avail);
+	memcpy(p, "first|", 6);
+	shoal_out_commit(&o, 6);
+	shoal_out_note(&o, 200, 6);
+	shoal_out_mark(&o, &m);
+	/* Adjacent in the scratch space: merged into the piece the mark saw last. */
+	p = shoal_out_scratch(&o, &avail);
+	memcpy(p, "second|", 7);
+	shoal_out_commit(&o, 7);
+	shoal_out_add(&o, "held|", 5, &held.ref);
+	file = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(file, 0);
+	shoal_out_file(&o, file, 0, 0, NULL);
+	shoal_out_note(&o, 405, 12);
+	ck_assert(!held.freed);
+
+	shoal_out_rollback(&o, &m);
+	ck_assert(held.freed);                           /* its last holder let go */
+	ck_assert_int_eq(fcntl(file, F_GETFD), -1);      /* the owned file body is closed */
+	ck_assert_uint_eq(o.bytes, 6);
+	ck_assert_int_eq(o.last_status, 200);
+	ck_assert(shoal_out_room(&o, 1, sizeof(scratch) - 6));
+	p = shoal_out_scratch(&o, &avail);
+	memcpy(p, "error", 5);
+	shoal_out_commit(&o, 5);
+	ck_assert_int_eq(flush(&o, sv[0]), SHOAL_OUT_DONE);
+	ck_assert_uint_eq(drain(sv[1], got, sizeof(got)), 11);
+	ck_assert(memcmp(got, "first|error", 11) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(peer_gone_is_an_error)
 {
 	char scratch[16];
@@ -204,6 +262,7 @@ int main(void)
 	tcase_add_test(tc, room_accounts_for_pieces_scratch_and_file);
 	tcase_add_test(tc, partial_writes_resume_with_file_body);
 	tcase_add_test(tc, a_cached_file_body_is_held_not_closed);
+	tcase_add_test(tc, rollback_takes_back_what_followed_the_mark);
 	tcase_add_test(tc, peer_gone_is_an_error);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);

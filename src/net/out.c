@@ -87,6 +87,40 @@ void shoal_out_reset(struct shoal_out *o)
 	shoal_out_init(o, o->scratch, o->scratch_cap);
 }
 
+void shoal_out_mark(const struct shoal_out *o, struct shoal_out_mark *m)
+{
+	m->niov = o->niov;
+	m->nrefs = o->nrefs;
+	m->last_len = o->niov ? o->iov[o->niov - 1].iov_len : 0;
+	m->scratch_len = o->scratch_len;
+	m->bytes = o->bytes;
+	m->had_file = o->file_fd >= 0;
+	m->last_status = o->last_status;
+	m->last_body = o->last_body;
+}
+
+void shoal_out_rollback(struct shoal_out *o, const struct shoal_out_mark *m)
+{
+	while (o->nrefs > m->nrefs)
+		shoal_ref_drop(o->refs[--o->nrefs]);
+	if (o->file_fd >= 0 && !m->had_file) {
+		if (o->file_ref)
+			shoal_ref_drop(o->file_ref);
+		else
+			close(o->file_fd);
+		o->file_fd = -1;
+		o->file_ref = NULL;
+		o->file_off = o->file_end = 0;
+	}
+	o->niov = m->niov;
+	if (m->niov)
+		o->iov[m->niov - 1].iov_len = m->last_len;
+	o->scratch_len = m->scratch_len;
+	o->bytes = m->bytes;
+	o->last_status = m->last_status;
+	o->last_body = m->last_body;
+}
+
 static void advance(struct shoal_out *o, size_t n)
 {
 	while (n > 0) {

@@ -177,7 +177,7 @@ static enum io_result conn_fill(struct shoal_conn *c)
 }
 
 /* Skips request body bytes in the buffer. Returns 1 when the body is behind us, 0 while more
- * is expected, -1 when it is malformed or larger than allowed. */
+ * is expected, -400 when its framing is broken, -413 when it is larger than allowed. */
 static int conn_skip_body(struct shoal_conn *c)
 {
 	struct shoal_conn_io *io = c->io;
@@ -193,8 +193,10 @@ static int conn_skip_body(struct shoal_conn *c)
 	}
 	rc = shoal_http_chunked_skip(&io->chunked, io->in + io->in_pos, avail, &used, &io->body_seen);
 	io->in_pos += (uint32_t)used;
-	if (rc >= 0 && io->body_seen > (uint64_t)conn_env(c)->handler->cfg->max_body_size)
-		rc = -1;
+	if (rc < 0)
+		rc = -400;
+	else if (io->body_seen > (uint64_t)conn_env(c)->handler->cfg->max_body_size)
+		rc = -413;
 	if (rc != 0)
 		io->body_chunked = false;
 	return rc;
@@ -244,6 +246,26 @@ static void conn_expect_body(struct shoal_conn_io *io, const struct shoal_http_r
 	}
 }
 
+/* A request that could not be read whole (req NULL: not even its head), or whose body turned
+ * out malformed or too large: its status, then the connection closes. */
+static void conn_refuse(struct shoal_conn *c, const struct shoal_http_request *req,
+			size_t bytes_in, int status)
+{
+	struct shoal_conn_env *env = conn_env(c);
+	struct shoal_conn_io *io = c->io;
+	size_t queued = io->out.bytes;
+	bool limit = status == 413 || status == 414 || status == 431;
+
+	/* A request not understood has no Host that can be trusted: the address's default. */
+	shoal_reply_error(env->handler, shoal_route_default_site(c->origin->route), &io->out, status,
+			  req ? req->version : SHOAL_HTTP_11, false, req && req->method == SHOAL_HTTP_HEAD);
+	c->close_after = true;
+	shoal_stats_error(env->handler->stats, status == 408 ? SHOAL_STATS_ERROR_TIMEOUT
+					      : limit ? SHOAL_STATS_ERROR_LIMIT
+					      : SHOAL_STATS_ERROR_PARSE);
+	conn_account(c, req, bytes_in, io->out.bytes - queued);
+}
+
 /* Answers one parsed request of head_len bytes and arranges to skip its body. */
 static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req,
 			size_t head_len)
@@ -256,27 +278,24 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		.peer_family = c->peer_family, .peer_addr = c->peer_addr,
 	};
 
+	struct shoal_out_mark mark;
+	int rc;
+
 	c->requests++;
 	r.keep_alive = conn_keep_alive(c, req);
+	shoal_out_mark(&io->out, &mark);
 	c->close_after = !shoal_route_answer(c->origin->route, &r);
-	if (!r.body_refused)
+	if (!r.body_refused) {
 		conn_expect_body(io, req);
+		/* A body whose framing is broken in what arrived with the head makes the whole
+		 * request bad: its answer, not sent yet, gives way to the error. */
+		if ((rc = conn_skip_body(c)) < 0) {
+			shoal_out_rollback(&io->out, &mark);
+			conn_refuse(c, req, head_len, -rc);
+			return;
+		}
+	}
 	conn_account(c, req, head_len, io->out.bytes - queued);
-}
-
-/* A request that could not be read whole: its status, then the connection closes. */
-static void conn_refuse(struct shoal_conn *c, int status, enum shoal_stats_error why)
-{
-	struct shoal_conn_env *env = conn_env(c);
-	struct shoal_conn_io *io = c->io;
-	size_t queued = io->out.bytes;
-
-	/* The request was not understood, so its Host is not known: the address's default. */
-	shoal_reply_error(env->handler, shoal_route_default_site(c->origin->route), &io->out, status,
-			  SHOAL_HTTP_11, false, false);
-	c->close_after = true;
-	shoal_stats_error(env->handler->stats, why);
-	conn_account(c, NULL, io->in_len - io->in_pos, io->out.bytes - queued);
 }
 
 static size_t conn_buffered_head(const struct shoal_conn *c)
@@ -288,45 +307,44 @@ static size_t conn_buffered_head(const struct shoal_conn *c)
 }
 
 /* Queues responses for as many buffered requests as the batch has room for, so that a
- * pipelined burst is answered with one write. Returns false if the connection was closed. */
-static bool conn_parse_batch(struct shoal_conn *c)
+ * pipelined burst is answered with one write. */
+static void conn_parse_batch(struct shoal_conn *c)
 {
 	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
 	while (!c->close_after) {
 		int rc;
+		/* A body that turns out malformed or too large after its request was answered:
+		 * the stream cannot be trusted any more, so the error closes it. */
 		if ((io->body_left || io->body_chunked) && (rc = conn_skip_body(c)) <= 0) {
-			if (rc == 0)
-				return true;
-			conn_close(c); /* the stream cannot be trusted any more */
-			return false;
+			if (rc < 0)
+				conn_refuse(c, NULL, 0, -rc);
+			return;
 		}
 		if (io->in_pos == io->in_len) {
 			io->in_pos = io->in_len = io->in_scanned = 0;
-			return true;
+			return;
 		}
 		/* The target is at most what is buffered and at most the head limit, so an empty
 		 * batch always has room: the scratch space is sized for the head limit. */
 		if (!shoal_out_room(&io->out, SHOAL_REPLY_IOVS,
 				    shoal_reply_scratch_need(conn_buffered_head(c))))
-			return true;
+			return;
 		rc = shoal_http_parse_request(io->in + io->in_pos, io->in_len - io->in_pos,
 					      io->in_scanned, &env->limits, &env->req);
 		if (rc == SHOAL_HTTP_INCOMPLETE) {
 			io->in_scanned = io->in_len - io->in_pos;
-			return true;
+			return;
 		}
 		io->in_scanned = 0;
 		if (rc < 0) {
-			bool limit = rc == -413 || rc == -414 || rc == -431;
-			conn_refuse(c, -rc, limit ? SHOAL_STATS_ERROR_LIMIT : SHOAL_STATS_ERROR_PARSE);
-			return true;
+			conn_refuse(c, NULL, io->in_len - io->in_pos, -rc);
+			return;
 		}
 		io->in_pos += (uint32_t)rc;
 		conn_answer(c, &env->req, (size_t)rc);
 	}
-	return true;
 }
 
 /* Closing while the client may still be sending would make the kernel answer with a reset,
@@ -403,8 +421,7 @@ static bool conn_read_and_parse(struct shoal_conn *c)
 {
 	struct shoal_conn_io *io = c->io;
 
-	if (!conn_parse_batch(c))
-		return false;
+	conn_parse_batch(c);
 	if (!shoal_out_empty(&io->out)) {
 		c->state = SHOAL_CONN_WRITING;
 		return true;
@@ -529,7 +546,7 @@ static void conn_on_timer(struct shoal_timer *t)
 		shoal_stats_error(env->handler->stats, SHOAL_STATS_ERROR_TIMEOUT);
 	if (c->timer_q == &env->header_q && c->state == SHOAL_CONN_READING && io &&
 	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
-		conn_refuse(c, 408, SHOAL_STATS_ERROR_TIMEOUT);
+		conn_refuse(c, NULL, io->in_len - io->in_pos, 408);
 		io->in_pos = io->in_len;
 		c->readable = true; /* the partial request is unread input: linger after the 408 */
 		c->state = SHOAL_CONN_WRITING;

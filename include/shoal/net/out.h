@@ -70,4 +70,21 @@ enum shoal_out_result shoal_out_flush(struct shoal_out *o, struct shoal_transpor
 /* Drops whatever is pending (connection closing) and releases references. */
 void shoal_out_reset(struct shoal_out *o);
 
+/* A point in the batch that what is queued after it can be taken back to. */
+struct shoal_out_mark {
+	unsigned niov, nrefs;
+	size_t last_len; /* of the piece then last: a later adjacent one may have grown it */
+	size_t scratch_len, bytes;
+	bool had_file;
+	int last_status;
+	uint64_t last_body;
+};
+
+void shoal_out_mark(const struct shoal_out *o, struct shoal_out_mark *m);
+
+/* Takes back what was queued since m (an answer that gives way to an error), releasing its
+ * references and a file body it queued. Only while nothing of the batch has been sent: a
+ * flush since the mark makes this undefined. */
+void shoal_out_rollback(struct shoal_out *o, const struct shoal_out_mark *m);
+
 #endif
