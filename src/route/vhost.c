@@ -7,7 +7,10 @@ struct shoal_http_str shoal_vhost_host(struct shoal_http_str host)
 	const char *p = host.p;
 	size_t len = host.len;
 
-	if (len && p[0] == '[') {
+	/* No Host at all (HTTP/1.0): p may be NULL, which memchr must never see. */
+	if (!len)
+		return host;
+	if (p[0] == '[') {
 		const char *close = memchr(p, ']', len);
 		len = close ? (size_t)(close - p) - 1 : 0;
 		p++;
