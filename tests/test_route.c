@@ -115,6 +115,13 @@ START_TEST(host_picks_the_site)
 }
 END_TEST
 
+/* HTTP/1.0 allows a request without Host: the address's default site answers it. */
+START_TEST(request_without_host_goes_to_the_default)
+{
+	assert_site(&shared, NULL, 2);
+}
+END_TEST
+
 START_TEST(body_over_the_limit_is_refused)
 {
 	ck_assert(!route("POST / HTTP/1.1\r\nHost: c.test\r\nContent-Length: 101\r\n\r\n"));
@@ -170,6 +177,7 @@ int main(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, sites_of_one_address);
 	tcase_add_test(tc, host_picks_the_site);
+	tcase_add_test(tc, request_without_host_goes_to_the_default);
 	tcase_add_test(tc, body_over_the_limit_is_refused);
 	tcase_add_test(tc, health_path_is_routed);
 	tcase_add_test(tc, status_path_is_for_the_acl_only);
