@@ -23,6 +23,7 @@
 #include "shoal/handler/handler.h"
 #include "shoal/handler/reply.h"
 #include "shoal/http/mime.h"
+#include "shoal/net/transport.h"
 
 /* Servers a fixture's configuration may have. */
 #define FIXTURE_SITES 4
@@ -280,7 +281,7 @@ static inline void fixture_finish(struct fixture_exchange *x)
 
 	fixture_socketpair(sv, SOCK_STREAM);
 	do {
-		r = shoal_out_flush(&x->out, sv[0]);
+		r = shoal_out_flush(&x->out, SHOAL_TRANSPORT_TCP(sv[0]));
 		fixture_read_ready(sv[1], x->wire, &x->wire_len, sizeof(x->wire));
 	} while (r == SHOAL_OUT_AGAIN || r == SHOAL_OUT_YIELD);
 	ck_assert_int_eq(r, SHOAL_OUT_DONE);
