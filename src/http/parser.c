@@ -345,30 +345,25 @@ static bool next_element(struct shoal_http_str list, size_t *pos, struct shoal_h
 	return true;
 }
 
-/* RFC 9112 6.3: identical repeated lengths may be merged; anything else smells of request
- * smuggling. */
+/* Content-Length = 1*DIGIT, in one field line. RFC 9110 8.6 would let a recipient merge
+ * repeated identical lengths, but a proxy in front of us that took the first, the last or the
+ * merged value would frame the body its own way: a second length, equal or not, and a list are
+ * refused (RFC 9112 6.3, item 5). */
 static int add_content_length(struct shoal_http_str value, struct fields_seen *seen)
 {
-	struct shoal_http_str elem;
-	size_t pos = 0;
+	uint64_t n = 0;
 
-	while (next_element(value, &pos, &elem)) {
-		uint64_t n = 0;
+	if (seen->has_length || value.len == 0)
+		return -400;
+	for (size_t i = 0; i < value.len; i++) {
+		unsigned d = (unsigned char)value.p[i] - '0';
 
-		if (elem.len == 0)
+		if (!lex_is_digit((unsigned char)value.p[i]) || n > (UINT64_MAX - d) / 10)
 			return -400;
-		for (size_t i = 0; i < elem.len; i++) {
-			unsigned d = (unsigned char)elem.p[i] - '0';
-
-			if (!lex_is_digit((unsigned char)elem.p[i]) || n > (UINT64_MAX - d) / 10)
-				return -400;
-			n = n * 10 + d;
-		}
-		if (seen->has_length && seen->length != n)
-			return -400;
-		seen->has_length = true;
-		seen->length = n;
+		n = n * 10 + d;
 	}
+	seen->has_length = true;
+	seen->length = n;
 	return 0;
 }
 
