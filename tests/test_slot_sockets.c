@@ -124,6 +124,7 @@ START_TEST(gc_keeps_held_sockets_and_those_below_them)
 	shoal_slot_sockets_gc(&s, NULL, 0, 0, held_by_none, NULL, &log);
 	ck_assert_uint_eq(s.n, 0);
 	ck_assert(!is_open(fds[0]) && !is_open(fds[2]));
+	shoal_slot_sockets_close_all(&s);
 }
 END_TEST
 
