@@ -97,6 +97,17 @@ START_TEST(gc_closes_removed_slots_and_addresses)
 }
 END_TEST
 
+/* One address with sockets for slots 0 to 3; fds gets them by slot. */
+static void four_slots(struct shoal_slot_sockets *s, struct shoal_addr *a, int fds[4])
+{
+	const struct shoal_addr *addrs[] = { a };
+
+	free_addr(a);
+	ensure_ok(s, addrs, 1, 4);
+	for (unsigned slot = 0; slot < 4; slot++)
+		fds[slot] = shoal_slot_sockets_fd(s, a, slot);
+}
+
 /* A removed slot's socket stays while its worker holds it, and so does every socket below
  * one that stays: the group only ever loses its last member. */
 START_TEST(gc_keeps_held_sockets_and_those_below_them)
@@ -109,10 +120,7 @@ START_TEST(gc_keeps_held_sockets_and_those_below_them)
 	int fds[4];
 
 	shoal_log_init(&log, "test");
-	free_addr(&a);
-	ensure_ok(&s, addrs, 1, 4);
-	for (unsigned slot = 0; slot < 4; slot++)
-		fds[slot] = shoal_slot_sockets_fd(&s, &a, slot);
+	four_slots(&s, &a, fds);
 	shoal_slot_sockets_gc(&s, addrs, 1, 2, held_by_slot, &retiring, &log);
 	ck_assert_uint_eq(s.n, 4); /* slot 2 is free, but below slot 3 */
 	retiring = 2;
@@ -142,10 +150,7 @@ START_TEST(a_slot_added_back_gets_its_socket_and_the_steering)
 	int fds[4], worker3, clients[60], counts[3] = { 0 };
 
 	shoal_log_init(&log, "test");
-	free_addr(&a);
-	ensure_ok(&s, addrs, 1, 4);
-	for (unsigned slot = 0; slot < 4; slot++)
-		fds[slot] = shoal_slot_sockets_fd(&s, &a, slot);
+	four_slots(&s, &a, fds);
 	worker3 = dup(fds[3]); /* slot 3's worker; slot 2's is already gone */
 	shoal_slot_sockets_gc(&s, addrs, 1, 2, held_by_slot, &retiring, &log);
 	ensure_ok(&s, addrs, 1, 3);
