@@ -1,4 +1,4 @@
-/* Loopback listeners for the unit tests of the socket modules. */
+/* Loopback listeners and clients for the unit tests of the socket modules. */
 #ifndef SHOAL_TESTS_LOOPBACK_H
 #define SHOAL_TESTS_LOOPBACK_H
 
@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "shoal/net/listener.h"
 
@@ -26,6 +27,31 @@ static inline int loopback_foreign_listener(struct shoal_addr *addr)
 	snprintf(text, sizeof(text), "127.0.0.1:%u", ntohs(sin.sin_port));
 	ck_assert_int_eq(shoal_addr_parse(text, addr, NULL), 0);
 	return fd;
+}
+
+/* Connects n clients to addr, each sending one byte: with TCP_DEFER_ACCEPT, a connection is
+ * accepted once its first byte is in. */
+static inline void loopback_connect_n(const struct shoal_addr *addr, int n, int *clients)
+{
+	for (int i = 0; i < n; i++) {
+		clients[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(clients[i], 0);
+		ck_assert_int_eq(connect(clients[i], (const struct sockaddr *)&addr->ss, addr->len), 0);
+		ck_assert_int_eq(write(clients[i], "x", 1), 1);
+	}
+}
+
+/* Accepts (and closes) what the non-blocking listener fd has queued; returns how many. */
+static inline int loopback_drain(int fd)
+{
+	int n = 0, c;
+
+	usleep(100 * 1000); /* let the last bytes reach the listener */
+	while ((c = accept(fd, NULL, NULL)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
 }
 
 #endif

@@ -106,29 +106,6 @@ START_TEST(slot_sockets_share_a_port)
 }
 END_TEST
 
-static void connect_n(const struct shoal_addr *addr, int n, int *clients)
-{
-	for (int i = 0; i < n; i++) {
-		clients[i] = socket(AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_ge(clients[i], 0);
-		ck_assert_int_eq(connect(clients[i], (const struct sockaddr *)&addr->ss, addr->len), 0);
-		/* With TCP_DEFER_ACCEPT, a connection is accepted once its first byte is in. */
-		ck_assert_int_eq(write(clients[i], "x", 1), 1);
-	}
-}
-
-static int drain_queue(int fd)
-{
-	int n = 0, c;
-
-	usleep(100 * 1000); /* let the last bytes reach the listener */
-	while ((c = accept(fd, NULL, NULL)) >= 0) {
-		close(c);
-		n++;
-	}
-	return n;
-}
-
 /* The steering program sends nothing to sockets past the active ones: a retiring slot's
  * queue only holds what it had before, which is what lets it drain without a reset. */
 START_TEST(steering_skips_retiring_sockets)
@@ -143,20 +120,53 @@ START_TEST(steering_skips_retiring_sockets)
 		ck_assert_msg(fds[i] >= 0, "%s", err.msg);
 	}
 	ck_assert_msg(shoal_listener_steer(fds[0], 2, &err) == 0, "%s", err.msg);
-	connect_n(&addr, 60, clients);
+	loopback_connect_n(&addr, 60, clients);
 	for (int i = 0; i < 3; i++)
-		counts[i] = drain_queue(fds[i]);
+		counts[i] = loopback_drain(fds[i]);
 	ck_assert_int_eq(counts[0] + counts[1], 60);
 	ck_assert_int_eq(counts[2], 0);
 	ck_assert_int_gt(counts[0], 5);
 	ck_assert_int_gt(counts[1], 5);
 	ck_assert_int_eq(shoal_listener_steer(fds[1], 3, &err), 0); /* any member sets the group */
-	connect_n(&addr, 30, clients + 60);
-	ck_assert_int_gt(drain_queue(fds[2]), 0);
+	loopback_connect_n(&addr, 30, clients + 60);
+	ck_assert_int_gt(loopback_drain(fds[2]), 0);
 	for (int i = 0; i < 90; i++)
 		close(clients[i]);
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
+}
+END_TEST
+
+/* What the master keeps its slots in order by (see shoal_slot_sockets_steer): a socket joins
+ * its reuseport group at the end, and one that leaves gives its index to the last. So a socket
+ * opened while a retiring one is still in the group sits behind it, out of the steering's
+ * reach, while the retiring one gets new connections again (issue 12). */
+START_TEST(a_group_gains_at_its_end_and_a_leaver_gives_its_place_to_the_last)
+{
+	struct shoal_addr addr;
+	struct shoal_err err;
+	int fds[4], clients[120];
+
+	close(loopback_foreign_listener(&addr));
+	for (int i = 0; i < 3; i++) {
+		fds[i] = shoal_listener_open(&addr, 128, &err);
+		ck_assert_msg(fds[i] >= 0, "%s", err.msg);
+	}
+	ck_assert_msg(shoal_listener_steer(fds[0], 2, &err) == 0, "%s", err.msg);
+	fds[3] = shoal_listener_open(&addr, 128, &err); /* fds[2] retiring, a new one behind it */
+	ck_assert_msg(fds[3] >= 0, "%s", err.msg);
+	ck_assert_int_eq(shoal_listener_steer(fds[0], 3, &err), 0);
+	loopback_connect_n(&addr, 60, clients);
+	ck_assert_int_eq(loopback_drain(fds[3]), 0);
+	ck_assert_int_gt(loopback_drain(fds[2]), 0);
+	close(fds[2]);
+	loopback_connect_n(&addr, 60, clients + 60);
+	ck_assert_int_gt(loopback_drain(fds[3]), 5);
+	for (int i = 0; i < 120; i++)
+		close(clients[i]);
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			close(fds[i]);
 }
 END_TEST
 
@@ -171,6 +181,7 @@ int main(void)
 	tcase_add_test(tc, probe_detects_a_foreign_listener);
 	tcase_add_test(tc, slot_sockets_share_a_port);
 	tcase_add_test(tc, steering_skips_retiring_sockets);
+	tcase_add_test(tc, a_group_gains_at_its_end_and_a_leaver_gives_its_place_to_the_last);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);
 }

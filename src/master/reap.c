@@ -2,6 +2,7 @@
 
 #include "handover.h"
 #include "reap.h"
+#include "slots.h"
 #include "spawn.h"
 #include "workers.h"
 
@@ -27,6 +28,7 @@ static void reap_log_exit(struct master *m, const struct master_worker *w, int s
 
 void shoal_master_reap(struct master *m)
 {
+	bool reaped = false;
 	int status;
 	pid_t pid;
 
@@ -44,5 +46,9 @@ void shoal_master_reap(struct master *m)
 		reap_unref(m, w->gen);
 		w->gen = NULL;
 		shoal_master_workers_bury(m, w);
+		reaped = true;
 	}
+	/* A retired worker gone may free the sockets of a slot that no longer exists. */
+	if (reaped)
+		shoal_master_slots_gc(m);
 }

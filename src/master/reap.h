@@ -1,5 +1,6 @@
 /* Reaping: collecting the exit of every child that ended (workers and a new master of a
- * binary upgrade), logging it, and replacing a worker that died unasked. */
+ * binary upgrade), logging it, replacing a worker that died unasked, and closing the sockets
+ * that only a retired worker still held. */
 #ifndef SHOAL_MASTER_REAP_H
 #define SHOAL_MASTER_REAP_H
 

@@ -59,8 +59,6 @@ int shoal_slot_sockets_ensure(struct shoal_slot_sockets *s, const struct shoal_a
 	return 0;
 }
 
-/* The kernel orders a reuseport group by bind time, which is slot order: slots are only ever
- * added and removed at the end, so "the first nslots" are the current ones. */
 int shoal_slot_sockets_steer(const struct shoal_slot_sockets *s,
 			     const struct shoal_addr *const *addrs, size_t naddrs, unsigned nslots,
 			     struct shoal_err *err)
@@ -92,19 +90,42 @@ static bool slot_sockets_needed(const struct shoal_slot_socket *sock,
 	return false;
 }
 
-void shoal_slot_sockets_gc(struct shoal_slot_sockets *s, const struct shoal_addr *const *addrs,
-			   size_t naddrs, unsigned nslots, struct shoal_log *log)
+/* Whether sock sits above every socket of its address that gc keeps: only then does closing
+ * it take it out of its reuseport group without moving a kept socket to another index. */
+static bool slot_sockets_above_kept(const struct shoal_slot_sockets *s,
+				    const struct shoal_slot_socket *sock, const bool *keep)
 {
+	for (size_t i = 0; i < s->n; i++)
+		if (keep[i] && s->v[i].slot > sock->slot && shoal_addr_equal(&s->v[i].addr, &sock->addr))
+			return false;
+	return true;
+}
+
+void shoal_slot_sockets_gc(struct shoal_slot_sockets *s, const struct shoal_addr *const *addrs,
+			   size_t naddrs, unsigned nslots, shoal_slot_sockets_held_fn *held,
+			   void *ctx, struct shoal_log *log)
+{
+	bool *keep = calloc(s->n ? s->n : 1, sizeof(*keep));
 	size_t kept = 0;
 
+	if (!keep) {
+		log_warn(log, "out of memory: unused listeners stay open for now");
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		keep[i] = slot_sockets_needed(&s->v[i], addrs, naddrs, nslots) ||
+			  held(&s->v[i], ctx);
 	for (size_t i = 0; i < s->n; i++) {
-		if (slot_sockets_needed(&s->v[i], addrs, naddrs, nslots)) {
-			s->v[kept++] = s->v[i];
+		if (keep[i] || !slot_sockets_above_kept(s, &s->v[i], keep))
 			continue;
-		}
 		log_info(log, "closing listener %s of slot %u", s->v[i].addr.text, s->v[i].slot);
 		close(s->v[i].fd);
+		s->v[i].fd = -1;
 	}
+	free(keep);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].fd >= 0)
+			s->v[kept++] = s->v[i];
 	s->n = kept;
 }
 

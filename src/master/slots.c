@@ -25,12 +25,28 @@ int shoal_master_slots_sockets(struct master *m, struct shoal_err *err)
 					 err);
 }
 
+/* A worker holds its slot's socket of every address of its generation from its start to its
+ * exit (a retiring one may still be accepting from it): the master's knowledge of which
+ * sockets a close of its own would really take out of their groups. */
+static bool slots_held(const struct shoal_slot_socket *sock, void *ctx)
+{
+	const struct master *m = ctx;
+
+	for (size_t i = 0; i < m->nworkers; i++) {
+		const struct master_worker *w = m->workers[i];
+		for (size_t j = 0; w->slot == sock->slot && j < w->gen->naddrs; j++)
+			if (shoal_addr_equal(w->gen->addrs[j], &sock->addr))
+				return true;
+	}
+	return false;
+}
+
 void shoal_master_slots_gc(struct master *m)
 {
 	const struct shoal_generation *g = m->current;
 
 	shoal_slot_sockets_gc(&m->sockets, g ? g->addrs : NULL, g ? g->naddrs : 0, m->nslots,
-			      &m->log);
+			      slots_held, m, &m->log);
 }
 
 void shoal_master_slots_steer(struct master *m)

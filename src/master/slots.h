@@ -13,14 +13,17 @@ int shoal_master_slots_resize(struct master *m, unsigned n);
 /* Sockets for the current configuration's addresses and every slot. */
 int shoal_master_slots_sockets(struct master *m, struct shoal_err *err);
 
-/* Closes the sockets of addresses no longer configured and of slots no longer there. */
+/* Closes the sockets of addresses no longer configured and of slots no longer there, once no
+ * worker holds them any more (see shoal_slot_sockets_gc): until then a slot added back takes
+ * its socket again. Called again whenever workers have been reaped. */
 void shoal_master_slots_gc(struct master *m);
 
 /* New connections go to the current slots only; a slot being removed drains what it queued.
  * A failure is logged. */
 void shoal_master_slots_steer(struct master *m);
 
-/* TTIN: one more slot, with its sockets and a worker; refused at MAX_SLOTS. */
+/* TTIN: one more slot, with its sockets (those of the slot's retiring worker, if it is still
+ * there) and a worker; refused at MAX_SLOTS. */
 void shoal_master_slots_add(struct master *m);
 
 /* TTOU: the last slot goes, its worker retired; the last slot of all stays. */

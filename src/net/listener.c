@@ -154,7 +154,9 @@ int shoal_listener_set_backlog(int fd, int backlog, struct shoal_err *err)
 int shoal_listener_steer(int fd, unsigned active, struct shoal_err *err)
 {
 	/* A classic BPF program: A = random; A %= active; return A. TCP needs no flow affinity
-	 * here: the handshake's later packets find their request socket without this choice. */
+	 * here: the handshake's later packets find their request socket without this choice.
+	 * It can only pick by place. An eBPF program with a socket array would pick by socket,
+	 * but loading one takes CAP_BPF, which shoal must do without. */
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
 		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, active ? active : 1),

@@ -19,16 +19,23 @@ from harness import Client, wait_until, socket_inodes_of  # noqa: E402
 class LoadClient:
     """Keep-alive clients in threads, each looping GET; a connection the server closes after
     a Connection: close response is reopened. Anything else is a failure: a request sent on
-    an open connection that gets no response, a reset, a non-2xx status."""
+    an open connection that gets no response, a reset, a non-2xx status.
+    The `fresh` threads beyond them open a new connection for every request instead, and send
+    it a moment after the connection is made, as a client across a network would: until then
+    the connection waits in the listening socket (TCP_DEFER_ACCEPT), so that a socket closed
+    with connections still in it fails them, and a refused connection is a failure too."""
 
-    def __init__(self, port, conns=8, path="/file612.txt"):
+    def __init__(self, port, conns=8, path="/file612.txt", fresh=0):
         self.port, self.path = port, path
         self.ok = 0
+        self.fresh_ok = 0
         self.failures = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.clients = {}
         self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(conns)]
+        self.threads += [threading.Thread(target=self.run_fresh, args=(conns + i,))
+                         for i in range(fresh)]
 
     def run(self, i):
         c = None
@@ -39,11 +46,7 @@ class LoadClient:
                     with self.lock:
                         self.clients[i] = c
                 r = c.request("GET", self.path)
-                with self.lock:
-                    if r.status == 200:
-                        self.ok += 1
-                    else:
-                        self.failures.append((i, "status %d" % r.status))
+                self.count(i, r, fresh=False)
                 if (r.header("Connection") or "").lower() == "close":
                     c.close()
                     c = None
@@ -55,6 +58,26 @@ class LoadClient:
                 c = None
         if c:
             c.close()
+
+    def run_fresh(self, i):
+        while not self.stop.is_set():
+            try:
+                with Client(self.port, timeout=10) as c:
+                    time.sleep(0.005)
+                    self.count(i, c.request("GET", self.path, {"Connection": "close"}),
+                               fresh=True)
+            except Exception as e:  # refused, reset, cut short: all failures
+                with self.lock:
+                    self.failures.append((i, repr(e)))
+
+    def count(self, i, r, fresh):
+        with self.lock:
+            if r.status != 200:
+                self.failures.append((i, "status %d" % r.status))
+            elif fresh:
+                self.fresh_ok += 1
+            else:
+                self.ok += 1
 
     def __enter__(self):
         for t in self.threads:
@@ -129,6 +152,36 @@ class ZeroDowntimeTest(unittest.TestCase):
         requests, errors, non2xx = wrk_counts(out)
         self.assertGreater(requests, 1000, out)
         self.assertEqual((errors, non2xx), (0, 0), out)
+
+    def rescale(self, s, rounds, hold, gap, done=0):
+        """Rounds of TTIN, `hold` seconds, TTOU, `gap` seconds, each waited for in the log. With
+        a gap under a second, every TTIN after the first comes while the worker that the TTOU
+        before it removed still accepts from its slot's socket (for a second); with a gap and
+        a hold over a second together, that second ends while the slot is back."""
+        for i in range(done, done + rounds):
+            s.signal(signal.SIGTTIN)
+            s.wait_for_log(r"adding worker", count=i + 1, timeout=10)
+            time.sleep(hold)
+            s.signal(signal.SIGTTOU)
+            s.wait_for_log(r"removing worker", count=i + 1, timeout=10)
+            time.sleep(gap)
+        return done + rounds
+
+    def test_ttin_within_a_second_of_ttou(self):
+        """Issue 12: a slot removed and added again within the removed worker's accept grace
+        must not leave new connections queued in a socket that is about to close."""
+        s = self.server(workers=2, shutdown_timeout=10)
+        with LoadClient(s.port, conns=6, fresh=3) as load:
+            wait_until(lambda: load.ok > 100 and load.fresh_ok > 100, 10, what="load to start")
+            fresh = load.fresh_ok
+            done = self.rescale(s, rounds=10, hold=0.3, gap=0.3)
+            self.rescale(s, rounds=10, hold=1.0, gap=0.3, done=done)
+            fresh = load.fresh_ok - fresh
+            done = load.ok
+            wait_until(lambda: load.ok > done + 100, 10, what="load after the rescaling")
+        self.assertEqual(load.failures, [], "%d failed connections or requests while rescaling "
+                         "(%d new connections served meanwhile)" % (len(load.failures), fresh))
+        self.assertGreater(fresh, 1000, "too few new connections to mean anything")
 
     def test_failed_upgrade_keeps_the_old_master(self):
         s = self.server(workers=2)

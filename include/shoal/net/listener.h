@@ -37,8 +37,11 @@ int shoal_listener_open(const struct shoal_addr *addr, int backlog, struct shoal
 int shoal_listener_probe(const struct shoal_addr *addr, struct shoal_err *err);
 
 /* Makes the kernel give new connections of fd's reuseport group only to the first `active`
- * sockets of the group (in the order they were bound), at random: the sockets beyond are
- * retiring and must only drain what they already queued. */
+ * sockets of the group, at random: the sockets beyond are retiring and must only drain what
+ * they already queued. "First" is by place in the group, not by socket: a socket takes the
+ * last place when it starts listening, and when one leaves (its last descriptor closed) the
+ * last one moves into its place. So a socket opened while one beyond `active` is still in the
+ * group lands behind it, where it gets nothing, while the retiring one gets its share. */
 int shoal_listener_steer(int fd, unsigned active, struct shoal_err *err);
 
 /* Applies a new backlog to a socket that is already listening (listen(2) may be called again). */
