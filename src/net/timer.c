@@ -46,7 +46,7 @@ struct shoal_timer *shoal_timer_pop_expired(struct shoal_timer_queue *q, uint64_
 	return first;
 }
 
-void shoal_timer_expire(struct shoal_timer_queue *q, uint64_t now_ms)
+void shoal_timer_expire_due(struct shoal_timer_queue *q, uint64_t now_ms)
 {
 	/* A timer re-armed by its callback goes behind the tail seen here; in a queue of
 	 * duration 0 it would be due again at once, so the walk stops at that tail. */
@@ -57,13 +57,4 @@ void shoal_timer_expire(struct shoal_timer_queue *q, uint64_t now_ms)
 		if (t == last)
 			break;
 	}
-}
-
-int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms)
-{
-	const struct shoal_timer *first = q->head.next;
-
-	if (first == &q->head)
-		return -1;
-	return first->deadline_ms > now_ms ? (int64_t)(first->deadline_ms - now_ms) : 0;
 }

@@ -34,11 +34,28 @@ bool shoal_timer_armed(const struct shoal_timer *t);
 /* Disarms and returns the first timer whose deadline is <= now_ms, or NULL. */
 struct shoal_timer *shoal_timer_pop_expired(struct shoal_timer_queue *q, uint64_t now_ms);
 
+/* The expiry walk of shoal_timer_expire, once the first timer is known to be due. */
+void shoal_timer_expire_due(struct shoal_timer_queue *q, uint64_t now_ms);
+
 /* Calls on_expire for every timer whose deadline is <= now_ms, in deadline order. A timer
- * that the callback arms again in this queue waits for a later call. */
-void shoal_timer_expire(struct shoal_timer_queue *q, uint64_t now_ms);
+ * that the callback arms again in this queue waits for a later call. Inline: a worker asks
+ * every queue on every loop turn, and almost always nothing is due. */
+static inline void shoal_timer_expire(struct shoal_timer_queue *q, uint64_t now_ms)
+{
+	const struct shoal_timer *first = q->head.next;
+
+	if (first != &q->head && first->deadline_ms <= now_ms)
+		shoal_timer_expire_due(q, now_ms);
+}
 
 /* Milliseconds until the first deadline of q (0 if already due), or -1 if q is empty. */
-int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms);
+static inline int64_t shoal_timer_next_ms(const struct shoal_timer_queue *q, uint64_t now_ms)
+{
+	const struct shoal_timer *first = q->head.next;
+
+	if (first == &q->head)
+		return -1;
+	return first->deadline_ms > now_ms ? (int64_t)(first->deadline_ms - now_ms) : 0;
+}
 
 #endif
