@@ -5,7 +5,7 @@
 
 #include "schema.h"
 #include "shoal/base/log.h"
-#include "shoal/net/listener.h"
+#include "shoal/net/addr.h"
 
 static void *field_of(void *base, const struct shoal_conf_key *key)
 {

@@ -7,7 +7,7 @@
 #include "server.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
-#include "shoal/net/listener.h"
+#include "shoal/net/addr.h"
 
 /* ---- checks of single values ---- */
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "shoal/base/error.h"
-#include "shoal/net/listener.h"
+#include "shoal/net/addr.h"
 #include "shoal/base/log.h"
 
 struct shoal_server_conf {

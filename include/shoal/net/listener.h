@@ -1,4 +1,4 @@
-/* Listen addresses and the master-owned SO_REUSEPORT sockets, one per (address, worker slot). */
+/* The master-owned SO_REUSEPORT listening sockets, one per (address, worker slot). */
 #ifndef SHOAL_NET_LISTENER_H
 #define SHOAL_NET_LISTENER_H
 
@@ -7,15 +7,7 @@
 #include <sys/socket.h>
 
 #include "shoal/base/error.h"
-
-/* "255.255.255.255:65535" or "[ffff:...:ffff]:65535" */
-#define SHOAL_ADDR_TEXT_MAX 56
-
-struct shoal_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char text[SHOAL_ADDR_TEXT_MAX]; /* canonical form: "127.0.0.1:8080", "[::1]:8080" */
-};
+#include "shoal/net/addr.h"
 
 /* A listening socket of one address for one worker slot. */
 struct shoal_slot_socket {
@@ -23,11 +15,6 @@ struct shoal_slot_socket {
 	unsigned slot;
 	int fd;
 };
-
-/* Parses "IPv4:PORT", "[IPv6]:PORT" or "*:PORT" (all IPv4 addresses). Numeric only: a name
- * that resolves differently at reload time would silently move the listener. */
-int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err *err);
-bool shoal_addr_equal(const struct shoal_addr *a, const struct shoal_addr *b);
 
 /* Creates a bound, listening, non-blocking, close-on-exec SO_REUSEPORT socket. Returns the fd. */
 int shoal_listener_open(const struct shoal_addr *addr, int backlog, struct shoal_err *err);

@@ -1,0 +1,88 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shoal/net/addr.h"
+
+static int parse_port(const char *s, in_port_t *port)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 65535)
+		return -1;
+	*port = htons((in_port_t)v);
+	return 0;
+}
+
+static int parse_ipv6(const char *text, struct shoal_addr *out, struct shoal_err *err)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+	const char *close = strchr(text, ']');
+	char host[INET6_ADDRSTRLEN];
+	size_t hostlen;
+
+	if (!close || close[1] != ':')
+		return shoal_err_set(err, "'%s' is not an address: expected \"[IPv6]:port\"", text);
+	hostlen = (size_t)(close - text - 1);
+	if (hostlen == 0 || hostlen >= sizeof(host))
+		return shoal_err_set(err, "'%s' is not an IPv6 address", text);
+	memcpy(host, text + 1, hostlen);
+	host[hostlen] = '\0';
+	sin6->sin6_family = AF_INET6;
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+		return shoal_err_set(err, "'%s' is not an IPv6 address", text);
+	if (parse_port(close + 2, &sin6->sin6_port) < 0)
+		return shoal_err_set(err, "'%s': port must be a number from 1 to 65535", text);
+	out->len = sizeof(*sin6);
+	inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+	snprintf(out->text, sizeof(out->text), "[%s]:%u", host, ntohs(sin6->sin6_port));
+	return 0;
+}
+
+static int parse_ipv4(const char *text, struct shoal_addr *out, struct shoal_err *err)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+	const char *colon = strrchr(text, ':');
+	char host[INET_ADDRSTRLEN];
+	size_t hostlen;
+
+	if (!colon)
+		return shoal_err_set(err, "'%s' is not an address: expected \"IPv4:port\"", text);
+	hostlen = (size_t)(colon - text);
+	if (hostlen == 0 || hostlen >= sizeof(host))
+		return shoal_err_set(err, "'%s' is not an IPv4 address", text);
+	memcpy(host, text, hostlen);
+	host[hostlen] = '\0';
+	sin->sin_family = AF_INET;
+	if (strcmp(host, "*") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return shoal_err_set(err, "'%s' is not an IPv4 address", text);
+	if (parse_port(colon + 1, &sin->sin_port) < 0)
+		return shoal_err_set(err, "'%s': port must be a number from 1 to 65535", text);
+	out->len = sizeof(*sin);
+	inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+	snprintf(out->text, sizeof(out->text), "%s:%u", host, ntohs(sin->sin_port));
+	return 0;
+}
+
+int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (text[0] == '[')
+		return parse_ipv6(text, out, err);
+	return parse_ipv4(text, out, err);
+}
+
+bool shoal_addr_equal(const struct shoal_addr *a, const struct shoal_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
