@@ -224,9 +224,14 @@ class HttpConfigTest(unittest.TestCase):
         s = self.server(workers=1, follow_symlinks=None)
         s.rewrite_config(text=s.config_text().replace(
             'index = [ "index.html" ];', 'index = [ "index.html" ]; follow_symlinks = false;'))
+        old = set(s.worker_pids())
         s.signal(__import__("signal").SIGHUP)
         s.wait_for_log(r"generation 2 ")
-        wait_until(lambda: len(s.worker_pids()) == 1, 5, what="the old worker to go")
+        # Right after the HUP the one worker is still the old one: wait for the new one alone.
+        def replaced():
+            pids = set(s.worker_pids())
+            return len(pids) == 1 and not pids & old
+        wait_until(replaced, 5, what="the old worker to be replaced")
         os.symlink("file612.txt", os.path.join(s.root, "link.txt"))
         self.assertEqual(s.request("GET", "/link.txt").status, 403)
         self.assertEqual(s.request("GET", "/file612.txt").status, 200)
