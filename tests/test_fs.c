@@ -147,7 +147,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("static_file");
+	Suite *s = suite_create("fs");
 	TCase *tc = tcase_create("open");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
