@@ -277,7 +277,6 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		.ctx = env->handler, .http = req, .out = &io->out,
 		.peer_family = c->peer_family, .peer_addr = c->peer_addr,
 	};
-
 	struct shoal_out_mark mark;
 	int rc;
 
