@@ -228,6 +228,19 @@ static inline bool lex_split_field_line(const char *line, size_t len, struct sho
 	return true;
 }
 
+/* Splits the field line at buf[*from ..), which ends with CRLF before end, into h and moves
+ * *from past it. Returns false as lex_split_field_line does. */
+static inline bool lex_take_field_line(const char *buf, size_t *from, size_t end,
+				       struct shoal_http_header *h)
+{
+	const char *cr = memchr(buf + *from, '\r', end - *from);
+	size_t line_len = (size_t)(cr - buf) - *from;
+	bool ok = lex_split_field_line(buf + *from, line_len, h);
+
+	*from += line_len + 2;
+	return ok;
+}
+
 /* Walks a comma-separated list (RFC 9110 5.6.1); each element comes out without its
  * surrounding OWS and may be empty. */
 static inline bool lex_next_element(struct shoal_http_str list, size_t *pos,

@@ -317,21 +317,18 @@ static int parse_fields(const char *buf, size_t from, size_t end, size_t max_hea
 			struct shoal_http_request *req, struct fields_seen *seen)
 {
 	while (from < end) {
-		const char *cr = memchr(buf + from, '\r', end - from);
-		size_t line_len = (size_t)(cr - buf) - from;
 		struct shoal_http_header *h;
 		int rc;
 
 		if (req->nheaders == max_headers)
 			return -431;
 		h = &req->headers[req->nheaders];
-		if (!lex_split_field_line(buf + from, line_len, h))
+		if (!lex_take_field_line(buf, &from, end, h))
 			return -400;
 		rc = apply_field(h, req, seen);
 		if (rc < 0)
 			return rc;
 		req->nheaders++;
-		from += line_len + 2;
 	}
 	return 0;
 }
