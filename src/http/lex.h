@@ -261,4 +261,20 @@ static inline bool lex_next_element(struct shoal_http_str list, size_t *pos,
 	return true;
 }
 
+/* Notes which of the persistence options of a Connection value (RFC 9112 9.3, 9.6) it lists;
+ * other options are left to the caller. */
+static inline void lex_connection_options(struct shoal_http_str value, bool *close,
+					  bool *keep_alive)
+{
+	struct shoal_http_str elem;
+	size_t pos = 0;
+
+	while (lex_next_element(value, &pos, &elem)) {
+		if (shoal_http_str_eq(elem, "close"))
+			*close = true;
+		else if (shoal_http_str_eq(elem, "keep-alive"))
+			*keep_alive = true;
+	}
+}
+
 #endif

@@ -264,19 +264,6 @@ static int add_transfer_codings(struct shoal_http_str value, struct fields_seen 
 	return 0;
 }
 
-static void add_connection_options(struct shoal_http_str value, struct fields_seen *seen)
-{
-	struct shoal_http_str elem;
-	size_t pos = 0;
-
-	while (lex_next_element(value, &pos, &elem)) {
-		if (shoal_http_str_eq(elem, "close"))
-			seen->conn_close = true;
-		else if (shoal_http_str_eq(elem, "keep-alive"))
-			seen->conn_keep_alive = true;
-	}
-}
-
 static int add_host(struct shoal_http_str value, struct shoal_http_request *req,
 		    struct fields_seen *seen)
 {
@@ -298,7 +285,7 @@ static int apply_field(const struct shoal_http_header *h, struct shoal_http_requ
 	if (shoal_http_str_eq(h->name, "transfer-encoding"))
 		return add_transfer_codings(h->value, seen);
 	if (shoal_http_str_eq(h->name, "connection"))
-		add_connection_options(h->value, seen);
+		lex_connection_options(h->value, &seen->conn_close, &seen->conn_keep_alive);
 	else if (shoal_http_str_eq(h->name, "expect"))
 		seen->expect_continue |= shoal_http_str_eq(h->value, "100-continue");
 	else if (shoal_http_str_eq(h->name, "if-none-match"))

@@ -70,19 +70,6 @@ static int parse_status_line(const char *line, size_t len, struct shoal_http_res
 	return 0;
 }
 
-static void add_connection_options(struct shoal_http_str value, struct fields_seen *seen)
-{
-	struct shoal_http_str elem;
-	size_t pos = 0;
-
-	while (lex_next_element(value, &pos, &elem)) {
-		if (shoal_http_str_eq(elem, "close"))
-			seen->conn_close = true;
-		else if (shoal_http_str_eq(elem, "keep-alive"))
-			seen->conn_keep_alive = true;
-	}
-}
-
 static int apply_field(const struct shoal_http_header *h, struct fields_seen *seen)
 {
 	if (shoal_http_str_eq(h->name, "content-length")) {
@@ -94,7 +81,7 @@ static int apply_field(const struct shoal_http_header *h, struct fields_seen *se
 			return BAD;
 		seen->has_te = true;
 	} else if (shoal_http_str_eq(h->name, "connection")) {
-		add_connection_options(h->value, seen);
+		lex_connection_options(h->value, &seen->conn_close, &seen->conn_keep_alive);
 	} else if (shoal_http_str_eq(h->name, "upgrade")) {
 		seen->has_upgrade |= h->value.len > 0;
 	}
