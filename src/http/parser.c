@@ -34,21 +34,6 @@ static bool is_reg_name_char(unsigned char c)
 	}
 }
 
-static bool is_token(struct shoal_http_str s)
-{
-	if (s.len == 0)
-		return false;
-	for (size_t i = 0; i < s.len; i++)
-		if (!lex_is_tchar((unsigned char)s.p[i]))
-			return false;
-	return true;
-}
-
-static struct shoal_http_str str_of(const char *p, size_t len)
-{
-	return (struct shoal_http_str){ .p = p, .len = len };
-}
-
 bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
 {
 	for (size_t i = 0; i < s.len; i++)
@@ -58,66 +43,11 @@ bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
 	return lower[s.len] == '\0';
 }
 
-/* Returns the length of the CRLF pairs that open buf. A CR alone at the very end counts
- * too: it can only be the start of one more empty line, never of the request line. */
-static size_t skip_empty_lines(const char *buf, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && buf[i] == '\r' && (i + 1 == len || buf[i + 1] == '\n'))
-		i += 2;
-	return i < len ? i : len;
-}
-
-/* Scans buf[from - 3 .. len) for the empty line ending the head, rejecting bare CR and LF
- * on the way so that the full parse can split lines on CR alone. A CRLFCRLF right after
- * another line break belongs to the empty lines allowed before the request line. */
-static int find_head_end(const char *buf, size_t len, size_t from, size_t *end)
-{
-	for (size_t i = from > 3 ? from - 3 : 0; i < len; i++) {
-		if (buf[i] == '\n') {
-			if (i == 0 || buf[i - 1] != '\r')
-				return -400;
-			continue;
-		}
-		if (buf[i] != '\r' || i + 1 == len)
-			continue;
-		if (buf[i + 1] != '\n')
-			return -400;
-		if (i > 0 && buf[i - 1] != '\n' && i + 3 < len && buf[i + 2] == '\r' &&
-		    buf[i + 3] == '\n') {
-			*end = i + 4;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static size_t effective_max_headers(const struct shoal_http_limits *limits)
-{
-	return limits->max_headers < SHOAL_HTTP_MAX_HEADERS ? limits->max_headers
-							    : SHOAL_HTTP_MAX_HEADERS;
-}
-
-/* Field lines completed so far. Recounting from the start is bounded by max_head, and it
- * only runs when a read brought a new line end. */
-static size_t count_field_lines(const char *buf, size_t len)
-{
-	size_t i = skip_empty_lines(buf, len), lines = 0;
-	const char *lf;
-
-	while (i < len && (lf = memchr(buf + i, '\n', len - i))) {
-		lines++;
-		i = (size_t)(lf - buf) + 1;
-	}
-	return lines > 0 ? lines - 1 : 0;
-}
-
 /* The request line is measured from the start of the buffer, leading empty lines included,
  * so that the verdict does not depend on how the bytes were split across reads. */
 static bool request_line_fits(const char *buf, size_t len, size_t max)
 {
-	size_t start = skip_empty_lines(buf, len);
+	size_t start = lex_skip_empty_lines(buf, len);
 	size_t window = len < max + 1 ? len : max + 1;
 
 	return start < window && memchr(buf + start, '\r', window - start);
@@ -135,7 +65,7 @@ static int check_partial_limits(const char *buf, size_t len, size_t prev_len,
 	if (len >= limits->max_head)
 		return -431;
 	if (memchr(buf + from, '\n', len - from) &&
-	    count_field_lines(buf, len) > effective_max_headers(limits))
+	    lex_count_field_lines(buf, len) > lex_max_headers(limits))
 		return -431;
 	return SHOAL_HTTP_INCOMPLETE;
 }
@@ -161,13 +91,11 @@ static enum shoal_http_method method_of(struct shoal_http_str m)
 
 static int parse_version(struct shoal_http_str v, int *version)
 {
-	if (v.len != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !lex_is_digit((unsigned char)v.p[5]) ||
-	    v.p[6] != '.' || !lex_is_digit((unsigned char)v.p[7]))
-		return -400;
-	if (v.p[5] != '1')
-		return -505;
-	/* RFC 9110 2.5: a later 1.x is answered as the highest 1.x we implement. */
-	*version = v.p[7] == '0' ? SHOAL_HTTP_10 : SHOAL_HTTP_11;
+	int rc = lex_http_version(v);
+
+	if (rc <= 0)
+		return rc < 0 ? -400 : -505;
+	*version = rc;
 	return 0;
 }
 
@@ -211,19 +139,19 @@ static void split_path_query(const char *p, size_t len, struct shoal_http_reques
 	const char *q = memchr(p, '?', len);
 
 	if (!q) {
-		req->path = str_of(p, len);
+		req->path = lex_str(p, len);
 		return;
 	}
-	req->path = str_of(p, (size_t)(q - p));
-	req->query = str_of(q + 1, len - (size_t)(q - p) - 1);
+	req->path = lex_str(p, (size_t)(q - p));
+	req->query = lex_str(q + 1, len - (size_t)(q - p) - 1);
 }
 
 /* Length of an "http://" or "https://" prefix of the target, 0 if there is none. */
 static size_t http_scheme_len(struct shoal_http_str t)
 {
-	if (t.len >= 7 && shoal_http_str_eq(str_of(t.p, 7), "http://"))
+	if (t.len >= 7 && shoal_http_str_eq(lex_str(t.p, 7), "http://"))
 		return 7;
-	if (t.len >= 8 && shoal_http_str_eq(str_of(t.p, 8), "https://"))
+	if (t.len >= 8 && shoal_http_str_eq(lex_str(t.p, 8), "https://"))
 		return 8;
 	return 0;
 }
@@ -236,16 +164,16 @@ static int parse_absolute_form(struct shoal_http_request *req, size_t scheme_len
 
 	while (rest < end && *rest != '/' && *rest != '?')
 		rest++;
-	req->host = str_of(auth, (size_t)(rest - auth));
+	req->host = lex_str(auth, (size_t)(rest - auth));
 	if (!is_valid_host(req->host, false))
 		return -400;
 	if (rest < end && *rest == '/') {
 		split_path_query(rest, (size_t)(end - rest), req);
 		return 0;
 	}
-	req->path = str_of("/", 1);
+	req->path = lex_str("/", 1);
 	if (rest < end)
-		req->query = str_of(rest + 1, (size_t)(end - rest) - 1);
+		req->query = lex_str(rest + 1, (size_t)(end - rest) - 1);
 	return 0;
 }
 
@@ -257,7 +185,7 @@ static int parse_target(struct shoal_http_request *req)
 	if (req->method == SHOAL_HTTP_CONNECT) {
 		if (!is_valid_host(t, true))
 			return -400;
-		req->path = str_of(t.p, 0);
+		req->path = lex_str(t.p, 0);
 		return 0;
 	}
 	if (t.p[0] == '/') {
@@ -284,65 +212,24 @@ static int parse_request_line(const char *line, size_t len, struct shoal_http_re
 
 	if (!sp1)
 		return -400;
-	req->method_str = str_of(line, (size_t)(sp1 - line));
-	if (!is_token(req->method_str))
+	req->method_str = lex_str(line, (size_t)(sp1 - line));
+	if (!lex_is_token(req->method_str))
 		return -400;
 	req->method = method_of(req->method_str);
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
 	if (!sp2 || sp2 == sp1 + 1)
 		return -400;
-	req->target = str_of(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	req->target = lex_str(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	for (size_t i = 0; i < req->target.len; i++) {
 		unsigned char c = (unsigned char)req->target.p[i];
 
 		if (c < 0x21 || c > 0x7E)
 			return -400;
 	}
-	rc = parse_version(str_of(sp2 + 1, (size_t)(end - sp2 - 1)), &req->version);
+	rc = parse_version(lex_str(sp2 + 1, (size_t)(end - sp2 - 1)), &req->version);
 	if (rc < 0)
 		return rc;
 	return parse_target(req);
-}
-
-/* Splits field-line = field-name ":" OWS field-value OWS. A name that does not run straight
- * into the colon (leading whitespace of obs-fold, whitespace before the colon) is refused. */
-static int parse_field_line(const char *line, size_t len, struct shoal_http_header *h)
-{
-	size_t i = 0, v, end = len;
-
-	while (i < len && lex_is_tchar((unsigned char)line[i]))
-		i++;
-	if (i == 0 || i == len || line[i] != ':')
-		return -400;
-	for (v = i + 1; v < len; v++)
-		if (!lex_is_field_char((unsigned char)line[v]))
-			return -400;
-	for (v = i + 1; v < end && lex_is_ows((unsigned char)line[v]); v++)
-		;
-	while (end > v && lex_is_ows((unsigned char)line[end - 1]))
-		end--;
-	h->name = str_of(line, i);
-	h->value = str_of(line + v, end - v);
-	return 0;
-}
-
-/* Walks a comma-separated list (RFC 9110 5.6.1); each element comes out without its
- * surrounding OWS and may be empty. */
-static bool next_element(struct shoal_http_str list, size_t *pos, struct shoal_http_str *elem)
-{
-	size_t start = *pos, end = *pos;
-
-	if (start > list.len)
-		return false;
-	while (end < list.len && list.p[end] != ',')
-		end++;
-	*pos = end + 1;
-	while (start < end && lex_is_ows((unsigned char)list.p[start]))
-		start++;
-	while (end > start && lex_is_ows((unsigned char)list.p[end - 1]))
-		end--;
-	*elem = str_of(list.p + start, end - start);
-	return true;
 }
 
 /* Content-Length = 1*DIGIT, in one field line. RFC 9110 8.6 would let a recipient merge
@@ -351,19 +238,9 @@ static bool next_element(struct shoal_http_str list, size_t *pos, struct shoal_h
  * refused (RFC 9112 6.3, item 5). */
 static int add_content_length(struct shoal_http_str value, struct fields_seen *seen)
 {
-	uint64_t n = 0;
-
-	if (seen->has_length || value.len == 0)
+	if (seen->has_length || !lex_parse_length(value, &seen->length))
 		return -400;
-	for (size_t i = 0; i < value.len; i++) {
-		unsigned d = (unsigned char)value.p[i] - '0';
-
-		if (!lex_is_digit((unsigned char)value.p[i]) || n > (UINT64_MAX - d) / 10)
-			return -400;
-		n = n * 10 + d;
-	}
 	seen->has_length = true;
-	seen->length = n;
 	return 0;
 }
 
@@ -373,8 +250,8 @@ static int add_transfer_codings(struct shoal_http_str value, struct fields_seen 
 	size_t pos = 0;
 
 	seen->has_te = true;
-	while (next_element(value, &pos, &elem)) {
-		if (!is_token(elem))
+	while (lex_next_element(value, &pos, &elem)) {
+		if (!lex_is_token(elem))
 			return -400;
 		seen->te_last_chunked = shoal_http_str_eq(elem, "chunked");
 		if (!seen->te_last_chunked)
@@ -385,19 +262,6 @@ static int add_transfer_codings(struct shoal_http_str value, struct fields_seen 
 			seen->te_chunked = true;
 	}
 	return 0;
-}
-
-static void add_connection_options(struct shoal_http_str value, struct fields_seen *seen)
-{
-	struct shoal_http_str elem;
-	size_t pos = 0;
-
-	while (next_element(value, &pos, &elem)) {
-		if (shoal_http_str_eq(elem, "close"))
-			seen->conn_close = true;
-		else if (shoal_http_str_eq(elem, "keep-alive"))
-			seen->conn_keep_alive = true;
-	}
 }
 
 static int add_host(struct shoal_http_str value, struct shoal_http_request *req,
@@ -421,7 +285,7 @@ static int apply_field(const struct shoal_http_header *h, struct shoal_http_requ
 	if (shoal_http_str_eq(h->name, "transfer-encoding"))
 		return add_transfer_codings(h->value, seen);
 	if (shoal_http_str_eq(h->name, "connection"))
-		add_connection_options(h->value, seen);
+		lex_connection_options(h->value, &seen->conn_close, &seen->conn_keep_alive);
 	else if (shoal_http_str_eq(h->name, "expect"))
 		seen->expect_continue |= shoal_http_str_eq(h->value, "100-continue");
 	else if (shoal_http_str_eq(h->name, "if-none-match"))
@@ -440,21 +304,18 @@ static int parse_fields(const char *buf, size_t from, size_t end, size_t max_hea
 			struct shoal_http_request *req, struct fields_seen *seen)
 {
 	while (from < end) {
-		const char *cr = memchr(buf + from, '\r', end - from);
-		size_t line_len = (size_t)(cr - buf) - from;
 		struct shoal_http_header *h;
 		int rc;
 
 		if (req->nheaders == max_headers)
 			return -431;
 		h = &req->headers[req->nheaders];
-		rc = parse_field_line(buf + from, line_len, h);
-		if (rc == 0)
-			rc = apply_field(h, req, seen);
+		if (!lex_take_field_line(buf, &from, end, h))
+			return -400;
+		rc = apply_field(h, req, seen);
 		if (rc < 0)
 			return rc;
 		req->nheaders++;
-		from += line_len + 2;
 	}
 	return 0;
 }
@@ -500,7 +361,7 @@ static int parse_head(const char *buf, size_t head_len, const struct shoal_http_
 		      struct shoal_http_request *req)
 {
 	struct fields_seen seen = { 0 };
-	size_t start = skip_empty_lines(buf, head_len);
+	size_t start = lex_skip_empty_lines(buf, head_len);
 	size_t line_end = (size_t)((const char *)memchr(buf + start, '\r', head_len - start) - buf);
 	int rc;
 
@@ -511,7 +372,7 @@ static int parse_head(const char *buf, size_t head_len, const struct shoal_http_
 	reset_request(req);
 	rc = parse_request_line(buf + start, line_end - start, req);
 	if (rc == 0)
-		rc = parse_fields(buf, line_end + 2, head_len - 2, effective_max_headers(limits),
+		rc = parse_fields(buf, line_end + 2, head_len - 2, lex_max_headers(limits),
 				  req, &seen);
 	if (rc == 0)
 		rc = finish_request(req, &seen);
@@ -526,9 +387,9 @@ int shoal_http_parse_request(const char *buf, size_t len, size_t prev_len,
 
 	if (prev_len > len)
 		prev_len = len;
-	rc = find_head_end(buf, len, prev_len, &head_len);
+	rc = lex_find_head_end(buf, len, prev_len, &head_len);
 	if (rc < 0)
-		return rc;
+		return -400;
 	if (rc == 0)
 		return check_partial_limits(buf, len, prev_len, limits);
 	return parse_head(buf, head_len, limits, req);

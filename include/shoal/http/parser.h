@@ -31,6 +31,7 @@ enum shoal_http_body {
 	SHOAL_HTTP_BODY_NONE,
 	SHOAL_HTTP_BODY_LENGTH,  /* Content-Length bytes follow the head */
 	SHOAL_HTTP_BODY_CHUNKED, /* Transfer-Encoding: chunked, decoded by http/chunked */
+	SHOAL_HTTP_BODY_UNTIL_CLOSE, /* responses only: the body ends when the connection does */
 };
 
 struct shoal_http_str {
