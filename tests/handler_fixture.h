@@ -93,14 +93,8 @@ static inline void fixture_load(struct fixture *f, const char *conf)
 	ck_assert_uint_le(f->cfg.nservers, FIXTURE_SITES);
 	ck_assert_msg(shoal_mime_load(&f->mime, NULL, f->cfg.default_type, &err) == 0, "%s",
 		      err.msg);
-	ctx->cfg = &f->cfg;
-	ctx->mime = f->mime;
+	ck_assert_int_eq(shoal_handler_ctx_init(ctx, &f->cfg, f->mime), 0);
 	ctx->now_ms = 1000000; /* any start: the tests move the clock by hand */
-	shoal_http_date_update(&ctx->date, time(NULL));
-	ctx->cache_revalidate_ms = (uint64_t)f->cfg.cache_revalidate * 1000;
-	snprintf(ctx->server_header, sizeof(ctx->server_header), "shoal-test");
-	ck_assert_int_eq(shoal_file_cache_init(&ctx->cache, 64, (size_t)f->cfg.cache_max_size,
-					       (size_t)f->cfg.cache_max_open_files), 0);
 	f->nsites = f->cfg.nservers;
 	for (size_t i = 0; i < f->nsites; i++) {
 		f->sites[i].conf = &f->cfg.servers[i];

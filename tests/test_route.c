@@ -22,18 +22,18 @@ static const char conf[] =
 	"  { listen = [\"127.0.0.1:9090\"]; root = \"d\"; server_names = [\"a.test\"]; }\n"
 	");\n";
 
-/* The status ACL a worker builds when status_allow is not set: the machine itself. */
-static const char *const loopback_acl[] = { "127.0.0.0/8", "::1" };
 /* The sites' roots, in the order of the configuration; each one's index.html names it. */
 static const char *const roots[] = { "a", "b", "c", "d" };
 
 static struct fixture fx;
 static struct fixture_exchange x;
-static struct shoal_acl_entry acl[ARRAY_LEN(loopback_acl)];
+static struct shoal_acl_entry *acl; /* status_allow is not set: the machine itself */
+static size_t nacl;
 static struct shoal_route shared, alone; /* the routes of :8080 and :9090 */
 
 static void setup(void)
 {
+	struct shoal_err err;
 	char rel[64];
 
 	fixture_init(&fx);
@@ -44,18 +44,18 @@ static void setup(void)
 	}
 	fixture_write(&fx, "c/oops.html", "c says no");
 	fixture_load(&fx, conf);
-	for (size_t i = 0; i < ARRAY_LEN(loopback_acl); i++)
-		ck_assert_int_eq(shoal_acl_parse(loopback_acl[i], &acl[i]), 0);
+	ck_assert_int_eq(shoal_route_status_acl(&fx.cfg, &acl, &nacl, &err), 0);
 	ck_assert_int_eq(shoal_route_init(&shared, fx.sites, fx.nsites,
-					  &fx.cfg.servers[0].listen[0], acl, ARRAY_LEN(acl)), 0);
+					  &fx.cfg.servers[0].listen[0], acl, nacl), 0);
 	ck_assert_int_eq(shoal_route_init(&alone, fx.sites, fx.nsites,
-					  &fx.cfg.servers[3].listen[0], acl, ARRAY_LEN(acl)), 0);
+					  &fx.cfg.servers[3].listen[0], acl, nacl), 0);
 }
 
 static void teardown(void)
 {
 	shoal_route_free(&shared);
 	shoal_route_free(&alone);
+	free(acl);
 	fixture_free(&fx);
 }
 

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shoal/base/util.h"
 #include "shoal/handler/health.h"
 #include "shoal/handler/reply.h"
 #include "shoal/handler/static.h"
@@ -15,6 +16,29 @@ static bool listens_on(const struct shoal_server_conf *s, const struct shoal_add
 		if (shoal_addr_equal(&s->listen[i], addr))
 			return true;
 	return false;
+}
+
+int shoal_route_status_acl(const struct shoal_config *cfg, struct shoal_acl_entry **list,
+			   size_t *n, struct shoal_err *err)
+{
+	static const char *const loopback[] = { "127.0.0.0/8", "::1" };
+	size_t count = cfg->nstatus_allow ? cfg->nstatus_allow : ARRAY_LEN(loopback);
+	struct shoal_acl_entry *acl = calloc(count, sizeof(*acl));
+
+	*list = NULL;
+	*n = 0;
+	if (!acl)
+		return shoal_err_set(err, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		const char *text = cfg->nstatus_allow ? cfg->status_allow[i] : loopback[i];
+		if (shoal_acl_parse(text, &acl[i]) < 0) {
+			free(acl);
+			return shoal_err_set(err, "status_allow: bad entry '%s'", text);
+		}
+	}
+	*list = acl;
+	*n = count;
+	return 0;
 }
 
 int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,

@@ -26,8 +26,6 @@
 #define ACCEPT_RETRY_MS 100
 /* How long a worker being replaced keeps accepting from its slot's socket. */
 #define RETIRE_ACCEPT_MS 1000
-/* The worker's file cache holds at most this many files, whatever their size. */
-#define CACHE_MAX_ENTRIES 16384
 
 struct worker_listener {
 	struct shoal_event_source ev;
@@ -277,45 +275,18 @@ static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_
 static int worker_setup_handling(struct shoal_worker *w, const struct shoal_worker_params *p,
 				 struct shoal_err *err)
 {
-	const struct shoal_config *cfg = p->cfg;
 	struct shoal_handler_ctx *h = &w->handler;
+	int rc = shoal_handler_ctx_init(h, p->cfg, p->mime);
 
-	h->cfg = cfg;
-	h->mime = p->mime;
 	h->stats = p->stats;
 	h->stats_view = p->stats_view;
 	h->now_ms = shoal_clock_mono_ms();
-	shoal_http_date_update(&h->date, time(NULL));
-	h->cache_revalidate_ms = (uint64_t)cfg->cache_revalidate * 1000;
-	snprintf(h->server_header, sizeof(h->server_header), "%s",
-		 cfg->server_tokens ? "shoal/" SHOAL_VERSION : "shoal");
+	/* Even when the cache could not be made: teardown walks the connections' queues. */
 	shoal_conn_env_init(&w->conns, h);
 	w->conns.loop = &w->loop;
 	w->conns.access_log = &w->access_log;
 	w->conns.on_closed = worker_on_conn_closed;
-	if (shoal_file_cache_init(&h->cache, CACHE_MAX_ENTRIES, (size_t)cfg->cache_max_size,
-				  (size_t)cfg->cache_max_open_files) < 0)
-		return shoal_err_set(err, "out of memory");
-	return 0;
-}
-
-/* With no status_allow list, only the machine itself may read the status endpoint. */
-static int worker_setup_status_acl(struct shoal_worker *w, struct shoal_err *err)
-{
-	static const char *const loopback[] = { "127.0.0.0/8", "::1" };
-	const struct shoal_config *cfg = w->cfg;
-	size_t n = cfg->nstatus_allow ? cfg->nstatus_allow : 2;
-
-	w->status_acl = calloc(n, sizeof(*w->status_acl));
-	if (!w->status_acl)
-		return shoal_err_set(err, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		const char *text = cfg->nstatus_allow ? cfg->status_allow[i] : loopback[i];
-		if (shoal_acl_parse(text, &w->status_acl[i]) < 0)
-			return shoal_err_set(err, "status_allow: bad entry '%s'", text);
-	}
-	w->nstatus_acl = n;
-	return 0;
+	return rc < 0 ? shoal_err_set(err, "out of memory") : 0;
 }
 
 static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params *p,
@@ -331,7 +302,8 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	/* Opened before privileges are dropped: the log directory may belong to root. */
 	if (shoal_access_log_open(&w->access_log, w->cfg->access_log, err) < 0)
 		return -1;
-	if (worker_setup_status_acl(w, err) < 0 || worker_drop_privileges(p, err) < 0 ||
+	if (shoal_route_status_acl(w->cfg, &w->status_acl, &w->nstatus_acl, err) < 0 ||
+	    worker_drop_privileges(p, err) < 0 ||
 	    shoal_event_init(&w->loop, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;

@@ -69,4 +69,10 @@ struct shoal_handler_req {
 
 typedef bool (*shoal_handler_fn)(struct shoal_handler_req *req);
 
+/* Fills ctx from the configuration: cfg and mime, the date, the Server header, the file
+ * cache. The caller sets now_ms, stats and stats_view. -1 if memory for the cache runs out
+ * (cfg and mime are set even then). */
+int shoal_handler_ctx_init(struct shoal_handler_ctx *ctx, const struct shoal_config *cfg,
+			   const struct shoal_mime *mime);
+
 #endif

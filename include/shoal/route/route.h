@@ -19,6 +19,12 @@ struct shoal_route {
 	size_t nstatus_acl;
 };
 
+/* Parses status_allow into *list (malloc'ed, *n entries); without one, only the machine
+ * itself may read the status endpoint: 127.0.0.0/8 and ::1. -1 with err set on a bad entry
+ * or no memory, and *list NULL. */
+int shoal_route_status_acl(const struct shoal_config *cfg, struct shoal_acl_entry **list,
+			   size_t *n, struct shoal_err *err);
+
 /* Collects the sites of sites[0..n) that listen on addr, the default_server among them as
  * the default (else the first). -1 if memory runs out. */
 int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,
