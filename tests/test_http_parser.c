@@ -6,6 +6,7 @@
 #include "shoal/http/parser.h"
 
 #include "check_run.h"
+#include "kept.h"
 #include "repeat.h"
 
 static const struct shoal_http_limits limits = {
@@ -37,29 +38,13 @@ static int parse_once(const char *text, size_t len, size_t prev_len,
 }
 
 /* One-shot parse of a NUL-terminated request; the copy lives until the test ends. */
-static char *kept[64];
-static size_t nkept;
-
 static int parse(const char *text, struct shoal_http_request *req)
 {
 	char *copy;
 	int rc = parse_n(text, strlen(text), 0, &limits, req, &copy);
 
-	ck_assert_uint_lt(nkept, sizeof(kept) / sizeof(kept[0]));
-	kept[nkept++] = copy;
+	keep(copy);
 	return rc;
-}
-
-static void free_kept(void)
-{
-	while (nkept > 0)
-		free(kept[--nkept]);
-}
-
-static void assert_str(struct shoal_http_str s, const char *expected)
-{
-	ck_assert_uint_eq(s.len, strlen(expected));
-	ck_assert(s.len == 0 || memcmp(s.p, expected, s.len) == 0);
 }
 
 START_TEST(get_with_headers)

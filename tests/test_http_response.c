@@ -6,6 +6,7 @@
 #include "shoal/http/response.h"
 
 #include "check_run.h"
+#include "kept.h"
 #include "repeat.h"
 
 #define BAD SHOAL_HTTP_BAD_RESPONSE
@@ -78,9 +79,6 @@ static void assert_trickle_agrees(const char *text, size_t len, int method,
 
 /* One-shot parse of a NUL-terminated head, checked against the same bytes trickled in. The
  * copy lives until the test ends, for the strings resp points at. */
-static char *kept[64];
-static size_t nkept;
-
 static int parse_lim(const char *text, int method, const struct shoal_http_limits *lim,
 		     struct shoal_http_response *resp)
 {
@@ -88,8 +86,7 @@ static int parse_lim(const char *text, int method, const struct shoal_http_limit
 	int rc = parse_n(text, strlen(text), 0, method, lim, resp, &copy);
 
 	assert_trickle_agrees(text, strlen(text), method, lim, rc, resp, copy);
-	ck_assert_uint_lt(nkept, sizeof(kept) / sizeof(kept[0]));
-	kept[nkept++] = copy;
+	keep(copy);
 	return rc;
 }
 
@@ -98,17 +95,6 @@ static int parse(const char *text, int method, struct shoal_http_response *resp)
 	return parse_lim(text, method, &limits, resp);
 }
 
-static void free_kept(void)
-{
-	while (nkept > 0)
-		free(kept[--nkept]);
-}
-
-static void assert_str(struct shoal_http_str s, const char *expected)
-{
-	ck_assert_uint_eq(s.len, strlen(expected));
-	ck_assert(s.len == 0 || memcmp(s.p, expected, s.len) == 0);
-}
 
 /* A head that is one field line away from text: status line, then fields, then the end. */
 static int parse_field(const char *field, struct shoal_http_response *resp)
