@@ -10,6 +10,18 @@
 #include "shoal/net/addr.h"
 #include "shoal/base/log.h"
 
+/* A place of the site's URL space served its own way: by an upstream group, or from a root
+ * of its own. The location whose path is the longest prefix of the request's path wins. */
+struct shoal_location_conf {
+	char *path;       /* a prefix of request paths, starting with '/' */
+	char *proxy;      /* the name of an upstream group; NULL: static files */
+	size_t upstream;  /* with proxy: its index in the config's upstreams, set at load */
+	char *root;       /* without proxy: absolute; NULL: the server's root */
+	char *proxy_host; /* the Host sent upstream; NULL: the client's own */
+	bool x_forwarded; /* append X-Forwarded-For, set X-Forwarded-Proto and -Host */
+	bool forwarded;   /* append Forwarded (RFC 7239) */
+};
+
 struct shoal_server_conf {
 	struct shoal_addr *listen;
 	size_t nlisten;
@@ -25,6 +37,26 @@ struct shoal_server_conf {
 	size_t nerror_pages;
 	bool follow_symlinks; /* false: no symlink is followed beneath root */
 	bool autoindex;       /* list directories that have no index file */
+	struct shoal_location_conf *locations; /* in file order */
+	size_t nlocations;
+};
+
+/* One server of an upstream group. */
+struct shoal_upstream_server_conf {
+	struct shoal_addr address; /* numeric: "127.0.0.1:9001", "[::1]:9002" */
+	int weight;                /* its share of requests under round robin, >= 1 */
+};
+
+/* A group of upstream servers that locations forward requests to. */
+struct shoal_upstream_conf {
+	char *name;
+	struct shoal_upstream_server_conf *servers;
+	size_t nservers;
+	int keepalive;         /* idle connections kept per worker and server; 0: none */
+	int connect_timeout_ms;
+	int send_timeout_ms;   /* the upstream takes no request bytes for this long */
+	int read_timeout_ms;   /* the upstream sends no response bytes for this long */
+	int tunnel_timeout_ms; /* an upgraded connection (WebSocket) idle both ways */
 };
 
 struct shoal_config {
@@ -64,6 +96,9 @@ struct shoal_config {
 	int cache_max_size;      /* bytes of cached files per worker */
 	int cache_revalidate;    /* seconds a cached file is trusted before it is checked again */
 	int cache_max_open_files; /* larger files kept open per worker; 0: none */
+	int proxy_buffer_size;   /* bytes of each proxied exchange's window, per direction */
+	struct shoal_upstream_conf *upstreams;
+	size_t nupstreams;
 	struct shoal_server_conf *servers;
 	size_t nservers;
 };
