@@ -248,10 +248,62 @@ const struct shoal_conf_kind shoal_schema_bool = {
 	parse_bool, default_bool, dump_bool, NULL
 };
 
+/* ---- durations: seconds, fractions allowed, kept as milliseconds ---- */
+
+/* Seconds with no more decimals than ms needs, so that the dump reads as it was written:
+ * "60", "0.5", "1.25". */
+static void format_seconds(char *buf, size_t size, long long ms)
+{
+	int len = snprintf(buf, size, "%lld.%03lld", ms / 1000, ms % 1000);
+
+	while (len > 0 && buf[len - 1] == '0')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+}
+
+static int parse_duration(const struct shoal_conf_key *key, const config_setting_t *s,
+			  void *base, struct shoal_conf_ctx *ctx)
+{
+	char low[32], high[32];
+	double ms = -1.0;
+
+	format_seconds(low, sizeof(low), key->min);
+	format_seconds(high, sizeof(high), key->max);
+	if (shoal_schema_is_integer(s))
+		ms = (double)config_setting_get_int64(s) * 1000.0;
+	else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		ms = config_setting_get_float(s) * 1000.0;
+	else
+		return shoal_schema_fail(ctx, s, key->name, -1,
+					 "must be a number of seconds from %s to %s, not %s", low,
+					 high, type_name(s));
+	/* Written so that a NaN fails too. */
+	if (!(ms >= (double)key->min && ms <= (double)key->max))
+		return shoal_schema_fail(ctx, s, key->name, -1,
+					 "must be a number of seconds from %s to %s", low, high);
+	/* Rounded to the nearest millisecond; durations are never negative. */
+	*(int *)field_of(base, key) = (int)(ms + 0.5);
+	return 0;
+}
+
+static void dump_duration(const struct shoal_conf_key *key, const void *base, FILE *out,
+			  int indent)
+{
+	char seconds[32];
+
+	format_seconds(seconds, sizeof(seconds), *(const int *)cfield_of(base, key));
+	fprintf(out, "%*s%s = %s;\n", indent, "", key->name, seconds);
+}
+
+const struct shoal_conf_kind shoal_schema_duration = {
+	parse_duration, default_int, dump_duration, NULL
+};
+
 /* ---- strings and paths ---- */
 
-static int get_string(const struct shoal_conf_key *key, const config_setting_t *s,
-		      const struct shoal_conf_ctx *ctx, const char **out)
+int shoal_schema_get_string(const struct shoal_conf_key *key, const config_setting_t *s,
+			    const struct shoal_conf_ctx *ctx, const char **out)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return shoal_schema_fail(ctx, s, key->name, -1, "must be a string, not %s",
@@ -313,7 +365,7 @@ static int parse_string(const struct shoal_conf_key *key, const config_setting_t
 	const char *text = NULL;
 	const char *problem;
 
-	if (get_string(key, s, ctx, &text) < 0)
+	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
 		return -1;
 	problem = key->check ? key->check(text) : NULL;
 	if (problem)
@@ -356,13 +408,15 @@ static int parse_path(const struct shoal_conf_key *key, const config_setting_t *
 {
 	const char *text = NULL;
 
-	if (get_string(key, s, ctx, &text) < 0)
+	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
 		return -1;
 	return store_path(key, s, text, base, ctx);
 }
 
 static int default_path(const struct shoal_conf_key *key, void *base, struct shoal_conf_ctx *ctx)
 {
+	if (!key->def_str)
+		return store_string(key, NULL, NULL, base, ctx);
 	return store_path(key, NULL, key->def_str, base, ctx);
 }
 
@@ -376,7 +430,7 @@ static int parse_log_target(const struct shoal_conf_key *key, const config_setti
 {
 	const char *text = NULL;
 
-	if (get_string(key, s, ctx, &text) < 0)
+	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
 		return -1;
 	if (strcmp(text, key->keyword) == 0)
 		return store_string(key, s, text, base, ctx);
@@ -416,7 +470,7 @@ static int parse_log_level(const struct shoal_conf_key *key, const config_settin
 {
 	const char *text = NULL;
 
-	if (get_string(key, s, ctx, &text) < 0)
+	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
 		return -1;
 	return store_log_level(key, s, text, base, ctx);
 }
@@ -672,6 +726,16 @@ static int parse_groups(const struct shoal_conf_key *key, const config_setting_t
 	return section->finish ? section->finish(key, groups, (size_t)n, s, ctx) : 0;
 }
 
+/* An optional list of groups that is absent holds none. */
+static int default_groups(const struct shoal_conf_key *key, void *base,
+			  struct shoal_conf_ctx *ctx)
+{
+	(void)ctx;
+	set_list(base, key, NULL);
+	*count_of(base, key) = 0;
+	return 0;
+}
+
 static void dump_groups(const struct shoal_conf_key *key, const void *base, FILE *out, int indent)
 {
 	const struct shoal_conf_section *section = key->section;
@@ -702,5 +766,5 @@ static void release_groups(const struct shoal_conf_key *key, void *base)
 }
 
 const struct shoal_conf_kind shoal_schema_groups = {
-	parse_groups, NULL, dump_groups, release_groups
+	parse_groups, default_groups, dump_groups, release_groups
 };

@@ -68,16 +68,20 @@ struct shoal_conf_key {
 	bool required;
 };
 
-/* The kinds of values. int: an int in [min, max]. bool. string: a non-empty string, NULL by
- * default unless def_str; check, if set, vets it. path: a string resolved against the file's
- * directory. log_target: keyword as is, else a path. log_level: an enum shoal_log_level by its
- * name. names: a char ** of non-empty strings and its count, each vetted by check; def_str, if
- * set, is the one default element. addrs: a struct shoal_addr * of distinct listen addresses
- * and its count. groups: a list of groups described by section, into an array of
- * section->size structs and its count. Lists have at least min elements. addrs and groups
- * have no default: their keys are required. */
+/* The kinds of values. int: an int in [min, max]. bool. duration: seconds, an integer or a
+ * float ("2", "0.5"), into an int of milliseconds in [min, max] (min >= 0), rounded to the
+ * millisecond; def_int is in milliseconds too, and the dump prints seconds. string: a
+ * non-empty string, NULL by default unless def_str; check, if set, vets it. path: a string
+ * resolved against the file's directory; NULL by default unless def_str. log_target: keyword
+ * as is, else a path. log_level: an enum shoal_log_level by its name. names: a char ** of
+ * non-empty strings and its count, each vetted by check; def_str, if set, is the one default
+ * element. addrs: a struct shoal_addr * of distinct listen addresses and its count. groups: a
+ * list of groups described by section, into an array of section->size structs and its count;
+ * absent, it holds none. Lists have at least min elements. addrs have no default: their keys
+ * are required. */
 extern const struct shoal_conf_kind shoal_schema_int;
 extern const struct shoal_conf_kind shoal_schema_bool;
+extern const struct shoal_conf_kind shoal_schema_duration;
 extern const struct shoal_conf_kind shoal_schema_string;
 extern const struct shoal_conf_kind shoal_schema_path;
 extern const struct shoal_conf_kind shoal_schema_log_target;
@@ -104,6 +108,11 @@ void shoal_schema_release(const struct shoal_conf_key *keys, size_t nkeys, void 
 int shoal_schema_fail(const struct shoal_conf_ctx *ctx, const config_setting_t *s,
 		      const char *name, int index, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* Points *out at the text of s, a string that must not be empty; fails, naming key, on any
+ * other type of value. The text lives as long as the libconfig tree s belongs to. */
+int shoal_schema_get_string(const struct shoal_conf_key *key, const config_setting_t *s,
+			    const struct shoal_conf_ctx *ctx, const char **out);
 
 /* Whether s holds an integer, of either width. */
 bool shoal_schema_is_integer(const config_setting_t *s);
