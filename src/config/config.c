@@ -8,6 +8,7 @@
 
 #include "schema.h"
 #include "server.h"
+#include "upstream.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
 #include "shoal/http/parser.h"
@@ -152,6 +153,11 @@ static const struct shoal_conf_key top_keys[] = {
 	TOP_KEY(cache_max_size, shoal_schema_int, .min = 0, .max = INT_MAX, .def_int = 67108864),
 	TOP_KEY(cache_revalidate, shoal_schema_int, .min = 0, .max = 3600, .def_int = 1),
 	TOP_KEY(cache_max_open_files, shoal_schema_int, .min = 0, .max = 65536, .def_int = 256),
+	TOP_KEY(proxy_buffer_size, shoal_schema_int, .min = 4096, .max = 16777216,
+		.def_int = 65536),
+	TOP_KEY(upstreams, shoal_schema_groups,
+		.count_offset = offsetof(struct shoal_config, nupstreams),
+		.section = &shoal_upstream_section),
 	TOP_KEY(servers, shoal_schema_groups,
 		.count_offset = offsetof(struct shoal_config, nservers), .min = 1, .required = true,
 		.section = &shoal_server_section),

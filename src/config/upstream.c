@@ -1,0 +1,155 @@
+#include <arpa/inet.h>
+#include <libconfig.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "upstream.h"
+#include "shoal/base/util.h"
+#include "shoal/config/config.h"
+#include "shoal/net/addr.h"
+
+/* ---- an upstream server's address: numeric, and one that can be connected to ---- */
+
+static bool is_wildcard(const struct shoal_addr *addr)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&addr->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)&addr->ss;
+
+	if (addr->ss.ss_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+static int parse_address(const struct shoal_conf_key *key, const config_setting_t *s,
+			 void *base, struct shoal_conf_ctx *ctx)
+{
+	struct shoal_addr *addr = (struct shoal_addr *)(void *)((char *)base + key->offset);
+	struct shoal_err why;
+	const char *text = NULL;
+
+	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
+		return -1;
+	if (shoal_addr_parse(text, addr, &why) < 0)
+		return shoal_schema_fail(ctx, s, key->name, -1, "%s", why.msg);
+	/* Connecting to 0.0.0.0 or :: reaches this host by accident of the kernel: a listen
+	 * address copied here by mistake, not a server. */
+	if (is_wildcard(addr))
+		return shoal_schema_fail(ctx, s, key->name, -1,
+					 "'%s' is a wildcard: name the server's own address, "
+					 "such as \"127.0.0.1:9001\"",
+					 text);
+	return 0;
+}
+
+static void dump_address(const struct shoal_conf_key *key, const void *base, FILE *out,
+			 int indent)
+{
+	const struct shoal_addr *addr =
+		(const struct shoal_addr *)(const void *)((const char *)base + key->offset);
+
+	fprintf(out, "%*s%s = ", indent, "", key->name);
+	shoal_schema_put_string(out, addr->text);
+	fputs(";\n", out);
+}
+
+/* Required, so it has no default; the address lives in the struct and owns no memory. */
+static const struct shoal_conf_kind kind_address = { parse_address, NULL, dump_address, NULL };
+
+/* ---- the servers of a group ---- */
+
+#define PEER_KEY(f, k, ...)                                                                    \
+	{ .name = #f, .kind = &(k), .offset = offsetof(struct shoal_upstream_server_conf, f),   \
+	  __VA_ARGS__ }
+
+static const struct shoal_conf_key peer_keys[] = {
+	PEER_KEY(address, kind_address, .required = true),
+	PEER_KEY(weight, shoal_schema_int, .min = 1, .max = 1000, .def_int = 1),
+};
+
+/* One server twice would count its stats twice under one label; weight says "more often". */
+static int finish_peers(const struct shoal_conf_key *key, void *groups, size_t n,
+			const config_setting_t *list, struct shoal_conf_ctx *ctx)
+{
+	const struct shoal_upstream_server_conf *peers = groups;
+
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned int)i);
+		char name[64];
+
+		for (size_t j = 0; j < i; j++) {
+			if (!shoal_addr_equal(&peers[j].address, &peers[i].address))
+				continue;
+			snprintf(name, sizeof(name), "%s[%zu].address", key->name, i);
+			return shoal_schema_fail(ctx, config_setting_get_member(e, "address"), name,
+						 -1, "'%s' is listed twice (also at %s[%zu])",
+						 peers[i].address.text, key->name, j);
+		}
+	}
+	return 0;
+}
+
+static const struct shoal_conf_section peer_section = {
+	peer_keys, ARRAY_LEN(peer_keys), sizeof(struct shoal_upstream_server_conf), finish_peers
+};
+
+/* ---- the keys of a group ---- */
+
+/* Names appear in logs, in shoalctl's table and as Prometheus label values. */
+const char *shoal_upstream_check_name(const char *name)
+{
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			return "must be letters, digits, '_', '.' and '-' only";
+	return NULL;
+}
+
+#define UPSTREAM_KEY(f, k, ...) \
+	{ .name = #f, .kind = &(k), .offset = offsetof(struct shoal_upstream_conf, f), __VA_ARGS__ }
+#define TIMEOUT_KEY(f, max_s, def_s)                                                      \
+	{ .name = #f, .kind = &shoal_schema_duration,                                      \
+	  .offset = offsetof(struct shoal_upstream_conf, f##_ms), .min = 1,                \
+	  .max = (max_s) * 1000LL, .def_int = (def_s) * 1000LL }
+
+static const struct shoal_conf_key upstream_keys[] = {
+	UPSTREAM_KEY(name, shoal_schema_string, .required = true, .check = shoal_upstream_check_name),
+	UPSTREAM_KEY(servers, shoal_schema_groups,
+		     .count_offset = offsetof(struct shoal_upstream_conf, nservers), .min = 1,
+		     .required = true, .section = &peer_section),
+	UPSTREAM_KEY(keepalive, shoal_schema_int, .min = 0, .max = 10000, .def_int = 32),
+	TIMEOUT_KEY(connect_timeout, 3600, 5),
+	TIMEOUT_KEY(send_timeout, 3600, 60),
+	TIMEOUT_KEY(read_timeout, 3600, 60),
+	TIMEOUT_KEY(tunnel_timeout, 86400, 3600),
+};
+
+/* ---- checks across groups ---- */
+
+/* Locations name their group: two of one name would leave the choice to the file's order. */
+static int finish_upstreams(const struct shoal_conf_key *key, void *groups, size_t n,
+			    const config_setting_t *list, struct shoal_conf_ctx *ctx)
+{
+	const struct shoal_upstream_conf *ups = groups;
+
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned int)i);
+		char name[64];
+
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(ups[j].name, ups[i].name) != 0)
+				continue;
+			snprintf(name, sizeof(name), "%s[%zu].name", key->name, i);
+			return shoal_schema_fail(ctx, config_setting_get_member(e, "name"), name, -1,
+						 "\"%s\" is already the name of %s[%zu]",
+						 ups[i].name, key->name, j);
+		}
+	}
+	return 0;
+}
+
+const struct shoal_conf_section shoal_upstream_section = {
+	upstream_keys, ARRAY_LEN(upstream_keys), sizeof(struct shoal_upstream_conf),
+	finish_upstreams
+};
