@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "location.h"
 #include "schema.h"
 #include "server.h"
 #include "upstream.h"
@@ -155,6 +156,7 @@ static const struct shoal_conf_key top_keys[] = {
 	TOP_KEY(cache_max_open_files, shoal_schema_int, .min = 0, .max = 65536, .def_int = 256),
 	TOP_KEY(proxy_buffer_size, shoal_schema_int, .min = 4096, .max = 16777216,
 		.def_int = 65536),
+	/* Before servers, so that a dump lists the groups before the locations naming them. */
 	TOP_KEY(upstreams, shoal_schema_groups,
 		.count_offset = offsetof(struct shoal_config, nupstreams),
 		.section = &shoal_upstream_section),
@@ -190,7 +192,8 @@ static int read_config(config_t *lc, FILE *fp, struct shoal_config *cfg,
 				     plain ? "" : "syntax error: ", text);
 	}
 	root = config_root_setting(lc);
-	if (shoal_schema_parse(top_keys, ARRAY_LEN(top_keys), root, cfg, ctx) < 0)
+	if (shoal_schema_parse(top_keys, ARRAY_LEN(top_keys), root, cfg, ctx) < 0 ||
+	    shoal_location_resolve(cfg, root, ctx) < 0)
 		return -1;
 	return check_user_group(root, cfg, ctx);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "location.h"
 #include "server.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
@@ -76,6 +77,9 @@ static const struct shoal_conf_key server_keys[] = {
 		   .check = check_error_page),
 	SERVER_KEY(follow_symlinks, shoal_schema_bool, .def_int = 1),
 	SERVER_KEY(autoindex, shoal_schema_bool, .def_int = 0),
+	SERVER_KEY(locations, shoal_schema_groups,
+		   .count_offset = offsetof(struct shoal_server_conf, nlocations),
+		   .section = &shoal_location_section),
 };
 
 /* ---- checks across servers ---- */

@@ -17,6 +17,7 @@ struct shoal_location_conf {
 	char *proxy;      /* the name of an upstream group; NULL: static files */
 	size_t upstream;  /* with proxy: its index in the config's upstreams, set at load */
 	char *root;       /* without proxy: absolute; NULL: the server's root */
+	unsigned root_line; /* where root is set, for errors found when it is opened */
 	char *proxy_host; /* the Host sent upstream; NULL: the client's own */
 	bool x_forwarded; /* append X-Forwarded-For, set X-Forwarded-Proto and -Host */
 	bool forwarded;   /* append Forwarded (RFC 7239) */
