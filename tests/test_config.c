@@ -1,73 +1,14 @@
 #include <check.h>
-#include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shoal/config/config.h"
 
 #include "check_run.h"
-
-#define MIN_SERVERS "servers = ({ listen = [\"127.0.0.1:8080\"]; root = \"www\"; });\n"
-
-static char tmpdir[PATH_MAX];
-static char saved_cwd[PATH_MAX];
-
-static void setup(void)
-{
-	char tmpl[] = "/tmp/shoal-test-config-XXXXXX";
-
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
-	/* Paths in the config come out absolute and symlink-free, so compare against the same. */
-	ck_assert_ptr_nonnull(realpath(tmpl, tmpdir));
-	ck_assert_ptr_nonnull(getcwd(saved_cwd, sizeof(saved_cwd)));
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void teardown(void)
-{
-	ck_assert_int_eq(chdir(saved_cwd), 0);
-	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Formats tmpdir/rel into out. */
-static void tmp_path(char *out, size_t size, const char *rel)
-{
-	int n = snprintf(out, size, "%s/%s", tmpdir, rel);
-
-	ck_assert(n > 0 && (size_t)n < size);
-}
-
-/* Writes text to tmpdir/rel, creating one level of subdirectory if rel has one. */
-static void write_conf(char *path, size_t size, const char *rel, const char *text)
-{
-	const char *slash = strchr(rel, '/');
-	FILE *f;
-
-	if (slash) {
-		char dir[PATH_MAX];
-
-		tmp_path(dir, sizeof(dir), rel);
-		dir[strlen(tmpdir) + 1 + (size_t)(slash - rel)] = '\0';
-		ck_assert(mkdir(dir, 0700) == 0 || errno == EEXIST);
-	}
-	tmp_path(path, size, rel);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-}
+#include "config_fixture.h"
 
 static int expected_auto_workers(void)
 {
@@ -100,14 +41,6 @@ static const char full_conf[] =
 	"  { listen = [ \"*:9090\", \"127.0.0.1:8080\" ];\n"
 	"    root = \"./site/\"; }\n"
 	");\n";
-
-static void expect_str(const char *got, const char *rel_to_tmp)
-{
-	char want[PATH_MAX];
-
-	tmp_path(want, sizeof(want), rel_to_tmp);
-	ck_assert_str_eq(got, want);
-}
 
 START_TEST(test_full_config)
 {
@@ -181,6 +114,11 @@ START_TEST(test_defaults)
 	expect_str(cfg.servers[0].root, "www");
 	ck_assert_uint_eq(cfg.servers[0].nindex, 1);
 	ck_assert_str_eq(cfg.servers[0].index[0], "index.html");
+	ck_assert_int_eq(cfg.proxy_buffer_size, 65536);
+	ck_assert_uint_eq(cfg.nupstreams, 0);
+	ck_assert_ptr_null(cfg.upstreams);
+	ck_assert_uint_eq(cfg.servers[0].nlocations, 0);
+	ck_assert_ptr_null(cfg.servers[0].locations);
 	shoal_config_free(&cfg);
 }
 END_TEST
@@ -238,15 +176,6 @@ START_TEST(test_shared_address_between_servers)
 	shoal_config_free(&cfg);
 }
 END_TEST
-
-struct error_case {
-	const char *text;
-	unsigned int line; /* 0: the message has no line */
-	const char *key;   /* "": the message names no key */
-	const char *what;
-};
-
-#define SERVER(body) "servers = (\n  { listen = [\"127.0.0.1:8080\"]; root = \"www\";\n" body "\n  }\n);\n"
 
 static const struct error_case error_cases[] = {
 	{ "workers = ;\n" MIN_SERVERS, 1, "", "syntax error" },
@@ -316,30 +245,7 @@ static const struct error_case error_cases[] = {
 
 START_TEST(test_errors)
 {
-	const struct error_case *c = &error_cases[_i];
-	char path[PATH_MAX], prefix[PATH_MAX + 32], key[128];
-	struct shoal_config cfg;
-	struct shoal_err err = { "" };
-
-	write_conf(path, sizeof(path), "bad.conf", c->text);
-	memset(&cfg, 0x5a, sizeof(cfg));
-	ck_assert_int_eq(shoal_config_load(&cfg, path, &err), -1);
-	if (c->line)
-		snprintf(prefix, sizeof(prefix), "%s:%u: ", path, c->line);
-	else
-		snprintf(prefix, sizeof(prefix), "%s: ", path);
-	ck_assert_msg(strncmp(err.msg, prefix, strlen(prefix)) == 0, "case %d: '%s' does not start with '%s'",
-		      _i, err.msg, prefix);
-	snprintf(key, sizeof(key), "%s: ", c->key);
-	ck_assert_msg(!c->key[0] || strncmp(err.msg + strlen(prefix), key, strlen(key)) == 0,
-		      "case %d: '%s' does not name the key %s", _i, err.msg, c->key);
-	ck_assert_msg(strstr(err.msg, c->what), "case %d: '%s' lacks '%s'", _i, err.msg, c->what);
-	ck_assert_ptr_null(strchr(err.msg, '\n'));
-	/* Nothing may be left to free (LeakSanitizer checks that nothing leaked). */
-	ck_assert_ptr_null(cfg.path);
-	ck_assert_ptr_null(cfg.servers);
-	ck_assert_uint_eq(cfg.nservers, 0);
-	shoal_config_free(&cfg);
+	expect_load_error(&error_cases[_i], _i);
 }
 END_TEST
 
@@ -387,58 +293,6 @@ START_TEST(test_free_twice)
 }
 END_TEST
 
-static void assert_same_server(const struct shoal_server_conf *a, const struct shoal_server_conf *b)
-{
-	ck_assert_uint_eq(a->nlisten, b->nlisten);
-	for (size_t i = 0; i < a->nlisten; i++) {
-		ck_assert(shoal_addr_equal(&a->listen[i], &b->listen[i]));
-		ck_assert_str_eq(a->listen[i].text, b->listen[i].text);
-	}
-	ck_assert_int_eq(a->backlog, b->backlog);
-	ck_assert_str_eq(a->root, b->root);
-	ck_assert_uint_eq(a->nindex, b->nindex);
-	for (size_t i = 0; i < a->nindex; i++)
-		ck_assert_str_eq(a->index[i], b->index[i]);
-}
-
-/* Everything but the file's own path and the auto flag, which a dump cannot carry. */
-static void assert_same_config(const struct shoal_config *a, const struct shoal_config *b)
-{
-	ck_assert_int_eq(a->workers, b->workers);
-	ck_assert_pstr_eq(a->user, b->user);
-	ck_assert_pstr_eq(a->group, b->group);
-	ck_assert_str_eq(a->pid_file, b->pid_file);
-	ck_assert_str_eq(a->error_log, b->error_log);
-	ck_assert_int_eq(a->log_level, b->log_level);
-	ck_assert_int_eq(a->shutdown_timeout, b->shutdown_timeout);
-	ck_assert_str_eq(a->stats_file, b->stats_file);
-	ck_assert_int_eq(a->max_connections, b->max_connections);
-	ck_assert_int_eq(a->header_timeout, b->header_timeout);
-	ck_assert_int_eq(a->keepalive_timeout, b->keepalive_timeout);
-	ck_assert_int_eq(a->max_keepalive_requests, b->max_keepalive_requests);
-	ck_assert_int_eq(a->max_header_size, b->max_header_size);
-	ck_assert_uint_eq(a->nservers, b->nservers);
-	for (size_t i = 0; i < a->nservers; i++)
-		assert_same_server(&a->servers[i], &b->servers[i]);
-}
-
-/* Dumps cfg into a different directory than its source, reloads it and returns the text. */
-static char *dump_and_reload(const struct shoal_config *cfg, struct shoal_config *again)
-{
-	char path[PATH_MAX];
-	struct shoal_err err = { "" };
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&text, &len);
-
-	ck_assert_ptr_nonnull(mem);
-	shoal_config_dump(cfg, mem);
-	ck_assert_int_eq(fclose(mem), 0);
-	write_conf(path, sizeof(path), "elsewhere/dump.conf", text);
-	ck_assert_msg(shoal_config_load(again, path, &err) == 0, "%s\n%s", err.msg, text);
-	return text;
-}
-
 START_TEST(test_dump_round_trip_full)
 {
 	char path[PATH_MAX];
@@ -470,7 +324,7 @@ START_TEST(test_dump_fills_defaults)
 		"\nheader_timeout = 10;", "\nkeepalive_timeout = 75;",
 		"\nmax_keepalive_requests = 10000;", "\nmax_header_size = 8192;", "\nservers = (",
 		" listen = [ \"127.0.0.1:8080\" ];", " backlog = 4096;", " root = \"/",
-		" index = [ \"index.html\" ];",
+		" index = [ \"index.html\" ];", "\nproxy_buffer_size = 65536;", "\nupstreams = (\n);",
 	};
 	char path[PATH_MAX], line[64];
 	struct shoal_config cfg, again;
