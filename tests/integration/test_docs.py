@@ -2,6 +2,7 @@
 parser has, with their true defaults and ranges; the man pages render without a warning; a
 staged install puts the binaries, the pages and the etc files in place."""
 
+import decimal
 import grp
 import json
 import os
@@ -20,9 +21,17 @@ from harness import run_cli  # noqa: E402
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAN_DIR = os.path.join(SOURCE_DIR, "man")
 PAGES = {"shoal.8": 8, "shoal.conf.5": 5, "shoalctl.1": 1}
-SECTIONS = {"GLOBAL SETTINGS": "top", "SERVER SETTINGS": "server"}
-# Keys every configuration has; the base configuration below sets them.
-REQUIRED = {"servers", "listen", "root"}
+SECTIONS = {"GLOBAL SETTINGS": "top", "SERVER SETTINGS": "server",
+            "UPSTREAM SETTINGS": "upstream", "UPSTREAM SERVER SETTINGS": "upstream_server",
+            "LOCATION SETTINGS": "location"}
+# The lists of groups, by the scope they are in and their key: the scope of their keys.
+LISTS = {("top", "servers"): "server", ("top", "upstreams"): "upstream",
+         ("upstream", "servers"): "upstream_server", ("server", "locations"): "location"}
+# Keys the base configuration below sets (every configuration has the first ones), and the
+# root of a location, which cannot be set beside the proxy the base location has.
+BASE = {"top": {"servers", "upstreams"}, "server": {"listen", "root", "locations"},
+        "upstream": {"name", "servers"}, "upstream_server": {"address"},
+        "location": {"path", "proxy", "root"}}
 INSTALL_TIMEOUT = 50
 
 _ESCAPES = [(r"\(dq", '"'), (r"\(aq", "'"), (r"\-", "-"), (r"\%", ""), (r"\&", ""),
@@ -42,10 +51,11 @@ def roff_text(line):
 
 
 def documented_keys():
-    """{"top"|"server": {key: {"Type": ..., "Default": ..., "Reload": ...}}} from the page."""
+    """{scope: {key: {"Type": ..., "Default": ..., "Reload": ...}}} from the page, a scope per
+    section of SECTIONS."""
     with open(os.path.join(MAN_DIR, "shoal.conf.5")) as f:
         lines = f.read().splitlines()
-    keys = {"top": {}, "server": {}}
+    keys = {scope: {} for scope in SECTIONS.values()}
     scope, entry = None, None
     for i, line in enumerate(lines):
         if line.startswith(".SH"):
@@ -62,22 +72,34 @@ def documented_keys():
     return keys
 
 
-def dumped_keys(text):
-    """{"top"|"server": [key, ...]} from `shoal -T`: top-level keys at column 0, server keys
-    indented by four; an unset key is printed as a comment."""
-    keys = {"top": [], "server": []}
+def dumped_entries(text):
+    """Yields (scope, key, line) for each key of `shoal -T`: top-level keys at column 0, the
+    keys of the groups of a list four columns right of the list's key; an unset key is
+    printed as a comment."""
+    scopes = {0: "top"}
     for line in text.splitlines():
         m = re.match(r"( *)(?:# )?([a-z_]+)(?: = | is unset$)", line)
-        if m and m.group(1) in ("", "    "):
-            keys["top" if m.group(1) == "" else "server"].append(m.group(2))
+        if not m or len(m.group(1)) not in scopes:
+            continue
+        indent, key = len(m.group(1)), m.group(2)
+        yield scopes[indent], key, line
+        if line.endswith(" = ("):
+            scopes[indent + 4] = LISTS[(scopes[indent], key)]
+
+
+def dumped_keys(text):
+    """{scope: [key, ...]} from `shoal -T`."""
+    keys = {scope: [] for scope in SECTIONS.values()}
+    for scope, key, _ in dumped_entries(text):
+        keys[scope].append(key)
     return keys
 
 
 def dumped_line(text, scope, key):
-    indent = "" if scope == "top" else "    "
-    for line in text.splitlines():
-        if line.startswith(indent + key + " = ") or line == "%s# %s is unset" % (indent, key):
-            return line
+    """The first line of `shoal -T` that prints key in scope, stripped, or None."""
+    for where, name, line in dumped_entries(text):
+        if (where, name) == (scope, key):
+            return line.strip()
     return None
 
 
@@ -92,7 +114,44 @@ def sample_values():
     """Values for the keys that have no default, in configuration syntax."""
     return {"user": '"%s"' % pwd.getpwuid(os.getuid()).pw_name,
             "group": '"%s"' % grp.getgrgid(os.getgid()).gr_name,
-            "status_path": '"/status"', "health_path": '"/healthz"'}
+            "status_path": '"/status"', "health_path": '"/healthz"',
+            "proxy_host": '"app.internal:8080"'}
+
+
+def out_of_range(low, high, kind):
+    """Values just outside [low, high]: by one for integers, by a millisecond for seconds."""
+    step = decimal.Decimal(1 if kind == "integer" else "0.001")
+    return (low - step, high + step)
+
+
+BASE_CONFIG = """%(top)s
+upstreams = (
+  {
+    name = "app";
+    servers = (
+      {
+        address = "127.0.0.1:9";
+        %(upstream_server)s
+      }
+    );
+    %(upstream)s
+  }
+);
+servers = (
+  {
+    listen = [ "127.0.0.1:%(port)d" ];
+    root = "www";
+    locations = (
+      {
+        path = "/api/";
+        proxy = "app";
+        %(location)s
+      }
+    );
+    %(server)s
+  }
+);
+"""
 
 
 class ConfigPageTest(unittest.TestCase):
@@ -104,11 +163,13 @@ class ConfigPageTest(unittest.TestCase):
         self.keys = documented_keys()
         self.port = harness.free_port()
 
-    def config(self, top="", server=""):
-        """Writes the least configuration there is, with one line added at either level."""
+    def config(self, top="", server="", upstream="", upstream_server="", location=""):
+        """Writes the least configuration with one group of each list, with a line added in
+        any of them."""
         with open(self.conf, "w") as f:
-            f.write("%s\nservers = (\n  {\n    listen = [ \"127.0.0.1:%d\" ];\n"
-                    "    root = \"www\";\n    %s\n  }\n);\n" % (top, self.port, server))
+            f.write(BASE_CONFIG % {"top": top, "server": server, "upstream": upstream,
+                                   "upstream_server": upstream_server, "location": location,
+                                   "port": self.port})
         return self.conf
 
     def line_for(self, scope, key, value):
@@ -123,11 +184,11 @@ class ConfigPageTest(unittest.TestCase):
 
     def test_page_documents_every_key_of_the_parser(self):
         dumped = dumped_keys(self.dump())
-        for scope in ("top", "server"):
+        for scope in SECTIONS.values():
             documented = set(self.keys[scope])
             self.assertTrue(dumped[scope], "shoal -T printed no %s keys" % scope)
             missing = [k for k in dumped[scope] if k not in documented]
-            extra = sorted(documented - set(dumped[scope]) - REQUIRED)
+            extra = sorted(documented - set(dumped[scope]) - BASE[scope])
             self.assertEqual(missing, [], "%s keys printed by shoal -T but not documented in "
                              "shoal.conf(5)" % scope)
             self.assertEqual(extra, [], "%s keys documented in shoal.conf(5) that shoal -T "
@@ -144,7 +205,7 @@ class ConfigPageTest(unittest.TestCase):
         samples = sample_values()
         for scope, keys in self.keys.items():
             for key, entry in keys.items():
-                if key in REQUIRED:
+                if key in BASE[scope]:
                     continue
                 value = literal(entry["Default"])
                 with self.subTest(key=key, default=entry["Default"]):
@@ -153,7 +214,7 @@ class ConfigPageTest(unittest.TestCase):
                                         "not a value, nor unset: %r" % entry["Default"])
                         self.assertIn(key, samples, "no sample value for %s in this test" % key)
                         self.dump(**self.line_for(scope, key, samples[key]))
-                        self.assertRegex(dumped_line(baseline, scope, key), r"# %s is unset" % key)
+                        self.assertRegex(dumped_line(baseline, scope, key), r"^# %s is unset$" % key)
                         continue
                     out = self.dump(**self.line_for(scope, key, value))
                     self.assertEqual(dumped_line(out, scope, key),
@@ -163,17 +224,17 @@ class ConfigPageTest(unittest.TestCase):
         checked = 0
         for scope, keys in self.keys.items():
             for key, entry in keys.items():
-                m = re.match(r"integer from (-?\d+) to (\d+)", entry.get("Type", ""))
+                m = re.match(r"(integer|seconds) from (-?[\d.]+) to (\d+)", entry.get("Type", ""))
                 if not m:
                     continue
-                low, high = int(m.group(1)), int(m.group(2))
+                low, high = decimal.Decimal(m.group(2)), decimal.Decimal(m.group(3))
                 with self.subTest(key=key, range=(low, high)):
                     for value in (low, high):
                         r = run_cli(["-t", "-c", self.config(**self.line_for(scope, key, value))])
-                        self.assertEqual(r.returncode, 0, "%s = %d: %s" % (key, value, r.stderr))
-                    for value in (low - 1, high + 1):
+                        self.assertEqual(r.returncode, 0, "%s = %s: %s" % (key, value, r.stderr))
+                    for value in out_of_range(low, high, m.group(1)):
                         r = run_cli(["-t", "-c", self.config(**self.line_for(scope, key, value))])
-                        self.assertEqual(r.returncode, 1, "%s = %d was accepted" % (key, value))
+                        self.assertEqual(r.returncode, 1, "%s = %s was accepted" % (key, value))
                         self.assertIn(key, r.stderr)
                 checked += 1
         self.assertGreater(checked, 10)
