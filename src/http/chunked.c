@@ -151,11 +151,13 @@ static int byte_step(struct shoal_http_chunked *dec, unsigned char c)
 	return dec->state < 0 ? -1 : 0;
 }
 
-int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, size_t len,
-			    size_t *consumed, uint64_t *body_bytes)
+int shoal_http_chunked_next(struct shoal_http_chunked *dec, const char *buf, size_t len,
+			    size_t *consumed, size_t *data_off, size_t *data_len)
 {
 	size_t i = 0;
 
+	*data_off = 0;
+	*data_len = 0;
 	/* A malformed body leaves state negative, so that it stays malformed. */
 	if (dec->state < 0) {
 		*consumed = 0;
@@ -165,12 +167,13 @@ int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, siz
 		if (dec->state == CH_DATA) {
 			size_t n = len - i < dec->remaining ? len - i : (size_t)dec->remaining;
 
+			*data_off = i;
+			*data_len = n;
 			i += n;
 			dec->remaining -= n;
-			*body_bytes += n;
 			if (dec->remaining == 0)
 				dec->state = CH_DATA_CR;
-			continue;
+			break;
 		}
 		if (byte_step(dec, (unsigned char)buf[i++]) < 0) {
 			dec->state = -1;
@@ -180,4 +183,34 @@ int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, siz
 	}
 	*consumed = i;
 	return dec->state == CH_DONE ? 1 : 0;
+}
+
+int shoal_http_chunked_skip(struct shoal_http_chunked *dec, const char *buf, size_t len,
+			    size_t *consumed, uint64_t *body_bytes)
+{
+	size_t done = 0, used, off, n;
+	int rc;
+
+	/* Each call stops after one run of data, so a body of many chunks takes several. */
+	do {
+		rc = shoal_http_chunked_next(dec, buf + done, len - done, &used, &off, &n);
+		done += used;
+		*body_bytes += n;
+	} while (rc == 0 && done < len);
+	*consumed = done;
+	return rc;
+}
+
+size_t shoal_http_chunked_size_line(char out[static 20], uint64_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t digits = 1, w;
+
+	for (uint64_t rest = n >> 4; rest > 0; rest >>= 4)
+		digits++;
+	for (w = digits; w > 0; n >>= 4)
+		out[--w] = hex[n & 0xf];
+	out[digits] = '\r';
+	out[digits + 1] = '\n';
+	return digits + 2;
 }
