@@ -11,7 +11,7 @@
 /* Frees what was derived from the configuration, leaving the configuration itself. */
 static void gen_free_derived(struct shoal_generation *g)
 {
-	for (size_t i = 0; g->root_fds && i < g->cfg.nservers; i++)
+	for (size_t i = 0; g->root_fds && i < g->nroot_fds; i++)
 		if (g->root_fds[i] >= 0)
 			close(g->root_fds[i]);
 	free(g->root_fds);
@@ -78,14 +78,46 @@ static int gen_collect_addrs(struct shoal_generation *g, struct shoal_err *err)
 	return 0;
 }
 
+static size_t gen_count_roots(const struct shoal_config *cfg)
+{
+	size_t n = cfg->nservers;
+
+	for (size_t i = 0; i < cfg->nservers; i++)
+		for (size_t j = 0; j < cfg->servers[i].nlocations; j++)
+			n += cfg->servers[i].locations[j].root != NULL;
+	return n;
+}
+
+/* The roots of the locations that have one, after the servers' own. */
+static int gen_open_location_roots(struct shoal_generation *g, struct shoal_err *err)
+{
+	struct shoal_err cause;
+	size_t k = g->cfg.nservers;
+
+	for (size_t i = 0; i < g->cfg.nservers; i++) {
+		const struct shoal_server_conf *s = &g->cfg.servers[i];
+		for (size_t j = 0; j < s->nlocations; j++) {
+			if (!s->locations[j].root)
+				continue;
+			g->root_fds[k] = shoal_fs_open_root(s->locations[j].root, &cause);
+			if (g->root_fds[k++] < 0)
+				return shoal_err_set(err, "%s:%u: servers[%zu].locations[%zu].root: %s",
+						     g->cfg.path, s->locations[j].root_line, i, j,
+						     cause.msg);
+		}
+	}
+	return 0;
+}
+
 static int gen_open_roots(struct shoal_generation *g, struct shoal_err *err)
 {
 	struct shoal_err cause;
 
-	g->root_fds = malloc(g->cfg.nservers * sizeof(*g->root_fds));
+	g->nroot_fds = gen_count_roots(&g->cfg);
+	g->root_fds = malloc(g->nroot_fds * sizeof(*g->root_fds));
 	if (!g->root_fds)
 		return shoal_err_set(err, "out of memory");
-	for (size_t i = 0; i < g->cfg.nservers; i++)
+	for (size_t i = 0; i < g->nroot_fds; i++)
 		g->root_fds[i] = -1;
 	for (size_t i = 0; i < g->cfg.nservers; i++) {
 		g->root_fds[i] = shoal_fs_open_root(g->cfg.servers[i].root, &cause);
@@ -93,7 +125,7 @@ static int gen_open_roots(struct shoal_generation *g, struct shoal_err *err)
 			return shoal_err_set(err, "%s:%u: servers[%zu].root: %s", g->cfg.path,
 					     g->cfg.servers[i].root_line, i, cause.msg);
 	}
-	return 0;
+	return gen_open_location_roots(g, err);
 }
 
 /* /etc/mime.types, then the configuration's own "type ext ..." lines over it. */

@@ -31,7 +31,7 @@ static void spawn_close_inherited(struct master *m, const struct shoal_generatio
 		const struct shoal_generation *g = m->workers[i]->gen;
 		if (m->workers[i]->ready_ev.fd >= 0)
 			close(m->workers[i]->ready_ev.fd);
-		for (size_t j = 0; g != own && j < g->cfg.nservers; j++)
+		for (size_t j = 0; g != own && j < g->nroot_fds; j++)
 			close(g->root_fds[j]);
 	}
 	for (size_t i = 0; i < m->sockets.n; i++) {

@@ -3,6 +3,8 @@
 
 #include "shoal/base/util.h"
 #include "shoal/handler/health.h"
+#include "shoal/handler/proxy.h"
+#include "shoal/http/path.h"
 #include "shoal/handler/reply.h"
 #include "shoal/handler/static.h"
 #include "shoal/handler/status.h"
@@ -101,6 +103,38 @@ static bool route_refuse(struct shoal_handler_req *req, int status, bool keep_al
 	return keep_alive;
 }
 
+/* The location whose path is the longest prefix of the request's normalised path (the
+ * spelling a file would be opened by, so that "/static/../api/" is "/api/"), or NULL. */
+static const struct shoal_site_location *route_location(struct shoal_handler_req *req)
+{
+	const struct shoal_site *site = req->site;
+	const struct shoal_http_str *path = &req->http->path;
+	size_t len;
+
+	if (!site->nlocations || path->len == 0 || path->p[0] != '/' ||
+	    shoal_http_path_normalize(path->p, path->len, req->ctx->path, sizeof(req->ctx->path),
+				      &len) < 0)
+		return NULL;
+	for (size_t i = 0; i < site->nlocations; i++) {
+		const struct shoal_site_location *l = &site->locations[i];
+		if (l->path_len <= len && memcmp(l->conf->path, req->ctx->path, l->path_len) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+/* A site's own answer: by its location, else its static files. */
+static bool route_site_answer(struct shoal_handler_req *req)
+{
+	const struct shoal_site_location *loc = route_location(req);
+
+	if (loc && loc->upstream)
+		return shoal_proxy_handle(req, loc->upstream, loc->conf);
+	if (loc && loc->site)
+		req->site = loc->site;
+	return shoal_static_handle(req);
+}
+
 bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *req)
 {
 	const struct shoal_config *cfg = req->ctx->cfg;
@@ -116,7 +150,7 @@ bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *
 	if (route_is_endpoint(cfg->health_path, http))
 		return shoal_health_handle(req);
 	if (!route_is_endpoint(cfg->status_path, http))
-		return shoal_static_handle(req);
+		return route_site_answer(req);
 	/* The status endpoint tells every counter: the machine's own by default. */
 	if (!shoal_acl_allows(rt->status_acl, rt->nstatus_acl, req->peer_family, req->peer_addr)) {
 		req->site = NULL;

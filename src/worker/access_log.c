@@ -9,6 +9,8 @@
 
 /* A line longer than this is cut: fields are escaped, so at most 4 bytes per byte sent. */
 #define LINE_MAX_BYTES 8192
+/* Room kept at the end of a line for the upstream fields of a proxied request. */
+#define UPSTREAM_FIELDS_MAX 128
 
 static int open_file(const char *path, struct shoal_err *err)
 {
@@ -172,7 +174,14 @@ void shoal_access_log_write(struct shoal_access_log *l, time_t now,
 			      (unsigned long long)e->body_bytes);
 	n += put_quoted(line + n, (sizeof(line) - n) / 2, e->req ? header_value(e->req, "referer") : none);
 	line[n++] = ' ';
-	n += put_quoted(line + n, sizeof(line) - n - 1, e->req ? header_value(e->req, "user-agent") : none);
+	n += put_quoted(line + n, sizeof(line) - n - 1 - UPSTREAM_FIELDS_MAX,
+			e->req ? header_value(e->req, "user-agent") : none);
+	if (e->upstream)
+		n += (size_t)snprintf(line + n, sizeof(line) - n - 1,
+				      " upstream=%s upstream_status=%d upstream_time=%llu.%06llu",
+				      e->upstream, e->upstream_status,
+				      (unsigned long long)(e->upstream_us / 1000000),
+				      (unsigned long long)(e->upstream_us % 1000000));
 	line[n++] = '\n';
 	if (l->len + n > SHOAL_ACCESS_LOG_BUFFER)
 		shoal_access_log_flush(l);

@@ -16,6 +16,9 @@
 
 /* How long a closing connection may keep sending before we stop reading it. */
 #define LINGER_MS 5000
+/* A connection whose answer went on is closed after this long whatever that answer's own
+ * timers say: a last resort against an answer that lost track of it. */
+#define ASYNC_MS (7ull * 24 * 3600 * 1000)
 /* Input buffer room beyond the head limit, for the start of a pipelined next request. */
 #define IN_SLACK 1024
 
@@ -130,6 +133,11 @@ static void conn_close(struct shoal_conn *c)
 
 	if (c->ev.fd < 0)
 		return;
+	if (c->io && c->io->async) {
+		struct shoal_handler_async *a = c->io->async;
+		c->io->async = NULL;
+		a->ops->cancel(a);
+	}
 	/* Closing the fd removes it from epoll: workers never share connection fds. */
 	shoal_transport_close(SHOAL_TRANSPORT_TCP(c->ev.fd));
 	c->ev.fd = -1;
@@ -214,9 +222,10 @@ static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_
 	       c->requests < (uint32_t)env->handler->cfg->max_keepalive_requests;
 }
 
-/* Counts the response just queued and logs it. bytes_in: the request head's size. */
-static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
-			 size_t bytes_in, size_t bytes_out)
+/* Counts the response just queued and logs it. bytes_in: the request head's size; up: how
+ * an answer that went on ended, NULL for the others. */
+static void conn_account_as(struct shoal_conn *c, const struct shoal_http_request *req,
+			    size_t bytes_in, size_t bytes_out, const struct shoal_handler_result *up)
 {
 	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_out *out = &c->io->out;
@@ -225,6 +234,12 @@ static void conn_account(struct shoal_conn *c, const struct shoal_http_request *
 		.client = client, .req = req, .status = out->last_status, .body_bytes = out->last_body,
 	};
 
+	if (up && up->upstream) {
+		e.upstream = up->upstream;
+		e.upstream_status = up->upstream_status;
+		e.upstream_us = up->upstream_us;
+	}
+
 	if (env->handler->stats)
 		shoal_stats_request_done(env->handler->stats, out->last_status, bytes_in, bytes_out,
 					 shoal_clock_mono_us() - c->io->read_us);
@@ -232,6 +247,12 @@ static void conn_account(struct shoal_conn *c, const struct shoal_http_request *
 		return;
 	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
 	shoal_access_log_write(env->access_log, env->handler->date.sec, &e);
+}
+
+static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
+			 size_t bytes_in, size_t bytes_out)
+{
+	conn_account_as(c, req, bytes_in, bytes_out, NULL);
 }
 
 /* Expects the body of a request that was answered, to read past it. */
@@ -266,6 +287,33 @@ static void conn_refuse(struct shoal_conn *c, const struct shoal_http_request *r
 	conn_account(c, req, bytes_in, io->out.bytes - queued);
 }
 
+/* An answer that went on has ended: it is counted now, and the connection resumes after
+ * the current events (the answer may still be on the stack). */
+static void conn_async_done(struct shoal_handler_client *cl, const struct shoal_handler_result *r)
+{
+	struct shoal_conn_io *io = container_of(cl, struct shoal_conn_io, client);
+	struct shoal_conn *c = io->owner;
+
+	io->async = NULL;
+	c->close_after = c->close_after || !r->keep_alive;
+	conn_account_as(c, r->req, io->async_head_len, r->bytes_out, r);
+	c->state = SHOAL_CONN_WRITING;
+	conn_set_timer(c, &conn_env(c)->send_q);
+	conn_defer(conn_env(c), c);
+}
+
+/* What the connection lends an answer that may go on. */
+static struct shoal_handler_client *conn_client(struct shoal_conn *c)
+{
+	struct shoal_conn_io *io = c->io;
+
+	io->client = (struct shoal_handler_client){
+		.fd = c->ev.fd, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,
+		.in_len = io->in_len, .readable = c->readable, .done = conn_async_done,
+	};
+	return &io->client;
+}
+
 /* Answers one parsed request of head_len bytes and arranges to skip its body. */
 static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *req,
 			size_t head_len)
@@ -275,7 +323,7 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 	size_t queued = io->out.bytes;
 	struct shoal_handler_req r = {
 		.ctx = env->handler, .http = req, .out = &io->out,
-		.peer_family = c->peer_family, .peer_addr = c->peer_addr,
+		.peer_family = c->peer_family, .peer_addr = c->peer_addr, .client = conn_client(c),
 	};
 	struct shoal_out_mark mark;
 	int rc;
@@ -284,6 +332,13 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 	r.keep_alive = conn_keep_alive(c, req);
 	shoal_out_mark(&io->out, &mark);
 	c->close_after = !shoal_route_answer(c->origin->route, &r);
+	if (r.async) {
+		/* It reads the body itself and is counted when done. */
+		c->close_after = false;
+		io->async = r.async;
+		io->async_head_len = (uint32_t)head_len;
+		return;
+	}
 	if (!r.body_refused) {
 		conn_expect_body(io, req);
 		/* A body whose framing is broken in what arrived with the head makes the whole
@@ -312,7 +367,7 @@ static void conn_parse_batch(struct shoal_conn *c)
 	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_conn_io *io = c->io;
 
-	while (!c->close_after) {
+	while (!c->close_after && !io->async) {
 		int rc;
 		/* A body that turns out malformed or too large after its request was answered:
 		 * the stream cannot be trusted any more, so the error closes it. */
@@ -414,6 +469,17 @@ static bool conn_take_io(struct shoal_conn *c)
 	return c->io != NULL;
 }
 
+/* Hands the socket to the answer that goes on; its own timers keep its time. It may end
+ * at once (client->done), which only schedules the connection's next turn. */
+static void conn_async_begin(struct shoal_conn *c)
+{
+	struct shoal_handler_async *a = c->io->async;
+
+	c->state = SHOAL_CONN_ASYNC;
+	conn_set_timer(c, &conn_env(c)->async_q);
+	a->ops->start(a);
+}
+
 /* Parses what is buffered, else reads more. Returns false when the connection has to wait
  * for its next event (or was closed), true when there is more to do right away. */
 static bool conn_read_and_parse(struct shoal_conn *c)
@@ -421,6 +487,10 @@ static bool conn_read_and_parse(struct shoal_conn *c)
 	struct shoal_conn_io *io = c->io;
 
 	conn_parse_batch(c);
+	if (io->async) {
+		conn_async_begin(c);
+		return false;
+	}
 	if (!shoal_out_empty(&io->out)) {
 		c->state = SHOAL_CONN_WRITING;
 		return true;
@@ -506,6 +576,10 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->readable = true;
+	if (c->state == SHOAL_CONN_ASYNC) {
+		c->io->async->ops->on_client(c->io->async, events);
+		return;
+	}
 	/* A connection only rests in WRITING when the client stopped reading: new input waits
 	 * until the socket takes more output. */
 	if (c->state == SHOAL_CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
@@ -570,6 +644,8 @@ void shoal_conn_env_init(struct shoal_conn_env *env, struct shoal_handler_ctx *h
 			       conn_on_timer);
 	shoal_timer_queue_init(&env->send_q, (uint64_t)cfg->send_timeout * 1000, conn_on_timer);
 	shoal_timer_queue_init(&env->linger_q, LINGER_MS, conn_on_timer);
+	/* The answer keeps its own timers; this queue only holds the connection's place. */
+	shoal_timer_queue_init(&env->async_q, ASYNC_MS, conn_on_timer);
 }
 
 void shoal_conn_env_free(struct shoal_conn_env *env)
@@ -585,12 +661,13 @@ void shoal_conn_expire(struct shoal_conn_env *env)
 	shoal_timer_expire(&env->keepalive_q, now_ms);
 	shoal_timer_expire(&env->send_q, now_ms);
 	shoal_timer_expire(&env->linger_q, now_ms);
+	shoal_timer_expire(&env->async_q, now_ms);
 }
 
 int64_t shoal_conn_next_ms(const struct shoal_conn_env *env)
 {
 	const struct shoal_timer_queue *queues[] = { &env->header_q, &env->keepalive_q,
-						     &env->send_q, &env->linger_q };
+						     &env->send_q, &env->linger_q, &env->async_q };
 	int64_t next = -1;
 
 	if (env->deferred)
@@ -623,4 +700,5 @@ void shoal_conn_close_all(struct shoal_conn_env *env)
 	conn_close_queue(&env->keepalive_q);
 	conn_close_queue(&env->send_q);
 	conn_close_queue(&env->linger_q);
+	conn_close_queue(&env->async_q);
 }

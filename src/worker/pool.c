@@ -95,6 +95,7 @@ struct shoal_conn_io *shoal_pool_io_get(struct shoal_conn_pool *p)
 	io->deferred = false;
 	io->body_left = 0;
 	io->body_chunked = false;
+	io->async = NULL;
 	shoal_out_init(&io->out, io->storage + p->in_size, p->scratch_size);
 	return io;
 }

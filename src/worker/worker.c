@@ -14,6 +14,7 @@
 #include "shoal/base/clock.h"
 #include "shoal/base/util.h"
 #include "shoal/handler/error_page.h"
+#include "shoal/handler/proxy.h"
 #include "shoal/net/acl.h"
 #include "shoal/http/date.h"
 #include "shoal/route/route.h"
@@ -46,6 +47,7 @@ struct shoal_worker {
 	struct shoal_acl_entry *status_acl; /* who may read status_path */
 	size_t nstatus_acl;
 	struct shoal_handler_ctx handler;
+	struct shoal_proxy_env proxy;
 	struct shoal_conn_env conns;
 	struct shoal_access_log access_log;
 	time_t access_log_flushed; /* the second of the last flush */
@@ -242,9 +244,60 @@ static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
 	return 0;
 }
 
+static int location_longer_first(const void *a, const void *b)
+{
+	const struct shoal_site_location *x = a, *y = b;
+
+	return x->path_len < y->path_len ? 1 : x->path_len > y->path_len ? -1 : 0;
+}
+
+/* A location with a root of its own is served as a site of its own: the server's, but for
+ * the root (and so the file cache's entries, which are the root's). */
+static int worker_location_site(struct shoal_site_location *l, const struct shoal_site *server,
+				int root_fd)
+{
+	l->site = malloc(sizeof(*l->site));
+	if (!l->site)
+		return -1;
+	*l->site = *server;
+	l->site->root_fd = root_fd;
+	l->site->locations = NULL;
+	l->site->nlocations = 0;
+	return 0;
+}
+
+/* The site's locations, the longest path first, so the first match is the longest. *next_root
+ * is the index in root_fds of the next location root. */
+static int worker_site_locations(struct shoal_worker *w, struct shoal_site *site,
+				 const int *root_fds, size_t *next_root)
+{
+	const struct shoal_server_conf *conf = site->conf;
+
+	if (!conf->nlocations)
+		return 0;
+	site->locations = calloc(conf->nlocations, sizeof(*site->locations));
+	if (!site->locations)
+		return -1;
+	site->nlocations = conf->nlocations;
+	for (size_t i = 0; i < conf->nlocations; i++) {
+		struct shoal_site_location *l = &site->locations[i];
+		l->conf = &conf->locations[i];
+		l->path_len = strlen(l->conf->path);
+		if (l->conf->proxy)
+			l->upstream = &w->proxy.set.groups[l->conf->upstream];
+		else if (l->conf->root &&
+			 worker_location_site(l, site, root_fds[(*next_root)++]) < 0)
+			return -1;
+	}
+	qsort(site->locations, site->nlocations, sizeof(*site->locations), location_longer_first);
+	return 0;
+}
+
 static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_params *p,
 			      struct shoal_err *err)
 {
+	size_t next_root = p->cfg->nservers;
+
 	w->nsites = p->cfg->nservers;
 	w->sites = calloc(w->nsites, sizeof(*w->sites));
 	w->nlisteners = p->nlisten;
@@ -254,7 +307,8 @@ static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_
 	for (size_t i = 0; i < w->nsites; i++) {
 		w->sites[i].conf = &p->cfg->servers[i];
 		w->sites[i].root_fd = p->root_fds[i];
-		if (shoal_error_page_load(&w->sites[i]) < 0)
+		if (shoal_error_page_load(&w->sites[i]) < 0 ||
+		    worker_site_locations(w, &w->sites[i], p->root_fds, &next_root) < 0)
 			return shoal_err_set(err, "out of memory");
 	}
 	for (size_t i = 0; i < w->nlisteners; i++) {
@@ -280,6 +334,7 @@ static int worker_setup_handling(struct shoal_worker *w, const struct shoal_work
 
 	h->stats = p->stats;
 	h->stats_view = p->stats_view;
+	h->log = p->log;
 	h->now_ms = shoal_clock_mono_ms();
 	/* Even when the cache could not be made: teardown walks the connections' queues. */
 	shoal_conn_env_init(&w->conns, h);
@@ -305,6 +360,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	if (shoal_route_status_acl(w->cfg, &w->status_acl, &w->nstatus_acl, err) < 0 ||
 	    worker_drop_privileges(p, err) < 0 ||
 	    shoal_event_init(&w->loop, err) < 0 ||
+	    shoal_proxy_env_init(&w->proxy, &w->handler, &w->loop, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
 	w->listening = true;
@@ -315,6 +371,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 static void worker_expire(struct shoal_worker *w)
 {
 	shoal_conn_expire(&w->conns);
+	shoal_proxy_expire(&w->proxy);
 	if (w->listeners_close_ms && w->listeners_close_ms <= w->handler.now_ms)
 		worker_close_listeners(w);
 	if (w->accept_retry_ms && w->accept_retry_ms <= w->handler.now_ms) {
@@ -336,9 +393,12 @@ static int worker_next_timeout(const struct shoal_worker *w)
 {
 	uint64_t next = w->handler.now_ms + 1000;
 	int64_t conns = shoal_conn_next_ms(&w->conns);
+	int64_t proxy = shoal_proxy_next_ms(&w->proxy);
 
 	if (conns >= 0)
 		sooner(&next, w->handler.now_ms + (uint64_t)conns);
+	if (proxy >= 0)
+		sooner(&next, w->handler.now_ms + (uint64_t)proxy);
 	sooner(&next, w->accept_retry_ms);
 	sooner(&next, w->listeners_close_ms);
 	if (w->conns.draining)
@@ -366,6 +426,7 @@ static int worker_loop(struct shoal_worker *w)
 		shoal_conn_resume_deferred(&w->conns);
 		worker_expire(w);
 		shoal_pool_recycle(&w->conns.pool);
+		shoal_proxy_recycle(&w->proxy);
 		/* Lines wait in the buffer for at most about a second. */
 		if (w->access_log.len && w->handler.date.sec != w->access_log_flushed) {
 			shoal_access_log_flush(&w->access_log);
@@ -381,14 +442,19 @@ static void worker_teardown(struct shoal_worker *w)
 	shoal_conn_close_all(&w->conns);
 	shoal_pool_recycle(&w->conns.pool);
 	shoal_conn_env_free(&w->conns);
+	shoal_proxy_env_free(&w->proxy);
 	shoal_file_cache_free(&w->handler.cache);
 	shoal_access_log_close(&w->access_log);
 	for (size_t i = 0; w->listeners && i < w->nlisteners; i++)
 		shoal_route_free(&w->listeners[i].route);
 	free(w->listeners);
 	free(w->status_acl);
-	for (size_t i = 0; w->sites && i < w->nsites; i++)
+	for (size_t i = 0; w->sites && i < w->nsites; i++) {
 		free(w->sites[i].error_pages);
+		for (size_t j = 0; j < w->sites[i].nlocations; j++)
+			free(w->sites[i].locations[j].site);
+		free(w->sites[i].locations);
+	}
 	free(w->sites);
 	if (w->signals.fd >= 0)
 		close(w->signals.fd);

@@ -18,7 +18,8 @@ struct shoal_generation {
 	unsigned refs;
 	struct shoal_config cfg;
 	struct shoal_mime *mime;
-	int *root_fds;
+	int *root_fds;   /* of each server, then of each location with a root, in order */
+	size_t nroot_fds;
 	const struct shoal_addr **addrs; /* distinct listen addresses */
 	int *backlogs;
 	size_t naddrs;

@@ -36,8 +36,10 @@ void shoal_route_free(struct shoal_route *rt);
 struct shoal_site *shoal_route_default_site(const struct shoal_route *rt);
 
 /* Sets req->site by req->http's Host and answers: 413 for a body over max_body_size, then
- * health_path, status_path (403 unless the peer is in status_allow), else the site's static
- * files. Returns what the handler returns (see handler.h). */
+ * health_path, status_path (403 unless the peer is in status_allow), else the site's
+ * location whose path is the longest prefix of the request's (proxied to its upstream
+ * group), else the site's static files. Returns what the handler returns (see handler.h);
+ * a proxied request may be answered later (req->async). */
 bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *req);
 
 #endif

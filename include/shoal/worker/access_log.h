@@ -27,6 +27,12 @@ struct shoal_access_entry {
 	const struct shoal_http_request *req; /* NULL when the request could not be parsed */
 	int status;
 	uint64_t body_bytes;
+	/* A proxied request: the upstream server's address (NULL: not proxied), its status (0:
+	 * none) and the time from the handover to the response's end. Appended to the combined
+	 * format as ` upstream=ADDR upstream_status=N upstream_time=SECONDS`. */
+	const char *upstream;
+	int upstream_status;
+	uint64_t upstream_us;
 };
 
 /* path NULL or "off": logging stays off. The file is opened for appending, created 0640. */

@@ -28,6 +28,7 @@ enum shoal_conn_state {
 	SHOAL_CONN_READING,   /* waiting for or parsing requests */
 	SHOAL_CONN_WRITING,   /* a batch of responses is being sent */
 	SHOAL_CONN_LINGERING, /* write side shut; reading until the client closes */
+	SHOAL_CONN_ASYNC,     /* an answer that goes on (the proxy) owns the socket */
 };
 
 /* The buffers of a connection that is busy, taken from the pool. */
@@ -43,6 +44,9 @@ struct shoal_conn_io {
 	uint64_t body_seen; /* bytes of the chunked body discarded so far */
 	struct shoal_http_chunked chunked;
 	uint64_t read_us; /* when the last bytes arrived, for the latency histogram */
+	struct shoal_handler_client client;  /* lent to an answer that goes on */
+	struct shoal_handler_async *async;   /* that answer, until it is done */
+	uint32_t async_head_len;             /* its request head's size, for the stats */
 	struct shoal_out out;
 	char *in;
 	char storage[]; /* in buffer, then out scratch */
@@ -85,6 +89,7 @@ struct shoal_conn_env {
 	struct shoal_timer_queue keepalive_q; /* idle between requests */
 	struct shoal_timer_queue send_q;      /* waiting for the client to read */
 	struct shoal_timer_queue linger_q;    /* closing: draining what the client still sends */
+	struct shoal_timer_queue async_q;     /* answered by an answer that keeps its own time */
 	struct shoal_conn_io *deferred; /* connections to resume: see shoal_conn_resume_deferred */
 	struct shoal_http_limits limits;
 	struct shoal_http_request req; /* the request being answered; never kept across events */

@@ -24,7 +24,9 @@ struct shoal_worker_params {
 	const struct shoal_addr *const *addrs; /* the distinct listen addresses of cfg */
 	const int *listen_fds;                 /* this slot's socket for each of addrs */
 	size_t nlisten;
-	const int *root_fds;                   /* O_PATH root of each of cfg->servers */
+	/* O_PATH root of each of cfg->servers, then of each location with a root of its own,
+	 * server by server, in order */
+	const int *root_fds;
 	const struct shoal_mime *mime;
 	int ready_fd; /* written once the worker serves, then closed */
 	bool drop_privileges;

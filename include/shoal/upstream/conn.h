@@ -1,0 +1,42 @@
+/* One TCP connection to an upstream server. It is registered with the worker's epoll once,
+ * edge-triggered, for both directions, when it is opened, and stays so for its lifetime:
+ * a request on a kept-alive connection costs no epoll_ctl. Its events go to whoever holds
+ * it: the exchange that uses it, or the pool while it is idle (upstream/pool.h).
+ *
+ * Closing puts the struct on the set's closed list; it is reused after the event batch. */
+#ifndef SHOAL_UPSTREAM_CONN_H
+#define SHOAL_UPSTREAM_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shoal/net/event.h"
+#include "shoal/upstream/upstream.h"
+
+struct shoal_upstream_conn;
+typedef void (*shoal_upstream_conn_fn)(struct shoal_upstream_conn *uc, uint32_t events);
+
+struct shoal_upstream_conn {
+	struct shoal_event_source ev; /* fd -1 once closed */
+	struct shoal_upstream_server *server;
+	struct shoal_upstream_conn *prev, *next; /* in the server's idle list or the set's lists */
+	shoal_upstream_conn_fn on_event;         /* the holder's */
+	void *holder;
+	uint32_t requests; /* sent on this connection so far: 0 means fresh */
+	bool idle;
+};
+
+/* Opens a connection to s: a non-blocking connect, which usually completes later (the
+ * socket then becomes writable; a failure shows as EPOLLERR and SO_ERROR). Returns 0 with
+ * *out set, or -1 with errno (EMFILE, ECONNREFUSED, ENOMEM, ...). */
+int shoal_upstream_conn_open(struct shoal_upstream_server *s, shoal_upstream_conn_fn on_event,
+			     void *holder, struct shoal_upstream_conn **out);
+
+/* The pending error of the socket (SO_ERROR): 0 once connected. */
+int shoal_upstream_conn_error(const struct shoal_upstream_conn *uc);
+
+/* Closes the socket and recycles the struct after the event batch. Not for an idle one:
+ * the pool closes those. */
+void shoal_upstream_conn_close(struct shoal_upstream_conn *uc);
+
+#endif

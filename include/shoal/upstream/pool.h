@@ -1,0 +1,23 @@
+/* Keep-alive pools: per server, up to the group's `keepalive` idle connections, most
+ * recently used first (the warmest, the least likely to have been closed by the server).
+ * An idle connection that the server closes, or that receives anything (an answer to no
+ * request can only be garbage), is noticed through its events and dropped at once, so a
+ * pooled connection taken for a request is rarely stale; the proxy retries the ones that
+ * are (see handler/proxy.h). */
+#ifndef SHOAL_UPSTREAM_POOL_H
+#define SHOAL_UPSTREAM_POOL_H
+
+#include "shoal/upstream/conn.h"
+
+/* An idle connection to s, now held by holder with on_event, or NULL if the pool is empty. */
+struct shoal_upstream_conn *shoal_upstream_pool_get(struct shoal_upstream_server *s,
+						    shoal_upstream_conn_fn on_event, void *holder);
+
+/* Takes back a connection whose exchange ended cleanly (the response was read whole, the
+ * server keeps it open): kept if the pool has room, else closed. */
+void shoal_upstream_pool_put(struct shoal_upstream_conn *uc);
+
+/* Closes every idle connection of s. */
+void shoal_upstream_pool_drain(struct shoal_upstream_server *s);
+
+#endif

@@ -1,0 +1,539 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy_int.h"
+#include "shoal/base/clock.h"
+#include "shoal/base/log.h"
+#include "shoal/base/util.h"
+#include "shoal/handler/reply.h"
+#include "shoal/http/forward.h"
+#include "shoal/upstream/pool.h"
+
+/* Exchanges kept for reuse; more are freed when they end. */
+#define FREE_MAX 64
+
+static void px_run(struct shoal_proxy_exchange *x);
+static void px_on_upstream(struct shoal_upstream_conn *uc, uint32_t events);
+
+/* ---- memory ---- */
+
+static size_t px_size(const struct shoal_proxy_env *env)
+{
+	return sizeof(struct shoal_proxy_exchange) + env->head_cap + PX_SIZE_LINES + 2 * env->window;
+}
+
+static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
+{
+	struct shoal_proxy_exchange *x = env->free;
+
+	if (x) {
+		env->free = x->next_free;
+		env->nfree--;
+	} else if (!(x = malloc(px_size(env)))) {
+		return NULL;
+	}
+	/* Everything but the request copy, which is filled as far as it is used. */
+	memset(x, 0, offsetof(struct shoal_proxy_exchange, req));
+	x->env = env;
+	x->head = x->storage;
+	shoal_out_init(&x->rq.out, x->storage + env->head_cap, PX_SIZE_LINES);
+	x->rq.win = x->storage + env->head_cap + PX_SIZE_LINES;
+	x->rs.win = x->rq.win + env->window;
+	env->nbusy++;
+	return x;
+}
+
+static void px_put(struct shoal_proxy_exchange *x)
+{
+	struct shoal_proxy_env *env = x->env;
+
+	shoal_timer_disarm(&x->timer);
+	shoal_out_reset(&x->rq.out);
+	env->nbusy--;
+	if (env->nfree >= FREE_MAX) {
+		free(x);
+		return;
+	}
+	x->next_free = env->free;
+	env->free = x;
+	env->nfree++;
+}
+
+/* Only what is used is copied: the fields and the headers the request has. */
+static void px_copy_request(struct shoal_http_request *dst, const struct shoal_http_request *src)
+{
+	size_t tail = offsetof(struct shoal_http_request, nheaders);
+
+	memcpy(dst, src, offsetof(struct shoal_http_request, headers));
+	memcpy(dst->headers, src->headers, src->nheaders * sizeof(src->headers[0]));
+	memcpy((char *)dst + tail, (const char *)src + tail, sizeof(*src) - tail);
+}
+
+/* ---- ending ---- */
+
+static void px_log(const struct shoal_proxy_exchange *x, const char *what, int err)
+{
+	struct shoal_log *log = x->env->ctx->log;
+
+	if (log)
+		log_error(log, "upstream \"%s\" server %s: %s%s%s", x->group->conf->name,
+			  x->server->conf->address.text, what, err ? ": " : "",
+			  err ? strerror(err) : "");
+}
+
+static void px_drop_upstream(struct shoal_proxy_exchange *x)
+{
+	if (x->uc)
+		shoal_upstream_conn_close(x->uc);
+	x->uc = NULL;
+}
+
+/* Hands the client back to its connection; x is released. */
+static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
+{
+	struct shoal_handler_client *cl = x->client;
+	struct shoal_handler_result r = {
+		.req = &x->req, .keep_alive = keep_alive, .bytes_out = x->client_queued,
+		.upstream = x->server->conf->address.text, .upstream_status = x->rs.status,
+		.upstream_us = shoal_clock_mono_us() - x->start_us,
+	};
+
+	*cl->in_pos = x->rq.in_cur;
+	if (x->rs.status)
+		shoal_out_note(cl->out, x->rs.status, x->rs.body_bytes);
+	cl->done(cl, &r);
+	px_put(x);
+}
+
+/* Ends the exchange with an error status, or by closing the client's connection once the
+ * response has started: a truncated body must never look complete. */
+static void px_fail(struct shoal_proxy_exchange *x, int status)
+{
+	struct shoal_out *out = x->client->out;
+	bool keep = x->keep_alive && x->rq.done && !x->rq.overread;
+	size_t queued = out->bytes;
+
+	px_drop_upstream(x);
+	if (x->rs.started) {
+		px_done(x, false);
+		return;
+	}
+	x->rs.status = 0;
+	shoal_reply_error(x->env->ctx, x->site, out, status, x->version, keep,
+			  x->method == SHOAL_HTTP_HEAD);
+	x->client_queued += out->bytes - queued;
+	px_done(x, keep);
+}
+
+static void px_finish(struct shoal_proxy_exchange *x)
+{
+	struct px_request *rq = &x->rq;
+	struct px_response *rs = &x->rs;
+
+	if (rs->upstream_keep && rq->done && shoal_out_empty(&rq->out) && !rs->extra &&
+	    !x->up_hup && !x->up_broken) {
+		x->uc->requests++;
+		shoal_upstream_pool_put(x->uc);
+		x->uc = NULL;
+	}
+	px_drop_upstream(x);
+	px_done(x, rs->client_keep && rq->done && !rq->overread);
+}
+
+/* ---- connecting ---- */
+
+/* A pooled connection if there is one (unless fresh), else a new one. -1 with errno. */
+static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
+{
+	x->uc = fresh ? NULL : shoal_upstream_pool_get(x->server, px_on_upstream, x);
+	x->up_readable = x->up_hup = x->up_broken = false;
+	if (x->uc) {
+		x->up_writable = true;
+		x->connecting = false;
+		return 0;
+	}
+	x->up_writable = false;
+	x->connecting = true;
+	return shoal_upstream_conn_open(x->server, px_on_upstream, x, &x->uc);
+}
+
+/* A kept-alive connection may have been closed by the server just as the request went out:
+ * sent again once on a fresh one, as long as no response byte came and the body is still
+ * at hand. */
+static bool px_retry(struct shoal_proxy_exchange *x)
+{
+	char *win;
+
+	if (x->retried || !x->uc || !x->uc->requests || x->rs.bytes_in || x->rq.from_socket)
+		return false;
+	x->retried = true;
+	px_drop_upstream(x);
+	if (px_connect(x, true) < 0)
+		return false;
+	win = x->rs.win;
+	memset(&x->rs, 0, sizeof(x->rs));
+	x->rs.win = win;
+	shoal_proxy_request_restart(x);
+	return true;
+}
+
+/* The upstream failed: sent again if that is safe, else a 502 (or the end of the client's
+ * connection once the response started), logged once. */
+static void px_upstream_failed(struct shoal_proxy_exchange *x, enum px_stop why)
+{
+	int err = why == PX_UP_BROKEN ? x->up_errno : 0;
+
+	if (why != PX_UP_INVALID && px_retry(x)) {
+		px_run(x);
+		return;
+	}
+	if (why == PX_UP_INVALID)
+		px_log(x, "invalid response", 0);
+	else if (why == PX_UP_CLOSED)
+		px_log(x, x->rs.started ? "closed in the response" : "closed before responding", 0);
+	else
+		px_log(x, x->rs.started ? "failed in the response" : "failed", err);
+	px_fail(x, 502);
+}
+
+static void px_connect_failed(struct shoal_proxy_exchange *x, int err)
+{
+	px_log(x, "connect", err);
+	px_fail(x, 502);
+}
+
+/* ---- timeouts ---- */
+
+static void px_arm(struct shoal_proxy_exchange *x)
+{
+	struct shoal_proxy_queues *q = x->queues;
+	struct shoal_timer_queue *tq = &q->read_q;
+
+	if (x->connecting)
+		tq = &q->connect_q;
+	else if (x->tunnelling)
+		tq = &q->tunnel_q;
+	else if (!x->cl_writable && !shoal_out_empty(x->client->out))
+		tq = &x->env->client_q; /* the client does not read */
+	else if (!x->rq.done && !x->up_writable)
+		tq = &q->send_q;
+	else if (!x->rq.done)
+		tq = &x->env->client_q; /* the client does not send its body */
+	if (x->timer_q != tq || !shoal_timer_armed(&x->timer) ||
+	    x->timer.deadline_ms != x->env->ctx->now_ms + tq->duration_ms) {
+		x->timer_q = tq;
+		shoal_timer_arm(tq, &x->timer, x->env->ctx->now_ms);
+	}
+}
+
+static void px_on_timer(struct shoal_timer *t)
+{
+	struct shoal_proxy_exchange *x = container_of(t, struct shoal_proxy_exchange, timer);
+	struct shoal_proxy_queues *q = x->queues;
+
+	if (x->timer_q == &q->tunnel_q || x->timer_q == &x->env->client_q) {
+		px_drop_upstream(x);
+		px_done(x, false);
+		return;
+	}
+	px_log(x, x->timer_q == &q->connect_q ? "connect timed out"
+		  : x->timer_q == &q->send_q ? "timed out taking the request"
+		  : "timed out responding", 0);
+	px_fail(x, 504);
+}
+
+/* ---- running ---- */
+
+/* The client's body could not be read: a 400 (413 past max_body_size) if nothing was
+ * answered yet; the client's connection ends either way. */
+static void px_client_failed(struct shoal_proxy_exchange *x, enum px_stop why)
+{
+	if (why == PX_CLIENT_GONE) {
+		px_drop_upstream(x);
+		px_done(x, false);
+		return;
+	}
+	x->keep_alive = false;
+	px_fail(x, x->rq.chunked_seen > (uint64_t)x->env->ctx->cfg->max_body_size ? 413 : 400);
+}
+
+static void px_tunnel_run(struct shoal_proxy_exchange *x)
+{
+	enum px_stop s = shoal_proxy_tunnel_pump(x);
+
+	if (s == PX_WAIT) {
+		px_arm(x);
+		return;
+	}
+	px_drop_upstream(x);
+	px_done(x, false);
+}
+
+/* Runs both directions until each has to wait, then decides. */
+static void px_run(struct shoal_proxy_exchange *x)
+{
+	enum px_stop rq = PX_DONE, rs;
+
+	if (x->connecting) {
+		px_arm(x);
+		return;
+	}
+	if (x->tunnelling) {
+		px_tunnel_run(x);
+		return;
+	}
+	if (!x->up_broken && (!x->rq.done || !shoal_out_empty(&x->rq.out)))
+		rq = shoal_proxy_request_pump(x);
+	if (rq == PX_CLIENT_GONE || rq == PX_CLIENT_BAD) {
+		px_client_failed(x, rq);
+		return;
+	}
+	/* The upstream may have answered before it stopped taking the request (an early
+	 * 413, say): read what it said before calling it broken. */
+	if (rq == PX_UP_BROKEN)
+		x->up_broken = x->up_readable = true;
+	rs = shoal_proxy_response_pump(x);
+	if (rs == PX_WAIT && x->up_broken && !x->rs.started)
+		rs = PX_UP_BROKEN;
+	switch (rs) {
+	case PX_WAIT:
+		px_arm(x);
+		return;
+	case PX_DONE:
+		px_finish(x);
+		return;
+	case PX_TUNNEL:
+		x->tunnelling = true;
+		px_tunnel_run(x);
+		return;
+	case PX_CLIENT_GONE:
+	case PX_CLIENT_BAD:
+		px_client_failed(x, PX_CLIENT_GONE);
+		return;
+	default:
+		px_upstream_failed(x, rs);
+		return;
+	}
+}
+
+static void px_on_upstream(struct shoal_upstream_conn *uc, uint32_t events)
+{
+	struct shoal_proxy_exchange *x = uc->holder;
+
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		x->up_hup = true;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		x->up_readable = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		x->up_writable = true;
+	if (x->connecting) {
+		int err;
+		if (!(events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+			return;
+		if ((err = shoal_upstream_conn_error(uc))) {
+			px_connect_failed(x, err);
+			return;
+		}
+		x->connecting = false;
+	}
+	px_run(x);
+}
+
+static void px_on_client(struct shoal_handler_async *a, uint32_t events)
+{
+	struct shoal_proxy_exchange *x = container_of(a, struct shoal_proxy_exchange, async);
+
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		x->cl_readable = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		x->cl_writable = true;
+	px_run(x);
+}
+
+static void px_start(struct shoal_handler_async *a)
+{
+	px_run(container_of(a, struct shoal_proxy_exchange, async));
+}
+
+static void px_cancel(struct shoal_handler_async *a)
+{
+	struct shoal_proxy_exchange *x = container_of(a, struct shoal_proxy_exchange, async);
+
+	px_drop_upstream(x);
+	px_put(x);
+}
+
+static const struct shoal_handler_async_ops px_ops = { px_start, px_on_client, px_cancel };
+
+/* ---- the handler ---- */
+
+/* The head sent upstream, built from the parse. False if it does not fit. */
+static bool px_build_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
+			  const struct shoal_location_conf *loc)
+{
+	const char *addr = x->server->conf->address.text;
+	char client[INET6_ADDRSTRLEN] = "unknown";
+	struct shoal_http_forward_opts o = {
+		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
+		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
+	};
+
+	if ((o.x_forwarded || o.forwarded) &&
+	    !inet_ntop(req->peer_family, req->peer_addr, client, sizeof(client)))
+		strcpy(client, "unknown");
+	if (loc->proxy_host)
+		o.host = (struct shoal_http_str){ loc->proxy_host, strlen(loc->proxy_host) };
+	x->rq.head_len = (uint32_t)shoal_http_forward_request(req->http, &o, x->head,
+							     x->env->head_cap);
+	return x->rq.head_len != 0;
+}
+
+static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *req,
+		     struct shoal_upstream *u)
+{
+	const struct shoal_http_request *http = req->http;
+
+	x->async.ops = &px_ops;
+	x->client = req->client;
+	x->site = req->site;
+	x->group = u;
+	x->queues = &x->env->queues[u - x->env->set.groups];
+	x->server = shoal_upstream_select(u);
+	x->start_us = shoal_clock_mono_us();
+	x->keep_alive = req->keep_alive;
+	x->method = (int)http->method;
+	x->version = http->version;
+	x->cl_readable = req->client->readable;
+	x->cl_writable = true;
+	x->tunnel = shoal_http_forward_wants_upgrade(http);
+	px_copy_request(&x->req, http);
+	x->rq.body = http->body;
+	x->rq.in_start = *req->client->in_pos;
+}
+
+bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
+			const struct shoal_location_conf *loc)
+{
+	struct shoal_proxy_env *env = req->ctx->proxy;
+	struct shoal_proxy_exchange *x = env && req->client ? px_get(env) : NULL;
+	const struct shoal_http_request *http = req->http;
+
+	if (!x) {
+		shoal_reply_error(req->ctx, req->site, req->out, 502, http->version, false,
+				  http->method == SHOAL_HTTP_HEAD);
+		return false;
+	}
+	px_setup(x, req, u);
+	if (!px_build_head(x, req, loc)) {
+		px_put(x);
+		shoal_reply_error(req->ctx, req->site, req->out, 431, http->version, false,
+				  http->method == SHOAL_HTTP_HEAD);
+		return false;
+	}
+	shoal_proxy_request_restart(x);
+	if (px_connect(x, false) < 0) {
+		int err = errno;
+		x->rs.status = 0;
+		px_log(x, "connect", err);
+		px_put(x);
+		shoal_reply_error(req->ctx, req->site, req->out, 502, http->version, req->keep_alive,
+				  http->method == SHOAL_HTTP_HEAD);
+		return req->keep_alive;
+	}
+	req->async = &x->async;
+	return req->keep_alive;
+}
+
+/* ---- the environment ---- */
+
+static void px_queues_init(struct shoal_proxy_queues *q, const struct shoal_upstream_conf *c)
+{
+	shoal_timer_queue_init(&q->connect_q, (uint64_t)c->connect_timeout_ms, px_on_timer);
+	shoal_timer_queue_init(&q->send_q, (uint64_t)c->send_timeout_ms, px_on_timer);
+	shoal_timer_queue_init(&q->read_q, (uint64_t)c->read_timeout_ms, px_on_timer);
+	shoal_timer_queue_init(&q->tunnel_q, (uint64_t)c->tunnel_timeout_ms, px_on_timer);
+}
+
+int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *ctx,
+			 struct shoal_event_loop *loop, struct shoal_err *err)
+{
+	const struct shoal_config *cfg = ctx->cfg;
+
+	memset(env, 0, sizeof(*env));
+	env->ctx = ctx;
+	env->window = (size_t)cfg->proxy_buffer_size;
+	/* Bounds of shoal_http_forward_request: the head grows by what is added, at most the
+	 * host twice more and the client's address; a client head near the limit with a long
+	 * Host is refused (431) rather than given a larger window. */
+	env->head_cap = 2 * (size_t)cfg->max_header_size + 1024;
+	env->resp_limits.max_head = (size_t)cfg->max_header_size;
+	env->resp_limits.max_headers = (size_t)cfg->max_headers;
+	shoal_timer_queue_init(&env->client_q, (uint64_t)cfg->send_timeout * 1000, px_on_timer);
+	if (shoal_upstream_set_init(&env->set, cfg, loop, err) < 0)
+		return -1;
+	env->queues = calloc(env->set.ngroups ? env->set.ngroups : 1, sizeof(*env->queues));
+	if (!env->queues) {
+		shoal_upstream_set_free(&env->set);
+		return shoal_err_set(err, "out of memory");
+	}
+	for (size_t i = 0; i < env->set.ngroups; i++)
+		px_queues_init(&env->queues[i], &cfg->upstreams[i]);
+	ctx->proxy = env;
+	return 0;
+}
+
+void shoal_proxy_env_free(struct shoal_proxy_env *env)
+{
+	while (env->free) {
+		struct shoal_proxy_exchange *x = env->free;
+		env->free = x->next_free;
+		free(x);
+	}
+	shoal_upstream_set_free(&env->set);
+	free(env->queues);
+	env->queues = NULL;
+	env->nfree = 0;
+}
+
+void shoal_proxy_expire(struct shoal_proxy_env *env)
+{
+	uint64_t now = env->ctx->now_ms;
+
+	shoal_timer_expire(&env->client_q, now);
+	for (size_t i = 0; i < env->set.ngroups; i++) {
+		struct shoal_proxy_queues *q = &env->queues[i];
+		shoal_timer_expire(&q->connect_q, now);
+		shoal_timer_expire(&q->send_q, now);
+		shoal_timer_expire(&q->read_q, now);
+		shoal_timer_expire(&q->tunnel_q, now);
+	}
+}
+
+static void sooner(int64_t *next, int64_t t)
+{
+	if (t >= 0 && (*next < 0 || t < *next))
+		*next = t;
+}
+
+int64_t shoal_proxy_next_ms(const struct shoal_proxy_env *env)
+{
+	uint64_t now = env->ctx->now_ms;
+	int64_t next = shoal_timer_next_ms(&env->client_q, now);
+
+	for (size_t i = 0; env->nbusy && i < env->set.ngroups; i++) {
+		const struct shoal_proxy_queues *q = &env->queues[i];
+		sooner(&next, shoal_timer_next_ms(&q->connect_q, now));
+		sooner(&next, shoal_timer_next_ms(&q->send_q, now));
+		sooner(&next, shoal_timer_next_ms(&q->read_q, now));
+		sooner(&next, shoal_timer_next_ms(&q->tunnel_q, now));
+	}
+	return next;
+}
+
+void shoal_proxy_recycle(struct shoal_proxy_env *env)
+{
+	shoal_upstream_set_recycle(&env->set);
+}

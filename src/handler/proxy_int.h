@@ -1,0 +1,107 @@
+/* The proxy's exchange, shared by the files of the proxy (proxy.c drives it, the pumps in
+ * proxy_request.c, proxy_response.c and proxy_tunnel.c move its bytes); private to them.
+ *
+ * A pump moves bytes one way until it has to wait, and reports how it stopped; it never
+ * ends the exchange itself: proxy.c decides what a stop means (retry, 502, close, done). */
+#ifndef SHOAL_HANDLER_PROXY_INT_H
+#define SHOAL_HANDLER_PROXY_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shoal/handler/proxy.h"
+#include "shoal/http/chunked.h"
+#include "shoal/http/parser.h"
+#include "shoal/http/response.h"
+#include "shoal/net/out.h"
+#include "shoal/upstream/conn.h"
+
+enum px_stop {
+	PX_WAIT,        /* blocked on a socket: wait for its event */
+	PX_DONE,        /* this direction is complete */
+	PX_TUNNEL,      /* the response was a 101: the exchange becomes a tunnel */
+	PX_UP_BROKEN,   /* the upstream connection failed (errno in up_errno) */
+	PX_UP_CLOSED,   /* the upstream closed before the response was complete */
+	PX_UP_INVALID,  /* the upstream's response could not be read or relayed */
+	PX_CLIENT_GONE, /* the client's connection failed or ended early */
+	PX_CLIENT_BAD,  /* the client's body is malformed */
+};
+
+/* The request direction: head and body, client to upstream. */
+struct px_request {
+	struct shoal_out out;   /* towards the upstream; its scratch holds chunk-size lines */
+	uint32_t head_len;      /* of the head in the exchange's head buffer */
+	uint32_t in_start, in_cur; /* the body's bytes in the client connection's input */
+	enum shoal_http_body body;
+	uint64_t left;          /* Content-Length bytes not yet queued */
+	struct shoal_http_chunked dec;
+	uint64_t chunked_seen;
+	char *win;              /* body bytes read from the client's socket */
+	uint32_t win_pos, win_len;
+	bool from_socket;       /* body bytes came from the socket: the request cannot be resent */
+	bool overread;          /* bytes past the body were read: the client must not go on */
+	bool done;
+};
+
+/* The response direction: upstream to client, through the client connection's batch. */
+struct px_response {
+	char *win;
+	uint32_t pos, len, scanned;
+	int status;              /* of the final response; 0 before */
+	enum shoal_http_body body;
+	uint64_t left;
+	struct shoal_http_chunked dec;
+	uint64_t chunked_seen;
+	uint64_t body_bytes;     /* relayed to the client, for the access log */
+	uint64_t bytes_in;       /* read from the upstream */
+	bool chunk_out;          /* re-chunked for the client */
+	bool upstream_keep;      /* the upstream keeps the connection after this response */
+	bool client_keep;        /* the client connection may go on after this response */
+	bool head_done, started, done, extra;
+};
+
+struct shoal_proxy_exchange {
+	struct shoal_handler_async async;
+	struct shoal_proxy_env *env;
+	struct shoal_handler_client *client;
+	struct shoal_upstream *group;
+	struct shoal_proxy_queues *queues;
+	struct shoal_upstream_server *server;
+	struct shoal_upstream_conn *uc;
+	struct shoal_timer timer;
+	struct shoal_timer_queue *timer_q;
+	struct shoal_proxy_exchange *next_free;
+	uint64_t start_us, ttfb_us;
+	uint64_t client_queued; /* bytes queued for the client */
+	int up_errno;
+	const struct shoal_site *site;
+	bool up_readable, up_writable, up_hup, up_broken, connecting, retried;
+	bool tunnel;            /* the client asked for an upgrade */
+	bool tunnelling;        /* the upstream agreed: bytes flow both ways */
+	bool cl_readable, cl_writable;
+	bool keep_alive;        /* what the client connection allowed at the handover */
+	int method;             /* enum shoal_http_method of the request */
+	int version;            /* of the client's request */
+	struct px_request rq;
+	struct px_response rs;
+	struct shoal_http_request req; /* a copy for the access log: strings in the client's input */
+	char *head;             /* the request head sent upstream: head_cap bytes */
+	char storage[];         /* head, request window, response window */
+};
+
+/* Room for chunk-size lines in the request's batch. */
+#define PX_SIZE_LINES (SHOAL_OUT_IOV / 3 * 24)
+
+/* Moves the request (head, then body) towards the upstream until it has to wait. */
+enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x);
+/* Queues the request head and body from their start again, for a resend (and at first). */
+void shoal_proxy_request_restart(struct shoal_proxy_exchange *x);
+
+/* Moves the response (interim heads, the head, the body) to the client until it has to
+ * wait. */
+enum px_stop shoal_proxy_response_pump(struct shoal_proxy_exchange *x);
+
+/* Moves bytes both ways after a 101 until either side ends (PX_DONE) or fails. */
+enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x);
+
+#endif

@@ -1,0 +1,167 @@
+#include <errno.h>
+#include <string.h>
+
+#include "proxy_int.h"
+#include "shoal/net/transport.h"
+
+/* Queues the head and the body from its first byte: at the start, and again for a resend
+ * on a fresh connection (then the body is still where it was: see from_socket). */
+void shoal_proxy_request_restart(struct shoal_proxy_exchange *x)
+{
+	struct px_request *rq = &x->rq;
+
+	shoal_out_reset(&rq->out);
+	shoal_out_add(&rq->out, x->head, rq->head_len, NULL);
+	rq->in_cur = rq->in_start;
+	rq->left = x->req.content_length;
+	rq->chunked_seen = 0;
+	shoal_http_chunked_init(&rq->dec);
+	rq->done = rq->body == SHOAL_HTTP_BODY_NONE ||
+		   (rq->body == SHOAL_HTTP_BODY_LENGTH && rq->left == 0);
+}
+
+/* Body bytes at hand: what the client connection buffered, else what the window holds,
+ * else NULL (read more). */
+static const char *rq_source(struct shoal_proxy_exchange *x, size_t *n, bool *from_conn)
+{
+	struct px_request *rq = &x->rq;
+
+	*from_conn = rq->in_cur < x->client->in_len;
+	if (*from_conn) {
+		*n = x->client->in_len - rq->in_cur;
+		return x->client->in + rq->in_cur;
+	}
+	*n = rq->win_len - rq->win_pos;
+	return *n ? rq->win + rq->win_pos : NULL;
+}
+
+static void rq_consume(struct px_request *rq, bool from_conn, size_t n)
+{
+	if (from_conn)
+		rq->in_cur += (uint32_t)n;
+	else
+		rq->win_pos += (uint32_t)n;
+}
+
+/* Reads body bytes into the empty window; never past a Content-Length body's end, so the
+ * client's next request stays in its socket for the connection to read. */
+static enum px_stop rq_read(struct shoal_proxy_exchange *x)
+{
+	struct px_request *rq = &x->rq;
+	size_t want = x->env->window;
+	ssize_t n;
+
+	if (!x->cl_readable)
+		return PX_WAIT;
+	if (rq->body == SHOAL_HTTP_BODY_LENGTH && rq->left < want)
+		want = (size_t)rq->left;
+	do
+		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(x->client->fd), rq->win, want);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		x->cl_readable = false;
+		return PX_WAIT;
+	}
+	if (n <= 0)
+		return PX_CLIENT_GONE;
+	if ((size_t)n < want)
+		x->cl_readable = false;
+	rq->win_pos = 0;
+	rq->win_len = (uint32_t)n;
+	rq->from_socket = true;
+	return PX_DONE;
+}
+
+/* Re-frames chunk data from p[0..n) as chunks of our own, while the batch has room.
+ * Returns how much of p was used, or -1 for a malformed body. */
+static ssize_t rq_queue_chunked(struct px_request *rq, const char *p, size_t n)
+{
+	size_t used = 0;
+
+	while (used < n && !rq->done && shoal_out_room(&rq->out, 3, 24)) {
+		size_t consumed, off, len, avail;
+		int rc = shoal_http_chunked_next(&rq->dec, p + used, n - used, &consumed, &off, &len);
+
+		if (rc < 0)
+			return -1;
+		if (len) {
+			char *line = shoal_out_scratch(&rq->out, &avail);
+			shoal_out_commit(&rq->out, shoal_http_chunked_size_line(line, len));
+			shoal_out_add(&rq->out, p + used + off, len, NULL);
+			shoal_out_add(&rq->out, "\r\n", 2, NULL);
+			rq->chunked_seen += len;
+		}
+		used += consumed;
+		if (rc == 1) {
+			shoal_out_add(&rq->out, "0\r\n\r\n", 5, NULL);
+			rq->done = true;
+		}
+	}
+	return (ssize_t)used;
+}
+
+/* Queues what the source holds of the body. */
+static enum px_stop rq_queue(struct shoal_proxy_exchange *x, const char *p, size_t n,
+			     bool from_conn)
+{
+	struct px_request *rq = &x->rq;
+	ssize_t used;
+
+	if (rq->body == SHOAL_HTTP_BODY_LENGTH) {
+		used = (ssize_t)(rq->left < n ? rq->left : n);
+		shoal_out_add(&rq->out, p, (size_t)used, NULL);
+		rq->left -= (uint64_t)used;
+		rq->done = rq->left == 0;
+	} else if ((used = rq_queue_chunked(rq, p, n)) < 0) {
+		return PX_CLIENT_BAD;
+	}
+	rq_consume(rq, from_conn, (size_t)used);
+	/* Bytes after a chunked body that came from the socket belong to a next request that
+	 * the connection will never see. */
+	if (rq->done && !from_conn && rq->win_pos < rq->win_len)
+		rq->overread = true;
+	return PX_DONE;
+}
+
+static enum px_stop rq_flush(struct shoal_proxy_exchange *x)
+{
+	if (!x->up_writable)
+		return PX_WAIT;
+	switch (shoal_out_flush(&x->rq.out, SHOAL_TRANSPORT_TCP(x->uc->ev.fd))) {
+	case SHOAL_OUT_DONE:
+		return PX_DONE;
+	case SHOAL_OUT_AGAIN:
+	case SHOAL_OUT_YIELD:
+		x->up_writable = false;
+		return PX_WAIT;
+	case SHOAL_OUT_ERROR:
+		break;
+	}
+	x->up_errno = errno;
+	return PX_UP_BROKEN;
+}
+
+enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x)
+{
+	struct px_request *rq = &x->rq;
+
+	for (;;) {
+		enum px_stop s;
+		const char *p;
+		bool from_conn;
+		size_t n;
+
+		if (!shoal_out_empty(&rq->out) && (s = rq_flush(x)) != PX_DONE)
+			return s;
+		if (rq->done)
+			return PX_DONE;
+		p = rq_source(x, &n, &from_conn);
+		if (!p) {
+			if ((s = rq_read(x)) != PX_DONE)
+				return s;
+			continue;
+		}
+		if ((s = rq_queue(x, p, n, from_conn)) != PX_DONE)
+			return s;
+	}
+}

@@ -1,0 +1,266 @@
+#include <errno.h>
+#include <string.h>
+
+#include "proxy_int.h"
+#include "shoal/base/clock.h"
+#include "shoal/http/forward.h"
+#include "shoal/net/transport.h"
+
+/* Sends what the client's batch holds: earlier answers, then ours. */
+static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
+{
+	struct shoal_out *out = x->client->out;
+
+	if (shoal_out_empty(out))
+		return PX_DONE;
+	if (!x->cl_writable)
+		return PX_WAIT;
+	switch (shoal_out_flush(out, SHOAL_TRANSPORT_TCP(x->client->fd))) {
+	case SHOAL_OUT_DONE:
+		return PX_DONE;
+	case SHOAL_OUT_AGAIN:
+	case SHOAL_OUT_YIELD:
+		x->cl_writable = false;
+		return PX_WAIT;
+	case SHOAL_OUT_ERROR:
+		break;
+	}
+	return PX_CLIENT_GONE;
+}
+
+/* Queues a head for the client, built from the parsed response. False if the batch has no
+ * room for it now (it will after a flush) or at all (invalid: the caller tells by an empty
+ * batch). */
+static bool rs_queue_head(struct shoal_proxy_exchange *x, const struct shoal_http_response *r,
+			  bool keep_alive, bool chunked)
+{
+	const struct shoal_http_date *date = &x->env->ctx->date;
+	struct shoal_http_forward_resp_opts o = {
+		.client_version = x->version, .keep_alive = keep_alive, .chunked = chunked,
+		.date = date->text, .date_len = strlen(date->text),
+	};
+	size_t avail, n;
+	char *p;
+
+	if (!shoal_out_room(x->client->out, 1, 0))
+		return false;
+	p = shoal_out_scratch(x->client->out, &avail);
+	n = shoal_http_forward_response(r, &o, p, avail);
+	if (!n)
+		return false;
+	shoal_out_commit(x->client->out, n);
+	x->client_queued += n;
+	return true;
+}
+
+/* The final response's head: how its body is framed both ways, whether either connection
+ * may be kept. */
+static bool rs_final_head(struct shoal_proxy_exchange *x, const struct shoal_http_response *r)
+{
+	struct px_response *rs = &x->rs;
+	bool open_ended = r->body == SHOAL_HTTP_BODY_CHUNKED || r->body == SHOAL_HTTP_BODY_UNTIL_CLOSE;
+
+	/* An HTTP/1.0 client has no chunked coding: an open-ended body ends with the
+	 * connection. */
+	rs->chunk_out = open_ended && x->version == SHOAL_HTTP_11;
+	rs->client_keep = x->keep_alive && (!open_ended || rs->chunk_out);
+	rs->upstream_keep = r->keep_alive && r->body != SHOAL_HTTP_BODY_UNTIL_CLOSE;
+	if (!rs_queue_head(x, r, rs->client_keep, rs->chunk_out))
+		return false;
+	rs->status = r->status;
+	rs->body = r->body;
+	rs->left = r->content_length;
+	shoal_http_chunked_init(&rs->dec);
+	rs->head_done = rs->started = true;
+	rs->done = r->body == SHOAL_HTTP_BODY_NONE ||
+		   (r->body == SHOAL_HTTP_BODY_LENGTH && r->content_length == 0);
+	return true;
+}
+
+/* Parses a head at the window's read position. 1: one was handled; 0: more bytes are needed
+ * (or room in the batch); -1: the response is invalid; 2: it switched protocols. */
+static int rs_head(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+	struct shoal_http_response *r = &x->env->resp;
+	int rc = shoal_http_parse_response(rs->win + rs->pos, rs->len - rs->pos, rs->scanned,
+					   x->method, &x->env->resp_limits, r);
+
+	if (rc == SHOAL_HTTP_INCOMPLETE) {
+		rs->scanned = rs->len - rs->pos;
+		return 0;
+	}
+	if (rc < 0 || (r->status == 101 && !x->tunnel))
+		return -1;
+	if (r->status < 200 && r->status != 101 && x->version == SHOAL_HTTP_10) {
+		rs->pos += (uint32_t)rc; /* interim responses mean nothing to HTTP/1.0 */
+		rs->scanned = 0;
+		return 1;
+	}
+	if (r->status < 200 ? !rs_queue_head(x, r, true, false) : !rs_final_head(x, r))
+		return shoal_out_empty(x->client->out) ? -1 : 0;
+	rs->pos += (uint32_t)rc;
+	rs->scanned = 0;
+	if (rs->done && rs->pos < rs->len)
+		rs->extra = true;
+	if (r->status == 101) {
+		rs->status = 101;
+		rs->started = true;
+		return 2;
+	}
+	return 1;
+}
+
+/* Queues n bytes of body data, in a chunk of our own when re-chunking. */
+static void rs_queue_data(struct shoal_proxy_exchange *x, const char *p, size_t n)
+{
+	struct shoal_out *out = x->client->out;
+	size_t avail;
+
+	if (x->rs.chunk_out) {
+		char *line = shoal_out_scratch(out, &avail);
+		size_t len = shoal_http_chunked_size_line(line, n);
+		shoal_out_commit(out, len);
+		shoal_out_add(out, p, n, NULL);
+		shoal_out_add(out, "\r\n", 2, NULL);
+		x->client_queued += len + 2;
+	} else {
+		shoal_out_add(out, p, n, NULL);
+	}
+	x->client_queued += n;
+	x->rs.body_bytes += n;
+}
+
+static void rs_end_body(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+
+	if (rs->chunk_out) {
+		shoal_out_add(x->client->out, "0\r\n\r\n", 5, NULL);
+		x->client_queued += 5;
+	}
+	rs->done = true;
+	/* Bytes past the end answer nothing we asked: the connection cannot be trusted. */
+	if (rs->pos < rs->len)
+		rs->extra = true;
+}
+
+/* Queues chunk data, while the batch has room. -1: the chunked body is malformed. */
+static int rs_chunked(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+
+	while (rs->pos < rs->len && !rs->done && shoal_out_room(x->client->out, 3, 24)) {
+		size_t consumed, off, len;
+		const char *p = rs->win + rs->pos;
+		int rc = shoal_http_chunked_next(&rs->dec, p, rs->len - rs->pos, &consumed, &off, &len);
+
+		if (rc < 0)
+			return -1;
+		if (len)
+			rs_queue_data(x, p + off, len);
+		rs->pos += (uint32_t)consumed;
+		if (rc == 1)
+			rs_end_body(x);
+	}
+	return 0;
+}
+
+/* Queues what the window holds of the body. -1: the body is malformed. */
+static int rs_body(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+	size_t n = rs->len - rs->pos;
+
+	if (rs->body == SHOAL_HTTP_BODY_CHUNKED)
+		return rs_chunked(x);
+	if (!shoal_out_room(x->client->out, 3, 24))
+		return 0;
+	if (rs->body == SHOAL_HTTP_BODY_LENGTH && rs->left < n)
+		n = (size_t)rs->left;
+	rs_queue_data(x, rs->win + rs->pos, n);
+	rs->pos += (uint32_t)n;
+	if (rs->body == SHOAL_HTTP_BODY_LENGTH && (rs->left -= n) == 0)
+		rs_end_body(x);
+	return 0;
+}
+
+/* The upstream ended its stream: the proper end of a body that runs until it does. */
+static enum px_stop rs_eof(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+
+	rs->upstream_keep = false;
+	if (rs->head_done && rs->body == SHOAL_HTTP_BODY_UNTIL_CLOSE) {
+		rs_end_body(x);
+		return PX_DONE;
+	}
+	return PX_UP_CLOSED;
+}
+
+/* Reads from the upstream into the window: after what a partial head left, or into the
+ * emptied window once the body bytes before were sent. */
+static enum px_stop rs_read(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+	ssize_t n;
+
+	if (rs->head_done || rs->pos == rs->len) {
+		rs->pos = rs->len = 0;
+	} else if (rs->pos) {
+		memmove(rs->win, rs->win + rs->pos, rs->len - rs->pos);
+		rs->len -= rs->pos;
+		rs->pos = 0;
+	}
+	if (rs->len == x->env->window)
+		return PX_UP_INVALID; /* a head larger than the window */
+	if (!x->up_readable)
+		return PX_WAIT;
+	do
+		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(x->uc->ev.fd), rs->win + rs->len,
+					 x->env->window - rs->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		x->up_readable = false;
+		return PX_WAIT;
+	}
+	if (n < 0) {
+		x->up_errno = errno;
+		return PX_UP_BROKEN;
+	}
+	if (n == 0)
+		return rs_eof(x);
+	if (!rs->bytes_in)
+		x->ttfb_us = shoal_clock_mono_us() - x->start_us;
+	if ((size_t)n < x->env->window - rs->len)
+		x->up_readable = false;
+	rs->len += (uint32_t)n;
+	rs->bytes_in += (uint64_t)n;
+	return PX_DONE;
+}
+
+enum px_stop shoal_proxy_response_pump(struct shoal_proxy_exchange *x)
+{
+	struct px_response *rs = &x->rs;
+
+	for (;;) {
+		enum px_stop s = rs_flush(x);
+		int rc = 0;
+
+		if (s != PX_DONE || rs->done)
+			return s;
+		if (!rs->head_done && rs->pos < rs->len) {
+			rc = rs_head(x);
+			if (rc == 2)
+				return PX_TUNNEL;
+		} else if (rs->pos < rs->len) {
+			rc = rs_body(x) < 0 ? -1 : 1;
+		}
+		if (rc < 0)
+			return PX_UP_INVALID;
+		if (rc > 0 || !shoal_out_empty(x->client->out))
+			continue;
+		if ((s = rs_read(x)) != PX_DONE)
+			return s;
+	}
+}

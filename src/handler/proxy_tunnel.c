@@ -1,0 +1,95 @@
+#include <errno.h>
+
+#include "proxy_int.h"
+#include "shoal/net/transport.h"
+
+/* One direction of a tunnel: bytes read from `from` are queued on out and sent to `to`,
+ * through a window that is refilled only once out is empty. */
+struct tn_dir {
+	int from, to;
+	bool *readable, *writable;
+	struct shoal_out *out;
+	char *win;
+};
+
+static enum px_stop tn_flush(struct tn_dir *d, enum px_stop broken)
+{
+	if (shoal_out_empty(d->out))
+		return PX_DONE;
+	if (!*d->writable)
+		return PX_WAIT;
+	switch (shoal_out_flush(d->out, SHOAL_TRANSPORT_TCP(d->to))) {
+	case SHOAL_OUT_DONE:
+		return PX_DONE;
+	case SHOAL_OUT_AGAIN:
+	case SHOAL_OUT_YIELD:
+		*d->writable = false;
+		return PX_WAIT;
+	case SHOAL_OUT_ERROR:
+		break;
+	}
+	return broken;
+}
+
+/* Moves bytes until either end has to wait. PX_DONE: `from` ended its stream. */
+static enum px_stop tn_move(struct tn_dir *d, size_t window, enum px_stop from_broken,
+			    enum px_stop to_broken, uint64_t *moved)
+{
+	for (;;) {
+		enum px_stop s = tn_flush(d, to_broken);
+		ssize_t n;
+
+		if (s != PX_DONE)
+			return s;
+		if (!*d->readable)
+			return PX_WAIT;
+		do
+			n = shoal_transport_read(SHOAL_TRANSPORT_TCP(d->from), d->win, window);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EAGAIN) {
+			*d->readable = false;
+			return PX_WAIT;
+		}
+		if (n <= 0)
+			return n == 0 ? PX_DONE : from_broken;
+		if ((size_t)n < window)
+			*d->readable = false;
+		shoal_out_add(d->out, d->win, (size_t)n, NULL);
+		*moved += (uint64_t)n;
+	}
+}
+
+enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x)
+{
+	uint64_t up_bytes = 0;
+	struct tn_dir up = {
+		.from = x->client->fd, .to = x->uc->ev.fd,
+		.readable = &x->cl_readable, .writable = &x->up_writable,
+		.out = &x->rq.out, .win = x->rq.win,
+	};
+	struct tn_dir down = {
+		.from = x->uc->ev.fd, .to = x->client->fd,
+		.readable = &x->up_readable, .writable = &x->cl_writable,
+		.out = x->client->out, .win = x->rs.win,
+	};
+	enum px_stop s;
+
+	/* What either side sent along with the switch goes first; the windows are refilled
+	 * only once those bytes are out. */
+	if (x->rq.in_cur < x->client->in_len && shoal_out_room(&x->rq.out, 1, 0)) {
+		shoal_out_add(&x->rq.out, x->client->in + x->rq.in_cur,
+			      x->client->in_len - x->rq.in_cur, NULL);
+		up_bytes += x->client->in_len - x->rq.in_cur;
+		x->rq.in_cur = x->client->in_len;
+	}
+	if (x->rs.pos < x->rs.len && shoal_out_room(x->client->out, 1, 0)) {
+		shoal_out_add(x->client->out, x->rs.win + x->rs.pos, x->rs.len - x->rs.pos, NULL);
+		x->client_queued += x->rs.len - x->rs.pos;
+		x->rs.pos = x->rs.len;
+	}
+	s = tn_move(&up, x->env->window, PX_CLIENT_GONE, PX_UP_BROKEN, &up_bytes);
+	if (s == PX_WAIT)
+		s = tn_move(&down, x->env->window, PX_UP_BROKEN, PX_CLIENT_GONE, &x->client_queued);
+	x->rq.chunked_seen += up_bytes;
+	return s;
+}

@@ -1,0 +1,99 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shoal/base/util.h"
+#include "shoal/upstream/conn.h"
+
+static void conn_on_event(struct shoal_event_source *src, uint32_t events)
+{
+	struct shoal_upstream_conn *uc = container_of(src, struct shoal_upstream_conn, ev);
+
+	if (uc->ev.fd >= 0)
+		uc->on_event(uc, events);
+}
+
+static struct shoal_upstream_conn *conn_alloc(struct shoal_upstream_set *set)
+{
+	struct shoal_upstream_conn *uc = set->free;
+
+	if (!uc)
+		return calloc(1, sizeof(*uc));
+	set->free = uc->next;
+	set->nfree--;
+	return uc;
+}
+
+static int conn_socket(const struct shoal_addr *a)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	/* Requests and responses are written whole, each in one call: Nagle would only hold a
+	 * request's last segment back until the previous one is acknowledged. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int shoal_upstream_conn_open(struct shoal_upstream_server *s, shoal_upstream_conn_fn on_event,
+			     void *holder, struct shoal_upstream_conn **out)
+{
+	struct shoal_upstream_set *set = s->group->set;
+	struct shoal_upstream_conn *uc;
+	int fd = conn_socket(&s->conf->address);
+
+	if (fd < 0)
+		return -1;
+	uc = conn_alloc(set);
+	if (!uc) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	*uc = (struct shoal_upstream_conn){
+		.ev = { .on_event = conn_on_event, .fd = fd },
+		.server = s, .on_event = on_event, .holder = holder,
+	};
+	if (shoal_event_add(set->loop, &uc->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+		int e = errno;
+		shoal_upstream_conn_close(uc);
+		errno = e;
+		return -1;
+	}
+	*out = uc;
+	return 0;
+}
+
+int shoal_upstream_conn_error(const struct shoal_upstream_conn *uc)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(uc->ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+void shoal_upstream_conn_close(struct shoal_upstream_conn *uc)
+{
+	struct shoal_upstream_set *set = uc->server->group->set;
+
+	if (uc->ev.fd < 0)
+		return;
+	close(uc->ev.fd);
+	uc->ev.fd = -1;
+	uc->holder = NULL;
+	uc->next = set->closed;
+	set->closed = uc;
+}
