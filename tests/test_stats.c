@@ -79,7 +79,7 @@ START_TEST(create_publishes_a_readable_file)
 	shoal_stats_set_generation(&st, 7);
 	ck_assert_int_eq(stat(t.path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0640);
-	ck_assert_int_eq(sb.st_size, 640 + 4 * 576);
+	ck_assert_int_eq(sb.st_size, FIXED_SIZE + 4 * SLOT_SIZE);
 	ck_assert_msg(shoal_stats_open_read(&v, t.path, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(shoal_stats_snapshot_init(&snap, &v, &err), 0);
 	snapshot_or_fail(&v, &snap);
@@ -453,7 +453,7 @@ START_TEST(open_read_explains_what_is_wrong)
 	create_or_fail(&st, t.path, 8);
 	fd = open(t.path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 640 + 3 * 576), 0);
+	ck_assert_int_eq(ftruncate(fd, FIXED_SIZE + 3 * SLOT_SIZE), 0);
 	expect_open_error(t.path, "truncated stats file");
 	ck_assert_int_eq(pwrite(fd, &version, sizeof(version), 8), (ssize_t)sizeof(version));
 	snprintf(want, sizeof(want), "stats layout version %u; this tool reads version %u",
