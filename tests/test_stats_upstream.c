@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "shoal/stats/format.h"
 #include "shoal/stats/stats.h"
 #include "shoal/stats/upstream.h"
 #include "stats_fixture.h"
@@ -365,6 +366,130 @@ START_TEST(upstream_copies_are_never_torn)
 }
 END_TEST
 
+/* A file with known upstream counts: worker 5 talked to app's two servers and to an upstream
+ * whose name needs escaping; an earlier worker talked to app's first server. */
+static void known_upstreams(struct shoal_stats *st, const char *path)
+{
+	struct shoal_stats_slot *slot;
+	int a, b, odd;
+
+	create_or_fail(st, path, 2);
+	slot = shoal_stats_slot_at(st, shoal_stats_claim(st, 4, 2));
+	exchanges(slot, shoal_stats_upstream_register(slot, "app", "127.0.0.1:9001"));
+	shoal_stats_release(st, 0);
+	slot = shoal_stats_slot_at(st, shoal_stats_claim(st, 5, 3));
+	shoal_stats_worker_start(slot, 4242);
+	a = shoal_stats_upstream_register(slot, "app", "127.0.0.1:9001");
+	b = shoal_stats_upstream_register(slot, "app", "[::1]:9002");
+	odd = shoal_stats_upstream_register(slot, "we\"ird\\", "/run/x\n.sock");
+	exchanges(slot, a);
+	shoal_stats_upstream_request(slot, b);
+	shoal_stats_upstream_failure(slot, b, SHOAL_STATS_UPSTREAM_RESET);
+	shoal_stats_upstream_request(slot, odd);
+	shoal_stats_upstream_response(slot, odd, 200, 3);
+}
+
+#define APP_9001 "upstream=\"app\",server=\"127.0.0.1:9001\""
+
+START_TEST(prometheus_exposes_the_upstreams)
+{
+	static const char *const lines[] = {
+		"# TYPE shoal_upstream_requests_total counter\n"
+		"shoal_upstream_requests_total{" APP_9001 "} 12\n",
+		"\nshoal_upstream_requests_total{upstream=\"app\",server=\"[::1]:9002\"} 1\n",
+		"\nshoal_upstream_requests_total{upstream=\"we\\\"ird\\\\\",server=\"/run/x\\n.sock\"} 1\n",
+		"\nshoal_upstream_responses_total{" APP_9001 ",class=\"2xx\"} 4\n",
+		"\nshoal_upstream_responses_total{" APP_9001 ",class=\"3xx\"} 0\n",
+		"\nshoal_upstream_failures_total{" APP_9001 ",kind=\"connect\"} 2\n",
+		"\nshoal_upstream_failures_total{upstream=\"app\",server=\"[::1]:9002\",kind=\"reset\"} 1\n",
+		"# TYPE shoal_upstream_connections gauge\n",
+		"\nshoal_upstream_connections{" APP_9001 ",state=\"active\"} 1\n",
+		"\nshoal_upstream_connections{" APP_9001 ",state=\"idle\"} 1\n",
+		"\nshoal_upstream_bytes_total{" APP_9001 ",direction=\"sent\"} 1000\n",
+		"\nshoal_upstream_bytes_total{" APP_9001 ",direction=\"received\"} 10000\n",
+		"# TYPE shoal_upstream_ttfb_seconds histogram\n",
+		"\nshoal_upstream_ttfb_seconds_bucket{" APP_9001 ",le=\"0.000512\"} 0\n",
+		"\nshoal_upstream_ttfb_seconds_bucket{" APP_9001 ",le=\"0.001024\"} 10\n",
+		"\nshoal_upstream_ttfb_seconds_bucket{" APP_9001 ",le=\"+Inf\"} 10\n",
+		"\nshoal_upstream_ttfb_seconds_sum{" APP_9001 "} 0.01\n",
+		"\nshoal_upstream_ttfb_seconds_count{" APP_9001 "} 10\n",
+		"\nshoal_upstream_ttfb_seconds_count{upstream=\"app\",server=\"[::1]:9002\"} 0\n",
+		"\nshoal_request_duration_seconds_sum 0\n", /* the unlabelled histogram is unchanged */
+	};
+	struct tmp t;
+	struct shoal_stats st;
+	char *text;
+
+	tmp_make(&t);
+	known_upstreams(&st, t.path);
+	text = format_to_string(shoal_stats_format_prometheus, &st.view);
+	expect_lines(text, lines, sizeof(lines) / sizeof(lines[0]));
+	free(text);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(json_and_the_table_show_the_upstreams)
+{
+	static const char *const json[] = {
+		"\"upstream_dropped\": 0,\n \"upstreams\": [\n  {\"upstream\": \"app\", \"server\": "
+		"\"127.0.0.1:9001\", \"requests\": 12, \"responses_1xx\": 2, \"responses_2xx\": 4, ",
+		"\"failures_connect\": 2, \"failures_timeout\": 2, \"failures_reset\": 0, "
+		"\"failures_invalid\": 2, \"connections_active\": 1, \"connections_idle\": 1, "
+		"\"bytes_sent\": 1000, \"bytes_received\": 10000, \"ttfb_sum_us\": 10000, "
+		"\"ttfb_buckets\": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0",
+		"{\"upstream\": \"we\\\"ird\\\\\", \"server\": \"/run/x\\u000a.sock\", \"requests\": 1, ",
+	};
+	static const char *const table[] = {
+		"UPSTREAM SERVER          REQUESTS      2XX     4XX     5XX CONNECT TIMEOUT   RESET "
+		"INVALID ACTIVE   IDLE       SENT   RECEIVED  TTFB-P50  TTFB-P99\n",
+		"app      127.0.0.1:9001        12        4       2       2       2       2       0 "
+		"      2      1      1     1000 B    9.8 KiB    768 us    1.0 ms\n",
+		"app      [::1]:9002             1        0       0       0       0       0       1 "
+		"      0      0      0        0 B        0 B         -         -\n",
+		"we\"ird\\  /run/x?.sock           1        1       0       0",
+	};
+	struct tmp t;
+	struct shoal_stats st;
+	char *text;
+
+	tmp_make(&t);
+	known_upstreams(&st, t.path);
+	text = format_to_string(shoal_stats_format_json, &st.view);
+	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
+	free(text);
+	text = format_to_string(shoal_stats_format_upstreams, &st.view);
+	expect_lines(text, table, sizeof(table) / sizeof(table[0]));
+	free(text);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(a_file_without_upstreams_says_so)
+{
+	static const char *const json[] = { "\"upstream_dropped\": 0,\n \"upstreams\": []}\n" };
+	struct tmp t;
+	struct shoal_stats st;
+	char *text;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path, 1);
+	text = format_to_string(shoal_stats_format_upstreams, &st.view);
+	ck_assert_str_eq(text, "no upstream servers\n");
+	free(text);
+	text = format_to_string(shoal_stats_format_json, &st.view);
+	expect_lines(text, json, 1);
+	free(text);
+	text = format_to_string(shoal_stats_format_prometheus, &st.view);
+	ck_assert_ptr_null(strstr(text, "shoal_upstream_"));
+	free(text);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
 /* The layout before the upstream counters: a version 2 file is refused by its version. */
 static void make_version_2(const char *path)
 {
@@ -398,10 +523,41 @@ START_TEST(an_older_layout_is_refused_by_its_version)
 }
 END_TEST
 
+START_TEST(shoalctl_shows_the_upstreams)
+{
+	static char out[65536];
+	struct tmp t;
+	struct shoal_stats st;
+
+	tmp_make(&t);
+	known_upstreams(&st, t.path);
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams", NULL }, out,
+				      sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "UPSTREAM SERVER "));
+	ck_assert_ptr_nonnull(strstr(out, "\napp      127.0.0.1:9001        12        4 "));
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "stats", "--json", NULL },
+				      out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"server\": \"[::1]:9002\", \"requests\": 1, "));
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "stats", "--prometheus",
+						  NULL }, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\nshoal_upstream_requests_total{upstream=\"app\","
+					  "server=\"127.0.0.1:9001\"} 12\n"));
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams", "--json",
+						  NULL }, out, sizeof(out)), 2);
+	shoal_stats_close(&st, true);
+	make_version_2(t.path);
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams", NULL }, out,
+				      sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "stats layout version 2; this tool reads version 3"));
+	tmp_remove(&t);
+}
+END_TEST
+
 static Suite *stats_upstream_suite(void)
 {
 	Suite *s = suite_create("stats_upstream");
 	TCase *file = tcase_create("file");
+	TCase *format = tcase_create("format");
 
 	tcase_add_test(file, the_file_has_the_upstream_layout);
 	tcase_add_test(file, a_slot_gets_its_room_when_first_claimed);
@@ -412,7 +568,17 @@ static Suite *stats_upstream_suite(void)
 	tcase_add_test(file, upstream_copies_are_never_torn);
 	tcase_add_test(file, an_older_layout_is_refused_by_its_version);
 	tcase_set_timeout(file, 120);
+	tcase_add_test(format, prometheus_exposes_the_upstreams);
+	tcase_add_test(format, json_and_the_table_show_the_upstreams);
+	tcase_add_test(format, a_file_without_upstreams_says_so);
 	suite_add_tcase(s, file);
+	suite_add_tcase(s, format);
+	if (shoalctl_path) {
+		TCase *ctl = tcase_create("shoalctl");
+		tcase_add_test(ctl, shoalctl_shows_the_upstreams);
+		tcase_set_timeout(ctl, 30);
+		suite_add_tcase(s, ctl);
+	}
 	return s;
 }
 
