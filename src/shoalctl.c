@@ -1,4 +1,4 @@
-/* shoalctl: reads the live statistics a running shoal publishes (see include/shoal/stats.h). */
+/* shoalctl: reads the live statistics a running shoal publishes (the file: shoal/stats/stats.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -58,6 +58,7 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  stats [--json | --prometheus]   totals and per-worker counters\n"
 		"  workers                         one line per worker process\n"
+		"  upstreams                       one line per upstream server\n"
 		"  top [-n COUNT] [-d SECONDS]     live view; q or Ctrl-C quits\n"
 		"exit status: 0 ok, 1 statistics unreadable, 2 usage error\n");
 }
@@ -105,7 +106,8 @@ static int parse_command(int argc, char **argv, struct ctl *ctl)
 	bool top = strcmp(ctl->command, "top") == 0;
 	int opt;
 
-	if (!stats && !top && strcmp(ctl->command, "workers") != 0)
+	if (!stats && !top && strcmp(ctl->command, "workers") != 0 &&
+	    strcmp(ctl->command, "upstreams") != 0)
 		return usage_error("unknown command '%s'", ctl->command);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, top ? "+f:n:d:" : "+f:", longopts, NULL)) != -1) {
@@ -192,6 +194,8 @@ static int print_once(const struct ctl *ctl)
 	if (take_snapshot(&view, &snap) == 0) {
 		if (strcmp(ctl->command, "workers") == 0)
 			rc = shoal_stats_format_workers(stdout, &snap, NULL, 0);
+		else if (strcmp(ctl->command, "upstreams") == 0)
+			rc = shoal_stats_format_upstreams(stdout, &snap);
 		else if (ctl->output == OUTPUT_JSON)
 			rc = shoal_stats_format_json(stdout, &snap);
 		else if (ctl->output == OUTPUT_PROMETHEUS)

@@ -10,48 +10,13 @@
 
 #include "shoal/stats/stats.h"
 #include "shoal/stats/format.h"
+#include "stats_fixture.h"
 
-#define NO_OWNER ((uid_t)-1), ((gid_t)-1)
 #define WRITERS 4
 #define WRITER_REQUESTS 400000
 #define READER_TIMEOUT_S 60
 #define FOLDS 50000
 #define FOLD_REQUESTS 10
-
-/* Passed by the build as argv[1]; the shoalctl tests run only when it is. */
-static const char *shoalctl_path;
-
-struct tmp {
-	char dir[64];
-	char path[128];
-};
-
-static void tmp_make(struct tmp *t)
-{
-	snprintf(t->dir, sizeof(t->dir), "/tmp/shoal-stats-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/stats", t->dir);
-}
-
-static void tmp_remove(struct tmp *t)
-{
-	unlink(t->path);
-	ck_assert_int_eq(rmdir(t->dir), 0);
-}
-
-static void create_or_fail(struct shoal_stats *st, const char *path, unsigned capacity)
-{
-	struct shoal_err err = { "" };
-
-	ck_assert_msg(shoal_stats_create(st, path, capacity, NO_OWNER, &err) == 0, "%s", err.msg);
-}
-
-static void snapshot_or_fail(const struct shoal_stats_view *v, struct shoal_stats_snapshot *snap)
-{
-	struct shoal_err err = { "" };
-
-	ck_assert_msg(shoal_stats_snapshot(v, snap, &err) == 0, "%s", err.msg);
-}
 
 START_TEST(counter_names_follow_the_layout)
 {
@@ -114,7 +79,7 @@ START_TEST(create_publishes_a_readable_file)
 	shoal_stats_set_generation(&st, 7);
 	ck_assert_int_eq(stat(t.path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0640);
-	ck_assert_int_eq(sb.st_size, 640 + 4 * 576);
+	ck_assert_int_eq(sb.st_size, FIXED_SIZE + 4 * SLOT_SIZE);
 	ck_assert_msg(shoal_stats_open_read(&v, t.path, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(shoal_stats_snapshot_init(&snap, &v, &err), 0);
 	snapshot_or_fail(&v, &snap);
@@ -488,7 +453,7 @@ START_TEST(open_read_explains_what_is_wrong)
 	create_or_fail(&st, t.path, 8);
 	fd = open(t.path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 640 + 3 * 576), 0);
+	ck_assert_int_eq(ftruncate(fd, FIXED_SIZE + 3 * SLOT_SIZE), 0);
 	expect_open_error(t.path, "truncated stats file");
 	ck_assert_int_eq(pwrite(fd, &version, sizeof(version), 8), (ssize_t)sizeof(version));
 	snprintf(want, sizeof(want), "stats layout version %u; this tool reads version %u",
@@ -516,29 +481,6 @@ static void known_counts(struct shoal_stats *st, const char *path)
 	shoal_stats_request_done(slot, 200, 80, 1000, 3);
 	shoal_stats_request_done(slot, 404, 80, 200, 2000000);
 	shoal_stats_error(slot, SHOAL_STATS_ERROR_TIMEOUT);
-}
-
-static char *format_to_string(int (*format)(FILE *, const struct shoal_stats_snapshot *),
-			      const struct shoal_stats_view *v)
-{
-	struct shoal_stats_snapshot snap;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&buf, &len);
-
-	ck_assert_ptr_nonnull(out);
-	ck_assert_int_eq(shoal_stats_snapshot_init(&snap, v, NULL), 0);
-	snapshot_or_fail(v, &snap);
-	ck_assert_int_eq(format(out, &snap), 0);
-	fclose(out);
-	shoal_stats_snapshot_free(&snap);
-	return buf;
-}
-
-static void expect_lines(const char *text, const char *const *lines, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(strstr(text, lines[i]) != NULL, "missing: %s\nin:\n%s", lines[i], text);
 }
 
 START_TEST(prometheus_exposes_the_known_counts)
@@ -640,35 +582,6 @@ START_TEST(human_units)
 	ck_assert_str_eq(buf, "12.4 ms");
 }
 END_TEST
-
-/* Runs shoalctl with args; returns its exit status and what it wrote to stdout and stderr. */
-static int run_shoalctl(char *const *args, char *out, size_t size)
-{
-	int pipefd[2], status;
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(pipefd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		execv(shoalctl_path, args);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (len + 1 < size && (n = read(pipefd[0], out + len, size - 1 - len)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
 
 START_TEST(shoalctl_reads_the_file)
 {

@@ -3,13 +3,18 @@
 #include <string.h>
 
 #include "shoal/stats/format.h"
+#include "shoal/stats/upstream.h"
 
 #define NCLASSES 5
 #define NERRORS 4
+#define NFAILURES 4
 
 static const int status_codes[SHOAL_STATS_NCODES] = { SHOAL_STATS_CODES };
 static const char *const error_kinds[NERRORS] = { "parse", "timeout", "reset", "limit" };
 static const char *const phases[] = { "reading", "writing", "idle" };
+static const char *const failure_kinds[NFAILURES] = { "connect", "timeout", "reset", "invalid" };
+/* Room for the labels of an upstream server, every byte of both names escaped. */
+#define UPSTREAM_LABELS (4 * SHOAL_STATS_UPSTREAM_TEXT + 32)
 
 static int format_result(FILE *out)
 {
@@ -178,6 +183,79 @@ int shoal_stats_format_text(FILE *out, const struct shoal_stats_snapshot *snap)
 	return shoal_stats_format_workers(out, snap, NULL, 0);
 }
 
+/* A name for a table cell: a control character would break the row. */
+static void table_text(char *dst, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < SHOAL_STATS_UPSTREAM_TEXT; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+/* The widths of the name columns: the longest name or the title. */
+static void upstream_widths(const struct shoal_stats_snapshot *snap, int *upstream, int *server)
+{
+	size_t uw = strlen("UPSTREAM"), sw = strlen("SERVER");
+
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		size_t u = strlen(snap->upstreams[i].upstream), s = strlen(snap->upstreams[i].server);
+		uw = u > uw ? u : uw;
+		sw = s > sw ? s : sw;
+	}
+	*upstream = (int)uw;
+	*server = (int)sw;
+}
+
+static void ttfb_quantile(char *buf, size_t size, const uint64_t *c, double q)
+{
+	uint64_t responses = 0;
+
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
+		responses += c[SHOAL_STATS_UP_TTFB + i];
+	if (responses == 0)
+		snprintf(buf, size, "-");
+	else
+		shoal_stats_format_latency(buf, size,
+					   shoal_stats_histogram_quantile_us(c + SHOAL_STATS_UP_TTFB, q));
+}
+
+int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	int uw, sw;
+
+	upstream_widths(snap, &uw, &sw);
+	if (snap->nupstreams == 0) {
+		fprintf(out, "no upstream servers\n");
+		return format_result(out);
+	}
+	fprintf(out, "%-*s %-*s %9s %8s %7s %7s %7s %7s %7s %7s %6s %6s %10s %10s %9s %9s\n", uw,
+		"UPSTREAM", sw, "SERVER", "REQUESTS", "2XX", "4XX", "5XX", "CONNECT", "TIMEOUT",
+		"RESET", "INVALID", "ACTIVE", "IDLE", "SENT", "RECEIVED", "TTFB-P50", "TTFB-P99");
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		const struct shoal_stats_upstream_stat *u = &snap->upstreams[i];
+		const uint64_t *c = u->counters;
+		char sent[32], received[32], p50[32], p99[32];
+		char upstream[SHOAL_STATS_UPSTREAM_TEXT], server[SHOAL_STATS_UPSTREAM_TEXT];
+
+		shoal_stats_format_bytes(sent, sizeof(sent), c[SHOAL_STATS_UP_BYTES_SENT]);
+		shoal_stats_format_bytes(received, sizeof(received), c[SHOAL_STATS_UP_BYTES_RECEIVED]);
+		ttfb_quantile(p50, sizeof(p50), c, 0.5);
+		ttfb_quantile(p99, sizeof(p99), c, 0.99);
+		table_text(upstream, u->upstream);
+		table_text(server, u->server);
+		fprintf(out, "%-*s %-*s %9" PRIu64 " %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
+			" %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %6" PRIu64
+			" %10s %10s %9s %9s\n", uw, upstream, sw, server,
+			c[SHOAL_STATS_UP_REQUESTS], c[SHOAL_STATS_UP_RESP_1XX + 1],
+			c[SHOAL_STATS_UP_RESP_1XX + 3], c[SHOAL_STATS_UP_RESP_1XX + 4],
+			c[SHOAL_STATS_UP_FAIL_CONNECT], c[SHOAL_STATS_UP_FAIL_TIMEOUT],
+			c[SHOAL_STATS_UP_FAIL_RESET], c[SHOAL_STATS_UP_FAIL_INVALID],
+			c[SHOAL_STATS_UP_ACTIVE], c[SHOAL_STATS_UP_IDLE], sent, received, p50, p99);
+	}
+	return format_result(out);
+}
+
 static void json_counters(FILE *out, const uint64_t *c)
 {
 	fputc('{', out);
@@ -200,6 +278,37 @@ static void json_worker(FILE *out, const struct shoal_stats_worker *w)
 	fputc('}', out);
 }
 
+/* A JSON string: quote, backslash and control characters escaped, other bytes as they are. */
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void json_upstream(FILE *out, const struct shoal_stats_upstream_stat *u)
+{
+	fprintf(out, "{\"upstream\": ");
+	json_string(out, u->upstream);
+	fprintf(out, ", \"server\": ");
+	json_string(out, u->server);
+	for (unsigned i = 0; i < SHOAL_STATS_UP_TTFB; i++)
+		fprintf(out, ", \"%s\": %" PRIu64, shoal_stats_upstream_counter_name(i),
+			u->counters[i]);
+	fprintf(out, ", \"ttfb_buckets\": [");
+	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
+		fprintf(out, "%s%" PRIu64, i ? ", " : "", u->counters[SHOAL_STATS_UP_TTFB + i]);
+	fprintf(out, "]}");
+}
+
 int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap)
 {
 	fprintf(out,
@@ -218,6 +327,12 @@ int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap)
 	for (unsigned i = 0; i < snap->nworkers; i++) {
 		fprintf(out, "%s\n  ", i ? "," : "");
 		json_worker(out, &snap->workers[i]);
+	}
+	fprintf(out, "],\n \"upstream_dropped\": %" PRIu64 ",\n \"upstreams\": [",
+		snap->upstream_dropped);
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		fprintf(out, "%s\n  ", i ? "," : "");
+		json_upstream(out, &snap->upstreams[i]);
 	}
 	fprintf(out, "]}\n");
 	return format_result(out);
@@ -274,22 +389,36 @@ static void prom_labelled(FILE *out, const uint64_t *c)
 			c[SHOAL_STATS_ERR_PARSE + i]);
 }
 
-static void prom_histogram(FILE *out, const uint64_t *c)
+/* The series of one histogram; labels is "" or 'name="value",...'. */
+static void prom_histogram(FILE *out, const char *name, const char *labels,
+			   const uint64_t *buckets, uint64_t sum_us)
 {
-	static const char name[] = "shoal_request_duration_seconds";
+	const char *comma = *labels ? "," : "";
 	uint64_t cumulative = 0;
 	char le[32];
 
-	prom_family(out, name, "histogram", "Time from reading a request to queueing its response.");
 	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_FINITE; i++) {
-		cumulative += c[SHOAL_STATS_LATENCY + i];
+		cumulative += buckets[i];
 		format_seconds(le, sizeof(le), shoal_stats_bucket_bound_us(i));
-		fprintf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le, cumulative);
+		fprintf(out, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", name, labels, comma, le,
+			cumulative);
 	}
-	cumulative += c[SHOAL_STATS_LATENCY + SHOAL_STATS_LATENCY_FINITE];
-	fprintf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
-	format_seconds(le, sizeof(le), c[SHOAL_STATS_LATENCY_SUM_US]);
-	fprintf(out, "%s_sum %s\n%s_count %" PRIu64 "\n", name, le, name, cumulative);
+	cumulative += buckets[SHOAL_STATS_LATENCY_FINITE];
+	fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, comma, cumulative);
+	format_seconds(le, sizeof(le), sum_us);
+	if (*labels)
+		fprintf(out, "%s_sum{%s} %s\n%s_count{%s} %" PRIu64 "\n", name, labels, le, name,
+			labels, cumulative);
+	else
+		fprintf(out, "%s_sum %s\n%s_count %" PRIu64 "\n", name, le, name, cumulative);
+}
+
+static void prom_latency(FILE *out, const uint64_t *c)
+{
+	static const char name[] = "shoal_request_duration_seconds";
+
+	prom_family(out, name, "histogram", "Time from reading a request to queueing its response.");
+	prom_histogram(out, name, "", c + SHOAL_STATS_LATENCY, c[SHOAL_STATS_LATENCY_SUM_US]);
 }
 
 static void prom_workers(FILE *out, const struct shoal_stats_snapshot *snap)
@@ -322,11 +451,96 @@ static void prom_workers(FILE *out, const struct shoal_stats_snapshot *snap)
 	}
 }
 
+/* A label value in the exposition format: backslash, double quote and newline escaped. */
+static size_t prom_escape(char *dst, const char *src)
+{
+	size_t n = 0;
+
+	for (; *src; src++) {
+		if (*src == '\\' || *src == '"' || *src == '\n')
+			dst[n++] = '\\';
+		dst[n++] = *src == '\n' ? 'n' : *src;
+	}
+	return n;
+}
+
+/* 'upstream="...",server="..."' into buf of UPSTREAM_LABELS bytes. */
+static void prom_upstream_labels(char *buf, const struct shoal_stats_upstream_stat *u)
+{
+	size_t n;
+
+	memcpy(buf, "upstream=\"", 10);
+	n = 10 + prom_escape(buf + 10, u->upstream);
+	memcpy(buf + n, "\",server=\"", 10);
+	n += 10;
+	n += prom_escape(buf + n, u->server);
+	memcpy(buf + n, "\"", 2);
+}
+
+/* One family of labelled upstream series: for every server, count values from counter on,
+ * each with its own value of the label `label`. */
+static void prom_upstream_family(FILE *out, const struct shoal_stats_snapshot *snap,
+				 const char *name, const char *type, const char *help,
+				 const char *label, const char *const *values, unsigned count,
+				 unsigned counter)
+{
+	char labels[UPSTREAM_LABELS];
+
+	prom_family(out, name, type, help);
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		const struct shoal_stats_upstream_stat *u = &snap->upstreams[i];
+		prom_upstream_labels(labels, u);
+		if (!label) {
+			fprintf(out, "%s{%s} %" PRIu64 "\n", name, labels, u->counters[counter]);
+			continue;
+		}
+		for (unsigned v = 0; v < count; v++)
+			fprintf(out, "%s{%s,%s=\"%s\"} %" PRIu64 "\n", name, labels, label, values[v],
+				u->counters[counter + v]);
+	}
+}
+
+static void prom_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+	static const char *const states[] = { "active", "idle" };
+	static const char *const directions[] = { "sent", "received" };
+	static const char ttfb[] = "shoal_upstream_ttfb_seconds";
+	char labels[UPSTREAM_LABELS];
+
+	if (snap->nupstreams == 0)
+		return;
+	prom_upstream_family(out, snap, "shoal_upstream_requests_total", "counter",
+			     "Requests sent to an upstream server.", NULL, NULL, 1,
+			     SHOAL_STATS_UP_REQUESTS);
+	prom_upstream_family(out, snap, "shoal_upstream_responses_total", "counter",
+			     "Responses of an upstream server by status class.", "class", classes,
+			     NCLASSES, SHOAL_STATS_UP_RESP_1XX);
+	prom_upstream_family(out, snap, "shoal_upstream_failures_total", "counter",
+			     "Failed exchanges with an upstream server by kind.", "kind",
+			     failure_kinds, NFAILURES, SHOAL_STATS_UP_FAIL_CONNECT);
+	prom_upstream_family(out, snap, "shoal_upstream_connections", "gauge",
+			     "Connections to an upstream server, busy with a request or idle.",
+			     "state", states, 2, SHOAL_STATS_UP_ACTIVE);
+	prom_upstream_family(out, snap, "shoal_upstream_bytes_total", "counter",
+			     "Bytes sent to and received from an upstream server.", "direction",
+			     directions, 2, SHOAL_STATS_UP_BYTES_SENT);
+	prom_family(out, ttfb, "histogram",
+		    "Time from sending a request to an upstream server to its response head.");
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		const uint64_t *c = snap->upstreams[i].counters;
+		prom_upstream_labels(labels, &snap->upstreams[i]);
+		prom_histogram(out, ttfb, labels, c + SHOAL_STATS_UP_TTFB,
+			       c[SHOAL_STATS_UP_TTFB_SUM_US]);
+	}
+}
+
 int shoal_stats_format_prometheus(FILE *out, const struct shoal_stats_snapshot *snap)
 {
 	prom_totals(out, snap);
 	prom_labelled(out, snap->totals);
-	prom_histogram(out, snap->totals);
+	prom_latency(out, snap->totals);
 	prom_workers(out, snap);
+	prom_upstreams(out, snap);
 	return format_result(out);
 }

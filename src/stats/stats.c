@@ -12,9 +12,13 @@
 
 #include "shoal/base/clock.h"
 #include "shoal/stats/stats.h"
+#include "shoal/stats/upstream.h"
 
 #define RETIRED_OFFSET sizeof(struct shoal_stats_header)
-#define SLOTS_OFFSET (RETIRED_OFFSET + sizeof(struct shoal_stats_block))
+#define UPSTREAM_RETIRED_OFFSET (RETIRED_OFFSET + sizeof(struct shoal_stats_block))
+#define SLOTS_OFFSET                                                                  \
+	(UPSTREAM_RETIRED_OFFSET +                                                    \
+	 SHOAL_STATS_UPSTREAM_RETIRED_ROOM * sizeof(struct shoal_stats_upstream_entry))
 /* A slot copy is retried this often before the whole snapshot starts over. */
 #define SLOT_TRIES 64
 /* Snapshot attempts: the first ones spin, the rest sleep SNAPSHOT_SLEEP_NS in between. */
@@ -23,6 +27,7 @@
 #define SNAPSHOT_SLEEP_NS 1000000L
 
 _Static_assert(RETIRED_OFFSET % SHOAL_STATS_CACHELINE == 0, "retired block alignment");
+_Static_assert(UPSTREAM_RETIRED_OFFSET % SHOAL_STATS_CACHELINE == 0, "upstream alignment");
 _Static_assert(SLOTS_OFFSET % SHOAL_STATS_CACHELINE == 0, "slot alignment");
 
 static size_t stats_file_size(unsigned capacity)
@@ -57,11 +62,17 @@ static void stats_init_header(struct shoal_stats_header *h, unsigned capacity)
 	h->master_pid = (uint32_t)getpid();
 	h->counter_room = SHOAL_STATS_COUNTER_ROOM;
 	h->start_time = (uint64_t)time(NULL);
+	h->upstream_room = SHOAL_STATS_UPSTREAM_ROOM;
+	h->upstream_retired_offset = UPSTREAM_RETIRED_OFFSET;
+	h->upstream_retired_room = SHOAL_STATS_UPSTREAM_RETIRED_ROOM;
+	h->upstream_entry_size = sizeof(struct shoal_stats_upstream_entry);
 	atomic_store_explicit(&h->updated_ms, shoal_clock_unix_ms(), memory_order_relaxed);
 }
 
-/* Sizes, owns and fills the not yet visible file. The space is allocated up front: a page
- * first touched on a full tmpfs would otherwise kill the writer with SIGBUS. */
+/* Sizes, owns and fills the not yet visible file. The space is allocated before it is
+ * written, as a page first touched on a full tmpfs would kill the writer with SIGBUS: here
+ * the header and the retired areas, a slot when it is first claimed (stats_allocate_slot),
+ * so that a file sized for many workers takes memory only for those that ran. */
 static int stats_prepare(struct shoal_stats *st, int fd, const char *tmp, unsigned capacity,
 			 uid_t uid, gid_t gid, struct shoal_err *err)
 {
@@ -75,9 +86,10 @@ static int stats_prepare(struct shoal_stats *st, int fd, const char *tmp, unsign
 		return shoal_err_set(err, "%s: chown: %s", tmp, strerror(errno));
 	if (ftruncate(fd, (off_t)size) < 0)
 		return shoal_err_set(err, "%s: truncate: %s", tmp, strerror(errno));
-	rc = posix_fallocate(fd, 0, (off_t)size);
+	rc = posix_fallocate(fd, 0, (off_t)SLOTS_OFFSET);
 	if (rc != 0)
-		return shoal_err_set(err, "%s: allocate %zu bytes: %s", tmp, size, strerror(rc));
+		return shoal_err_set(err, "%s: allocate %zu bytes: %s", tmp, (size_t)SLOTS_OFFSET,
+				     strerror(rc));
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return shoal_err_set(err, "%s: mmap: %s", tmp, strerror(errno));
@@ -182,6 +194,24 @@ static void stats_master_end(struct shoal_stats_header *h)
 	atomic_store_explicit(&h->seq, seq + 1, memory_order_release);
 }
 
+/* A slot past slots_used gets its room in the file. The page the slot starts in is shared
+ * with the slot before it (or the retired area), which has its room already; only the pages
+ * of this slot alone are allocated, so that glibc's fallback for file systems without
+ * fallocate, which writes zero bytes into holes, never touches a byte a worker writes. */
+static int stats_allocate_slot(const struct shoal_stats *st, unsigned index)
+{
+	const struct shoal_stats_header *h = st->view.hdr;
+	off_t page = (off_t)sysconf(_SC_PAGESIZE);
+	off_t start = (off_t)(h->slots_offset + (uint64_t)index * h->slot_size);
+	off_t end = start + (off_t)h->slot_size;
+	off_t from = (start + page - 1) / page * page;
+
+	if (st->fd < 0 || index < atomic_load_explicit(&h->slots_used, memory_order_relaxed) ||
+	    from >= end)
+		return 0;
+	return posix_fallocate(st->fd, from, end - from) == 0 ? 0 : -1;
+}
+
 int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned generation)
 {
 	struct shoal_stats_header *h = st->view.hdr;
@@ -192,6 +222,8 @@ int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned gen
 		struct shoal_stats_slot *s = stats_slot(&st->view, i);
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) != SHOAL_STATS_FREE)
 			continue;
+		if (stats_allocate_slot(st, i) < 0)
+			break;
 		stats_master_begin(h);
 		atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->worker_slot, worker_slot, memory_order_relaxed);
@@ -232,6 +264,7 @@ void shoal_stats_release(struct shoal_stats *st, int index)
 					      memory_order_relaxed);
 		atomic_store_explicit(&s->block.counters[i], 0, memory_order_relaxed);
 	}
+	shoal_stats_upstream_fold(h, s);
 	atomic_store_explicit(&h->retired_workers,
 			      atomic_load_explicit(&h->retired_workers, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -280,7 +313,13 @@ static int stats_check_layout(const struct shoal_stats_header *h, size_t size, c
 	if (h->header_size != sizeof(*h) || h->slot_size != sizeof(struct shoal_stats_slot) ||
 	    h->counter_room != SHOAL_STATS_COUNTER_ROOM || h->retired_offset < sizeof(*h) ||
 	    h->retired_offset % SHOAL_STATS_CACHELINE != 0 ||
-	    h->slots_offset < h->retired_offset + sizeof(struct shoal_stats_block) ||
+	    h->upstream_room != SHOAL_STATS_UPSTREAM_ROOM ||
+	    h->upstream_retired_room != SHOAL_STATS_UPSTREAM_RETIRED_ROOM ||
+	    h->upstream_entry_size != sizeof(struct shoal_stats_upstream_entry) ||
+	    h->upstream_retired_offset < h->retired_offset + sizeof(struct shoal_stats_block) ||
+	    h->upstream_retired_offset % SHOAL_STATS_CACHELINE != 0 ||
+	    h->slots_offset < h->upstream_retired_offset + (uint64_t)h->upstream_retired_room *
+							     h->upstream_entry_size ||
 	    h->slots_offset % SHOAL_STATS_CACHELINE != 0 || h->slot_capacity == 0 ||
 	    h->slot_capacity > SHOAL_STATS_MAX_CAPACITY)
 		return shoal_err_set(err, "%s: not a shoal stats file (inconsistent header)", path);
@@ -364,19 +403,28 @@ int shoal_stats_snapshot_init(struct shoal_stats_snapshot *snap, const struct sh
 {
 	*snap = (struct shoal_stats_snapshot){ .capacity = v->hdr->slot_capacity };
 	snap->workers = calloc(snap->capacity, sizeof(*snap->workers));
-	if (!snap->workers)
+	snap->upstream_scratch = calloc(SHOAL_STATS_UPSTREAM_ROOM, sizeof(*snap->upstream_scratch));
+	if (!snap->workers || !snap->upstream_scratch) {
+		shoal_stats_snapshot_free(snap);
 		return shoal_err_set(err, "out of memory");
+	}
 	return 0;
 }
 
 void shoal_stats_snapshot_free(struct shoal_stats_snapshot *snap)
 {
 	free(snap->workers);
+	free(snap->upstreams);
+	free(snap->upstream_scratch);
 	snap->workers = NULL;
+	snap->upstreams = snap->upstream_scratch = NULL;
 	snap->capacity = snap->nworkers = 0;
+	snap->upstreams_room = snap->nupstreams = 0;
 }
 
-static bool stats_read_slot(const struct shoal_stats_slot *s, struct shoal_stats_worker *w)
+/* Copies the slot and its upstream entries (into up; *nup of them). */
+static bool stats_read_slot(const struct shoal_stats_slot *s, struct shoal_stats_worker *w,
+			    struct shoal_stats_upstream_stat *up, unsigned *nup)
 {
 	for (int tries = 0; tries < SLOT_TRIES; tries++) {
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
@@ -392,6 +440,7 @@ static bool stats_read_slot(const struct shoal_stats_slot *s, struct shoal_stats
 		w->heartbeat_ms = atomic_load_explicit(&s->heartbeat_ms, memory_order_relaxed);
 		for (unsigned i = 0; i < SHOAL_STATS_NCOUNTERS; i++)
 			w->counters[i] = atomic_load_explicit(&s->block.counters[i], memory_order_relaxed);
+		*nup = shoal_stats_upstream_copy(s, up);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
 			return true;
@@ -399,16 +448,19 @@ static bool stats_read_slot(const struct shoal_stats_slot *s, struct shoal_stats
 	return false;
 }
 
-/* One attempt at a consistent copy; false if the master or a worker got in the way. */
-static bool stats_try_snapshot(const struct shoal_stats_view *v, struct shoal_stats_snapshot *snap)
+enum attempt { ATTEMPT_DONE, ATTEMPT_AGAIN, ATTEMPT_NO_MEMORY };
+
+/* One attempt at a consistent copy; again if the master or a worker got in the way. */
+static enum attempt stats_try_snapshot(const struct shoal_stats_view *v,
+				       struct shoal_stats_snapshot *snap)
 {
 	const struct shoal_stats_header *h = v->hdr;
 	const struct shoal_stats_block *retired = stats_retired(v);
 	uint64_t seq = atomic_load_explicit(&h->seq, memory_order_acquire);
-	unsigned used;
+	unsigned used, nup;
 
 	if (seq & 1)
-		return false;
+		return ATTEMPT_AGAIN;
 	used = atomic_load_explicit(&h->slots_used, memory_order_relaxed);
 	if (used > snap->capacity)
 		used = snap->capacity;
@@ -417,19 +469,25 @@ static bool stats_try_snapshot(const struct shoal_stats_view *v, struct shoal_st
 	snap->retired_workers = atomic_load_explicit(&h->retired_workers, memory_order_relaxed);
 	for (unsigned i = 0; i < SHOAL_STATS_NCOUNTERS; i++)
 		snap->retired[i] = atomic_load_explicit(&retired->counters[i], memory_order_relaxed);
+	snap->upstream_dropped = atomic_load_explicit(&h->upstream_dropped, memory_order_relaxed);
+	if (shoal_stats_upstream_read_retired(h, snap) < 0)
+		return ATTEMPT_NO_MEMORY;
 	snap->nworkers = 0;
 	for (unsigned i = 0; i < used; i++) {
 		const struct shoal_stats_slot *s = stats_slot(v, i);
 		struct shoal_stats_worker *w = &snap->workers[snap->nworkers];
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHOAL_STATS_FREE)
 			continue;
-		if (!stats_read_slot(s, w))
-			return false;
+		if (!stats_read_slot(s, w, snap->upstream_scratch, &nup))
+			return ATTEMPT_AGAIN;
+		if (shoal_stats_upstream_merge(snap, snap->upstream_scratch, nup) < 0)
+			return ATTEMPT_NO_MEMORY;
 		w->index = i;
 		snap->nworkers++;
 	}
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&h->seq, memory_order_relaxed) == seq;
+	return atomic_load_explicit(&h->seq, memory_order_relaxed) == seq ? ATTEMPT_DONE
+									   : ATTEMPT_AGAIN;
 }
 
 static void stats_sum_totals(struct shoal_stats_snapshot *snap)
@@ -451,8 +509,12 @@ int shoal_stats_snapshot(const struct shoal_stats_view *v, struct shoal_stats_sn
 	snap->master_pid = (pid_t)v->hdr->master_pid;
 	snap->start_time = v->hdr->start_time;
 	for (int attempt = 0; attempt < SNAPSHOT_TRIES; attempt++) {
-		if (stats_try_snapshot(v, snap)) {
+		enum attempt a = stats_try_snapshot(v, snap);
+		if (a == ATTEMPT_NO_MEMORY)
+			return shoal_err_set(err, "out of memory for the upstream servers");
+		if (a == ATTEMPT_DONE) {
 			stats_sum_totals(snap);
+			shoal_stats_upstream_sort(snap);
 			snap->taken_ms = shoal_clock_unix_ms();
 			return 0;
 		}
@@ -462,9 +524,8 @@ int shoal_stats_snapshot(const struct shoal_stats_view *v, struct shoal_stats_sn
 	return shoal_err_set(err, "statistics stayed in mid-update; try again");
 }
 
-double shoal_stats_latency_quantile_us(const uint64_t *counters, double q)
+double shoal_stats_histogram_quantile_us(const uint64_t *b, double q)
 {
-	const uint64_t *b = counters + SHOAL_STATS_LATENCY;
 	uint64_t total = 0, seen = 0;
 	double rank;
 
@@ -483,6 +544,11 @@ double shoal_stats_latency_quantile_us(const uint64_t *counters, double q)
 	}
 	/* In the +Inf bucket: the last finite bound is all that is known. */
 	return (double)shoal_stats_bucket_bound_us(SHOAL_STATS_LATENCY_FINITE - 1);
+}
+
+double shoal_stats_latency_quantile_us(const uint64_t *counters, double q)
+{
+	return shoal_stats_histogram_quantile_us(counters + SHOAL_STATS_LATENCY, q);
 }
 
 const char *shoal_stats_counter_name(unsigned counter)

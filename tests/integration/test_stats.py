@@ -128,6 +128,28 @@ class StatsTest(unittest.TestCase):
         for pid in s.worker_pids():
             self.assertRegex(r.stdout, r"\b%d\b" % pid)
 
+    def test_upstreams_without_a_proxy(self):
+        s = self.server(workers=2)
+        self.assertEqual(s.request("GET", "/").status, 200)
+        r = shoalctl("-f", s.stats_file, "upstreams")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "no upstream servers\n")
+        r = shoalctl("-f", s.stats_file, "stats", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["version"], 3)
+        self.assertEqual(doc["upstreams"], [])
+        self.assertEqual(doc["upstream_dropped"], 0)
+        r = shoalctl("-f", s.stats_file, "stats", "--prometheus")
+        self.assertNotIn("shoal_upstream_", r.stdout)
+
+    def test_the_file_takes_memory_for_the_slots_used(self):
+        # Sized for every slot a master may ever need, backed only where workers have run.
+        s = self.server(workers=2)
+        st = os.stat(s.stats_file)
+        self.assertGreater(st.st_size, 64 << 20)
+        self.assertLess(st.st_blocks * 512, 1 << 20)
+
     def test_missing_or_foreign_file(self):
         r = shoalctl("-f", "/nonexistent/shoal.stats", "stats")
         self.assertEqual(r.returncode, 1)

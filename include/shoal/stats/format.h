@@ -17,11 +17,17 @@ int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *sna
 int shoal_stats_format_workers(FILE *out, const struct shoal_stats_snapshot *snap,
 			       const double *req_rates, unsigned max_rows);
 
+/* One row per upstream server: requests, responses 2xx, 4xx and 5xx, failures by kind,
+ * active and idle connections, bytes sent and received, and the median and 99th percentile
+ * of the time to first byte; a line saying there are none when there are none. */
+int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap);
+
 /* Summary, then the workers. */
 int shoal_stats_format_text(FILE *out, const struct shoal_stats_snapshot *snap);
 
 int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap);
 
+/* With the upstream servers' series (labels upstream and server) when there are any. */
 int shoal_stats_format_prometheus(FILE *out, const struct shoal_stats_snapshot *snap);
 
 /* "3d04h", "1h02m", "5m03s", "42s". */

@@ -5,9 +5,19 @@
  * native-endian and fixed width, at the offsets asserted below; a change of layout bumps
  * SHOAL_STATS_VERSION. The file is:
  *
- *   header   (header_size bytes at offset 0)
- *   retired  (counters of the workers that exited, at retired_offset)
- *   slots    (slot_capacity slots of slot_size bytes each, at slots_offset)
+ *   header             (header_size bytes at offset 0)
+ *   retired            (counters of the workers that exited, at retired_offset)
+ *   retired upstreams  (upstream_retired_room entries of upstream_entry_size bytes, at
+ *                       upstream_retired_offset: the upstream counters of the workers that
+ *                       exited, one entry per (upstream, server) pair, the first
+ *                       upstream_retired_used in use)
+ *   slots              (slot_capacity slots of slot_size bytes each, at slots_offset; each
+ *                       ends with upstream_room upstream entries, the first `upstreams` of
+ *                       them registered by its worker)
+ *
+ * The master allocates a slot's room in the file when it first claims it, so the file takes
+ * memory for the slots ever used (slots_used), not for its capacity: a reader must not
+ * expect the pages past slots_used to be backed (they read as zeros).
  *
  * Consistency, for readers written in other languages:
  *   - Each slot has a sequence number `seq` with one writer (the worker that owns the slot).
@@ -24,6 +34,13 @@
  *   - Totals are the retired counters plus the counters of every slot not free. Counters only
  *     grow; gauges (SHOAL_STATS_CONN_ACTIVE .. SHOAL_STATS_CONN_IDLE) are live values and stay
  *     zero in the retired block.
+ *   - Upstream entries are the same: a worker's entries are part of its slot (its `seq`
+ *     covers them and its `upstreams` count), the retired upstream entries are part of the
+ *     header's section. Totals per upstream server add up the retired entry and the live
+ *     slots' entries of the same (upstream, server) names; the gauges
+ *     SHOAL_STATS_UP_ACTIVE and SHOAL_STATS_UP_IDLE stay zero in the retired entries. When
+ *     the retired upstream area is full, a new pair's counters are dropped as its worker
+ *     exits and counted in upstream_dropped.
  *   - A worker's pid, state and heartbeat are single values, stored atomically outside the
  *     sequence sections. */
 #ifndef SHOAL_STATS_STATS_H
@@ -43,7 +60,7 @@
 #endif
 
 #define SHOAL_STATS_MAGIC "SHOALSTS"
-#define SHOAL_STATS_VERSION 2u
+#define SHOAL_STATS_VERSION 3u
 #define SHOAL_STATS_DEFAULT_PATH "/dev/shm/shoal.stats"
 #define SHOAL_STATS_MAX_CAPACITY 65536u
 #define SHOAL_STATS_CACHELINE 64
@@ -84,6 +101,34 @@ enum shoal_stats_counter {
 	200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 503, 505
 #define SHOAL_STATS_NCODES 16
 
+/* Upstream servers a worker can count (entries per slot), and (upstream, server) pairs the
+ * retired upstream area keeps. A worker's servers beyond the room are not counted. */
+#define SHOAL_STATS_UPSTREAM_ROOM 64
+#define SHOAL_STATS_UPSTREAM_RETIRED_ROOM 256
+/* The upstream name and the server address of an entry: text, NUL-padded to this size, so
+ * at most 63 bytes (longer ones are cut). */
+#define SHOAL_STATS_UPSTREAM_TEXT 64
+
+/* Indices into an upstream entry's counters. The values are part of the layout. */
+enum shoal_stats_upstream_counter {
+	SHOAL_STATS_UP_REQUESTS = 0,    /* requests sent */
+	SHOAL_STATS_UP_RESP_1XX = 1,    /* then 2xx .. 5xx at 2 .. 5 */
+	SHOAL_STATS_UP_FAIL_CONNECT = 6,
+	SHOAL_STATS_UP_FAIL_TIMEOUT = 7,
+	SHOAL_STATS_UP_FAIL_RESET = 8,
+	SHOAL_STATS_UP_FAIL_INVALID = 9, /* a bad response head or framing */
+	SHOAL_STATS_UP_ACTIVE = 10,     /* gauge: connections busy with a request */
+	SHOAL_STATS_UP_IDLE = 11,       /* gauge: connections in the keep-alive pool */
+	SHOAL_STATS_UP_BYTES_SENT = 12,
+	SHOAL_STATS_UP_BYTES_RECEIVED = 13,
+	SHOAL_STATS_UP_TTFB_SUM_US = 14, /* time to the first byte of the response */
+	SHOAL_STATS_UP_TTFB = 15,       /* SHOAL_STATS_LATENCY_BUCKETS buckets, as the latency */
+	SHOAL_STATS_UP_NCOUNTERS = SHOAL_STATS_UP_TTFB + SHOAL_STATS_LATENCY_BUCKETS,
+};
+
+/* Room for counters in an upstream entry; the ones past SHOAL_STATS_UP_NCOUNTERS stay zero. */
+#define SHOAL_STATS_UP_COUNTER_ROOM 48
+
 enum shoal_stats_state {
 	SHOAL_STATS_FREE = 0,
 	SHOAL_STATS_STARTING = 1,
@@ -120,11 +165,25 @@ struct shoal_stats_header {
 	_Atomic uint64_t updated_ms;   /* unix ms of the master's last change */
 	_Atomic uint64_t retired_workers;
 	_Atomic uint32_t slots_used;   /* slots at this index and above are free (never shrinks) */
-	uint8_t reserved[36];
+	uint32_t upstream_room;        /* SHOAL_STATS_UPSTREAM_ROOM entries per slot */
+	uint64_t upstream_retired_offset;
+	uint32_t upstream_retired_room; /* SHOAL_STATS_UPSTREAM_RETIRED_ROOM */
+	uint32_t upstream_entry_size;  /* sizeof(struct shoal_stats_upstream_entry) */
+	_Atomic uint32_t upstream_retired_used;
+	uint8_t reserved[4];
+	_Atomic uint64_t upstream_dropped; /* exited workers' entries the retired area had no room for */
 };
 
 struct shoal_stats_block {
 	_Atomic uint64_t counters[SHOAL_STATS_COUNTER_ROOM];
+};
+
+/* The counters of one upstream server (a server of an upstream group) in one worker, or of
+ * the workers that exited. Both texts are NUL-padded, so equal names are equal bytes. */
+struct shoal_stats_upstream_entry {
+	_Alignas(SHOAL_STATS_CACHELINE) char upstream[SHOAL_STATS_UPSTREAM_TEXT];
+	char server[SHOAL_STATS_UPSTREAM_TEXT]; /* its address as text: "127.0.0.1:9001" */
+	_Atomic uint64_t counters[SHOAL_STATS_UP_COUNTER_ROOM];
 };
 
 /* One worker process. Cacheline-aligned so that workers never share a line. */
@@ -136,8 +195,10 @@ struct shoal_stats_slot {
 	_Atomic uint32_t state;        /* enum shoal_stats_state */
 	_Atomic uint64_t start_ms;     /* unix ms of the claim */
 	_Atomic uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms of the worker's last loop turn */
-	uint8_t reserved[24];
+	_Atomic uint32_t upstreams;    /* entries of upstream[] registered, in order */
+	uint8_t reserved[20];
 	struct shoal_stats_block block;
+	struct shoal_stats_upstream_entry upstream[SHOAL_STATS_UPSTREAM_ROOM];
 };
 
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
@@ -149,14 +210,26 @@ _Static_assert(offsetof(struct shoal_stats_header, start_time) == 48, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, seq) == 56, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, retired_workers) == 80, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, slots_used) == 88, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, upstream_room) == 92, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, upstream_retired_offset) == 96, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, upstream_retired_room) == 104, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, upstream_entry_size) == 108, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, upstream_retired_used) == 112, "layout");
+_Static_assert(offsetof(struct shoal_stats_header, upstream_dropped) == 120, "layout");
 _Static_assert(sizeof(struct shoal_stats_header) == 128, "layout");
 _Static_assert(sizeof(struct shoal_stats_block) == 512, "layout");
+_Static_assert(offsetof(struct shoal_stats_upstream_entry, server) == 64, "layout");
+_Static_assert(offsetof(struct shoal_stats_upstream_entry, counters) == 128, "layout");
+_Static_assert(sizeof(struct shoal_stats_upstream_entry) == 512, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, state) == 20, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, heartbeat_ms) == 32, "layout");
+_Static_assert(offsetof(struct shoal_stats_slot, upstreams) == 40, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, block) == 64, "layout");
-_Static_assert(sizeof(struct shoal_stats_slot) == 576, "layout");
+_Static_assert(offsetof(struct shoal_stats_slot, upstream) == 576, "layout");
+_Static_assert(sizeof(struct shoal_stats_slot) == 576 + 64 * 512, "layout");
 _Static_assert(SHOAL_STATS_RESP_CODE + SHOAL_STATS_NCODES == SHOAL_STATS_ERR_PARSE, "codes");
 _Static_assert(SHOAL_STATS_NCOUNTERS <= SHOAL_STATS_COUNTER_ROOM, "counter room");
+_Static_assert(SHOAL_STATS_UP_NCOUNTERS <= SHOAL_STATS_UP_COUNTER_ROOM, "upstream counter room");
 
 /* A mapping of a stats file: the master's (writable) or a reader's. */
 struct shoal_stats_view {
@@ -187,6 +260,13 @@ struct shoal_stats_worker {
 	uint64_t counters[SHOAL_STATS_NCOUNTERS];
 };
 
+/* One upstream server's totals: the retired entry and every live worker's, added up. */
+struct shoal_stats_upstream_stat {
+	char upstream[SHOAL_STATS_UPSTREAM_TEXT];
+	char server[SHOAL_STATS_UPSTREAM_TEXT];
+	uint64_t counters[SHOAL_STATS_UP_NCOUNTERS];
+};
+
 struct shoal_stats_snapshot {
 	pid_t master_pid;
 	uint64_t start_time;
@@ -199,6 +279,11 @@ struct shoal_stats_snapshot {
 	unsigned nworkers; /* live workers, in workers[], by slot index */
 	unsigned capacity;
 	struct shoal_stats_worker *workers;
+	uint64_t upstream_dropped;
+	unsigned nupstreams; /* upstream servers, in upstreams[], by upstream then server name */
+	unsigned upstreams_room;
+	struct shoal_stats_upstream_stat *upstreams;
+	struct shoal_stats_upstream_stat *upstream_scratch; /* one slot's, while copying it */
 };
 
 /* --- master --- */
@@ -212,12 +297,14 @@ int shoal_stats_create(struct shoal_stats *st, const char *path, unsigned capaci
  * it is not a file of this layout version, which the caller then replaces. */
 int shoal_stats_adopt(struct shoal_stats *st, const char *path, struct shoal_err *err);
 
-/* Takes a free slot for a worker about to be forked; returns its index, or -1 when full.
- * The child then owns the slot (shoal_stats_slot_at) until the master releases it. */
+/* Takes a free slot for a worker about to be forked; returns its index, or -1 when full
+ * (or when a slot used for the first time finds no room on the file system). The child then
+ * owns the slot (shoal_stats_slot_at) until the master releases it. */
 int shoal_stats_claim(struct shoal_stats *st, unsigned worker_slot, unsigned generation);
 
 /* Folds the counters of a worker that has been reaped (or never started) into the retired
- * block and frees its slot. A negative index is ignored. */
+ * block, and its upstream entries into the retired upstream area (shoal/stats/upstream.h),
+ * and frees its slot. A negative index is ignored. */
 void shoal_stats_release(struct shoal_stats *st, int index);
 
 void shoal_stats_set_generation(struct shoal_stats *st, unsigned generation);
@@ -373,18 +460,23 @@ static inline void shoal_stats_error(struct shoal_stats_slot *slot, enum shoal_s
 int shoal_stats_open_read(struct shoal_stats_view *v, const char *path, struct shoal_err *err);
 void shoal_stats_view_close(struct shoal_stats_view *v);
 
-/* Allocates room for every slot of v. */
+/* Allocates room for every slot of v (upstream servers get room as the snapshot finds them). */
 int shoal_stats_snapshot_init(struct shoal_stats_snapshot *snap, const struct shoal_stats_view *v,
 			      struct shoal_err *err);
 void shoal_stats_snapshot_free(struct shoal_stats_snapshot *snap);
 
-/* Copies totals and live workers consistently without ever blocking a writer. Fails only if
- * the file stays in mid-update for about a second (a worker killed mid-section, not reaped). */
+/* Copies totals, live workers and upstream servers consistently without ever blocking a
+ * writer. Fails only if the file stays in mid-update for about a second (a worker killed
+ * mid-section, not reaped), or if memory for the upstream servers runs out. */
 int shoal_stats_snapshot(const struct shoal_stats_view *v, struct shoal_stats_snapshot *snap,
 			 struct shoal_err *err);
 
-/* Latency quantile (0 < q <= 1) in microseconds from a counters array, interpolated within
- * the bucket; 0 when there are no requests. */
+/* Quantile (0 < q <= 1) in microseconds of SHOAL_STATS_LATENCY_BUCKETS histogram buckets
+ * (the latency's, or an upstream's time to first byte), interpolated within the bucket; 0
+ * when the buckets are empty. */
+double shoal_stats_histogram_quantile_us(const uint64_t *buckets, double q);
+
+/* The request latency quantile of a counters array (see above). */
 double shoal_stats_latency_quantile_us(const uint64_t *counters, double q);
 
 /* Stable snake_case names (JSON keys): "requests", "responses_404", "errors_timeout", ...;
