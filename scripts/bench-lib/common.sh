@@ -101,7 +101,7 @@ install_packages() {
 			die "apt-get install ${pkgs[*]} failed: $(tail -3 "$work/apt.log")"
 	fi
 	((policy_created)) && as_root rm -f /usr/sbin/policy-rc.d && policy_created=0
-	for svc in nginx lighttpd h2o; do
+	for svc in nginx lighttpd h2o haproxy caddy; do
 		[[ " ${pkgs[*]} " == *" $svc"* ]] || continue
 		if [[ -d /run/systemd/system ]]; then
 			as_root systemctl disable --now "$svc" >/dev/null 2>&1

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Prints the benchmark table from the raw results scripts/bench gathered.
 
-usage: report.py RESULTS SERVERS PEERS SCENARIO=LABEL...
+usage: report.py RESULTS SERVERS PEERS SCENARIO=LABEL[=RANK]...
 RESULTS holds one measurement a line: "round scenario server metric value" (tab-separated).
 SERVERS is the row order (comma-separated), PEERS the servers shoal is compared with.
 Every figure is the median over rounds; "shoal/best peer" divides shoal's median by the best
-peer median of the same column (highest req/s, lowest of the rest), and "shoal/shoal-base",
+peer median of the same column (highest req/s and MB/s, lowest of the rest); a scenario given
+a RANK column (cpu or mbps) adds to every row its figure there divided by the best peer's
+("vs best"), and flags a proxy that closed upstream connections during a run, beyond one a
+client (churn, a median over rounds); "shoal/shoal-base",
 printed when SERVERS holds shoal-base (an older shoal, for A/B runs), by shoal-base's. In the
 cpu column a server whose own CPU time exceeds its core's busy time (which /proc/stat samples
 at ticks) is ranked by its own time, the figure that cannot undercount.
@@ -17,6 +20,7 @@ from collections import defaultdict
 # column key, title, width, format, True when higher is better
 COLUMNS = [
     ("rps", "req/s", 9, "{:.0f}", True),
+    ("mbps", "MB/s", 7, "{:.0f}", True),
     ("p99", "p99 ms", 8, "{:.2f}", False),
     ("cpu", "cpu us/req", 11, "{:.2f}", False),
     ("spread", "+-%", 4, "{:.0f}", None),
@@ -25,6 +29,7 @@ COLUMNS = [
     ("idle", "B/idle conn", 11, "{:.0f}", False),
 ]
 LABEL_WIDTH = 30
+VS_WIDTH = 7
 SERVER_WIDTH = 17
 BASE = "shoal-base"
 
@@ -51,12 +56,15 @@ def medians(values, scenario, server):
         row["spread"] = (max(cpu) - min(cpu)) / 2 / row["cpu"] * 100
     errors = values.get((scenario, server, "errors"), [])
     row["errors"] = sum(errors)
+    churn = values.get((scenario, server, "churn"))
+    if churn:
+        row["churn"] = statistics.median(churn)
     return row
 
 
-def cells(row, formatter):
+def cells(row, formatter, columns):
     return " ".join(formatter(key, fmt, better, width, row.get(key))
-                    for key, _, width, fmt, better in COLUMNS)
+                    for key, _, width, fmt, better in columns)
 
 
 def value_cell(key, fmt, better, width, value):
@@ -69,7 +77,22 @@ def ranked(row, key):
     return row[key]
 
 
-def ratios(rows, others):
+def best_peer(rows, peers, key):
+    """The best peer figure of column key, and whose it is; None when no peer has one."""
+    better = next(b for k, _, _, _, b in COLUMNS if k == key)
+    candidates = [(ranked(rows[p], key), p) for p in peers if key in rows.get(p, {})]
+    if not candidates:
+        return None
+    return max(candidates) if better else min(candidates)
+
+
+def vs_best(row, best, key):
+    if best is None or key not in row or not best[0]:
+        return ""
+    return "x{:.2f}".format(ranked(row, key) / best[0])
+
+
+def ratios(rows, others, columns):
     """shoal's figure over the best of others' in each column; and which one was best, by column."""
     shoal = rows["shoal"]
     best_name = {}
@@ -82,18 +105,18 @@ def ratios(rows, others):
         best_name[key] = name
         return ("x{:.2f}".format(ranked(shoal, key) / best) if best else "-").rjust(width)
 
-    return cells(shoal, ratio_cell), best_name
+    return cells(shoal, ratio_cell, columns), best_name
 
 
-def ratio_lines(label, rows, peers):
+def ratio_lines(label, rows, peers, rank, columns):
     lines = []
     if any(p in rows for p in peers):
-        text, best_name = ratios(rows, peers)
-        rank = "cpu" if "cpu" in best_name else "idle"
+        text, best_name = ratios(rows, peers, columns)
+        rank = rank or ("cpu" if "cpu" in best_name else "idle")
         note = f"  (best {rank}: {best_name[rank]})" if rank in best_name else ""
         lines.append(f"{label:<{LABEL_WIDTH}} {'shoal/best peer':<{SERVER_WIDTH}} {text}{note}")
     if BASE in rows:
-        text, _ = ratios(rows, [BASE])
+        text, _ = ratios(rows, [BASE], columns)
         lines.append(f"{label:<{LABEL_WIDTH}} {'shoal/' + BASE:<{SERVER_WIDTH}} {text}")
     return lines
 
@@ -102,21 +125,29 @@ def main():
     values = load(sys.argv[1])
     servers = [s for s in sys.argv[2].split(",") if s]
     peers = [s for s in sys.argv[3].split(",") if s]
-    scenarios = [arg.split("=", 1) for arg in sys.argv[4:]]
-    header = " ".join(title.rjust(width) for _, title, width, _, _ in COLUMNS)
+    scenarios = [(arg.split("=") + [""])[:3] for arg in sys.argv[4:]]
+    # MB/s only where it was measured (the proxy scenarios)
+    columns = [c for c in COLUMNS if c[0] != "mbps" or any(k[2] == "mbps" for k in values)]
+    header = " ".join(title.rjust(width) for _, title, width, _, _ in columns)
+    if any(rank for _, _, rank in scenarios):
+        header += " " + "vs best".rjust(VS_WIDTH)
     print(f"{'scenario':<{LABEL_WIDTH}} {'server':<{SERVER_WIDTH}} {header}")
-    for key, label in scenarios:
+    for key, label, rank in scenarios:
         rows = {s: medians(values, key, s) for s in servers}
         rows = {s: r for s, r in rows.items() if len(r) > 1}
+        best = best_peer(rows, peers, rank) if rank else None
         for server, row in rows.items():
+            vs = " " + vs_best(row, best, rank).rjust(VS_WIDTH) if rank else ""
             flag = f"  ! {row['errors']:.0f} errors" if row["errors"] else ""
+            if row.get("churn"):
+                flag += f"  ! pool churn: {row['churn']:.0f} upstream connections closed"
             if row.get("proc", 0) > 1.1 * row.get("cpu", float("inf")):
                 # /proc/stat samples the core at ticks: work that wakes on timers falls between
                 flag += "  ! cpu < own: the core's tick-sampled time undercounts"
-            print(f"{label:<{LABEL_WIDTH}} {server:<{SERVER_WIDTH}} {cells(row, value_cell)}{flag}")
+            print(f"{label:<{LABEL_WIDTH}} {server:<{SERVER_WIDTH}} {cells(row, value_cell, columns)}{vs}{flag}")
             label = ""
         if "shoal" in rows:
-            for line in ratio_lines(label, rows, peers):
+            for line in ratio_lines(label, rows, peers, rank, columns):
                 print(line)
         print()
     return 0
