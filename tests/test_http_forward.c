@@ -198,13 +198,17 @@ START_TEST(request_framing)
 }
 END_TEST
 
-/* RFC 9110 10.1.1: kept end to end, but not from an HTTP/1.0 client, which must get no 100. */
+/* RFC 9110 10.1.1: kept end to end, even when Connection names it, but not from an HTTP/1.0
+ * client, which must get no 100. */
 START_TEST(request_expect)
 {
 	static const char expect11[] = "PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 				       "Content-Length: 3\r\n\r\n";
 
 	assert_forward(expect11, &plain, expect11);
+	assert_forward("PUT / HTTP/1.1\r\nHost: h\r\nConnection: expect\r\n"
+		       "Expect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+		       &plain, expect11);
 	assert_forward("PUT / HTTP/1.0\r\nHost: h\r\nExpect: 100-continue\r\n"
 		       "Content-Length: 3\r\n\r\n",
 		       &plain, "PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");

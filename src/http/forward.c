@@ -351,7 +351,7 @@ static void plan_request(struct plan *plan, const struct shoal_http_request *req
 	/* Hop-by-hop, framing, Host, Proxy-*, names with '_'. */
 	memset(a, A_DROP, F_COUNT);
 	a[F_OTHER] = a[F_DATE] = A_KEEP;
-	a[F_EXPECT] = req->version == SHOAL_HTTP_11 ? A_KEEP : A_DROP;
+	a[F_EXPECT] = req->version == SHOAL_HTTP_11 ? A_PIN : A_DROP;
 	a[F_UPGRADE] = o->upgrade ? A_PIN : A_DROP;
 	a[F_XFF] = o->x_forwarded ? A_XFF : A_KEEP;
 	a[F_XFP] = a[F_XFH] = o->x_forwarded ? A_DROP : A_KEEP;

@@ -65,7 +65,8 @@ struct shoal_http_forward_opts {
  *     for=<addr>;proto=<http|https>;host="<the request's host>" (IPv6 as for="[::1]"; host=
  *     omitted when the request has none).
  * A field the client's Connection names is removed even if it is one of the X-Forwarded
- * ones or Forwarded (ours are still added); Host and Upgrade under o->upgrade are kept.
+ * ones or Forwarded (ours are still added); Host, Upgrade under o->upgrade, and Expect are
+ * kept: the upstream must see the 100-continue the client waits for, whatever it named.
  * The head written never exceeds the parsed head's length + its number of fields +
  * 3 * req->host.len + o->host.len + o->default_host.len + 2 * strlen(o->client_addr) + 256. */
 size_t shoal_http_forward_request(const struct shoal_http_request *req,
