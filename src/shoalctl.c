@@ -58,7 +58,7 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  stats [--json | --prometheus]   totals and per-worker counters\n"
 		"  workers                         one line per worker process\n"
-		"  upstreams                       one line per upstream server\n"
+		"  upstreams [--json | --prometheus]  one line per upstream server\n"
 		"  top [-n COUNT] [-d SECONDS]     live view; q or Ctrl-C quits\n"
 		"exit status: 0 ok, 1 statistics unreadable, 2 usage error\n");
 }
@@ -102,12 +102,11 @@ static int parse_command(int argc, char **argv, struct ctl *ctl)
 		{ "file", required_argument, NULL, 'f' }, { "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
 	};
-	bool stats = strcmp(ctl->command, "stats") == 0;
+	bool stats = strcmp(ctl->command, "stats") == 0 || strcmp(ctl->command, "upstreams") == 0;
 	bool top = strcmp(ctl->command, "top") == 0;
 	int opt;
 
-	if (!stats && !top && strcmp(ctl->command, "workers") != 0 &&
-	    strcmp(ctl->command, "upstreams") != 0)
+	if (!stats && !top && strcmp(ctl->command, "workers") != 0)
 		return usage_error("unknown command '%s'", ctl->command);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, top ? "+f:n:d:" : "+f:", longopts, NULL)) != -1) {
@@ -195,7 +194,10 @@ static int print_once(const struct ctl *ctl)
 		if (strcmp(ctl->command, "workers") == 0)
 			rc = shoal_stats_format_workers(stdout, &snap, NULL, 0);
 		else if (strcmp(ctl->command, "upstreams") == 0)
-			rc = shoal_stats_format_upstreams(stdout, &snap);
+			rc = ctl->output == OUTPUT_JSON ? shoal_stats_format_upstreams_json(stdout, &snap)
+			     : ctl->output == OUTPUT_PROMETHEUS
+				     ? shoal_stats_format_upstreams_prometheus(stdout, &snap)
+				     : shoal_stats_format_upstreams(stdout, &snap);
 		else if (ctl->output == OUTPUT_JSON)
 			rc = shoal_stats_format_json(stdout, &snap);
 		else if (ctl->output == OUTPUT_PROMETHEUS)

@@ -543,6 +543,15 @@ START_TEST(shoalctl_shows_the_upstreams)
 	ck_assert_ptr_nonnull(strstr(out, "\nshoal_upstream_requests_total{upstream=\"app\","
 					  "server=\"127.0.0.1:9001\"} 12\n"));
 	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams", "--json",
+						  NULL }, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"server\": \"[::1]:9002\", \"requests\": 1, "));
+	ck_assert_ptr_null(strstr(out, "\"workers\""));
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams",
+						  "--prometheus", NULL }, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "shoal_upstream_requests_total{upstream=\"app\","
+					  "server=\"127.0.0.1:9001\"} 12\n"));
+	ck_assert_ptr_null(strstr(out, "shoal_requests_total"));
+	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams", "-n", "1",
 						  NULL }, out, sizeof(out)), 2);
 	shoal_stats_close(&st, true);
 	make_version_2(t.path);

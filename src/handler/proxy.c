@@ -10,6 +10,7 @@
 #include "shoal/base/util.h"
 #include "shoal/handler/reply.h"
 #include "shoal/http/forward.h"
+#include "shoal/stats/upstream.h"
 #include "shoal/upstream/pool.h"
 
 /* Exchanges kept for reuse; more are freed when they end. */
@@ -84,11 +85,35 @@ static void px_log(const struct shoal_proxy_exchange *x, const char *what, int e
 			  err ? strerror(err) : "");
 }
 
+static struct shoal_stats_slot *px_stats(const struct shoal_proxy_exchange *x)
+{
+	return x->env->ctx->stats;
+}
+
+static void px_count_failure(const struct shoal_proxy_exchange *x,
+			     enum shoal_stats_upstream_failure kind)
+{
+	shoal_stats_upstream_failure(px_stats(x), x->server->stats_index, kind);
+}
+
+/* The upstream connection goes back to the pool (keep) or is closed. */
+static void px_release_upstream(struct shoal_proxy_exchange *x, bool keep)
+{
+	if (!x->uc)
+		return;
+	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, -1);
+	if (keep) {
+		x->uc->requests++;
+		shoal_upstream_pool_put(x->uc);
+	} else {
+		shoal_upstream_conn_close(x->uc);
+	}
+	x->uc = NULL;
+}
+
 static void px_drop_upstream(struct shoal_proxy_exchange *x)
 {
-	if (x->uc)
-		shoal_upstream_conn_close(x->uc);
-	x->uc = NULL;
+	px_release_upstream(x, false);
 }
 
 /* Hands the client back to its connection; x is released. */
@@ -101,9 +126,16 @@ static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
 		.upstream_us = shoal_clock_mono_us() - x->start_us,
 	};
 
+	struct shoal_stats_slot *stats = px_stats(x);
+	int index = x->server->stats_index;
+
 	*cl->in_pos = x->rq.in_cur;
-	if (x->rs.status)
+	if (x->rs.status) {
 		shoal_out_note(cl->out, x->rs.status, x->rs.body_bytes);
+		shoal_stats_upstream_response(stats, index, x->rs.status, x->ttfb_us);
+	}
+	shoal_stats_upstream_sent(stats, index, x->rq.queued);
+	shoal_stats_upstream_received(stats, index, x->rs.bytes_in);
 	cl->done(cl, &r);
 	px_put(x);
 }
@@ -133,13 +165,8 @@ static void px_finish(struct shoal_proxy_exchange *x)
 	struct px_request *rq = &x->rq;
 	struct px_response *rs = &x->rs;
 
-	if (rs->upstream_keep && rq->done && shoal_out_empty(&rq->out) && !rs->extra &&
-	    !x->up_hup && !x->up_broken) {
-		x->uc->requests++;
-		shoal_upstream_pool_put(x->uc);
-		x->uc = NULL;
-	}
-	px_drop_upstream(x);
+	px_release_upstream(x, rs->upstream_keep && rq->done && shoal_out_empty(&rq->out) &&
+				       !rs->extra && !x->up_hup && !x->up_broken);
 	px_done(x, rs->client_keep && rq->done && !rq->overread);
 }
 
@@ -153,11 +180,16 @@ static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
 	if (x->uc) {
 		x->up_writable = true;
 		x->connecting = false;
-		return 0;
+	} else {
+		x->up_writable = false;
+		x->connecting = true;
+		if (shoal_upstream_conn_open(x->server, px_on_upstream, x, &x->uc) < 0) {
+			x->uc = NULL;
+			return -1;
+		}
 	}
-	x->up_writable = false;
-	x->connecting = true;
-	return shoal_upstream_conn_open(x->server, px_on_upstream, x, &x->uc);
+	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, 1);
+	return 0;
 }
 
 /* A kept-alive connection may have been closed by the server just as the request went out:
@@ -190,6 +222,9 @@ static void px_upstream_failed(struct shoal_proxy_exchange *x, enum px_stop why)
 		px_run(x);
 		return;
 	}
+	px_count_failure(x, why == PX_UP_INVALID ? SHOAL_STATS_UPSTREAM_INVALID
+			    : err == ECONNREFUSED   ? SHOAL_STATS_UPSTREAM_CONNECT
+						    : SHOAL_STATS_UPSTREAM_RESET);
 	if (why == PX_UP_INVALID)
 		px_log(x, "invalid response", 0);
 	else if (why == PX_UP_CLOSED)
@@ -201,6 +236,7 @@ static void px_upstream_failed(struct shoal_proxy_exchange *x, enum px_stop why)
 
 static void px_connect_failed(struct shoal_proxy_exchange *x, int err)
 {
+	px_count_failure(x, SHOAL_STATS_UPSTREAM_CONNECT);
 	px_log(x, "connect", err);
 	px_fail(x, 502);
 }
@@ -239,6 +275,7 @@ static void px_on_timer(struct shoal_timer *t)
 		px_done(x, false);
 		return;
 	}
+	px_count_failure(x, SHOAL_STATS_UPSTREAM_TIMEOUT);
 	px_log(x, x->timer_q == &q->connect_q ? "connect timed out"
 		  : x->timer_q == &q->send_q ? "timed out taking the request"
 		  : "timed out responding", 0);
@@ -346,6 +383,8 @@ static void px_on_client(struct shoal_handler_async *a, uint32_t events)
 {
 	struct shoal_proxy_exchange *x = container_of(a, struct shoal_proxy_exchange, async);
 
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		x->cl_hup = true;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		x->cl_readable = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -434,9 +473,10 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 		return false;
 	}
 	shoal_proxy_request_restart(x);
+	shoal_stats_upstream_request(px_stats(x), x->server->stats_index);
 	if (px_connect(x, false) < 0) {
 		int err = errno;
-		x->rs.status = 0;
+		px_count_failure(x, SHOAL_STATS_UPSTREAM_CONNECT);
 		px_log(x, "connect", err);
 		px_put(x);
 		shoal_reply_error(req->ctx, req->site, req->out, 502, http->version, req->keep_alive,
@@ -455,6 +495,27 @@ static void px_queues_init(struct shoal_proxy_queues *q, const struct shoal_upst
 	shoal_timer_queue_init(&q->send_q, (uint64_t)c->send_timeout_ms, px_on_timer);
 	shoal_timer_queue_init(&q->read_q, (uint64_t)c->read_timeout_ms, px_on_timer);
 	shoal_timer_queue_init(&q->tunnel_q, (uint64_t)c->tunnel_timeout_ms, px_on_timer);
+}
+
+/* Every server gets its entry in the worker's counters; those beyond the room are not
+ * counted, which is said once. */
+static void px_register_stats(struct shoal_proxy_env *env)
+{
+	struct shoal_stats_slot *stats = env->ctx->stats;
+	size_t missed = 0;
+
+	env->set.stats = stats;
+	for (size_t i = 0; stats && i < env->set.ngroups; i++) {
+		struct shoal_upstream *u = &env->set.groups[i];
+		for (size_t j = 0; j < u->nservers; j++) {
+			u->servers[j].stats_index = shoal_stats_upstream_register(
+				stats, u->conf->name, u->servers[j].conf->address.text);
+			missed += u->servers[j].stats_index < 0;
+		}
+	}
+	if (missed && env->ctx->log)
+		log_warn(env->ctx->log, "%zu upstream servers are not counted in the stats: a "
+			 "worker has room for %d", missed, SHOAL_STATS_UPSTREAM_ROOM);
 }
 
 int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *ctx,
@@ -481,6 +542,7 @@ int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *
 	}
 	for (size_t i = 0; i < env->set.ngroups; i++)
 		px_queues_init(&env->queues[i], &cfg->upstreams[i]);
+	px_register_stats(env);
 	ctx->proxy = env;
 	return 0;
 }

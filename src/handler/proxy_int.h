@@ -38,6 +38,7 @@ struct px_request {
 	uint64_t chunked_seen;
 	char *win;              /* body bytes read from the client's socket */
 	uint32_t win_pos, win_len;
+	uint64_t queued;        /* bytes queued for the upstream, framing included */
 	bool from_socket;       /* body bytes came from the socket: the request cannot be resent */
 	bool overread;          /* bytes past the body were read: the client must not go on */
 	bool done;
@@ -78,7 +79,7 @@ struct shoal_proxy_exchange {
 	bool up_readable, up_writable, up_hup, up_broken, connecting, retried;
 	bool tunnel;            /* the client asked for an upgrade */
 	bool tunnelling;        /* the upstream agreed: bytes flow both ways */
-	bool cl_readable, cl_writable;
+	bool cl_readable, cl_writable, cl_hup;
 	bool keep_alive;        /* what the client connection allowed at the handover */
 	int method;             /* enum shoal_http_method of the request */
 	int version;            /* of the client's request */

@@ -12,6 +12,7 @@ void shoal_proxy_request_restart(struct shoal_proxy_exchange *x)
 
 	shoal_out_reset(&rq->out);
 	shoal_out_add(&rq->out, x->head, rq->head_len, NULL);
+	rq->queued = rq->head_len;
 	rq->in_cur = rq->in_start;
 	rq->left = x->req.content_length;
 	rq->chunked_seen = 0;
@@ -64,7 +65,7 @@ static enum px_stop rq_read(struct shoal_proxy_exchange *x)
 	}
 	if (n <= 0)
 		return PX_CLIENT_GONE;
-	if ((size_t)n < want)
+	if ((size_t)n < want && !x->cl_hup)
 		x->cl_readable = false;
 	rq->win_pos = 0;
 	rq->win_len = (uint32_t)n;
@@ -86,14 +87,17 @@ static ssize_t rq_queue_chunked(struct px_request *rq, const char *p, size_t n)
 			return -1;
 		if (len) {
 			char *line = shoal_out_scratch(&rq->out, &avail);
-			shoal_out_commit(&rq->out, shoal_http_chunked_size_line(line, len));
+			size_t n_line = shoal_http_chunked_size_line(line, len);
+			shoal_out_commit(&rq->out, n_line);
 			shoal_out_add(&rq->out, p + used + off, len, NULL);
 			shoal_out_add(&rq->out, "\r\n", 2, NULL);
 			rq->chunked_seen += len;
+			rq->queued += n_line + len + 2;
 		}
 		used += consumed;
 		if (rc == 1) {
 			shoal_out_add(&rq->out, "0\r\n\r\n", 5, NULL);
+			rq->queued += 5;
 			rq->done = true;
 		}
 	}
@@ -110,6 +114,7 @@ static enum px_stop rq_queue(struct shoal_proxy_exchange *x, const char *p, size
 	if (rq->body == SHOAL_HTTP_BODY_LENGTH) {
 		used = (ssize_t)(rq->left < n ? rq->left : n);
 		shoal_out_add(&rq->out, p, (size_t)used, NULL);
+		rq->queued += (uint64_t)used;
 		rq->left -= (uint64_t)used;
 		rq->done = rq->left == 0;
 	} else if ((used = rq_queue_chunked(rq, p, n)) < 0) {

@@ -232,7 +232,9 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 		return rs_eof(x);
 	if (!rs->bytes_in)
 		x->ttfb_us = shoal_clock_mono_us() - x->start_us;
-	if ((size_t)n < x->env->window - rs->len)
+	/* A short read drained the socket, unless the peer's end of stream came with the
+	 * bytes: then only reading again sees it, no event will say so. */
+	if ((size_t)n < x->env->window - rs->len && !x->up_hup)
 		x->up_readable = false;
 	rs->len += (uint32_t)n;
 	rs->bytes_in += (uint64_t)n;

@@ -31,7 +31,9 @@ static enum px_stop tn_flush(struct tn_dir *d, enum px_stop broken)
 	return broken;
 }
 
-/* Moves bytes until either end has to wait. PX_DONE: `from` ended its stream. */
+/* Moves bytes until either end has to wait. PX_DONE: `from` ended its stream. Reads go on
+ * to EAGAIN: a tunnel carries few bytes, and an end of stream that came with the last ones
+ * raises no event of its own. */
 static enum px_stop tn_move(struct tn_dir *d, size_t window, enum px_stop from_broken,
 			    enum px_stop to_broken, uint64_t *moved)
 {
@@ -52,8 +54,6 @@ static enum px_stop tn_move(struct tn_dir *d, size_t window, enum px_stop from_b
 		}
 		if (n <= 0)
 			return n == 0 ? PX_DONE : from_broken;
-		if ((size_t)n < window)
-			*d->readable = false;
 		shoal_out_add(d->out, d->win, (size_t)n, NULL);
 		*moved += (uint64_t)n;
 	}
@@ -61,7 +61,7 @@ static enum px_stop tn_move(struct tn_dir *d, size_t window, enum px_stop from_b
 
 enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x)
 {
-	uint64_t up_bytes = 0;
+	uint64_t up_bytes = 0, down_bytes = 0;
 	struct tn_dir up = {
 		.from = x->client->fd, .to = x->uc->ev.fd,
 		.readable = &x->cl_readable, .writable = &x->up_writable,
@@ -89,7 +89,9 @@ enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x)
 	}
 	s = tn_move(&up, x->env->window, PX_CLIENT_GONE, PX_UP_BROKEN, &up_bytes);
 	if (s == PX_WAIT)
-		s = tn_move(&down, x->env->window, PX_UP_BROKEN, PX_CLIENT_GONE, &x->client_queued);
-	x->rq.chunked_seen += up_bytes;
+		s = tn_move(&down, x->env->window, PX_UP_BROKEN, PX_CLIENT_GONE, &down_bytes);
+	x->rq.queued += up_bytes;
+	x->rs.bytes_in += down_bytes;
+	x->client_queued += down_bytes;
 	return s;
 }

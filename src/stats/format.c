@@ -309,6 +309,18 @@ static void json_upstream(FILE *out, const struct shoal_stats_upstream_stat *u)
 	fprintf(out, "]}");
 }
 
+int shoal_stats_format_upstreams_json(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	fprintf(out, "{\"version\": %u, \"taken_ms\": %" PRIu64 ", \"upstream_dropped\": %" PRIu64
+		",\n \"upstreams\": [", SHOAL_STATS_VERSION, snap->taken_ms, snap->upstream_dropped);
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		fprintf(out, "%s\n  ", i ? "," : "");
+		json_upstream(out, &snap->upstreams[i]);
+	}
+	fprintf(out, "]}\n");
+	return format_result(out);
+}
+
 int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap)
 {
 	fprintf(out,
@@ -533,6 +545,12 @@ static void prom_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
 		prom_histogram(out, ttfb, labels, c + SHOAL_STATS_UP_TTFB,
 			       c[SHOAL_STATS_UP_TTFB_SUM_US]);
 	}
+}
+
+int shoal_stats_format_upstreams_prometheus(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	prom_upstreams(out, snap);
+	return format_result(out);
 }
 
 int shoal_stats_format_prometheus(FILE *out, const struct shoal_stats_snapshot *snap)

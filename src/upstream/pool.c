@@ -1,5 +1,6 @@
 #include <sys/epoll.h>
 
+#include "shoal/stats/upstream.h"
 #include "shoal/upstream/pool.h"
 
 static void pool_unlink(struct shoal_upstream_conn *uc)
@@ -15,6 +16,7 @@ static void pool_unlink(struct shoal_upstream_conn *uc)
 	uc->prev = uc->next = NULL;
 	uc->idle = false;
 	s->nidle--;
+	shoal_stats_upstream_idle(s->group->set->stats, s->stats_index, -1);
 }
 
 /* Anything but room to write, on an idle connection, means it is gone or broken: the server
@@ -57,6 +59,7 @@ void shoal_upstream_pool_put(struct shoal_upstream_conn *uc)
 		s->idle->prev = uc;
 	s->idle = uc;
 	s->nidle++;
+	shoal_stats_upstream_idle(s->group->set->stats, s->stats_index, 1);
 }
 
 void shoal_upstream_pool_drain(struct shoal_upstream_server *s)

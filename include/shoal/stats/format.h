@@ -21,6 +21,9 @@ int shoal_stats_format_workers(FILE *out, const struct shoal_stats_snapshot *sna
  * active and idle connections, bytes sent and received, and the median and 99th percentile
  * of the time to first byte; a line saying there are none when there are none. */
 int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap);
+/* The upstream servers alone, as in shoal_stats_format_json and _prometheus. */
+int shoal_stats_format_upstreams_json(FILE *out, const struct shoal_stats_snapshot *snap);
+int shoal_stats_format_upstreams_prometheus(FILE *out, const struct shoal_stats_snapshot *snap);
 
 /* Summary, then the workers. */
 int shoal_stats_format_text(FILE *out, const struct shoal_stats_snapshot *snap);

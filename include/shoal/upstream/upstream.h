@@ -17,6 +17,7 @@
 struct shoal_upstream;
 struct shoal_upstream_conn;
 struct shoal_balancer;
+struct shoal_stats_slot;
 
 /* One server of a group, with its pool of idle connections. */
 struct shoal_upstream_server {
@@ -47,6 +48,7 @@ struct shoal_upstream_set {
 	struct shoal_upstream_conn *closed; /* closed during this event batch */
 	struct shoal_upstream_conn *free;   /* ready for reuse */
 	size_t nfree;
+	struct shoal_stats_slot *stats;     /* the worker's counters (idle gauges); may be NULL */
 };
 
 /* Makes the groups of cfg, each balanced by round robin. -1 with err set if memory runs
