@@ -104,7 +104,8 @@ static ssize_t rq_queue_chunked(struct px_request *rq, const char *p, size_t n)
 	return (ssize_t)used;
 }
 
-/* Queues what the source holds of the body. */
+/* Queues what the source holds of the body while the batch has room: PX_DONE, or PX_WAIT
+ * when there was no room for any of it; PX_CLIENT_BAD for a malformed body. */
 static enum px_stop rq_queue(struct shoal_proxy_exchange *x, const char *p, size_t n,
 			     bool from_conn)
 {
@@ -112,13 +113,18 @@ static enum px_stop rq_queue(struct shoal_proxy_exchange *x, const char *p, size
 	ssize_t used;
 
 	if (rq->body == SHOAL_HTTP_BODY_LENGTH) {
+		if (!shoal_out_room(&rq->out, 1, 0))
+			return PX_WAIT;
 		used = (ssize_t)(rq->left < n ? rq->left : n);
 		shoal_out_add(&rq->out, p, (size_t)used, NULL);
 		rq->queued += (uint64_t)used;
 		rq->left -= (uint64_t)used;
 		rq->done = rq->left == 0;
-	} else if ((used = rq_queue_chunked(rq, p, n)) < 0) {
-		return PX_CLIENT_BAD;
+	} else if ((used = rq_queue_chunked(rq, p, n)) < 0 ||
+		   rq->chunked_seen > (uint64_t)x->env->ctx->cfg->max_body_size) {
+		return PX_CLIENT_BAD; /* the caller tells a 400 from a 413 by chunked_seen */
+	} else if (used == 0 && !rq->done) {
+		return PX_WAIT;
 	}
 	rq_consume(rq, from_conn, (size_t)used);
 	/* Bytes after a chunked body that came from the socket belong to a next request that
@@ -146,27 +152,32 @@ static enum px_stop rq_flush(struct shoal_proxy_exchange *x)
 	return PX_UP_BROKEN;
 }
 
+/* Queues what is at hand as far as the batch has room, sends the batch once, reads from the
+ * client once what was at hand is used up: a head with its body in the buffer leaves in one
+ * write. */
 enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x)
 {
 	struct px_request *rq = &x->rq;
 
 	for (;;) {
-		enum px_stop s;
-		const char *p;
+		enum px_stop s = PX_DONE;
+		const char *p = NULL;
 		bool from_conn;
 		size_t n;
 
+		if (!rq->done && (p = rq_source(x, &n, &from_conn))) {
+			if ((s = rq_queue(x, p, n, from_conn)) == PX_CLIENT_BAD)
+				return s;
+			if (s == PX_DONE)
+				continue;
+		}
 		if (!shoal_out_empty(&rq->out) && (s = rq_flush(x)) != PX_DONE)
 			return s;
 		if (rq->done)
 			return PX_DONE;
-		p = rq_source(x, &n, &from_conn);
-		if (!p) {
-			if ((s = rq_read(x)) != PX_DONE)
-				return s;
+		if (p)
 			continue;
-		}
-		if ((s = rq_queue(x, p, n, from_conn)) != PX_DONE)
+		if ((s = rq_read(x)) != PX_DONE)
 			return s;
 	}
 }

@@ -77,8 +77,12 @@ static bool rs_final_head(struct shoal_proxy_exchange *x, const struct shoal_htt
 	return true;
 }
 
-/* Parses a head at the window's read position. 1: one was handled; 0: more bytes are needed
- * (or room in the batch); -1: the response is invalid; 2: it switched protocols. */
+/* What handling the window's bytes came to. */
+enum { RS_NEED, RS_PROGRESS, RS_TUNNEL, RS_NO_ROOM, RS_INVALID = -1 };
+
+/* Parses a head at the window's read position: RS_PROGRESS when one was handled, RS_NEED
+ * when more bytes are needed, RS_NO_ROOM when the batch must be sent first, RS_TUNNEL when it
+ * switched protocols, RS_INVALID. */
 static int rs_head(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
@@ -88,17 +92,17 @@ static int rs_head(struct shoal_proxy_exchange *x)
 
 	if (rc == SHOAL_HTTP_INCOMPLETE) {
 		rs->scanned = rs->len - rs->pos;
-		return 0;
+		return RS_NEED;
 	}
 	if (rc < 0 || (r->status == 101 && !x->tunnel))
-		return -1;
+		return RS_INVALID;
 	if (r->status < 200 && r->status != 101 && x->version == SHOAL_HTTP_10) {
 		rs->pos += (uint32_t)rc; /* interim responses mean nothing to HTTP/1.0 */
 		rs->scanned = 0;
-		return 1;
+		return RS_PROGRESS;
 	}
 	if (r->status < 200 ? !rs_queue_head(x, r, true, false) : !rs_final_head(x, r))
-		return shoal_out_empty(x->client->out) ? -1 : 0;
+		return shoal_out_empty(x->client->out) ? RS_INVALID : RS_NO_ROOM;
 	rs->pos += (uint32_t)rc;
 	rs->scanned = 0;
 	if (rs->done && rs->pos < rs->len)
@@ -106,9 +110,9 @@ static int rs_head(struct shoal_proxy_exchange *x)
 	if (r->status == 101) {
 		rs->status = 101;
 		rs->started = true;
-		return 2;
+		return RS_TUNNEL;
 	}
-	return 1;
+	return RS_PROGRESS;
 }
 
 /* Queues n bytes of body data, in a chunk of our own when re-chunking. */
@@ -145,10 +149,12 @@ static void rs_end_body(struct shoal_proxy_exchange *x)
 		rs->extra = true;
 }
 
-/* Queues chunk data, while the batch has room. -1: the chunked body is malformed. */
+/* Queues chunk data while the batch has room: RS_PROGRESS if any byte was used, else
+ * RS_NO_ROOM; RS_INVALID for a malformed body. */
 static int rs_chunked(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
+	uint32_t start = rs->pos;
 
 	while (rs->pos < rs->len && !rs->done && shoal_out_room(x->client->out, 3, 24)) {
 		size_t consumed, off, len;
@@ -156,17 +162,17 @@ static int rs_chunked(struct shoal_proxy_exchange *x)
 		int rc = shoal_http_chunked_next(&rs->dec, p, rs->len - rs->pos, &consumed, &off, &len);
 
 		if (rc < 0)
-			return -1;
+			return RS_INVALID;
 		if (len)
 			rs_queue_data(x, p + off, len);
 		rs->pos += (uint32_t)consumed;
 		if (rc == 1)
 			rs_end_body(x);
 	}
-	return 0;
+	return rs->pos > start ? RS_PROGRESS : RS_NO_ROOM;
 }
 
-/* Queues what the window holds of the body. -1: the body is malformed. */
+/* Queues what the window holds of the body, as rs_chunked. */
 static int rs_body(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
@@ -175,14 +181,14 @@ static int rs_body(struct shoal_proxy_exchange *x)
 	if (rs->body == SHOAL_HTTP_BODY_CHUNKED)
 		return rs_chunked(x);
 	if (!shoal_out_room(x->client->out, 3, 24))
-		return 0;
+		return RS_NO_ROOM;
 	if (rs->body == SHOAL_HTTP_BODY_LENGTH && rs->left < n)
 		n = (size_t)rs->left;
 	rs_queue_data(x, rs->win + rs->pos, n);
 	rs->pos += (uint32_t)n;
 	if (rs->body == SHOAL_HTTP_BODY_LENGTH && (rs->left -= n) == 0)
 		rs_end_body(x);
-	return 0;
+	return RS_PROGRESS;
 }
 
 /* The upstream ended its stream: the proper end of a body that runs until it does. */
@@ -241,26 +247,28 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	return PX_DONE;
 }
 
+/* Handles what the window holds as far as the batch has room, sends the batch once, reads
+ * once the window is used up: a response that arrives whole leaves in one write. */
 enum px_stop shoal_proxy_response_pump(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
 
 	for (;;) {
-		enum px_stop s = rs_flush(x);
-		int rc = 0;
+		enum px_stop s;
+		int rc = RS_NEED;
 
-		if (s != PX_DONE || rs->done)
-			return s;
-		if (!rs->head_done && rs->pos < rs->len) {
-			rc = rs_head(x);
-			if (rc == 2)
+		if (!rs->done && rs->pos < rs->len) {
+			rc = rs->head_done ? rs_body(x) : rs_head(x);
+			if (rc == RS_INVALID)
+				return PX_UP_INVALID;
+			if (rc == RS_TUNNEL)
 				return PX_TUNNEL;
-		} else if (rs->pos < rs->len) {
-			rc = rs_body(x) < 0 ? -1 : 1;
+			if (rc == RS_PROGRESS)
+				continue;
 		}
-		if (rc < 0)
-			return PX_UP_INVALID;
-		if (rc > 0 || !shoal_out_empty(x->client->out))
+		if ((s = rs_flush(x)) != PX_DONE || rs->done)
+			return s;
+		if (rc == RS_NO_ROOM)
 			continue;
 		if ((s = rs_read(x)) != PX_DONE)
 			return s;
