@@ -43,6 +43,7 @@ static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
 	shoal_out_init(&x->rq.out, x->storage + env->head_cap, PX_SIZE_LINES);
 	x->rq.win = x->storage + env->head_cap + PX_SIZE_LINES;
 	x->rs.win = x->rq.win + env->window;
+	x->rs.pipe[0] = x->rs.pipe[1] = -1;
 	env->nbusy++;
 	return x;
 }
@@ -53,6 +54,7 @@ static void px_put(struct shoal_proxy_exchange *x)
 
 	shoal_timer_disarm(&x->timer);
 	shoal_out_reset(&x->rq.out);
+	shoal_proxy_splice_release(x);
 	env->nbusy--;
 	if (env->nfree >= FREE_MAX) {
 		free(x);
@@ -208,6 +210,7 @@ static bool px_retry(struct shoal_proxy_exchange *x)
 	win = x->rs.win;
 	memset(&x->rs, 0, sizeof(x->rs));
 	x->rs.win = win;
+	x->rs.pipe[0] = x->rs.pipe[1] = -1;
 	shoal_proxy_request_restart(x);
 	return true;
 }
@@ -252,7 +255,7 @@ static void px_arm(struct shoal_proxy_exchange *x)
 		tq = &q->connect_q;
 	else if (x->tunnelling)
 		tq = &q->tunnel_q;
-	else if (!x->cl_writable && !shoal_out_empty(x->client->out))
+	else if (!x->cl_writable && (!shoal_out_empty(x->client->out) || x->rs.pipe_len))
 		tq = &x->env->client_q; /* the client does not read */
 	else if (!x->rq.done && !x->up_writable)
 		tq = &q->send_q;
@@ -554,6 +557,7 @@ void shoal_proxy_env_free(struct shoal_proxy_env *env)
 		env->free = x->next_free;
 		free(x);
 	}
+	shoal_proxy_splice_free(env);
 	shoal_upstream_set_free(&env->set);
 	free(env->queues);
 	env->queues = NULL;

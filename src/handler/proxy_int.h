@@ -59,6 +59,9 @@ struct px_response {
 	bool upstream_keep;      /* the upstream keeps the connection after this response */
 	bool client_keep;        /* the client connection may go on after this response */
 	bool head_done, started, done, extra;
+	bool first_read_done;    /* the first read of a response is short: see PX_FIRST_READ */
+	int pipe[2];             /* splicing: the pipe the body passes through; -1: none */
+	uint32_t pipe_len;       /* bytes in it */
 };
 
 struct shoal_proxy_exchange {
@@ -90,6 +93,13 @@ struct shoal_proxy_exchange {
 	char storage[];         /* head, request window, response window */
 };
 
+/* A response's first read takes at most this much: a small response arrives whole, and the
+ * rest of a large one is left in the socket for splice (PX_SPLICE_MIN). */
+#define PX_FIRST_READ 16384
+/* A Content-Length body with at least this much left after the first read is spliced from
+ * the upstream's socket to the client's through a pipe, never copied through the window. */
+#define PX_SPLICE_MIN 16384
+
 /* Room for chunk-size lines in the request's batch. */
 #define PX_SIZE_LINES (SHOAL_OUT_IOV / 3 * 24)
 
@@ -101,6 +111,16 @@ void shoal_proxy_request_restart(struct shoal_proxy_exchange *x);
 /* Moves the response (interim heads, the head, the body) to the client until it has to
  * wait. */
 enum px_stop shoal_proxy_response_pump(struct shoal_proxy_exchange *x);
+
+/* Whether the rest of the response's body goes by splice. */
+bool shoal_proxy_splice_wanted(const struct shoal_proxy_exchange *x);
+/* Moves the body from the upstream's socket to the client's through the exchange's pipe
+ * until it has to wait or the body is complete (then rs.done). */
+enum px_stop shoal_proxy_splice_pump(struct shoal_proxy_exchange *x);
+/* Gives the exchange's pipe back to the environment (kept if it is empty, else closed). */
+void shoal_proxy_splice_release(struct shoal_proxy_exchange *x);
+/* Closes the pipes the environment keeps. */
+void shoal_proxy_splice_free(struct shoal_proxy_env *env);
 
 /* Moves bytes both ways after a 101 until either side ends (PX_DONE) or fails. */
 enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x);

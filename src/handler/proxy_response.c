@@ -209,6 +209,7 @@ static enum px_stop rs_eof(struct shoal_proxy_exchange *x)
 static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
+	size_t want;
 	ssize_t n;
 
 	if (rs->head_done || rs->pos == rs->len) {
@@ -222,9 +223,11 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 		return PX_UP_INVALID; /* a head larger than the window */
 	if (!x->up_readable)
 		return PX_WAIT;
+	want = x->env->window - rs->len;
+	if (!rs->first_read_done && want > PX_FIRST_READ)
+		want = PX_FIRST_READ;
 	do
-		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(x->uc->ev.fd), rs->win + rs->len,
-					 x->env->window - rs->len);
+		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(x->uc->ev.fd), rs->win + rs->len, want);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN) {
 		x->up_readable = false;
@@ -238,9 +241,10 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 		return rs_eof(x);
 	if (!rs->bytes_in)
 		x->ttfb_us = shoal_clock_mono_us() - x->start_us;
+	rs->first_read_done = true;
 	/* A short read drained the socket, unless the peer's end of stream came with the
 	 * bytes: then only reading again sees it, no event will say so. */
-	if ((size_t)n < x->env->window - rs->len && !x->up_hup)
+	if ((size_t)n < want && !x->up_hup)
 		x->up_readable = false;
 	rs->len += (uint32_t)n;
 	rs->bytes_in += (uint64_t)n;
@@ -270,6 +274,8 @@ enum px_stop shoal_proxy_response_pump(struct shoal_proxy_exchange *x)
 			return s;
 		if (rc == RS_NO_ROOM)
 			continue;
+		if (shoal_proxy_splice_wanted(x))
+			return shoal_proxy_splice_pump(x);
 		if ((s = rs_read(x)) != PX_DONE)
 			return s;
 	}

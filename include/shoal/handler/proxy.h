@@ -44,6 +44,8 @@ struct shoal_proxy_env {
 	size_t nfree, nbusy;
 	size_t window;   /* proxy_buffer_size */
 	size_t head_cap; /* room for the request head sent upstream */
+	int pipes[64][2];  /* empty pipes kept for splicing */
+	size_t npipes;
 	struct shoal_http_limits resp_limits;
 	struct shoal_http_response resp; /* scratch of the response-head parser */
 };
