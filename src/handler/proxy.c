@@ -36,8 +36,11 @@ static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
 	} else if (!(x = malloc(px_size(env)))) {
 		return NULL;
 	}
-	/* Everything but the request copy, which is filled as far as it is used. */
-	memset(x, 0, offsetof(struct shoal_proxy_exchange, req));
+	/* Everything but the request copy, which is filled as far as it is used, and the
+	 * iovec arrays of the request's batch, which shoal_out_init makes empty. */
+	memset(x, 0, offsetof(struct shoal_proxy_exchange, rq));
+	memset((char *)&x->rq + sizeof(x->rq.out), 0, sizeof(x->rq) - sizeof(x->rq.out));
+	memset(&x->rs, 0, sizeof(x->rs));
 	x->env = env;
 	x->head = x->storage;
 	shoal_out_init(&x->rq.out, x->storage + env->head_cap, PX_SIZE_LINES);
@@ -413,6 +416,26 @@ static const struct shoal_handler_async_ops px_ops = { px_start, px_on_client, p
 /* ---- the handler ---- */
 
 /* The head sent upstream, built from the parse. False if it does not fit. */
+/* The client's address as X-Forwarded-For shows it. IPv4 by hand: inet_ntop formats through
+ * stdio, which costs more than the rest of the head. */
+static void px_client_addr(const struct shoal_handler_req *req, char *out, size_t size)
+{
+	if (req->peer_family == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			unsigned v = req->peer_addr[i];
+			if (v >= 100)
+				*out++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*out++ = (char)('0' + v / 10 % 10);
+			*out++ = (char)('0' + v % 10);
+			*out++ = i < 3 ? '.' : '\0';
+		}
+		return;
+	}
+	if (!inet_ntop(req->peer_family, req->peer_addr, out, (socklen_t)size))
+		strcpy(out, "unknown");
+}
+
 static bool px_build_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
 			  const struct shoal_location_conf *loc)
 {
@@ -423,9 +446,8 @@ static bool px_build_head(struct shoal_proxy_exchange *x, const struct shoal_han
 		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
 	};
 
-	if ((o.x_forwarded || o.forwarded) &&
-	    !inet_ntop(req->peer_family, req->peer_addr, client, sizeof(client)))
-		strcpy(client, "unknown");
+	if (o.x_forwarded || o.forwarded)
+		px_client_addr(req, client, sizeof(client));
 	if (loc->proxy_host)
 		o.host = (struct shoal_http_str){ loc->proxy_host, strlen(loc->proxy_host) };
 	x->rq.head_len = (uint32_t)shoal_http_forward_request(req->http, &o, x->head,

@@ -27,7 +27,8 @@ enum px_stop {
 	PX_CLIENT_BAD,  /* the client's body is malformed */
 };
 
-/* The request direction: head and body, client to upstream. */
+/* The request direction: head and body, client to upstream. out comes first: px_get zeroes
+ * what follows it, and shoal_out_init empties it. */
 struct px_request {
 	struct shoal_out out;   /* towards the upstream; its scratch holds chunk-size lines */
 	uint32_t head_len;      /* of the head in the exchange's head buffer */
