@@ -169,9 +169,10 @@ static void px_finish(struct shoal_proxy_exchange *x)
 {
 	struct px_request *rq = &x->rq;
 	struct px_response *rs = &x->rs;
+	bool clean = rs->upstream_keep && rq->done && shoal_out_empty(&rq->out) && !rs->extra &&
+		     !x->up_hup && !x->up_broken;
 
-	px_release_upstream(x, rs->upstream_keep && rq->done && shoal_out_empty(&rq->out) &&
-				       !rs->extra && !x->up_hup && !x->up_broken);
+	px_release_upstream(x, clean && (!x->up_readable || shoal_upstream_conn_drained(x->uc)));
 	px_done(x, rs->client_keep && rq->done && !rq->overread);
 }
 
@@ -249,10 +250,29 @@ static void px_connect_failed(struct shoal_proxy_exchange *x, int err)
 
 /* ---- timeouts ---- */
 
+/* What moving on means for a timeout: bytes from the upstream for read_q, bytes queued for
+ * it for send_q, anything on the client's side for client_q, either way for tunnel_q; a
+ * connect timeout counts from the start. Only that restarts its timer, so an active client
+ * does not hide a silent upstream, nor the reverse. */
+static uint64_t px_progress(const struct shoal_proxy_exchange *x,
+			    const struct shoal_timer_queue *tq)
+{
+	const struct shoal_proxy_queues *q = x->queues;
+
+	if (tq == &q->read_q)
+		return x->rs.bytes_in;
+	if (tq == &q->send_q)
+		return x->rq.queued;
+	if (tq == &q->connect_q)
+		return 0;
+	return x->rq.queued + x->client_queued + x->rs.bytes_in;
+}
+
 static void px_arm(struct shoal_proxy_exchange *x)
 {
 	struct shoal_proxy_queues *q = x->queues;
 	struct shoal_timer_queue *tq = &q->read_q;
+	uint64_t progress;
 
 	if (x->connecting)
 		tq = &q->connect_q;
@@ -264,11 +284,12 @@ static void px_arm(struct shoal_proxy_exchange *x)
 		tq = &q->send_q;
 	else if (!x->rq.done)
 		tq = &x->env->client_q; /* the client does not send its body */
-	if (x->timer_q != tq || !shoal_timer_armed(&x->timer) ||
-	    x->timer.deadline_ms != x->env->ctx->now_ms + tq->duration_ms) {
-		x->timer_q = tq;
-		shoal_timer_arm(tq, &x->timer, x->env->ctx->now_ms);
-	}
+	progress = px_progress(x, tq);
+	if (x->timer_q == tq && shoal_timer_armed(&x->timer) && x->timer_progress == progress)
+		return;
+	x->timer_q = tq;
+	x->timer_progress = progress;
+	shoal_timer_arm(tq, &x->timer, x->env->ctx->now_ms);
 }
 
 static void px_on_timer(struct shoal_timer *t)

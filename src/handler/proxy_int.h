@@ -75,6 +75,7 @@ struct shoal_proxy_exchange {
 	struct shoal_upstream_conn *uc;
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q;
+	uint64_t timer_progress; /* see px_progress: what had moved when the timer was armed */
 	struct shoal_proxy_exchange *next_free;
 	uint64_t start_us, ttfb_us;
 	uint64_t client_queued; /* bytes queued for the client */

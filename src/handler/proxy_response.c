@@ -94,7 +94,7 @@ static int rs_head(struct shoal_proxy_exchange *x)
 		rs->scanned = rs->len - rs->pos;
 		return RS_NEED;
 	}
-	if (rc < 0 || (r->status == 101 && !x->tunnel))
+	if (rc < 0 || (r->status == 101 && (!x->tunnel || !r->upgrade)))
 		return RS_INVALID;
 	if (r->status < 200 && r->status != 101 && x->version == SHOAL_HTTP_10) {
 		rs->pos += (uint32_t)rc; /* interim responses mean nothing to HTTP/1.0 */

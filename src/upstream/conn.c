@@ -85,6 +85,13 @@ int shoal_upstream_conn_error(const struct shoal_upstream_conn *uc)
 	return err;
 }
 
+bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc)
+{
+	char byte;
+
+	return recv(uc->ev.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
 void shoal_upstream_conn_close(struct shoal_upstream_conn *uc)
 {
 	struct shoal_upstream_set *set = uc->server->group->set;

@@ -35,6 +35,11 @@ int shoal_upstream_conn_open(struct shoal_upstream_server *s, shoal_upstream_con
 /* The pending error of the socket (SO_ERROR): 0 once connected. */
 int shoal_upstream_conn_error(const struct shoal_upstream_conn *uc);
 
+/* Whether nothing waits unread in the socket: a connection whose reads did not go on to
+ * EAGAIN is checked before it is pooled, since bytes already there raise no new event. One
+ * system call (a peek). */
+bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc);
+
 /* Closes the socket and recycles the struct after the event batch. Not for an idle one:
  * the pool closes those. */
 void shoal_upstream_conn_close(struct shoal_upstream_conn *uc);
