@@ -520,6 +520,7 @@ class ProxyTest(unittest.TestCase):
 
     def assert_error_page(self, r, status):
         self.assertEqual(r.status, status, r)
+        self.assertEqual(r.reason, {502: "Bad Gateway", 504: "Gateway Timeout"}[status])
         self.assertIsNone(r.header("X-Origin"))
         self.assertIn(b"%d" % status, r.body)
         self.assertEqual(r.header("Content-Length"), str(len(r.body)))
