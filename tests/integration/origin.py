@@ -31,12 +31,15 @@ where said.
   /bad-cl/KIND        a head with bad framing: Content-Length 5 and 6 (differ), 5 and 5 (same),
                       "5, 6" (list) or "+5" (plus), then 6 body bytes
   /bad-head           bytes that are no HTTP response head, then the connection stays open
+  /stray/N            a 200 of exactly N bytes, head included, followed in the same send by a
+                      whole second response no request asked for (Content-Length: 5, "STRAY")
+  /silent             reads the request and never answers; waits for the peer to close
   /reset              a reset, no answer
   /reset-mid/F/N      a 200 head announcing N bytes framed by F (length, chunked or close),
                       half of them, then a reset
   /ws                 to a request with Connection: Upgrade, 101 Switching Protocols (with the
                       WebSocket accept key), then echoes bytes both ways until the peer closes;
-                      426 to any other request
+                      426 to any other request; /ws/bare the same, but the 101 has no Upgrade
   /status/N           status N; 204 and 304 carry no body (304 says Content-Length: 100, as a
                       304 may), others "status N\\n"
   /info               103 Early Hints, then 200 "after hints\\n"
@@ -411,6 +414,27 @@ class Origin:
         conn.sock.sendall(b"\x00\x01garbage that is no status line\r\n\r\n")
         return True
 
+    def _do_stray(self, conn, req, n="4096", *args):
+        self._read_body(conn, req)
+        size, length = int(n), 0
+        for _ in range(3):  # the head's length depends on the digits of the body's
+            head = self._head(conn, 200, "OK", [("Content-Length", str(length))])
+            length = size - len(head)
+        if length < 0 or len(head) + length != size:
+            raise ValueError("no response of exactly %d bytes" % size)
+        conn.sock.sendall(head + pattern(length)
+                          + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY")
+        return True
+
+    def _do_silent(self, conn, req, *args):
+        self._read_body(conn, req)
+        try:
+            while True:
+                conn.reader.fill()
+        except EOFError:
+            conn.closed_by_peer = True
+        return False
+
     def _do_reset(self, conn, req, *args):
         return self._reset(conn)
 
@@ -427,16 +451,18 @@ class Origin:
         time.sleep(0.2)  # the bytes reach the proxy ahead of the reset
         return self._reset(conn)
 
-    def _do_ws(self, conn, req, *args):
+    def _do_ws(self, conn, req, variant="", *args):
         if "upgrade" not in req.tokens("connection") or not req.header("upgrade"):
             self._read_body(conn, req)
             self._respond(conn, 426, b"upgrade required\n")
             return True
         key = (req.header("sec-websocket-key") or "").encode()
         accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest()).decode()
-        conn.sock.sendall(self._head(conn, 101, "Switching Protocols", [
-            ("Connection", "Upgrade"), ("Upgrade", req.header("upgrade")),
-            ("Sec-WebSocket-Accept", accept)]))
+        fields = [("Connection", "Upgrade"), ("Upgrade", req.header("upgrade")),
+                  ("Sec-WebSocket-Accept", accept)]
+        if variant == "bare":
+            del fields[1]
+        conn.sock.sendall(self._head(conn, 101, "Switching Protocols", fields))
         if conn.reader.buf:
             conn.sock.sendall(bytes(conn.reader.buf))
             conn.reader.buf.clear()

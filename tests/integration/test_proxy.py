@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -519,6 +520,7 @@ class ProxyTest(unittest.TestCase):
 
     def assert_error_page(self, r, status):
         self.assertEqual(r.status, status, r)
+        self.assertEqual(r.reason, {502: "Bad Gateway", 504: "Gateway Timeout"}[status])
         self.assertIsNone(r.header("X-Origin"))
         self.assertIn(b"%d" % status, r.body)
         self.assertEqual(r.header("Content-Length"), str(len(r.body)))
@@ -556,6 +558,26 @@ class ProxyTest(unittest.TestCase):
         self.assert_error_page(r, 504)
         self.assertGreater(elapsed, 0.4)
         self.assertLess(elapsed, 2.5, "read_timeout = 0.5 took %.1f s" % elapsed)
+
+    def test_read_timeout_counts_from_the_upstreams_silence(self):
+        c = self.client()
+        c.send(build_request("GET", "/slow/silent"))
+        # A pipelined next request, a byte every 0.2 s and never whole: the client's side
+        # moves all along, the upstream's never does.
+        trickle = b"GET /slow/size/10 HTTP/1.1\r\nHost: " + b"h" * 64
+        sent, started = 0, time.monotonic()
+        while not select.select([c.sock], [], [], 0.2)[0] and time.monotonic() - started < 3:
+            c.send(trickle[sent:sent + 1])
+            sent += 1
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 2.5, "read_timeout = 0.5 took %.1f s under a trickling "
+                        "client" % elapsed)
+        self.assertGreater(elapsed, 0.4)
+        self.assertGreater(sent, 0, "the client sent nothing before the answer")
+        self.assert_error_page(c.read_message(timeout=2), 504)
+        silent = self.origin.conn(self.last_request("/silent").conn_id)
+        wait_until(silent.closed.is_set, 5, what="the proxy to close the silent connection")
+        self.assertTrue(silent.closed_by_peer)
 
     def test_timeout_after_the_head_closes_the_client(self):
         c = self.client()
@@ -650,6 +672,15 @@ class ProxyTest(unittest.TestCase):
         c.close()
         wait_until(conn.closed.is_set, 5, what="the tunnel's close to reach the origin")
         self.assertTrue(conn.closed_by_peer)
+
+    def test_101_without_upgrade_is_502(self):
+        r = self.get("/api/ws/bare", timeout=5, headers=[
+            ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Key", WS_KEY), ("Sec-WebSocket-Version", "13")])
+        self.assert_error_page(r, 502)
+        bad = self.origin.conn(self.last_request("/ws/bare").conn_id)
+        wait_until(bad.closed.is_set, 5, what="the proxy to close the bad connection")
+        self.assertTrue(bad.closed_by_peer)
 
     def test_idle_tunnel_times_out(self):
         c, conn = self.upgrade("/slow/ws")
@@ -762,6 +793,26 @@ class ProxyOpsTest(unittest.TestCase):
                          locations or [location("/api/", proxy="app")], **settings)
         self.addCleanup(s.close)
         return s
+
+    def test_bytes_left_behind_a_response_are_not_the_next_answer(self):
+        # The first read of a response asks for the whole 4096-byte window and fills it, so
+        # it does not reach EAGAIN: the stray response behind stays in the socket, and no
+        # new event tells of it.
+        s = self.server(workers=1, proxy_buffer_size=4096)
+        c = ProxyClient(s.port, timeout=5)
+        self.addCleanup(c.close)
+        r = c.request("GET", "/api/stray/4096")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.body == pattern(len(r.body)), "the body differs")
+        stray = self.origin.conn(int(r.header("X-Origin-Conn")))
+        for _ in range(3):
+            r = c.request("GET", "/api/size/10")
+            self.assertEqual((r.status, r.body), (200, pattern(10)), "a stray answer")
+            self.assertNotEqual(r.header("X-Origin-Conn"), str(stray.id))
+        # Closed with the stray bytes unread, so by a reset: the origin itself would keep it
+        # open for 30 s.
+        wait_until(stray.closed.is_set, 5, what="the proxy to close the connection")
+        self.assertEqual(stray.requests, 1)
 
     def test_access_log_has_the_upstream_fields(self):
         path = {}
