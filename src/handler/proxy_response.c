@@ -69,7 +69,7 @@ static bool rs_final_head(struct shoal_proxy_exchange *x, const struct shoal_htt
 		return false;
 	rs->status = r->status;
 	rs->body = r->body;
-	rs->left = r->content_length;
+	rs->left = rs->length = r->content_length;
 	shoal_http_chunked_init(&rs->dec);
 	rs->head_done = rs->started = true;
 	rs->done = r->body == SHOAL_HTTP_BODY_NONE ||

@@ -15,7 +15,7 @@ bool shoal_proxy_splice_wanted(const struct shoal_proxy_exchange *x)
 	const struct px_response *rs = &x->rs;
 
 	return rs->head_done && !rs->done && rs->body == SHOAL_HTTP_BODY_LENGTH &&
-	       (rs->pipe[0] >= 0 || rs->left >= PX_SPLICE_MIN);
+	       (rs->pipe[0] >= 0 || (rs->left >= PX_SPLICE_MIN && rs->length <= PX_SPLICE_MAX));
 }
 
 /* A pipe of the environment's, or a new one as large as the window, so that the body in
