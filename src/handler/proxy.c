@@ -130,7 +130,6 @@ static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
 		.upstream = x->server->conf->address.text, .upstream_status = x->rs.status,
 		.upstream_us = shoal_clock_mono_us() - x->start_us,
 	};
-
 	struct shoal_stats_slot *stats = px_stats(x);
 	int index = x->server->stats_index;
 
