@@ -409,6 +409,12 @@ static void px_on_client(struct shoal_handler_async *a, uint32_t events)
 {
 	struct shoal_proxy_exchange *x = container_of(a, struct shoal_proxy_exchange, async);
 
+	/* Reset or closed both ways (a half close is only EPOLLRDHUP): nobody will read the
+	 * answer, so the upstream is not kept waiting for it. */
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		px_client_failed(x, PX_CLIENT_GONE);
+		return;
+	}
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		x->cl_hup = true;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))

@@ -10,6 +10,8 @@ import re
 import select
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -577,6 +579,18 @@ class ProxyTest(unittest.TestCase):
         self.assert_error_page(c.read_message(timeout=2), 504)
         silent = self.origin.conn(self.last_request("/silent").conn_id)
         wait_until(silent.closed.is_set, 5, what="the proxy to close the silent connection")
+        self.assertTrue(silent.closed_by_peer)
+
+    def test_client_reset_releases_the_upstream(self):
+        # /api/ keeps the default read_timeout (60 s): only the client's reset can end this.
+        c = self.client()
+        c.send(build_request("GET", "/api/silent"))
+        wait_until(lambda: any("/silent" in r.path and r.target.startswith("/api/")
+                               for r in self.origin.requests), 5, what="the request upstream")
+        silent = self.origin.conn(self.last_request("/api/silent").conn_id)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.sock.close()
+        wait_until(silent.closed.is_set, 3, what="the proxy to give up the upstream connection")
         self.assertTrue(silent.closed_by_peer)
 
     def test_timeout_after_the_head_closes_the_client(self):
