@@ -63,7 +63,7 @@ static bool rs_final_head(struct shoal_proxy_exchange *x, const struct shoal_htt
 	/* An HTTP/1.0 client has no chunked coding: an open-ended body ends with the
 	 * connection. */
 	rs->chunk_out = open_ended && x->version == SHOAL_HTTP_11;
-	rs->client_keep = x->keep_alive && (!open_ended || rs->chunk_out);
+	rs->client_keep = x->keep_alive && !*x->client->draining && (!open_ended || rs->chunk_out);
 	rs->upstream_keep = r->keep_alive && r->body != SHOAL_HTTP_BODY_UNTIL_CLOSE;
 	if (!rs_queue_head(x, r, rs->client_keep, rs->chunk_out))
 		return false;

@@ -295,7 +295,9 @@ static void conn_async_done(struct shoal_handler_client *cl, const struct shoal_
 	struct shoal_conn *c = io->owner;
 
 	io->async = NULL;
-	c->close_after = c->close_after || !r->keep_alive;
+	/* A stop or retirement that began while the answer went on closes, as it would have
+	 * made the answer close had it begun before. */
+	c->close_after = c->close_after || !r->keep_alive || conn_env(c)->draining;
 	conn_account_as(c, r->req, io->async_head_len, r->bytes_out, r);
 	c->state = SHOAL_CONN_WRITING;
 	conn_set_timer(c, &conn_env(c)->send_q);
@@ -309,7 +311,8 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 
 	io->client = (struct shoal_handler_client){
 		.fd = c->ev.fd, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,
-		.in_len = io->in_len, .readable = c->readable, .done = conn_async_done,
+		.in_len = io->in_len, .readable = c->readable, .draining = &conn_env(c)->draining,
+		.done = conn_async_done,
 	};
 	return &io->client;
 }

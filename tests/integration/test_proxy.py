@@ -644,7 +644,10 @@ class ProxyTest(unittest.TestCase):
             for _ in range(4):
                 self.assertEqual(self.get("/api/size/10").status, 200)
             wait_until(lambda: self.origin.close_idle() > 0, 5, what="an idle connection")
-            wait_until(lambda: not any(c.idle for c in self.origin.open_connections()), 5,
+            # An origin thread may turn idle only after its client had the answer: shut
+            # those too, until none is left open.
+            wait_until(lambda: self.origin.close_idle() == 0 and
+                       not any(c.idle for c in self.origin.open_connections()), 5,
                        what="the idle connections to close")
             time.sleep(0.1)
             for _ in range(4):
@@ -916,6 +919,24 @@ class ProxyOpsTest(unittest.TestCase):
             done = load.ok
             wait_until(lambda: load.ok > done + 50, 10, what="load after the reloads")
         self.assertEqual(load.failures, [], "failed proxied requests during reloads")
+
+    def test_quit_lets_proxied_requests_in_flight_finish(self):
+        s = self.server(workers=1, shutdown_timeout=10)
+        c = Client(s.port)
+        self.addCleanup(c.close)
+        c.send(build_request("GET", "/api/slow-head/1"))
+        wait_until(lambda: any("/slow-head/1" in r.path for r in self.origin.requests), 5,
+                   what="the request upstream")
+        s.signal(signal.SIGQUIT)
+        r = c.read_response(timeout=5)
+        self.assertEqual((r.status, r.body), (200, b"slow head\n"))
+        # The stop began while the answer went on: it closes the connection, as it would have
+        # had it begun before, so the worker need not wait for shutdown_timeout (10 s).
+        self.assertEqual(r.header("Connection"), "close")
+        started = time.monotonic()
+        s.wait_exit(10)
+        self.assertFalse(s.alive())
+        self.assertLess(time.monotonic() - started, 3)
 
     def test_reload_applies_upstream_changes(self):
         other = Origin("other")
