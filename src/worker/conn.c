@@ -295,9 +295,9 @@ static void conn_async_done(struct shoal_handler_client *cl, const struct shoal_
 	struct shoal_conn *c = io->owner;
 
 	io->async = NULL;
-	/* A stop or retirement that began while the answer went on closes, as it would have
-	 * made the answer close had it begun before. */
-	c->close_after = c->close_after || !r->keep_alive || conn_env(c)->draining;
+	/* Not closed for a stop that began after the answer's head promised keep-alive: the
+	 * client may be sending its next request already, which then gets the close. */
+	c->close_after = c->close_after || !r->keep_alive;
 	conn_account_as(c, r->req, io->async_head_len, r->bytes_out, r);
 	c->state = SHOAL_CONN_WRITING;
 	conn_set_timer(c, &conn_env(c)->send_q);

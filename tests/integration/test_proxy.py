@@ -930,8 +930,9 @@ class ProxyOpsTest(unittest.TestCase):
         s.signal(signal.SIGQUIT)
         r = c.read_response(timeout=5)
         self.assertEqual((r.status, r.body), (200, b"slow head\n"))
-        # The stop began while the answer went on: it closes the connection, as it would have
-        # had it begun before, so the worker need not wait for shutdown_timeout (10 s).
+        # The stop began before the upstream answered: the head says close, as a static
+        # answer's would, so the worker need not wait shutdown_timeout (10 s) for the
+        # connection to go.
         self.assertEqual(r.header("Connection"), "close")
         started = time.monotonic()
         s.wait_exit(10)

@@ -101,7 +101,8 @@ struct shoal_handler_client {
 	uint32_t *in_pos;
 	uint32_t in_len;
 	bool readable; /* at the handover: the socket may hold bytes not read yet */
-	const bool *draining; /* becomes true when the worker stops or retires: close after */
+	/* Becomes true when the worker stops or retires: a head not sent yet says close. */
+	const bool *draining;
 	/* The answer ended; r is valid during the call. What is left on out is the
 	 * connection's to send. The connection resumes after the current events, never from
 	 * inside this call, and the answer must not use cl afterwards. */
