@@ -26,6 +26,17 @@ static size_t px_size(const struct shoal_proxy_env *env)
 	return sizeof(struct shoal_proxy_exchange) + env->head_cap + PX_SIZE_LINES + 2 * env->window;
 }
 
+/* The response direction as before its first byte, its window where it was: for a new
+ * exchange and for a resend. */
+static void px_response_reset(struct shoal_proxy_exchange *x)
+{
+	char *win = x->rs.win;
+
+	memset(&x->rs, 0, sizeof(x->rs));
+	x->rs.win = win;
+	x->rs.pipe[0] = x->rs.pipe[1] = -1;
+}
+
 static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
 {
 	struct shoal_proxy_exchange *x = env->free;
@@ -40,13 +51,12 @@ static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
 	 * iovec arrays of the request's batch, which shoal_out_init makes empty. */
 	memset(x, 0, offsetof(struct shoal_proxy_exchange, rq));
 	memset((char *)&x->rq + sizeof(x->rq.out), 0, sizeof(x->rq) - sizeof(x->rq.out));
-	memset(&x->rs, 0, sizeof(x->rs));
 	x->env = env;
 	x->head = x->storage;
 	shoal_out_init(&x->rq.out, x->storage + env->head_cap, PX_SIZE_LINES);
 	x->rq.win = x->storage + env->head_cap + PX_SIZE_LINES;
 	x->rs.win = x->rq.win + env->window;
-	x->rs.pipe[0] = x->rs.pipe[1] = -1;
+	px_response_reset(x);
 	env->nbusy++;
 	return x;
 }
@@ -202,18 +212,13 @@ static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
  * at hand. */
 static bool px_retry(struct shoal_proxy_exchange *x)
 {
-	char *win;
-
 	if (x->retried || !x->uc || !x->uc->requests || x->rs.bytes_in || x->rq.from_socket)
 		return false;
 	x->retried = true;
 	px_drop_upstream(x);
 	if (px_connect(x, true) < 0)
 		return false;
-	win = x->rs.win;
-	memset(&x->rs, 0, sizeof(x->rs));
-	x->rs.win = win;
-	x->rs.pipe[0] = x->rs.pipe[1] = -1;
+	px_response_reset(x);
 	shoal_proxy_request_restart(x);
 	return true;
 }

@@ -1,8 +1,6 @@
 #include <errno.h>
-#include <string.h>
 
 #include "proxy_int.h"
-#include "shoal/net/transport.h"
 
 /* Queues the head and the body from its first byte: at the start, and again for a resend
  * on a fresh connection (then the body is still where it was: see from_socket). */
@@ -52,21 +50,13 @@ static enum px_stop rq_read(struct shoal_proxy_exchange *x)
 	size_t want = x->env->window;
 	ssize_t n;
 
-	if (!x->cl_readable)
-		return PX_WAIT;
 	if (rq->body == SHOAL_HTTP_BODY_LENGTH && rq->left < want)
 		want = (size_t)rq->left;
-	do
-		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(x->client->fd), rq->win, want);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN) {
-		x->cl_readable = false;
+	n = shoal_proxy_io_read(x->client->fd, rq->win, want, &x->cl_readable, !x->cl_hup);
+	if (n < 0 && errno == EAGAIN)
 		return PX_WAIT;
-	}
 	if (n <= 0)
 		return PX_CLIENT_GONE;
-	if ((size_t)n < want && !x->cl_hup)
-		x->cl_readable = false;
 	rq->win_pos = 0;
 	rq->win_len = (uint32_t)n;
 	rq->from_socket = true;
@@ -80,24 +70,18 @@ static ssize_t rq_queue_chunked(struct px_request *rq, const char *p, size_t n)
 	size_t used = 0;
 
 	while (used < n && !rq->done && shoal_out_room(&rq->out, 3, 24)) {
-		size_t consumed, off, len, avail;
+		size_t consumed, off, len;
 		int rc = shoal_http_chunked_next(&rq->dec, p + used, n - used, &consumed, &off, &len);
 
 		if (rc < 0)
 			return -1;
 		if (len) {
-			char *line = shoal_out_scratch(&rq->out, &avail);
-			size_t n_line = shoal_http_chunked_size_line(line, len);
-			shoal_out_commit(&rq->out, n_line);
-			shoal_out_add(&rq->out, p + used + off, len, NULL);
-			shoal_out_add(&rq->out, "\r\n", 2, NULL);
+			rq->queued += shoal_proxy_io_chunk(&rq->out, p + used + off, len);
 			rq->chunked_seen += len;
-			rq->queued += n_line + len + 2;
 		}
 		used += consumed;
 		if (rc == 1) {
-			shoal_out_add(&rq->out, "0\r\n\r\n", 5, NULL);
-			rq->queued += 5;
+			rq->queued += shoal_proxy_io_last_chunk(&rq->out);
 			rq->done = true;
 		}
 	}
@@ -136,20 +120,12 @@ static enum px_stop rq_queue(struct shoal_proxy_exchange *x, const char *p, size
 
 static enum px_stop rq_flush(struct shoal_proxy_exchange *x)
 {
-	if (!x->up_writable)
-		return PX_WAIT;
-	switch (shoal_out_flush(&x->rq.out, SHOAL_TRANSPORT_TCP(x->uc->ev.fd))) {
-	case SHOAL_OUT_DONE:
-		return PX_DONE;
-	case SHOAL_OUT_AGAIN:
-	case SHOAL_OUT_YIELD:
-		x->up_writable = false;
-		return PX_WAIT;
-	case SHOAL_OUT_ERROR:
-		break;
-	}
-	x->up_errno = errno;
-	return PX_UP_BROKEN;
+	enum px_stop s = shoal_proxy_io_flush(&x->rq.out, x->uc->ev.fd, &x->up_writable,
+					      PX_UP_BROKEN);
+
+	if (s == PX_UP_BROKEN)
+		x->up_errno = errno;
+	return s;
 }
 
 /* Queues what is at hand as far as the batch has room, sends the batch once, reads from the
@@ -171,7 +147,7 @@ enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x)
 			if (s == PX_DONE)
 				continue;
 		}
-		if (!shoal_out_empty(&rq->out) && (s = rq_flush(x)) != PX_DONE)
+		if ((s = rq_flush(x)) != PX_DONE)
 			return s;
 		if (rq->done)
 			return PX_DONE;

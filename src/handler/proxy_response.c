@@ -4,28 +4,12 @@
 #include "proxy_int.h"
 #include "shoal/base/clock.h"
 #include "shoal/http/forward.h"
-#include "shoal/net/transport.h"
 
 /* Sends what the client's batch holds: earlier answers, then ours. */
 static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
 {
-	struct shoal_out *out = x->client->out;
-
-	if (shoal_out_empty(out))
-		return PX_DONE;
-	if (!x->cl_writable)
-		return PX_WAIT;
-	switch (shoal_out_flush(out, SHOAL_TRANSPORT_TCP(x->client->fd))) {
-	case SHOAL_OUT_DONE:
-		return PX_DONE;
-	case SHOAL_OUT_AGAIN:
-	case SHOAL_OUT_YIELD:
-		x->cl_writable = false;
-		return PX_WAIT;
-	case SHOAL_OUT_ERROR:
-		break;
-	}
-	return PX_CLIENT_GONE;
+	return shoal_proxy_io_flush(x->client->out, x->client->fd, &x->cl_writable,
+				    PX_CLIENT_GONE);
 }
 
 /* Queues a head for the client, built from the parsed response. False if the batch has no
@@ -119,19 +103,13 @@ static int rs_head(struct shoal_proxy_exchange *x)
 static void rs_queue_data(struct shoal_proxy_exchange *x, const char *p, size_t n)
 {
 	struct shoal_out *out = x->client->out;
-	size_t avail;
 
 	if (x->rs.chunk_out) {
-		char *line = shoal_out_scratch(out, &avail);
-		size_t len = shoal_http_chunked_size_line(line, n);
-		shoal_out_commit(out, len);
-		shoal_out_add(out, p, n, NULL);
-		shoal_out_add(out, "\r\n", 2, NULL);
-		x->client_queued += len + 2;
+		x->client_queued += shoal_proxy_io_chunk(out, p, n);
 	} else {
 		shoal_out_add(out, p, n, NULL);
+		x->client_queued += n;
 	}
-	x->client_queued += n;
 	x->rs.body_bytes += n;
 }
 
@@ -139,10 +117,8 @@ static void rs_end_body(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
 
-	if (rs->chunk_out) {
-		shoal_out_add(x->client->out, "0\r\n\r\n", 5, NULL);
-		x->client_queued += 5;
-	}
+	if (rs->chunk_out)
+		x->client_queued += shoal_proxy_io_last_chunk(x->client->out);
 	rs->done = true;
 	/* Bytes past the end answer nothing we asked: the connection cannot be trusted. */
 	if (rs->pos < rs->len)
@@ -221,18 +197,13 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	}
 	if (rs->len == x->env->window)
 		return PX_UP_INVALID; /* a head larger than the window */
-	if (!x->up_readable)
-		return PX_WAIT;
 	want = x->env->window - rs->len;
 	if (!rs->first_read_done && want > PX_FIRST_READ)
 		want = PX_FIRST_READ;
-	do
-		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(x->uc->ev.fd), rs->win + rs->len, want);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN) {
-		x->up_readable = false;
+	n = shoal_proxy_io_read(x->uc->ev.fd, rs->win + rs->len, want, &x->up_readable,
+				!x->up_hup);
+	if (n < 0 && errno == EAGAIN)
 		return PX_WAIT;
-	}
 	if (n < 0) {
 		x->up_errno = errno;
 		return PX_UP_BROKEN;
@@ -242,10 +213,6 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	if (!rs->bytes_in)
 		x->ttfb_us = shoal_clock_mono_us() - x->start_us;
 	rs->first_read_done = true;
-	/* A short read drained the socket, unless the peer's end of stream came with the
-	 * bytes: then only reading again sees it, no event will say so. */
-	if ((size_t)n < want && !x->up_hup)
-		x->up_readable = false;
 	rs->len += (uint32_t)n;
 	rs->bytes_in += (uint64_t)n;
 	return PX_DONE;

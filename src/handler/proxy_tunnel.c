@@ -1,7 +1,6 @@
 #include <errno.h>
 
 #include "proxy_int.h"
-#include "shoal/net/transport.h"
 
 /* One direction of a tunnel: bytes read from `from` are queued on out and sent to `to`,
  * through a window that is refilled only once out is empty. */
@@ -12,25 +11,6 @@ struct tn_dir {
 	char *win;
 };
 
-static enum px_stop tn_flush(struct tn_dir *d, enum px_stop broken)
-{
-	if (shoal_out_empty(d->out))
-		return PX_DONE;
-	if (!*d->writable)
-		return PX_WAIT;
-	switch (shoal_out_flush(d->out, SHOAL_TRANSPORT_TCP(d->to))) {
-	case SHOAL_OUT_DONE:
-		return PX_DONE;
-	case SHOAL_OUT_AGAIN:
-	case SHOAL_OUT_YIELD:
-		*d->writable = false;
-		return PX_WAIT;
-	case SHOAL_OUT_ERROR:
-		break;
-	}
-	return broken;
-}
-
 /* Moves bytes until either end has to wait. PX_DONE: `from` ended its stream. Reads go on
  * to EAGAIN: a tunnel carries few bytes, and an end of stream that came with the last ones
  * raises no event of its own. */
@@ -38,20 +18,14 @@ static enum px_stop tn_move(struct tn_dir *d, size_t window, enum px_stop from_b
 			    enum px_stop to_broken, uint64_t *moved)
 {
 	for (;;) {
-		enum px_stop s = tn_flush(d, to_broken);
+		enum px_stop s = shoal_proxy_io_flush(d->out, d->to, d->writable, to_broken);
 		ssize_t n;
 
 		if (s != PX_DONE)
 			return s;
-		if (!*d->readable)
+		n = shoal_proxy_io_read(d->from, d->win, window, d->readable, false);
+		if (n < 0 && errno == EAGAIN)
 			return PX_WAIT;
-		do
-			n = shoal_transport_read(SHOAL_TRANSPORT_TCP(d->from), d->win, window);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && errno == EAGAIN) {
-			*d->readable = false;
-			return PX_WAIT;
-		}
 		if (n <= 0)
 			return n == 0 ? PX_DONE : from_broken;
 		shoal_out_add(d->out, d->win, (size_t)n, NULL);
