@@ -45,7 +45,65 @@ struct shoal_server_conf {
 /* One server of an upstream group. */
 struct shoal_upstream_server_conf {
 	struct shoal_addr address; /* numeric: "127.0.0.1:9001", "[::1]:9002" */
-	int weight;                /* its share of requests under round robin, >= 1 */
+	char *name;                /* the address as written; names the server in stats and state */
+	int weight;                /* its share of requests under weighted algorithms, >= 1 */
+	bool backup;               /* takes requests only when no primary server is usable */
+	bool down;                 /* out by configuration: never takes a request nor a check */
+};
+
+/* How a group spreads requests over its servers (`balance`). */
+enum shoal_balance {
+	SHOAL_BALANCE_ROUND_ROBIN = 0, /* smooth weighted round robin, the default */
+	SHOAL_BALANCE_LEAST_CONN,      /* power of two choices on the shared in-flight counts */
+	SHOAL_BALANCE_RANDOM,          /* two weighted random choices, the less loaded wins */
+	SHOAL_BALANCE_HASH,            /* consistent hash ring on hash_key */
+};
+
+/* What `balance = "hash"` hashes (`hash_key`). */
+enum shoal_hash_key {
+	SHOAL_HASH_CLIENT_IP = 0, /* "client_ip" */
+	SHOAL_HASH_URI,           /* "uri": the request target as received */
+	SHOAL_HASH_HEADER,        /* "header:NAME" */
+	SHOAL_HASH_COOKIE,        /* "cookie:NAME" */
+};
+
+enum shoal_check_type {
+	SHOAL_CHECK_NONE = 0, /* no active checks: health is passive only */
+	SHOAL_CHECK_TCP,      /* a connection that opens is up */
+	SHOAL_CHECK_HTTP,     /* a GET of path answered with a status in [status_min, status_max] */
+};
+
+/* Active health checks of a group's servers (`health_check = { ... }`). */
+struct shoal_health_check_conf {
+	enum shoal_check_type type;
+	char *path;       /* http: the request target, default "/" */
+	char *host;       /* http: the Host sent; NULL: the server's address */
+	int interval_ms;  /* between two probes of one server, default 2 s */
+	int timeout_ms;   /* a probe with no answer after this fails, default 1 s */
+	int rise;         /* consecutive successes that bring a down server up, default 2 */
+	int fall;         /* consecutive failures that take an up server down, default 3 */
+	int status_min;   /* http: the statuses that pass, default 200 .. 399 */
+	int status_max;
+};
+
+/* Retries, passive health and the balancing of a group; defaults in shoal.conf(5). */
+struct shoal_upstream_policy {
+	enum shoal_balance balance;
+	enum shoal_hash_key hash_key;
+	char *hash_name;          /* HEADER, COOKIE: the field or cookie name; else NULL */
+	int hash_balance_factor;  /* hash: a server takes at most this percent of the mean
+				   * in-flight load (bounded load); 0: unbounded */
+	int max_fails;            /* failures within fail_timeout that eject a server; 0: never */
+	int fail_timeout_ms;      /* that window, and the first ejection's length */
+	int max_ejection_percent; /* at most this share of a group is ejected at once (at least
+				   * one server may always be) */
+	int *fail_status;         /* response statuses that count as failures and are retried */
+	size_t nfail_status;
+	int panic_threshold;      /* percent: with fewer usable primaries, use them all */
+	int slow_start_ms;        /* a server back in service ramps its weight over this; 0: off */
+	int retries;              /* tries after the first */
+	int retry_timeout_ms;     /* no retry starts later than this after the first try; 0: any */
+	bool retry_non_idempotent; /* retry POST and the like after a timeout, reset or status */
 };
 
 /* A group of upstream servers that locations forward requests to. */
@@ -58,6 +116,8 @@ struct shoal_upstream_conf {
 	int send_timeout_ms;   /* the upstream takes no request bytes for this long */
 	int read_timeout_ms;   /* the upstream sends no response bytes for this long */
 	int tunnel_timeout_ms; /* an upgraded connection (WebSocket) idle both ways */
+	struct shoal_upstream_policy policy;
+	struct shoal_health_check_conf health_check;
 };
 
 struct shoal_config {
@@ -76,6 +136,7 @@ struct shoal_config {
 	int stop_delay;       /* seconds a graceful stop keeps accepting before closing listeners */
 	char *health_path;    /* NULL: none; else 200 while serving, 503 while stopping */
 	char *stats_file;     /* absolute */
+	char *state_file;     /* absolute: the shared upstream state (and later limit zones) */
 	char *stats_export;   /* "off" or where the master writes the Prometheus exposition */
 	int stats_interval;   /* seconds between two exports */
 	char *status_path;    /* NULL: no status endpoint */

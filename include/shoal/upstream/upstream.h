@@ -1,6 +1,8 @@
 /* The upstream groups of a worker, as the proxy uses them: each group's servers, the
  * balancer that picks one for a request, and per server the pool of idle keep-alive
- * connections. Everything here is the worker's own; nothing is shared between workers.
+ * connections. Those are the worker's own; what every worker must see alike (health, load,
+ * drain) is each server's entry in the state file, `shared` (shoal/state/upstream.h), read
+ * and written through shoal/upstream/health.h.
  *
  * Memory: the set, its groups and servers are made once at worker start. Connections are
  * structs recycled through the set (see upstream/conn.h); none is allocated per request
@@ -8,7 +10,9 @@
 #ifndef SHOAL_UPSTREAM_UPSTREAM_H
 #define SHOAL_UPSTREAM_UPSTREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shoal/base/error.h"
 #include "shoal/config/config.h"
@@ -18,6 +22,8 @@ struct shoal_upstream;
 struct shoal_upstream_conn;
 struct shoal_balancer;
 struct shoal_stats_slot;
+struct shoal_state;
+struct shoal_state_upstream;
 
 /* One server of a group, with its pool of idle connections. */
 struct shoal_upstream_server {
@@ -28,6 +34,9 @@ struct shoal_upstream_server {
 	unsigned index;         /* in the group */
 	int stats_index;        /* of its entry in the worker's stats slot; -1: none */
 	long long current;      /* smooth weighted round robin: this server's running weight */
+	struct shoal_state_upstream *shared; /* never NULL: in the state file, or the worker's
+					      * own when the file has no entry for it */
+	bool shared_own;        /* shared is the worker's own allocation */
 };
 
 /* A group of servers that locations forward to. */
@@ -36,8 +45,26 @@ struct shoal_upstream {
 	struct shoal_upstream_server *servers;
 	size_t nservers;
 	const struct shoal_balancer *balancer;
+	void *balancer_data;    /* the balancer's own (the hash ring) */
 	struct shoal_upstream_set *set;
 	long long total_weight;
+	size_t nprimaries;      /* servers that are neither backup nor down by configuration */
+};
+
+/* Servers one request may try: the first and every retry. */
+#define SHOAL_UPSTREAM_TRIES_MAX 16
+
+/* One choice of a server, for a request's first try or a retry. The caller fills now_ms,
+ * hash (balance = hash) and tried; shoal_upstream_select fills the rest for the balancer. */
+struct shoal_upstream_pick {
+	uint64_t now_ms;
+	uint64_t hash;      /* the request's key, hashed (shoal_upstream_hash) */
+	unsigned tried[SHOAL_UPSTREAM_TRIES_MAX]; /* server indexes this request tried */
+	unsigned ntried;
+	/* Set by shoal_upstream_select for the balancer (see shoal_upstream_candidate): */
+	bool backup;        /* choose among the backup servers */
+	bool panic;         /* too few usable: health is ignored (admin and down are not) */
+	bool avoid_tried;   /* servers in tried are not candidates */
 };
 
 /* All groups of a worker, and the connection structs they recycle. */
@@ -49,12 +76,15 @@ struct shoal_upstream_set {
 	struct shoal_upstream_conn *free;   /* ready for reuse */
 	size_t nfree;
 	struct shoal_stats_slot *stats;     /* the worker's counters (idle gauges); may be NULL */
+	uint64_t rng;                       /* the balancers' random numbers (xorshift) */
 };
 
-/* Makes the groups of cfg, each balanced by round robin. -1 with err set if memory runs
- * out; the set then holds nothing to free. */
+/* Makes the groups of cfg, each with its configured balancer, their servers' entries found
+ * in state (NULL: no state file; every server then gets an entry of its own). -1 with err
+ * set if memory runs out; the set then holds nothing to free. */
 int shoal_upstream_set_init(struct shoal_upstream_set *set, const struct shoal_config *cfg,
-			    struct shoal_event_loop *loop, struct shoal_err *err);
+			    const struct shoal_state *state, struct shoal_event_loop *loop,
+			    struct shoal_err *err);
 /* Closes every idle connection and frees the set; no connection may be busy. */
 void shoal_upstream_set_free(struct shoal_upstream_set *set);
 
@@ -62,7 +92,24 @@ void shoal_upstream_set_free(struct shoal_upstream_set *set);
  * one may have been pending in the batch, so its struct is kept until then). */
 void shoal_upstream_set_recycle(struct shoal_upstream_set *set);
 
-/* The server the group's balancer picks for the next request. */
-struct shoal_upstream_server *shoal_upstream_select(struct shoal_upstream *u);
+/* The server for a request's next try, or NULL when the group has no server that may take
+ * one (every server down by configuration or by shoalctl). The tier: usable primaries; if
+ * none, usable backups; with fewer usable primaries than panic_threshold percent (or none
+ * usable at all), every primary not taken out by configuration or shoalctl. Within the
+ * tier, servers already tried are avoided while another is a candidate. */
+struct shoal_upstream_server *shoal_upstream_select(struct shoal_upstream *u,
+						    struct shoal_upstream_pick *pick);
+
+/* Whether s may be chosen for pick (the balancers' filter): of pick's tier, not tried if
+ * avoid_tried, and usable (shoal/upstream/health.h) unless pick->panic. */
+bool shoal_upstream_candidate(const struct shoal_upstream_server *s,
+			      const struct shoal_upstream_pick *pick);
+
+/* A random number from the worker's generator, for the balancers. */
+uint64_t shoal_upstream_random(struct shoal_upstream_set *set);
+
+/* The 64-bit hash of a key for balance = hash (the same function places servers on the
+ * ring): stable across processes, versions of shoal and machines. */
+uint64_t shoal_upstream_hash(const void *key, size_t len);
 
 #endif
