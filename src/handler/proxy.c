@@ -496,7 +496,8 @@ static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *r
 	x->site = req->site;
 	x->group = u;
 	x->queues = &x->env->queues[u - x->env->set.groups];
-	x->server = shoal_upstream_select(u);
+	x->pick = (struct shoal_upstream_pick){ .now_ms = req->ctx->now_ms };
+	x->server = shoal_upstream_select(u, &x->pick);
 	x->start_us = shoal_clock_mono_us();
 	x->keep_alive = req->keep_alive;
 	x->method = (int)http->method;
@@ -522,6 +523,13 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 		return false;
 	}
 	px_setup(x, req, u);
+	if (!x->server) {
+		/* Every server is out by configuration or by shoalctl: none may be tried. */
+		px_put(x);
+		shoal_reply_error(req->ctx, req->site, req->out, 503, http->version, req->keep_alive,
+				  http->method == SHOAL_HTTP_HEAD);
+		return req->keep_alive;
+	}
 	if (!px_build_head(x, req, loc)) {
 		px_put(x);
 		shoal_reply_error(req->ctx, req->site, req->out, 431, http->version, false,
@@ -589,7 +597,7 @@ int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *
 	env->resp_limits.max_head = (size_t)cfg->max_header_size;
 	env->resp_limits.max_headers = (size_t)cfg->max_headers;
 	shoal_timer_queue_init(&env->client_q, (uint64_t)cfg->send_timeout * 1000, px_on_timer);
-	if (shoal_upstream_set_init(&env->set, cfg, loop, err) < 0)
+	if (shoal_upstream_set_init(&env->set, cfg, NULL, loop, err) < 0)
 		return -1;
 	env->queues = calloc(env->set.ngroups ? env->set.ngroups : 1, sizeof(*env->queues));
 	if (!env->queues) {

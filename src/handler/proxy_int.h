@@ -74,6 +74,7 @@ struct shoal_proxy_exchange {
 	struct shoal_upstream *group;
 	struct shoal_proxy_queues *queues;
 	struct shoal_upstream_server *server;
+	struct shoal_upstream_pick pick; /* the servers tried, for a retry's choice */
 	struct shoal_upstream_conn *uc;
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q;

@@ -45,7 +45,6 @@ struct shoal_server_conf {
 /* One server of an upstream group. */
 struct shoal_upstream_server_conf {
 	struct shoal_addr address; /* numeric: "127.0.0.1:9001", "[::1]:9002" */
-	char *name;                /* the address as written; names the server in stats and state */
 	int weight;                /* its share of requests under weighted algorithms, >= 1 */
 	bool backup;               /* takes requests only when no primary server is usable */
 	bool down;                 /* out by configuration: never takes a request nor a check */

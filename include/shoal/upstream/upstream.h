@@ -47,7 +47,6 @@ struct shoal_upstream {
 	const struct shoal_balancer *balancer;
 	void *balancer_data;    /* the balancer's own (the hash ring) */
 	struct shoal_upstream_set *set;
-	long long total_weight;
 	size_t nprimaries;      /* servers that are neither backup nor down by configuration */
 };
 
