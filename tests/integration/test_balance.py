@@ -200,12 +200,12 @@ class BalanceTest(unittest.TestCase):
                    workers=1)
         gets = [self.get("/app/size/10?g=%d" % i) for i in range(10)]
         self.assertEqual({r.status for r in gets}, {200})
-        self.assertGreater(len([r for r in bad.requests if "g=" in r.path]), 0)
+        self.assertGreater(len([r for r in bad.requests if "g=" in r.target]), 0)
         posts = [self.get("/app/echo?p=%d" % i, method="POST") for i in range(10)]
         self.assertEqual({r.status for r in posts}, {200, 503})
         for i in range(10):
             reached = [o.name for o in (bad, good)
-                       if any(r.path.endswith("p=%d" % i) for r in o.requests)]
+                       if any(r.target.endswith("p=%d" % i) for r in o.requests)]
             self.assertEqual(len(reached), 1, "POST %d reached %s" % (i, reached))
 
     def test_timeout_is_retried_for_get_not_for_post(self):
@@ -236,4 +236,4 @@ class BalanceTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()
