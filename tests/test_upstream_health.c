@@ -121,6 +121,22 @@ START_TEST(failures_spread_wider_than_the_window_do_not_eject)
 }
 END_TEST
 
+START_TEST(a_failure_read_on_an_older_clock_counts_in_the_window)
+{
+	struct group g;
+	struct shoal_upstream_server *s = group_init(&g, 1);
+
+	/* Workers read the clock at different moments: one opens the window at T + 5, another
+	 * reports a failure it timed at T. */
+	report_failures(s, T + 5, 1);
+	report_failures(s, T, 1);
+	ck_assert(shoal_upstream_usable(s, T + 6));
+	report_failures(s, T + 6, 1);
+	ck_assert(!shoal_upstream_usable(s, T + 6));
+	shoal_upstream_set_free(&g.set);
+}
+END_TEST
+
 START_TEST(max_ejection_percent_caps_the_share_ejected)
 {
 	struct group g;
@@ -380,6 +396,7 @@ int main(void)
 	tcase_add_test(passive, max_fails_in_the_window_eject_for_fail_timeout);
 	tcase_add_test(passive, ejections_in_a_row_last_longer_up_to_the_cap);
 	tcase_add_test(passive, failures_spread_wider_than_the_window_do_not_eject);
+	tcase_add_test(passive, a_failure_read_on_an_older_clock_counts_in_the_window);
 	tcase_add_test(passive, max_ejection_percent_caps_the_share_ejected);
 	tcase_add_test(passive, the_first_ejection_is_always_allowed);
 	tcase_add_test(passive, success_after_the_ejection_and_fail_timeout_forgets_the_ejections);
