@@ -30,7 +30,7 @@ static int upstream_init(struct shoal_upstream *u, const struct shoal_upstream_c
 {
 	u->conf = conf;
 	u->set = set;
-	u->balancer = &shoal_balancer_rr;
+	u->balancer = shoal_balancer_for(conf->policy.balance);
 	u->nservers = conf->nservers;
 	u->servers = calloc(conf->nservers, sizeof(*u->servers));
 	if (!u->servers)
