@@ -553,6 +553,31 @@ START_TEST(panic_spreads_over_the_primaries_not_taken_out_on_purpose)
 }
 END_TEST
 
+/* 1 of 2 primaries in service usable is 50 %: no panic, though 2 more are drained. */
+START_TEST(drained_servers_do_not_count_towards_panic)
+{
+	unsigned count[MAX_SERVERS];
+	struct group g;
+
+	group_conf(&g, every_balance[_i], (const int[]){ 1, 1, 1, 1 }, 4);
+	g.conf.policy.panic_threshold = 50;
+	group_start(&g);
+	shared(&g, 1)->ejected_until_ms = NOW + 1;
+	shared(&g, 2)->admin = SHOAL_STATE_ADMIN_DRAIN;
+	shared(&g, 3)->admin = SHOAL_STATE_ADMIN_DRAIN;
+	count_keys(g.u, 1000, count);
+	ck_assert_uint_eq(count[0], 1000);
+	/* A third in service that is ejected is below 50 %: panic over the two in service. */
+	shared(&g, 3)->admin = SHOAL_STATE_ADMIN_UP;
+	shared(&g, 3)->ejected_until_ms = NOW + 1;
+	count_keys(g.u, 3000, count);
+	ck_assert_uint_gt(count[1], 500);
+	ck_assert_uint_gt(count[3], 500);
+	ck_assert_uint_eq(count[2], 0);
+	group_free(&g);
+}
+END_TEST
+
 START_TEST(no_usable_server_panics_over_the_primaries)
 {
 	unsigned count[MAX_SERVERS];
@@ -657,6 +682,7 @@ int main(void)
 	tcase_add_loop_test(tiers, backups_get_nothing_while_a_primary_is_usable, 0, 4);
 	tcase_add_loop_test(tiers, panic_spreads_over_the_primaries_not_taken_out_on_purpose, 0, 4);
 	tcase_add_loop_test(tiers, no_usable_server_panics_over_the_primaries, 0, 4);
+	tcase_add_loop_test(tiers, drained_servers_do_not_count_towards_panic, 0, 4);
 	tcase_add_loop_test(tiers, every_server_down_by_shoalctl_gives_none, 0, 4);
 	tcase_add_loop_test(tiers, a_retry_avoids_the_tried_servers_while_another_is_a_candidate, 0,
 			    4);

@@ -17,13 +17,16 @@ bool shoal_upstream_candidate(const struct shoal_upstream_server *s,
 }
 
 /* Which servers the balancer chooses among: usable primaries, else usable backups, else
- * (or with too few usable primaries) every primary not taken out on purpose. */
+ * (or with too few usable primaries) every primary not taken out on purpose. The share is of
+ * the primaries in service: draining half a group is no reason to panic. */
 static void upstream_tier(const struct shoal_upstream *u, struct shoal_upstream_pick *pick)
 {
-	size_t usable = 0, backups = 0;
+	size_t usable = 0, backups = 0, serving = 0;
 
 	for (size_t i = 0; i < u->nservers; i++) {
 		const struct shoal_upstream_server *s = &u->servers[i];
+		if (!s->conf->backup && !shoal_upstream_excluded(s))
+			serving++;
 		if (!shoal_upstream_usable(s, pick->now_ms))
 			continue;
 		if (s->conf->backup)
@@ -33,7 +36,7 @@ static void upstream_tier(const struct shoal_upstream *u, struct shoal_upstream_
 	}
 	pick->backup = !usable && backups;
 	pick->panic = !usable && !backups;
-	if (usable && usable * 100 < (size_t)u->conf->policy.panic_threshold * u->nprimaries)
+	if (usable && usable * 100 < (size_t)u->conf->policy.panic_threshold * serving)
 		pick->panic = true;
 }
 
