@@ -45,6 +45,12 @@ struct shoal_upstream_server *shoal_upstream_select(struct shoal_upstream *u,
 {
 	struct shoal_upstream_server *s;
 
+	/* One server (no backup then): whatever its health, the tiers come down to it, unless
+	 * it is out on purpose. The common case of a group per application instance. */
+	if (u->nservers == 1 && !pick->ntried) {
+		pick->backup = pick->panic = pick->avoid_tried = false;
+		return shoal_upstream_excluded(&u->servers[0]) ? NULL : &u->servers[0];
+	}
 	upstream_tier(u, pick);
 	pick->avoid_tried = pick->ntried > 0;
 	s = u->balancer->select(u, pick);
