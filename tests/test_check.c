@@ -377,8 +377,8 @@ START_TEST(rise_and_fall_take_a_server_down_and_up)
 	}
 	ck_assert(drive(&f, failed_n, 3));
 	ck_assert_uint_eq(checked(&f, 0), SHOAL_STATE_CHECK_DOWN);
-	snprintf(want, sizeof(want), "upstream backend server %s is down (check: connection refused, "
-		 "3 failures)", addr.text);
+	snprintf(want, sizeof(want), "upstream backend server %s is down (check: connection "
+		 "refused, 3 failures)", addr.text);
 	ck_assert_msg(strstr(read_log(&f), want), "no '%s' in:\n%s", want, read_log(&f));
 	ck_assert_ptr_null(strstr(read_log(&f), "is up"));
 
@@ -392,8 +392,8 @@ START_TEST(rise_and_fall_take_a_server_down_and_up)
 	ck_assert_uint_eq(checked(&f, 0), SHOAL_STATE_CHECK_DOWN);
 	ck_assert(drive(&f, passed_n, 3));
 	ck_assert_uint_eq(checked(&f, 0), SHOAL_STATE_CHECK_UP);
-	snprintf(want, sizeof(want), "upstream backend server %s is up (check: connected, 2 passes)",
-		 addr.text);
+	snprintf(want, sizeof(want), "upstream backend server %s is up (check: connected, "
+		 "2 passes)", addr.text);
 	ck_assert_msg(strstr(read_log(&f), want), "no '%s' in:\n%s", want, read_log(&f));
 	fixture_free(&f);
 }

@@ -283,7 +283,8 @@ static int check_drop_privileges(const struct shoal_check_params *p, struct shoa
 			return shoal_err_set(err, "cannot drop privileges to uid %d gid %d: %s",
 					     (int)p->uid, (int)p->gid, strerror(errno));
 		if (p->uid != 0 && setuid(0) == 0)
-			return shoal_err_set(err, "privileges could be regained after dropping them");
+			return shoal_err_set(err, "privileges could be regained after dropping "
+					     "them");
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return shoal_err_set(err, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));

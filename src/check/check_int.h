@@ -3,10 +3,10 @@
  * says what its connection's events come to. Private to this folder.
  *
  * One calling convention for every kind: init(p) once; then for each probe check.c opens
- * p->conn (a non-blocking connect) and calls start(p); then on_event(p, events) for every event on it, until a step is not
- * CHECK_PENDING. A kind sets p->detail with its result (an HTTP status, or an errno
- * negated) and never closes the connection nor decides when to give up: check.c does, at
- * timeout_ms, with -ETIMEDOUT. */
+ * p->conn (a non-blocking connect) and calls start(p), then on_event(p, events) for every
+ * event on it, until a step is not CHECK_PENDING. A kind sets p->detail with its result (an
+ * HTTP status, 0, or an errno negated) and never closes the connection nor decides when to
+ * give up: check.c does, at timeout_ms, with -ETIMEDOUT. */
 #ifndef SHOAL_CHECK_CHECK_INT_H
 #define SHOAL_CHECK_CHECK_INT_H
 

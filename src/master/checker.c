@@ -119,18 +119,18 @@ static void checker_forget(struct master *m)
 {
 	const struct shoal_config *cfg = &m->current->cfg;
 
-	if (!m->state.hdr)
-		return;
-	for (size_t i = 0; i < cfg->nupstreams; i++) {
+	for (size_t i = 0; m->state.hdr && i < cfg->nupstreams; i++) {
 		const struct shoal_upstream_conf *u = &cfg->upstreams[i];
 		for (size_t j = 0; j < u->nservers; j++) {
+			const char *addr = u->servers[j].address.text;
 			struct shoal_state_upstream *e;
 			if (u->health_check.type != SHOAL_CHECK_NONE && !u->servers[j].down)
 				continue;
-			e = shoal_state_upstream_find(&m->state, u->name, u->servers[j].address.text);
+			e = shoal_state_upstream_find(&m->state, u->name, addr);
 			if (!e)
 				continue;
-			atomic_store_explicit(&e->check, SHOAL_STATE_CHECK_NONE, memory_order_relaxed);
+			atomic_store_explicit(&e->check, SHOAL_STATE_CHECK_NONE,
+					      memory_order_relaxed);
 			atomic_store_explicit(&e->check_streak, 0, memory_order_relaxed);
 		}
 	}

@@ -106,7 +106,8 @@ class HealthCheckTest(unittest.TestCase):
             self.assertGreaterEqual(n, 7)
             self.assertLessEqual(n, 12)
             for _, _, req in self.a.probes:
-                self.assertEqual((req.method, req.target, req.version), ("GET", "/health", "HTTP/1.1"))
+                self.assertEqual((req.method, req.target, req.version),
+                                 ("GET", "/health", "HTTP/1.1"))
                 self.assertEqual(req.header("User-Agent"), "shoal-health-check")
                 self.assertEqual(req.header("Host"), self.a.address)
                 self.assertEqual(req.header("Connection"), "close")
