@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checker.h"
 #include "handover.h"
 #include "master_int.h"
 #include "reload.h"
@@ -53,6 +54,7 @@ static void master_run_timers(struct master *m)
 			w->kill_at_ms = 0;
 		}
 	}
+	shoal_master_checker_timers(m);
 }
 
 /* A worker whose heartbeat stopped is stuck (an endless loop, a blocked system call): only
@@ -104,6 +106,7 @@ static int master_next_timeout(const struct master *m)
 			next = m->workers[i]->kill_at_ms;
 	if (m->pidfile_retry_ms && m->pidfile_retry_ms < next)
 		next = m->pidfile_retry_ms;
+	next = shoal_master_checker_next(m, next);
 	if (next == UINT64_MAX)
 		return -1;
 	return next > m->now_ms ? (int)(next - m->now_ms) : 0;
@@ -152,6 +155,7 @@ static int master_start(struct master *m, struct shoal_err *err)
 			 (int)geteuid());
 	log_info(&m->log, "starting %u workers (config %s)", m->nslots, g->cfg.path);
 	shoal_master_spawn_all(m);
+	shoal_master_checker_start(m);
 	return 0;
 }
 
@@ -166,6 +170,7 @@ static void master_cleanup(struct master *m)
 	free(m->slots);
 	free(m->workers);
 	shoal_master_workers_free_dead(m);
+	shoal_master_checker_free(m);
 	free(m->dead);
 	if (m->current)
 		shoal_generation_free(m->current);
@@ -202,7 +207,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 		master_cleanup(&m);
 		return -1;
 	}
-	while (!m.stopping || m.nworkers > 0) {
+	while (!m.stopping || m.nworkers > 0 || m.checkers) {
 		int n = shoal_event_wait(&m.loop, master_next_timeout(&m));
 		if (n < 0) {
 			rc = shoal_err_set(err, "epoll_wait: %s", strerror(errno));

@@ -1,5 +1,5 @@
-/* The master's state, shared by the files of src/master/ that run it: the workers it forked,
- * its worker slots, the current generation, the sockets and the binary upgrade under way.
+/* The master's state, shared by the files of src/master/ that run it: the workers and
+ * checkers it forked, its worker slots, the current generation, the sockets and the binary upgrade under way.
  * Private to this folder; the rest of the tree sees only shoal/master/master.h. */
 #ifndef SHOAL_MASTER_MASTER_INT_H
 #define SHOAL_MASTER_MASTER_INT_H
@@ -15,6 +15,7 @@
 #include "shoal/master/pidfile.h"
 #include "shoal/master/slot_sockets.h"
 #include "shoal/net/event.h"
+#include "shoal/state/state.h"
 #include "shoal/stats/stats.h"
 
 #define MAX_SLOTS 1024
@@ -32,6 +33,18 @@ struct master_worker {
 	uint64_t started_ms;
 	uint64_t kill_at_ms; /* 0: no deadline */
 	int stats_index;     /* its slot in the stats file, -1: none */
+};
+
+/* A checker process (checker.c): the current generation's, and older ones until it runs. */
+struct master_checker {
+	struct shoal_event_source ready_ev;
+	struct master *master;
+	struct master_checker *next;
+	pid_t pid;
+	unsigned gen_id;
+	bool ready;
+	bool stopping;       /* told to stop (SIGTERM) */
+	uint64_t kill_at_ms; /* 0: no deadline */
 };
 
 struct master_slot {
@@ -54,6 +67,10 @@ struct master {
 	struct master_worker **workers;
 	size_t nworkers, cap_workers;
 	struct shoal_stats stats;
+	struct shoal_state state;
+	struct master_checker *checkers;     /* live, the newest first */
+	struct master_checker *dead_checkers; /* reaped in this event batch; freed after it */
+	uint64_t checker_respawn_ms;          /* 0: nothing scheduled */
 	/* Reaped during this event batch; freed after it, since an event of theirs (the
 	 * ready pipe) may still be pending in the same batch. */
 	struct master_worker **dead;

@@ -1,5 +1,6 @@
 #include <sys/wait.h>
 
+#include "checker.h"
 #include "handover.h"
 #include "reap.h"
 #include "slots.h"
@@ -33,7 +34,10 @@ void shoal_master_reap(struct master *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct master_worker *w = shoal_master_workers_untrack(m, pid);
+		struct master_worker *w;
+		if (shoal_master_checker_reaped(m, pid, status))
+			continue;
+		w = shoal_master_workers_untrack(m, pid);
 		if (pid == m->upgrade_pid)
 			shoal_master_handover_ended(m, status);
 		if (!w)

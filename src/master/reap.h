@@ -1,6 +1,6 @@
-/* Reaping: collecting the exit of every child that ended (workers and a new master of a
- * binary upgrade), logging it, replacing a worker that died unasked, and closing the sockets
- * that only a retired worker still held. */
+/* Reaping: collecting the exit of every child that ended (workers, checkers and a new master
+ * of a binary upgrade), logging it, replacing a worker that died unasked, and closing the
+ * sockets that only a retired worker still held. */
 #ifndef SHOAL_MASTER_REAP_H
 #define SHOAL_MASTER_REAP_H
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "checker.h"
 #include "reload.h"
 #include "shoal/master/notify.h"
 #include "slots.h"
@@ -55,5 +56,6 @@ void shoal_master_reload(struct master *m)
 	shoal_master_spawn_raise_nofile(m);
 	log_info(&m->log, "reloaded %s: generation %u with %u workers", g->cfg.path, g->id, m->nslots);
 	shoal_master_spawn_all(m);
+	shoal_master_checker_start(m);
 	shoal_master_slots_gc(m);
 }

@@ -4,6 +4,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "checker.h"
 #include "handover.h"
 #include "reap.h"
 #include "reload.h"
@@ -19,6 +20,7 @@ static void signals_reopen_logs(struct master *m)
 		log_error(&m->log, "%s", err.msg);
 	for (size_t i = 0; i < m->nworkers; i++)
 		shoal_master_workers_signal(m, m->workers[i], SIGUSR1);
+	shoal_master_checker_reopen_logs(m);
 	log_info(&m->log, "reopened log files");
 }
 

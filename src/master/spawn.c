@@ -16,10 +16,10 @@
 /* Descriptors a worker needs beyond its connections: listeners, files being sent, logs. */
 #define NOFILE_SPARE 1024
 
-/* A worker inherits every descriptor of the master; it keeps only its own slot's sockets,
- * so that a socket the master closes is really closed once its last user is gone. */
-static void spawn_close_inherited(struct master *m, const struct shoal_generation *own,
-				  const int *keep, size_t nkeep)
+/* A worker keeps only its own slot's sockets, so that a socket the master closes is really
+ * closed once its last user is gone. */
+void shoal_master_spawn_close_inherited(struct master *m, const struct shoal_generation *own,
+					const int *keep, size_t nkeep)
 {
 	shoal_event_close(&m->loop);
 	close(m->signals.fd);
@@ -27,6 +27,9 @@ static void spawn_close_inherited(struct master *m, const struct shoal_generatio
 		close(m->pidfile.fd);
 	if (m->startup_fd >= 0)
 		close(m->startup_fd);
+	for (const struct master_checker *c = m->checkers; c; c = c->next)
+		if (c->ready_ev.fd >= 0)
+			close(c->ready_ev.fd);
 	for (size_t i = 0; i < m->nworkers; i++) {
 		const struct shoal_generation *g = m->workers[i]->gen;
 		if (m->workers[i]->ready_ev.fd >= 0)
@@ -55,7 +58,7 @@ static void spawn_run_child(struct master *m, struct shoal_generation *g, unsign
 		.stats_view = &m->stats.view,
 	};
 
-	spawn_close_inherited(m, g, listen_fds, g->naddrs);
+	shoal_master_spawn_close_inherited(m, g, listen_fds, g->naddrs);
 	shoal_log_set_role(&m->log, "worker %u", slot);
 	_exit(shoal_worker_run(&p));
 }

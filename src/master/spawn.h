@@ -18,6 +18,11 @@ void shoal_master_spawn_all(struct master *m);
  * deaths, schedules it in slot's respawn_at_ms. */
 void shoal_master_spawn_respawn(struct master *m, unsigned slot, uint64_t lived_ms);
 
+/* In a child just forked (a worker, the checker): closes the master's descriptors it must
+ * not hold, but for the sockets in keep and the roots of generation own (NULL: none). */
+void shoal_master_spawn_close_inherited(struct master *m, const struct shoal_generation *own,
+					const int *keep, size_t nkeep);
+
 /* Raises the open-file limit the workers inherit to what the current generation needs;
  * warns if it cannot. */
 void shoal_master_spawn_raise_nofile(struct master *m);

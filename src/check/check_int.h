@@ -1,0 +1,74 @@
+/* The probes of the checker, shared by the files of src/check/: check.c times them, opens
+ * their connections and publishes their results; a kind of probe (check_tcp.c, check_http.c)
+ * says what its connection's events come to. Private to this folder.
+ *
+ * One calling convention for every kind: init(p) once; then for each probe check.c opens
+ * p->conn (a non-blocking connect) and calls start(p), then on_event(p, events) for every
+ * event on it, until a step is not CHECK_PENDING. A kind sets p->detail with its result (an
+ * HTTP status, 0, or an errno negated) and never closes the connection nor decides when to
+ * give up: check.c does, at timeout_ms, with -ETIMEDOUT. */
+#ifndef SHOAL_CHECK_CHECK_INT_H
+#define SHOAL_CHECK_CHECK_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shoal/check/check.h"
+#include "shoal/net/timer.h"
+#include "shoal/upstream/conn.h"
+
+enum check_step {
+	CHECK_PENDING, /* wait for the connection's next event */
+	CHECK_PASSED,
+	CHECK_FAILED,
+};
+
+struct shoal_check_kind {
+	/* Once, when the checker is made: what every probe of p will use. -1: out of memory.
+	 * NULL: nothing to make. */
+	int (*init)(struct shoal_check_probe *p);
+	/* Frees what init made (also after a failed init). NULL: nothing to free. */
+	void (*dispose)(struct shoal_check_probe *p);
+	void (*start)(struct shoal_check_probe *p);
+	enum check_step (*on_event)(struct shoal_check_probe *p, uint32_t events);
+};
+
+/* The kinds, by enum shoal_check_type. */
+extern const struct shoal_check_kind shoal_check_tcp;
+extern const struct shoal_check_kind shoal_check_http;
+
+/* The timers of a group: every probe of it has the same interval and the same timeout, so
+ * each is a queue of its own (shoal/net/timer.h). */
+struct shoal_check_group {
+	const struct shoal_health_check_conf *conf;
+	struct shoal_timer_queue tick;    /* the next probe's start */
+	struct shoal_timer_queue timeout; /* the running probe's end */
+};
+
+/* The HTTP kind's bytes: the request, then the status line read back. */
+#define CHECK_HTTP_LINE 13 /* "HTTP/1.1 200 ": enough to know the status */
+
+struct check_http {
+	char *request; /* made once, at init */
+	size_t request_len, sent;
+	char line[CHECK_HTTP_LINE];
+	size_t line_len;
+	unsigned skip_match; /* in an interim (1xx) head: bytes of "\r\n\r\n" matched */
+	bool skipping;
+	bool connected;
+};
+
+struct shoal_check_probe {
+	struct shoal_check *check;
+	struct shoal_check_group *group;
+	struct shoal_upstream_server *server;
+	const struct shoal_check_kind *kind;
+	struct shoal_upstream_conn *conn; /* NULL between probes */
+	struct shoal_timer tick, timeout;
+	bool due;   /* the next probe came due while this one ran: it starts when this ends */
+	int detail; /* the kind's: an HTTP status, 0 for an open TCP connection, or -errno */
+	struct check_http http;
+};
+
+#endif
