@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shoal/state/format.h"
 #include "shoal/state/state.h"
 #include "shoal/state/upstream.h"
 
@@ -378,11 +379,147 @@ START_TEST(lock_excludes_another_master)
 }
 END_TEST
 
+static char *status_of(const struct shoal_state_upstream *e, uint64_t now_ms)
+{
+	static char buf[32];
+
+	shoal_state_format_status(buf, sizeof(buf), e, now_ms);
+	return buf;
+}
+
+START_TEST(status_names_the_reason_a_server_is_out)
+{
+	struct shoal_state_upstream e;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_str_eq(status_of(NULL, 0), "-");
+	ck_assert_str_eq(status_of(&e, 5000), "up");
+	ck_assert(shoal_state_format_up(&e, 5000));
+	atomic_store(&e.ejected_until_ms, 7001);
+	ck_assert_str_eq(status_of(&e, 5000), "ejected 3s");
+	ck_assert(!shoal_state_format_up(&e, 5000));
+	ck_assert_str_eq(status_of(&e, 7001), "up");
+	atomic_store(&e.check, SHOAL_STATE_CHECK_DOWN);
+	ck_assert_str_eq(status_of(&e, 5000), "down (check)");
+	atomic_store(&e.admin, SHOAL_STATE_ADMIN_DRAIN);
+	ck_assert_str_eq(status_of(&e, 5000), "draining");
+	atomic_store(&e.admin, SHOAL_STATE_ADMIN_DOWN);
+	ck_assert_str_eq(status_of(&e, 5000), "down (admin)");
+	atomic_store(&e.check, SHOAL_STATE_CHECK_UP);
+	atomic_store(&e.ejected_until_ms, 0);
+	ck_assert(!shoal_state_format_up(&e, 5000));
+}
+END_TEST
+
+START_TEST(check_shows_the_last_probe)
+{
+	struct shoal_state_upstream e;
+	char buf[32];
+
+	memset(&e, 0, sizeof(e));
+	shoal_state_format_check(buf, sizeof(buf), &e);
+	ck_assert_str_eq(buf, "-");
+	atomic_store(&e.last_check_ms, 10);
+	atomic_store(&e.check_detail, 503);
+	shoal_state_format_check(buf, sizeof(buf), &e);
+	ck_assert_str_eq(buf, "HTTP 503");
+	atomic_store(&e.check_detail, (uint32_t)-ECONNREFUSED);
+	shoal_state_format_check(buf, sizeof(buf), &e);
+	ck_assert_str_eq(buf, "ECONNREFUSED");
+	atomic_store(&e.check_detail, 0);
+	shoal_state_format_check(buf, sizeof(buf), &e);
+	ck_assert_str_eq(buf, "connected");
+}
+END_TEST
+
+/* What fn writes for e, as a string to free. */
+static char *cells_of(void (*fn)(FILE *, const struct shoal_state_upstream *, uint64_t),
+		      const struct shoal_state_upstream *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	fn(f, e, 1000);
+	ck_assert_int_eq(fclose(f), 0);
+	return text;
+}
+
+START_TEST(cells_and_json_show_the_entry_or_dashes)
+{
+	struct shoal_state_upstream e;
+	char *text;
+
+	memset(&e, 0, sizeof(e));
+	atomic_store(&e.admin, SHOAL_STATE_ADMIN_DRAIN);
+	atomic_store(&e.active, 4);
+	atomic_store(&e.weight, 25);
+	atomic_store(&e.ejected_total, 2);
+	atomic_store(&e.checks_passed, 8);
+	text = cells_of(shoal_state_format_cells, &e);
+	ck_assert_str_eq(text, " draining      -                    4      25         2");
+	free(text);
+	text = cells_of(shoal_state_format_cells, NULL);
+	ck_assert_str_eq(text, " -             -                    -       -         -");
+	free(text);
+	text = cells_of(shoal_state_format_json, &e);
+	ck_assert_str_eq(text, ", \"state\": \"draining\", \"admin\": \"drain\", \"check\": \"none\", "
+			 "\"check_result\": null, \"in_flight\": 4, \"admin_weight\": 25, "
+			 "\"ejected_left_ms\": 0, \"ejections_total\": 2, \"checks_passed\": 8, "
+			 "\"checks_failed\": 0");
+	free(text);
+	text = cells_of(shoal_state_format_json, NULL);
+	ck_assert_ptr_nonnull(strstr(text, ", \"state\": null, \"admin\": null"));
+	ck_assert_ptr_nonnull(strstr(text, ", \"checks_failed\": null"));
+	free(text);
+}
+END_TEST
+
+START_TEST(prometheus_labels_every_entry)
+{
+	struct tmp t;
+	struct shoal_state st;
+	struct shoal_state_upstream *e;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path);
+	f = open_memstream(&text, &len);
+	shoal_state_format_prometheus(f, &st, 1000);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_str_eq(text, "");
+	free(text);
+	e = shoal_state_upstream_add(&st, "a\"b", "127.0.0.1:9001", 1);
+	atomic_store(&e->active, 3);
+	atomic_store(&e->checks_failed, 5);
+	atomic_store(&e->ejected_until_ms, 2000);
+	shoal_state_upstream_add(&st, "app", "127.0.0.1:9002", 1);
+	f = open_memstream(&text, &len);
+	shoal_state_format_prometheus(f, &st, 1000);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE shoal_upstream_up gauge\n"
+				     "shoal_upstream_up{upstream=\"a\\\"b\",server=\"127.0.0.1:9001\"} 0\n"
+				     "shoal_upstream_up{upstream=\"app\",server=\"127.0.0.1:9002\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nshoal_upstream_in_flight{upstream=\"a\\\"b\","
+				     "server=\"127.0.0.1:9001\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE shoal_upstream_ejections_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nshoal_upstream_checks_total{upstream=\"a\\\"b\","
+				     "server=\"127.0.0.1:9001\",result=\"failed\"} 5\n"));
+	free(text);
+	shoal_state_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
 static Suite *state_suite(void)
 {
 	Suite *s = suite_create("state");
 	TCase *file = tcase_create("file");
 	TCase *entries = tcase_create("entries");
+	TCase *format = tcase_create("format");
 
 	tcase_add_test(file, create_publishes_an_empty_file);
 	tcase_add_test(file, create_replaces_a_previous_file);
@@ -395,8 +532,13 @@ static Suite *state_suite(void)
 	tcase_add_test(entries, entries_are_appended_and_found_by_name);
 	tcase_add_test(entries, names_are_cut_at_63_bytes);
 	tcase_add_test(entries, a_full_room_returns_null);
+	tcase_add_test(format, status_names_the_reason_a_server_is_out);
+	tcase_add_test(format, check_shows_the_last_probe);
+	tcase_add_test(format, cells_and_json_show_the_entry_or_dashes);
+	tcase_add_test(format, prometheus_labels_every_entry);
 	suite_add_tcase(s, file);
 	suite_add_tcase(s, entries);
+	suite_add_tcase(s, format);
 	return s;
 }
 
