@@ -458,10 +458,10 @@ START_TEST(cells_and_json_show_the_entry_or_dashes)
 	atomic_store(&e.ejected_total, 2);
 	atomic_store(&e.checks_passed, 8);
 	text = cells_of(shoal_state_format_cells, &e);
-	ck_assert_str_eq(text, " draining      -                    4      25         2");
+	ck_assert_str_eq(text, " draining      -                    4         25         2");
 	free(text);
 	text = cells_of(shoal_state_format_cells, NULL);
-	ck_assert_str_eq(text, " -             -                    -       -         -");
+	ck_assert_str_eq(text, " -             -                    -          -         -");
 	free(text);
 	text = cells_of(shoal_state_format_json, &e);
 	ck_assert_str_eq(text, ", \"state\": \"draining\", \"admin\": \"drain\", \"check\": \"none\", "

@@ -93,7 +93,7 @@ void shoal_state_format_check(char *buf, size_t size, const struct shoal_state_u
 		snprintf(buf, size, "error %d", -detail);
 }
 
-#define CELLS " %-13s %-13s %8s %7s %9s"
+#define CELLS " %-13s %-13s %8s %10s %9s"
 
 void shoal_state_format_heading(FILE *out)
 {
@@ -102,22 +102,20 @@ void shoal_state_format_heading(FILE *out)
 
 void shoal_state_format_cells(FILE *out, const struct shoal_state_upstream *e, uint64_t now_ms)
 {
-	char status[32], check[32], weight[16];
-	uint32_t w;
+	char status[32], check[32], active[16] = "-", weight[16] = "-", ejections[24] = "-";
 
 	shoal_state_format_status(status, sizeof(status), e, now_ms);
 	shoal_state_format_check(check, sizeof(check), e);
-	if (!e) {
-		fprintf(out, CELLS, status, check, "-", "-", "-");
-		return;
+	if (e) {
+		uint32_t w = LOAD(e->weight);
+		snprintf(active, sizeof(active), "%" PRIu32, LOAD(e->active));
+		snprintf(ejections, sizeof(ejections), "%" PRIu64, LOAD(e->ejected_total));
+		if (w)
+			snprintf(weight, sizeof(weight), "%" PRIu32, w);
+		else
+			snprintf(weight, sizeof(weight), "configured");
 	}
-	w = LOAD(e->weight);
-	if (w)
-		snprintf(weight, sizeof(weight), "%" PRIu32, w);
-	else
-		snprintf(weight, sizeof(weight), "default");
-	fprintf(out, " %-13s %-13s %8" PRIu32 " %7s %9" PRIu64, status, check, LOAD(e->active),
-		weight, LOAD(e->ejected_total));
+	fprintf(out, CELLS, status, check, active, weight, ejections);
 }
 
 static void format_json_null(FILE *out)

@@ -35,7 +35,7 @@ void shoal_state_format_status(char *buf, size_t size, const struct shoal_state_
 void shoal_state_format_check(char *buf, size_t size, const struct shoal_state_upstream *e);
 
 /* The columns of shoal_state_format_heading for e: state, check, requests in flight over
- * every worker, the weight shoalctl set ("default": the configured one), ejections ever.
+ * every worker, the weight shoalctl set (or "configured"), ejections ever.
  * All "-" when e is NULL (no state file, or no entry for the server). */
 void shoal_state_format_cells(FILE *out, const struct shoal_state_upstream *e, uint64_t now_ms);
 
