@@ -15,6 +15,7 @@
 #include "shoal/master/pidfile.h"
 #include "shoal/master/slot_sockets.h"
 #include "shoal/net/event.h"
+#include "shoal/state/state.h"
 #include "shoal/stats/stats.h"
 
 #define MAX_SLOTS 1024
@@ -33,6 +34,8 @@ struct master_worker {
 	uint64_t kill_at_ms; /* 0: no deadline */
 	int stats_index;     /* its slot in the stats file, -1: none */
 };
+
+struct master_state_seen;
 
 struct master_slot {
 	unsigned fast_deaths;
@@ -54,6 +57,11 @@ struct master {
 	struct master_worker **workers;
 	size_t nworkers, cap_workers;
 	struct shoal_stats stats;
+	struct shoal_state state; /* upstream health and loads, shared with every process */
+	struct master_state_seen *state_seen; /* each entry as last logged (state.c) */
+	unsigned state_nseen;
+	uint64_t next_state_ms; /* next look at the entries for changes; 0: none to look at */
+	bool state_full_logged;
 	/* Reaped during this event batch; freed after it, since an event of theirs (the
 	 * ready pipe) may still be pending in the same batch. */
 	struct master_worker **dead;
