@@ -38,6 +38,31 @@ int shoal_master_state_open(struct master *m, struct shoal_err *err)
 				  g->drop_privileges ? g->gid : (gid_t)-1, err);
 }
 
+static struct master_state_seen state_read(const struct shoal_state_upstream *e,
+					   uint64_t now_ms)
+{
+	return (struct master_state_seen){
+		.admin = LOAD(e->admin),
+		.weight = LOAD(e->weight),
+		.check = LOAD(e->check),
+		.ejected = LOAD(e->ejected_until_ms) > now_ms,
+		.ejected_total = LOAD(e->ejected_total),
+	};
+}
+
+/* New entries are compared from their first values on: a change made before the first look
+ * is still a change. */
+static void state_remember_new(struct master *m)
+{
+	unsigned n = shoal_state_upstream_count(&m->state);
+
+	for (unsigned i = m->state_nseen; i < n; i++)
+		m->state_seen[i] = state_read(shoal_state_upstream_at(&m->state, i), m->now_ms);
+	m->state_nseen = n;
+	if (!m->next_state_ms && n)
+		m->next_state_ms = m->now_ms + SHOAL_MASTER_STATE_WATCH_MS;
+}
+
 void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 {
 	const struct shoal_config *cfg = &g->cfg;
@@ -58,8 +83,7 @@ void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 			 m->state.path, SHOAL_STATE_UPSTREAM_ROOM, missed);
 		m->state_full_logged = true;
 	}
-	if (!m->next_state_ms && shoal_state_upstream_count(&m->state))
-		m->next_state_ms = m->now_ms + SHOAL_MASTER_STATE_WATCH_MS;
+	state_remember_new(m);
 }
 
 /* Never below zero: a count some worker already took back stays at zero. */
@@ -99,18 +123,6 @@ void shoal_master_state_reclaim(struct master *m, const struct master_worker *w)
 			 "server %.*s; they no longer count", w->slot, (int)w->pid,
 			 (unsigned long long)busy, NAMES(e));
 	}
-}
-
-static struct master_state_seen state_read(const struct shoal_state_upstream *e,
-					   uint64_t now_ms)
-{
-	return (struct master_state_seen){
-		.admin = LOAD(e->admin),
-		.weight = LOAD(e->weight),
-		.check = LOAD(e->check),
-		.ejected = LOAD(e->ejected_until_ms) > now_ms,
-		.ejected_total = LOAD(e->ejected_total),
-	};
 }
 
 static const char *state_weight(char buf[16], uint32_t weight)
@@ -171,6 +183,7 @@ void shoal_master_state_watch(struct master *m)
 	for (unsigned i = 0; i < n; i++) {
 		const struct shoal_state_upstream *e = shoal_state_upstream_at(&m->state, i);
 		struct master_state_seen is = state_read(e, m->now_ms);
+		/* An entry the other master of an upgrade appended is compared from now on. */
 		if (i < m->state_nseen && !quiet) {
 			state_log_admin(m, e, &m->state_seen[i], &is);
 			state_log_health(m, e, &m->state_seen[i], &is);
