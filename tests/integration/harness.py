@@ -176,6 +176,7 @@ class Server:
         self.error_log = os.path.join(self.dir, "error.log")
         self.pid_file = os.path.join(self.dir, "shoal.pid")
         self.stats_file = os.path.join(self.dir, "shoal.stats")
+        self.state_file = os.path.join(self.dir, "shoal.state")
         self.stdout_path = os.path.join(self.dir, "stdout.txt")
         self.stderr_path = os.path.join(self.dir, "stderr.txt")
         self.settings = {"workers": workers, "shutdown_timeout": shutdown_timeout}
@@ -226,6 +227,7 @@ class Server:
         settings.setdefault("error_log", self.error_log)
         settings.setdefault("pid_file", self.pid_file)
         settings.setdefault("stats_file", self.stats_file)
+        settings.setdefault("state_file", self.state_file)
         if os.geteuid() == 0 and "user" not in settings:
             settings.setdefault("allow_root", True)
         listen = settings.pop("listen", ["127.0.0.1:%d" % self.port])
