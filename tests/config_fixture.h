@@ -153,6 +153,45 @@ static inline void assert_same_locations(const struct shoal_server_conf *a,
 	}
 }
 
+static inline void assert_same_policy(const struct shoal_upstream_policy *x,
+				      const struct shoal_upstream_policy *y)
+{
+	ck_assert_int_eq(x->balance, y->balance);
+	ck_assert_int_eq(x->hash_key, y->hash_key);
+	ck_assert_pstr_eq(x->hash_name, y->hash_name);
+	ck_assert_int_eq(x->hash_balance_factor, y->hash_balance_factor);
+	ck_assert_int_eq(x->max_fails, y->max_fails);
+	ck_assert_int_eq(x->fail_timeout_ms, y->fail_timeout_ms);
+	ck_assert_int_eq(x->max_ejection_percent, y->max_ejection_percent);
+	ck_assert_uint_eq(x->nfail_status, y->nfail_status);
+	for (size_t i = 0; i < x->nfail_status; i++)
+		ck_assert_int_eq(x->fail_status[i], y->fail_status[i]);
+	ck_assert_int_eq(x->panic_threshold, y->panic_threshold);
+	ck_assert_int_eq(x->slow_start_ms, y->slow_start_ms);
+	ck_assert_int_eq(x->retries, y->retries);
+	ck_assert_int_eq(x->retry_timeout_ms, y->retry_timeout_ms);
+	ck_assert(x->retry_non_idempotent == y->retry_non_idempotent);
+}
+
+/* path and host are compared only where they apply: an http check. */
+static inline void assert_same_check(const struct shoal_health_check_conf *x,
+				     const struct shoal_health_check_conf *y)
+{
+	ck_assert_int_eq(x->type, y->type);
+	if (x->type == SHOAL_CHECK_NONE)
+		return;
+	ck_assert_int_eq(x->interval_ms, y->interval_ms);
+	ck_assert_int_eq(x->timeout_ms, y->timeout_ms);
+	ck_assert_int_eq(x->rise, y->rise);
+	ck_assert_int_eq(x->fall, y->fall);
+	if (x->type != SHOAL_CHECK_HTTP)
+		return;
+	ck_assert_pstr_eq(x->path, y->path);
+	ck_assert_pstr_eq(x->host, y->host);
+	ck_assert_int_eq(x->status_min, y->status_min);
+	ck_assert_int_eq(x->status_max, y->status_max);
+}
+
 static inline void assert_same_upstreams(const struct shoal_config *a, const struct shoal_config *b)
 {
 	ck_assert_uint_eq(a->nupstreams, b->nupstreams);
@@ -164,12 +203,16 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		for (size_t j = 0; j < x->nservers; j++) {
 			ck_assert(shoal_addr_equal(&x->servers[j].address, &y->servers[j].address));
 			ck_assert_int_eq(x->servers[j].weight, y->servers[j].weight);
+			ck_assert(x->servers[j].backup == y->servers[j].backup);
+			ck_assert(x->servers[j].down == y->servers[j].down);
 		}
 		ck_assert_int_eq(x->keepalive, y->keepalive);
 		ck_assert_int_eq(x->connect_timeout_ms, y->connect_timeout_ms);
 		ck_assert_int_eq(x->send_timeout_ms, y->send_timeout_ms);
 		ck_assert_int_eq(x->read_timeout_ms, y->read_timeout_ms);
 		ck_assert_int_eq(x->tunnel_timeout_ms, y->tunnel_timeout_ms);
+		assert_same_policy(&x->policy, &y->policy);
+		assert_same_check(&x->health_check, &y->health_check);
 	}
 }
 
@@ -184,6 +227,7 @@ static inline void assert_same_config(const struct shoal_config *a, const struct
 	ck_assert_int_eq(a->log_level, b->log_level);
 	ck_assert_int_eq(a->shutdown_timeout, b->shutdown_timeout);
 	ck_assert_str_eq(a->stats_file, b->stats_file);
+	ck_assert_str_eq(a->state_file, b->state_file);
 	ck_assert_int_eq(a->max_connections, b->max_connections);
 	ck_assert_int_eq(a->header_timeout, b->header_timeout);
 	ck_assert_int_eq(a->keepalive_timeout, b->keepalive_timeout);

@@ -28,6 +28,7 @@ static const char full_conf[] =
 	"log_level = \"debug\";\n"
 	"shutdown_timeout = 5;\n"
 	"stats_file = \"stats\";\n"
+	"state_file = \"/run/shoal/state\";\n"
 	"max_connections = 500L;\n"
 	"header_timeout = 20;\n"
 	"keepalive_timeout = 0;\n"
@@ -61,6 +62,7 @@ START_TEST(test_full_config)
 	ck_assert_int_eq(cfg.log_level, SHOAL_LOG_DEBUG);
 	ck_assert_int_eq(cfg.shutdown_timeout, 5);
 	expect_str(cfg.stats_file, "stats");
+	ck_assert_str_eq(cfg.state_file, "/run/shoal/state");
 	ck_assert_int_eq(cfg.max_connections, 500);
 	ck_assert_int_eq(cfg.header_timeout, 20);
 	ck_assert_int_eq(cfg.keepalive_timeout, 0);
@@ -102,6 +104,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg.log_level, SHOAL_LOG_INFO);
 	ck_assert_int_eq(cfg.shutdown_timeout, 30);
 	ck_assert_str_eq(cfg.stats_file, "/dev/shm/shoal.stats");
+	ck_assert_str_eq(cfg.state_file, "/dev/shm/shoal.state");
 	ck_assert_int_eq(cfg.max_connections, 10000);
 	ck_assert_int_eq(cfg.header_timeout, 10);
 	ck_assert_int_eq(cfg.keepalive_timeout, 75);
@@ -133,6 +136,7 @@ START_TEST(test_relative_paths_follow_config_dir)
 		   "pid_file = \"run/shoal.pid\";\n"
 		   "error_log = \"./log/error.log\";\n"
 		   "stats_file = \"stats\";\n"
+		   "state_file = \"run/state\";\n"
 		   "servers = ({ listen = [\"127.0.0.1:8080\"]; root = \".\"; },\n"
 		   "           { listen = [\"127.0.0.1:8081\"]; root = \"www\"; });\n");
 	/* The file is found from the cwd, but what it names must not depend on the cwd. */
@@ -142,6 +146,7 @@ START_TEST(test_relative_paths_follow_config_dir)
 	expect_str(cfg.pid_file, "etc/run/shoal.pid");
 	expect_str(cfg.error_log, "etc/log/error.log");
 	expect_str(cfg.stats_file, "etc/stats");
+	expect_str(cfg.state_file, "etc/run/state");
 	expect_str(cfg.servers[0].root, "etc");
 	expect_str(cfg.servers[1].root, "etc/www");
 	shoal_config_free(&cfg);
@@ -202,6 +207,8 @@ static const struct error_case error_cases[] = {
 	{ "pid_file = 5;\n" MIN_SERVERS, 1, "pid_file", "must be a string, not an integer" },
 	{ "pid_file = \"\";\n" MIN_SERVERS, 1, "pid_file", "must not be empty" },
 	{ "stats_file = \"\";\n" MIN_SERVERS, 1, "stats_file", "must not be empty" },
+	{ "state_file = \"\";\n" MIN_SERVERS, 1, "state_file", "must not be empty" },
+	{ "state_file = 1;\n" MIN_SERVERS, 1, "state_file", "must be a string, not an integer" },
 	{ "error_log = [\"a\"];\n" MIN_SERVERS, 1, "error_log", "must be a string, not an array" },
 	{ "user = \"\";\n" MIN_SERVERS, 1, "user", "must not be empty" },
 	{ "log_level = \"verbose\";\n" MIN_SERVERS, 1, "log_level",
@@ -320,7 +327,8 @@ START_TEST(test_dump_fills_defaults)
 	static const char *const keys[] = {
 		"\nworkers = ", "\n# user is unset", "\n# group is unset", "\npid_file = ",
 		"\nerror_log = \"stderr\";", "\nlog_level = \"info\";", "\nshutdown_timeout = 30;",
-		"\nstats_file = \"/dev/shm/shoal.stats\";", "\nmax_connections = 10000;",
+		"\nstats_file = \"/dev/shm/shoal.stats\";", "\nstate_file = \"/dev/shm/shoal.state\";",
+		"\nmax_connections = 10000;",
 		"\nheader_timeout = 10;", "\nkeepalive_timeout = 75;",
 		"\nmax_keepalive_requests = 10000;", "\nmax_header_size = 8192;", "\nservers = (",
 		" listen = [ \"127.0.0.1:8080\" ];", " backlog = 4096;", " root = \"/",

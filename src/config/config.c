@@ -14,6 +14,7 @@
 #include "shoal/config/config.h"
 #include "shoal/http/parser.h"
 #include "shoal/net/acl.h"
+#include "shoal/state/state.h"
 
 /* ---- workers: a count or "auto" ---- */
 
@@ -130,6 +131,7 @@ static const struct shoal_conf_key top_keys[] = {
 	TOP_KEY(stop_delay, shoal_schema_int, .min = 0, .max = 3600, .def_int = 0),
 	TOP_KEY(health_path, shoal_schema_string, .def_str = NULL, .check = check_url_path),
 	TOP_KEY(stats_file, shoal_schema_path, .def_str = "/dev/shm/shoal.stats"),
+	TOP_KEY(state_file, shoal_schema_path, .def_str = SHOAL_STATE_DEFAULT_PATH),
 	TOP_KEY(stats_export, shoal_schema_log_target, .def_str = "off", .keyword = "off"),
 	TOP_KEY(stats_interval, shoal_schema_int, .min = 1, .max = 3600, .def_int = 15),
 	TOP_KEY(status_path, shoal_schema_string, .def_str = NULL, .check = check_url_path),

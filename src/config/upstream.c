@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "balance.h"
+#include "health_check.h"
 #include "upstream.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
@@ -66,14 +68,24 @@ static const struct shoal_conf_kind kind_address = { parse_address, NULL, dump_a
 static const struct shoal_conf_key peer_keys[] = {
 	PEER_KEY(address, kind_address, .required = true),
 	PEER_KEY(weight, shoal_schema_int, .min = 1, .max = 1000, .def_int = 1),
+	PEER_KEY(backup, shoal_schema_bool, .def_int = 0),
+	PEER_KEY(down, shoal_schema_bool, .def_int = 0),
 };
 
-/* One server twice would count its stats twice under one label; weight says "more often". */
+/* One server twice would count its stats twice under one label; weight says "more often".
+ * Backups stand in for primaries: a group of backups alone has nothing to stand in for, and
+ * is a mistake (down, by contrast, is how a group is emptied on purpose). */
 static int finish_peers(const struct shoal_conf_key *key, void *groups, size_t n,
 			const config_setting_t *list, struct shoal_conf_ctx *ctx)
 {
 	const struct shoal_upstream_server_conf *peers = groups;
+	size_t backups = 0;
 
+	for (size_t i = 0; i < n; i++)
+		backups += peers[i].backup;
+	if (backups == n)
+		return shoal_schema_fail(ctx, list, key->name, -1,
+					 "a group needs at least one server that is not backup");
 	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned int)i);
 		char name[64];
@@ -112,6 +124,17 @@ const char *shoal_upstream_check_name(const char *name)
 	{ .name = #f, .kind = &shoal_schema_duration,                                      \
 	  .offset = offsetof(struct shoal_upstream_conf, f##_ms), .min = 1,                \
 	  .max = (max_s) * 1000LL, .def_int = (def_s) * 1000LL }
+#define POLICY_KEY(f, k, ...)                                                              \
+	{ .name = #f, .kind = &(k), .offset = offsetof(struct shoal_upstream_conf, policy.f), \
+	  __VA_ARGS__ }
+/* A key whose kind needs nothing more of the table. */
+#define POLICY_KIND(f, k) \
+	{ .name = #f, .kind = &(k), .offset = offsetof(struct shoal_upstream_conf, policy.f) }
+/* Seconds from min_ms milliseconds to 3600, kept in policy.f_ms. */
+#define POLICY_SECONDS(f, min_ms, def_ms)                                                  \
+	{ .name = #f, .kind = &shoal_schema_duration,                                      \
+	  .offset = offsetof(struct shoal_upstream_conf, policy.f##_ms), .min = (min_ms),  \
+	  .max = 3600 * 1000LL, .def_int = (def_ms) }
 
 static const struct shoal_conf_key upstream_keys[] = {
 	UPSTREAM_KEY(name, shoal_schema_string, .required = true, .check = shoal_upstream_check_name),
@@ -123,6 +146,25 @@ static const struct shoal_conf_key upstream_keys[] = {
 	TIMEOUT_KEY(send_timeout, 3600, 60),
 	TIMEOUT_KEY(read_timeout, 3600, 60),
 	TIMEOUT_KEY(tunnel_timeout, 86400, 3600),
+	/* balance before the keys whose kinds check it. */
+	POLICY_KIND(balance, shoal_balance_algorithm),
+	POLICY_KIND(hash_key, shoal_balance_hash_key),
+	POLICY_KEY(hash_balance_factor, shoal_balance_hash_factor, .min = 101, .max = 10000,
+		   .def_int = 0),
+	POLICY_KEY(max_fails, shoal_schema_int, .min = 0, .max = 1000, .def_int = 1),
+	POLICY_SECONDS(fail_timeout, 1, 10000),
+	POLICY_KEY(max_ejection_percent, shoal_schema_int, .min = 0, .max = 100, .def_int = 50),
+	POLICY_KEY(fail_status, shoal_balance_statuses,
+		   .count_offset = offsetof(struct shoal_upstream_conf, policy.nfail_status),
+		   .min = 500, .max = 599),
+	POLICY_KEY(panic_threshold, shoal_schema_int, .min = 0, .max = 100, .def_int = 0),
+	POLICY_SECONDS(slow_start, 0, 0),
+	/* 16 tries at most, SHOAL_UPSTREAM_TRIES_MAX of the upstream layer. */
+	POLICY_KEY(retries, shoal_schema_int, .min = 0, .max = 15, .def_int = 2),
+	POLICY_SECONDS(retry_timeout, 0, 0),
+	POLICY_KEY(retry_non_idempotent, shoal_schema_bool, .def_int = 0),
+	{ .name = "health_check", .kind = &shoal_health_check_kind,
+	  .offset = offsetof(struct shoal_upstream_conf, health_check) },
 };
 
 /* ---- checks across groups ---- */

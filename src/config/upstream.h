@@ -1,14 +1,15 @@
 /* The upstream groups of the configuration file, "upstreams = ( { name = ...; servers = ...;
- * } )", each read into a struct shoal_upstream_conf: the keys of a group and of each of its
- * servers, with their checks, and the checks across groups. Private to src/config. */
+ * } )", each read into a struct shoal_upstream_conf: the keys of a group (those of balancing
+ * and health by the kinds of balance.h and health_check.h) and of each of its servers, with
+ * their checks, and the checks across groups. Private to src/config. */
 #ifndef SHOAL_CONFIG_UPSTREAM_H
 #define SHOAL_CONFIG_UPSTREAM_H
 
 #include "schema.h"
 
 /* The section of a key of kind shoal_schema_groups whose field is a struct
- * shoal_upstream_conf *. Once all are read, it fails if two groups have the same name,
- * naming the line of the second. */
+ * shoal_upstream_conf *. It fails on a group whose servers are all backup, and once all are
+ * read, if two groups have the same name, naming the line of the second. */
 extern const struct shoal_conf_section shoal_upstream_section;
 
 /* NULL if name may name an upstream group, else what is wrong with it (a check function of

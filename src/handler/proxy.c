@@ -11,6 +11,7 @@
 #include "shoal/handler/reply.h"
 #include "shoal/http/forward.h"
 #include "shoal/stats/upstream.h"
+#include "shoal/upstream/health.h"
 #include "shoal/upstream/pool.h"
 
 /* Exchanges kept for reuse; more are freed when they end. */
@@ -117,6 +118,7 @@ static void px_release_upstream(struct shoal_proxy_exchange *x, bool keep)
 	if (!x->uc)
 		return;
 	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, -1);
+	shoal_upstream_busy(x->server, -1);
 	if (keep) {
 		x->uc->requests++;
 		shoal_upstream_pool_put(x->uc);
@@ -144,6 +146,8 @@ static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
 	int index = x->server->stats_index;
 
 	*cl->in_pos = x->rq.in_cur;
+	if (x->rs.status && !x->reported)
+		shoal_upstream_report(x->server, SHOAL_UPSTREAM_OK, x->env->ctx->now_ms);
 	if (x->rs.status) {
 		shoal_out_note(cl->out, x->rs.status, x->rs.body_bytes);
 		shoal_stats_upstream_response(stats, index, x->rs.status, x->ttfb_us);
@@ -204,12 +208,13 @@ static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
 		}
 	}
 	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, 1);
+	shoal_upstream_busy(x->server, 1);
 	return 0;
 }
 
 /* A kept-alive connection may have been closed by the server just as the request went out:
  * sent again once on a fresh one, as long as no response byte came and the body is still
- * at hand. */
+ * at hand. Not the server's failure: its health is not charged. */
 static bool px_retry(struct shoal_proxy_exchange *x)
 {
 	if (x->retried || !x->uc || !x->uc->requests || x->rs.bytes_in || x->rq.from_socket)
@@ -223,7 +228,104 @@ static bool px_retry(struct shoal_proxy_exchange *x)
 	return true;
 }
 
-/* The upstream failed: sent again if that is safe, else a 502 (or the end of the client's
+/* The outcome of this try goes to the passive health rules once. */
+static void px_report_failure(struct shoal_proxy_exchange *x)
+{
+	x->reported = true;
+	shoal_upstream_report(x->server, SHOAL_UPSTREAM_FAILED, x->env->ctx->now_ms);
+}
+
+/* Methods a server may receive twice without harm (RFC 9110, 9.2.2). */
+static bool px_idempotent(int method)
+{
+	return method == SHOAL_HTTP_GET || method == SHOAL_HTTP_HEAD || method == SHOAL_HTTP_PUT ||
+	       method == SHOAL_HTTP_DELETE || method == SHOAL_HTTP_OPTIONS ||
+	       method == SHOAL_HTTP_TRACE;
+}
+
+/* Whether the request may be tried on another server: nothing of an answer reached the
+ * client, the body is still at hand, tries and retry_timeout are left, and, once the request
+ * may have reached the server (sent), the method allows a second delivery. */
+static bool px_may_retry(const struct shoal_proxy_exchange *x, bool sent)
+{
+	const struct shoal_upstream_policy *p = &x->group->conf->policy;
+
+	if (x->rs.started || x->client_queued || x->rq.from_socket ||
+	    x->tries >= (unsigned)p->retries)
+		return false;
+	if (sent && !p->retry_non_idempotent && !px_idempotent(x->method))
+		return false;
+	return !p->retry_timeout_ms ||
+	       x->env->ctx->now_ms - x->first_ms < (uint64_t)p->retry_timeout_ms;
+}
+
+/* The server of the next try; false (and x->server unchanged) when the group has none, or
+ * for a retry, none it has not tried: a server is not asked twice for one request (a
+ * server that timed out would make the client wait that long again). */
+static bool px_choose(struct shoal_proxy_exchange *x)
+{
+	struct shoal_upstream_pick *pick = &x->pick;
+	struct shoal_upstream_server *s;
+
+	pick->now_ms = x->env->ctx->now_ms;
+	s = shoal_upstream_select(x->group, pick);
+	if (!s || (pick->ntried && !pick->avoid_tried))
+		return false;
+	x->server = s;
+	if (pick->ntried < SHOAL_UPSTREAM_TRIES_MAX)
+		pick->tried[pick->ntried++] = s->index;
+	return true;
+}
+
+/* After a failed try (counted, logged, reported): readies the next one on the server the
+ * balancer picks, if the request may go on. */
+static bool px_advance(struct shoal_proxy_exchange *x, bool sent)
+{
+	if (!px_may_retry(x, sent))
+		return false;
+	px_drop_upstream(x);
+	x->tries++;
+	if (!px_choose(x))
+		return false;
+	x->retried = x->reported = false;
+	px_response_reset(x);
+	shoal_proxy_request_restart(x);
+	return true;
+}
+
+static void px_connect_error(struct shoal_proxy_exchange *x, int err)
+{
+	px_count_failure(x, SHOAL_STATS_UPSTREAM_CONNECT);
+	px_log(x, "connect", err);
+	px_report_failure(x);
+}
+
+/* Starts the try on x->server, and on the next servers while connecting fails at once.
+ * False when no server could be tried: the caller answers 502. */
+static bool px_begin(struct shoal_proxy_exchange *x)
+{
+	for (;;) {
+		shoal_stats_upstream_request(px_stats(x), x->server->stats_index);
+		if (px_connect(x, false) == 0)
+			return true;
+		px_connect_error(x, errno);
+		if (!px_advance(x, false))
+			return false;
+	}
+}
+
+/* After a failed try: the next one runs, or the client gets status. */
+static void px_next_or_fail(struct shoal_proxy_exchange *x, bool sent, int status)
+{
+	if (px_advance(x, sent) && px_begin(x)) {
+		px_run(x);
+		return;
+	}
+	px_fail(x, status);
+}
+
+/* The upstream failed: sent again on a fresh connection if a kept-alive one went stale,
+ * else tried on another server where that is safe, else a 502 (or the end of the client's
  * connection once the response started), logged once. */
 static void px_upstream_failed(struct shoal_proxy_exchange *x, enum px_stop why)
 {
@@ -242,14 +344,33 @@ static void px_upstream_failed(struct shoal_proxy_exchange *x, enum px_stop why)
 		px_log(x, x->rs.started ? "closed in the response" : "closed before responding", 0);
 	else
 		px_log(x, x->rs.started ? "failed in the response" : "failed", err);
-	px_fail(x, 502);
+	px_report_failure(x);
+	px_next_or_fail(x, true, 502);
+}
+
+/* A response head with a fail_status: the server is charged with a failure; the request
+ * goes to another server if it may, else the response is relayed as it is. */
+static void px_status_failed(struct shoal_proxy_exchange *x)
+{
+	const struct shoal_http_response *r = &x->env->resp;
+
+	shoal_stats_upstream_response(px_stats(x), x->server->stats_index, r->status, x->ttfb_us);
+	px_report_failure(x);
+	if (px_may_retry(x, true)) {
+		if (x->env->ctx->log)
+			log_warn(x->env->ctx->log, "upstream \"%s\" server %s: answered %d",
+				 x->group->conf->name, x->server->conf->address.text, r->status);
+		px_next_or_fail(x, true, 502);
+		return;
+	}
+	x->rs.pass_status = true;
+	px_run(x);
 }
 
 static void px_connect_failed(struct shoal_proxy_exchange *x, int err)
 {
-	px_count_failure(x, SHOAL_STATS_UPSTREAM_CONNECT);
-	px_log(x, "connect", err);
-	px_fail(x, 502);
+	px_connect_error(x, err);
+	px_next_or_fail(x, false, 502);
 }
 
 /* ---- timeouts ---- */
@@ -310,7 +431,8 @@ static void px_on_timer(struct shoal_timer *t)
 	px_log(x, x->timer_q == &q->connect_q ? "connect timed out"
 		  : x->timer_q == &q->send_q ? "timed out taking the request"
 		  : "timed out responding", 0);
-	px_fail(x, 504);
+	px_report_failure(x);
+	px_next_or_fail(x, x->timer_q != &q->connect_q, 504);
 }
 
 /* ---- running ---- */
@@ -380,6 +502,9 @@ static void px_run(struct shoal_proxy_exchange *x)
 	case PX_CLIENT_GONE:
 	case PX_CLIENT_BAD:
 		px_client_failed(x, PX_CLIENT_GONE);
+		return;
+	case PX_UP_STATUS:
+		px_status_failed(x);
 		return;
 	default:
 		px_upstream_failed(x, rs);
@@ -496,8 +621,11 @@ static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *r
 	x->site = req->site;
 	x->group = u;
 	x->queues = &x->env->queues[u - x->env->set.groups];
-	x->pick = (struct shoal_upstream_pick){ .now_ms = req->ctx->now_ms };
-	x->server = shoal_upstream_select(u, &x->pick);
+	if (u->conf->policy.balance == SHOAL_BALANCE_HASH)
+		x->pick.hash = shoal_proxy_key_hash(req, &u->conf->policy, &x->env->set);
+	x->server = NULL;
+	px_choose(x);
+	x->first_ms = req->ctx->now_ms;
 	x->start_us = shoal_clock_mono_us();
 	x->keep_alive = req->keep_alive;
 	x->method = (int)http->method;
@@ -537,11 +665,7 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 		return false;
 	}
 	shoal_proxy_request_restart(x);
-	shoal_stats_upstream_request(px_stats(x), x->server->stats_index);
-	if (px_connect(x, false) < 0) {
-		int err = errno;
-		px_count_failure(x, SHOAL_STATS_UPSTREAM_CONNECT);
-		px_log(x, "connect", err);
+	if (!px_begin(x)) {
 		px_put(x);
 		shoal_reply_error(req->ctx, req->site, req->out, 502, http->version, req->keep_alive,
 				  http->method == SHOAL_HTTP_HEAD);

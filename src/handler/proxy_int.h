@@ -24,6 +24,8 @@ enum px_stop {
 	PX_UP_BROKEN,   /* the upstream connection failed (errno in up_errno) */
 	PX_UP_CLOSED,   /* the upstream closed before the response was complete */
 	PX_UP_INVALID,  /* the upstream's response could not be read or relayed */
+	PX_UP_STATUS,   /* the upstream answered with one of its group's fail_status, which is
+			 * not yet relayed: proxy.c tries another server or passes it on */
 	PX_CLIENT_GONE, /* the client's connection failed or ended early */
 	PX_CLIENT_BAD,  /* the client's body is malformed */
 };
@@ -62,6 +64,7 @@ struct px_response {
 	bool upstream_keep;      /* the upstream keeps the connection after this response */
 	bool client_keep;        /* the client connection may go on after this response */
 	bool head_done, started, done, extra;
+	bool pass_status;        /* relay a fail_status head: no other server will be tried */
 	bool first_read_done;    /* the first read of a response is short: see PX_FIRST_READ */
 	int pipe[2];             /* splicing: the pipe the body passes through; -1: none */
 	uint32_t pipe_len;       /* bytes in it */
@@ -84,6 +87,9 @@ struct shoal_proxy_exchange {
 	uint64_t client_queued; /* bytes queued for the client */
 	int up_errno;
 	const struct shoal_site *site;
+	uint64_t first_ms;      /* when the first try began: retry_timeout counts from it */
+	unsigned tries;         /* tries on another server after the first */
+	bool reported;          /* this try's outcome went to the health rules */
 	bool up_readable, up_writable, up_hup, up_broken, connecting, retried;
 	bool tunnel;            /* the client asked for an upgrade */
 	bool tunnelling;        /* the upstream agreed: bytes flow both ways */
@@ -135,6 +141,11 @@ size_t shoal_proxy_io_last_chunk(struct shoal_out *out);
 
 /* Moves the request (head, then body) towards the upstream until it has to wait. */
 enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x);
+
+/* proxy_key.c: the hash of req's key for balance = hash (hash_key of p); a request without
+ * the header or cookie named gets a random one. */
+uint64_t shoal_proxy_key_hash(const struct shoal_handler_req *req,
+			      const struct shoal_upstream_policy *p, struct shoal_upstream_set *set);
 /* Queues the request head and body from their start again, for a resend (and at first). */
 void shoal_proxy_request_restart(struct shoal_proxy_exchange *x);
 

@@ -4,6 +4,7 @@
 #include "proxy_int.h"
 #include "shoal/base/clock.h"
 #include "shoal/http/forward.h"
+#include "shoal/upstream/health.h"
 
 /* Sends what the client's batch holds: earlier answers, then ours. */
 static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
@@ -62,11 +63,12 @@ static bool rs_final_head(struct shoal_proxy_exchange *x, const struct shoal_htt
 }
 
 /* What handling the window's bytes came to. */
-enum { RS_NEED, RS_PROGRESS, RS_TUNNEL, RS_NO_ROOM, RS_INVALID = -1 };
+enum { RS_NEED, RS_PROGRESS, RS_TUNNEL, RS_NO_ROOM, RS_STATUS, RS_INVALID = -1 };
 
 /* Parses a head at the window's read position: RS_PROGRESS when one was handled, RS_NEED
  * when more bytes are needed, RS_NO_ROOM when the batch must be sent first, RS_TUNNEL when it
- * switched protocols, RS_INVALID. */
+ * switched protocols, RS_STATUS when a final head has a fail_status (nothing of it relayed,
+ * nothing consumed), RS_INVALID. */
 static int rs_head(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
@@ -85,6 +87,8 @@ static int rs_head(struct shoal_proxy_exchange *x)
 		rs->scanned = 0;
 		return RS_PROGRESS;
 	}
+	if (r->status >= 200 && !rs->pass_status && shoal_upstream_fail_status(x->group, r->status))
+		return RS_STATUS;
 	if (r->status < 200 ? !rs_queue_head(x, r, true, false) : !rs_final_head(x, r))
 		return shoal_out_empty(x->client->out) ? RS_INVALID : RS_NO_ROOM;
 	rs->pos += (uint32_t)rc;
@@ -234,6 +238,8 @@ enum px_stop shoal_proxy_response_pump(struct shoal_proxy_exchange *x)
 				return PX_UP_INVALID;
 			if (rc == RS_TUNNEL)
 				return PX_TUNNEL;
+			if (rc == RS_STATUS)
+				return PX_UP_STATUS;
 			if (rc == RS_PROGRESS)
 				continue;
 		}

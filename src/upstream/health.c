@@ -124,7 +124,10 @@ static void health_failure(struct shoal_upstream_server *s, uint64_t now_ms)
 	uint64_t start = LOAD(e->fail_window_ms);
 	unsigned fails;
 
-	if (now_ms - start >= (uint64_t)p->fail_timeout_ms &&
+	/* Not now_ms - start: another worker, its clock read a moment later, may have opened
+	 * the window after this failure's now_ms, and the difference would wrap around and
+	 * open a new window, dropping the failures counted in this one. */
+	if (now_ms >= start + (uint64_t)p->fail_timeout_ms &&
 	    atomic_compare_exchange_strong_explicit(&e->fail_window_ms, &start, now_ms,
 						    memory_order_relaxed, memory_order_relaxed)) {
 		STORE(e->fails, 1);

@@ -47,7 +47,9 @@ where said.
   /big/N              N bytes of pattern by Content-Length, sent as fast as the peer takes
                       them, 1 MiB a write; bytes sent so far in big_sent
 
-Anything else is 404. accepted() counts the connections accepted; close_idle() shuts the ones
+Anything else is 404. answer_all(status, delay) overrides every path from then on: each request
+waits delay seconds, then (with a status) gets that status instead of its behaviour; answer_all()
+ends it. accepted() counts the connections accepted; close_idle() shuts the ones
 waiting for a request; fail_next_reuse() makes the next request that arrives on a connection
 already used close that connection unanswered, once (counted in reuse_failures).
 """
@@ -190,6 +192,7 @@ class Origin:
         self.slow_received = 0
         self.reuse_failures = 0
         self._fail_next_reuse = False
+        self._all = (None, 0.0)
         self._stopped = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -223,6 +226,10 @@ class Origin:
             except OSError:
                 pass
         return len(idle)
+
+    def answer_all(self, status=None, delay=0.0):
+        with self.lock:
+            self._all = (status, delay)
 
     def fail_next_reuse(self, armed=True):
         with self.lock:
@@ -278,6 +285,13 @@ class Origin:
                     if fail:
                         self._fail_next_reuse = False
                         self.reuse_failures += 1
+                    status, delay = self._all
+                if delay:
+                    time.sleep(delay)
+                if status and not fail:
+                    self._read_body(conn, req)
+                    self._respond(conn, status, b"answer_all %d\n" % status)
+                    continue
                 if fail or not self._dispatch(conn, req) or req.wants_close():
                     return
         except (OSError, ValueError, EOFError):

@@ -23,15 +23,19 @@ MAN_DIR = os.path.join(SOURCE_DIR, "man")
 PAGES = {"shoal.8": 8, "shoal.conf.5": 5, "shoalctl.1": 1}
 SECTIONS = {"GLOBAL SETTINGS": "top", "SERVER SETTINGS": "server",
             "UPSTREAM SETTINGS": "upstream", "UPSTREAM SERVER SETTINGS": "upstream_server",
-            "LOCATION SETTINGS": "location"}
+            "LOCATION SETTINGS": "location", "HEALTH CHECK SETTINGS": "health_check"}
 # The lists of groups, by the scope they are in and their key: the scope of their keys.
 LISTS = {("top", "servers"): "server", ("top", "upstreams"): "upstream",
          ("upstream", "servers"): "upstream_server", ("server", "locations"): "location"}
+# The single groups ( key = { ... } ), likewise.
+GROUPS = {("upstream", "health_check"): "health_check"}
 # Keys the base configuration below sets (every configuration has the first ones), and the
-# root of a location, which cannot be set beside the proxy the base location has.
+# root of a location, which cannot be set beside the proxy the base location has. The base
+# group hashes, so that the keys only a hash group may set are printed and can be set.
 BASE = {"top": {"servers", "upstreams"}, "server": {"listen", "root", "locations"},
-        "upstream": {"name", "servers"}, "upstream_server": {"address"},
-        "location": {"path", "proxy", "root"}}
+        "upstream": {"name", "servers", "balance", "health_check"},
+        "upstream_server": {"address"}, "location": {"path", "proxy", "root"},
+        "health_check": {"type"}}
 INSTALL_TIMEOUT = 50
 
 _ESCAPES = [(r"\(dq", '"'), (r"\(aq", "'"), (r"\-", "-"), (r"\%", ""), (r"\&", ""),
@@ -74,8 +78,8 @@ def documented_keys():
 
 def dumped_entries(text):
     """Yields (scope, key, line) for each key of `shoal -T`: top-level keys at column 0, the
-    keys of the groups of a list four columns right of the list's key; an unset key is
-    printed as a comment."""
+    keys of the groups of a list four columns right of the list's key, those of a single
+    group two columns right of its key; an unset key is printed as a comment."""
     scopes = {0: "top"}
     for line in text.splitlines():
         m = re.match(r"( *)(?:# )?([a-z_]+)(?: = | is unset$)", line)
@@ -85,6 +89,8 @@ def dumped_entries(text):
         yield scopes[indent], key, line
         if line.endswith(" = ("):
             scopes[indent + 4] = LISTS[(scopes[indent], key)]
+        elif line.endswith(" = {"):
+            scopes[indent + 2] = GROUPS[(scopes[indent], key)]
 
 
 def dumped_keys(text):
@@ -115,7 +121,7 @@ def sample_values():
     return {"user": '"%s"' % pwd.getpwuid(os.getuid()).pw_name,
             "group": '"%s"' % grp.getgrgid(os.getgid()).gr_name,
             "status_path": '"/status"', "health_path": '"/healthz"',
-            "proxy_host": '"app.internal:8080"'}
+            "proxy_host": '"app.internal:8080"', "host": '"app.internal"'}
 
 
 def out_of_range(low, high, kind):
@@ -134,6 +140,11 @@ upstreams = (
         %(upstream_server)s
       }
     );
+    balance = "hash";
+    health_check = {
+      type = "http";
+      %(health_check)s
+    };
     %(upstream)s
   }
 );
@@ -163,13 +174,14 @@ class ConfigPageTest(unittest.TestCase):
         self.keys = documented_keys()
         self.port = harness.free_port()
 
-    def config(self, top="", server="", upstream="", upstream_server="", location=""):
-        """Writes the least configuration with one group of each list, with a line added in
-        any of them."""
+    def config(self, top="", server="", upstream="", upstream_server="", location="",
+               health_check=""):
+        """Writes the least configuration with one group of each list and of each single
+        group, with a line added in any of them."""
         with open(self.conf, "w") as f:
             f.write(BASE_CONFIG % {"top": top, "server": server, "upstream": upstream,
                                    "upstream_server": upstream_server, "location": location,
-                                   "port": self.port})
+                                   "health_check": health_check, "port": self.port})
         return self.conf
 
     def line_for(self, scope, key, value):

@@ -4,6 +4,9 @@
  * drain) is each server's entry in the state file, `shared` (shoal/state/upstream.h), read
  * and written through shoal/upstream/health.h.
  *
+ * upstream.c makes and frees the groups; select.c chooses a server for a try (the tiers,
+ * the candidates, the random source and the key hash the balancers share).
+ *
  * Memory: the set, its groups and servers are made once at worker start. Connections are
  * structs recycled through the set (see upstream/conn.h); none is allocated per request
  * once the pools are warm. */
