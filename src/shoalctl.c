@@ -1,4 +1,6 @@
-/* shoalctl: reads the live statistics a running shoal publishes (the file: shoal/stats/stats.h). */
+/* shoalctl: reads the live statistics a running shoal publishes (the file:
+ * shoal/stats/stats.h) and the shared upstream state (shoal/state/state.h), and changes an
+ * upstream server's admin state and weight in the latter. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -16,6 +18,9 @@
 #include <unistd.h>
 
 #include "shoal/base/clock.h"
+#include "shoal/state/format.h"
+#include "shoal/state/state.h"
+#include "shoal/state/upstream.h"
 #include "shoal/stats/stats.h"
 #include "shoal/stats/format.h"
 
@@ -24,12 +29,19 @@
 #define TOP_FIXED_LINES 12
 /* How often top looks for a stats file recreated by a restarted master. */
 #define TOP_FOLLOW_MS 1000
+/* The weight `shoalctl upstream ... weight N` may set. */
+#define ADMIN_WEIGHT_MAX 1000
 
 enum output { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_PROMETHEUS };
+enum action { ACTION_DRAIN, ACTION_UP, ACTION_DOWN, ACTION_WEIGHT };
 
 struct ctl {
 	const char *path;
+	const char *state_path;
 	const char *command;
+	const char *group, *server; /* upstream: the server to change, and how */
+	enum action action;
+	uint32_t weight; /* ACTION_WEIGHT: 0 for the configured weight */
 	enum output output;
 	long count;   /* top: refreshes before exiting, 0: until told to quit */
 	double delay; /* top: seconds between refreshes */
@@ -54,13 +66,17 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: shoalctl [-f FILE] COMMAND [OPTIONS]\n"
 		"  -f, --file FILE          statistics file (default " SHOAL_STATS_DEFAULT_PATH ")\n"
+		"  --state FILE             upstream state file (default " SHOAL_STATE_DEFAULT_PATH ")\n"
 		"  -h, --help               print this help\n"
 		"commands:\n"
 		"  stats [--json | --prometheus]   totals and per-worker counters\n"
 		"  workers                         one line per worker process\n"
-		"  upstreams [--json | --prometheus]  one line per upstream server\n"
+		"  upstreams [--json | --prometheus]  one line per upstream server, with its state\n"
+		"  upstream GROUP SERVER drain | undrain | up | down | weight N|default\n"
+		"                                  change a server's admin state or weight live\n"
 		"  top [-n COUNT] [-d SECONDS]     live view; q or Ctrl-C quits\n"
-		"exit status: 0 ok, 1 statistics unreadable, 2 usage error\n");
+		"exit status: 0 ok, 1 statistics or state unreadable or no such server,\n"
+		"             2 usage error\n");
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -95,23 +111,73 @@ static int parse_number(struct ctl *ctl, int opt, const char *arg)
 	return 0;
 }
 
-/* Parses the options of the command at argv[0]; -f is accepted there too. */
+static int parse_weight(struct ctl *ctl, const char *arg)
+{
+	char *end;
+	long weight;
+
+	ctl->action = ACTION_WEIGHT;
+	if (strcmp(arg, "default") == 0) {
+		ctl->weight = 0;
+		return 0;
+	}
+	errno = 0;
+	weight = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || weight < 0 || weight > ADMIN_WEIGHT_MAX)
+		return usage_error("weight takes 1 to %d, or 0 or default for the configured one, "
+				   "not '%s'", ADMIN_WEIGHT_MAX, arg);
+	ctl->weight = (uint32_t)weight;
+	return 0;
+}
+
+/* The arguments of `upstream`: GROUP SERVER ACTION, and N after weight. */
+static int parse_upstream_args(int argc, char **argv, struct ctl *ctl)
+{
+	int want = argc >= 3 && strcmp(argv[2], "weight") == 0 ? 4 : 3;
+	const char *action;
+
+	if (argc < want)
+		return usage_error("upstream takes GROUP SERVER ACTION%s",
+				   want == 4 ? " and a weight" : "");
+	if (argc > want)
+		return usage_error("unexpected argument '%s'", argv[want]);
+	ctl->group = argv[0];
+	ctl->server = argv[1];
+	action = argv[2];
+	if (want == 4)
+		return parse_weight(ctl, argv[3]);
+	if (strcmp(action, "drain") == 0)
+		ctl->action = ACTION_DRAIN;
+	else if (strcmp(action, "undrain") == 0 || strcmp(action, "up") == 0)
+		ctl->action = ACTION_UP;
+	else if (strcmp(action, "down") == 0)
+		ctl->action = ACTION_DOWN;
+	else
+		return usage_error("unknown action '%s' (drain, undrain, up, down, weight N)", action);
+	return 0;
+}
+
+/* Parses the options of the command at argv[0]; -f and --state are accepted there too. */
 static int parse_command(int argc, char **argv, struct ctl *ctl)
 {
 	static const struct option longopts[] = {
 		{ "file", required_argument, NULL, 'f' }, { "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+		{ "prometheus", no_argument, NULL, 'p' }, { "state", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool stats = strcmp(ctl->command, "stats") == 0 || strcmp(ctl->command, "upstreams") == 0;
 	bool top = strcmp(ctl->command, "top") == 0;
+	bool upstream = strcmp(ctl->command, "upstream") == 0;
 	int opt;
 
-	if (!stats && !top && strcmp(ctl->command, "workers") != 0)
+	if (!stats && !top && !upstream && strcmp(ctl->command, "workers") != 0)
 		return usage_error("unknown command '%s'", ctl->command);
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, top ? "+f:n:d:" : "+f:", longopts, NULL)) != -1) {
 		if (opt == 'f') {
 			ctl->path = optarg;
+		} else if (opt == 's') {
+			ctl->state_path = optarg;
 		} else if ((opt == 'j' || opt == 'p') && stats) {
 			if (ctl->output != OUTPUT_TEXT)
 				return usage_error("--json and --prometheus exclude each other");
@@ -123,6 +189,8 @@ static int parse_command(int argc, char **argv, struct ctl *ctl)
 			return usage_error("bad option for '%s'", ctl->command);
 		}
 	}
+	if (upstream)
+		return parse_upstream_args(argc - optind, argv + optind, ctl);
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	return 0;
@@ -133,13 +201,15 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 {
 	static const struct option longopts[] = {
 		{ "file", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "state", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
 		if (opt == 'f') {
 			ctl->path = optarg;
+		} else if (opt == 's') {
+			ctl->state_path = optarg;
 		} else if (opt == 'h') {
 			usage(stdout);
 			return 1;
@@ -182,6 +252,72 @@ static int take_snapshot(const struct shoal_stats_view *view, struct shoal_stats
 	return 0;
 }
 
+/* Each upstream server's row gets its entry of the state file, or dashes without one. */
+struct state_columns {
+	const struct shoal_state *st; /* NULL: no state file */
+	uint64_t now_ms;
+};
+
+static const struct shoal_state_upstream *state_entry(const struct shoal_stats_upstream_stat *u,
+						      const struct state_columns *c)
+{
+	return c->st ? shoal_state_upstream_find(c->st, u->upstream, u->server) : NULL;
+}
+
+static void state_cells(FILE *out, const struct shoal_stats_upstream_stat *u, void *ctx)
+{
+	const struct state_columns *c = ctx;
+
+	shoal_state_format_cells(out, state_entry(u, c), c->now_ms);
+}
+
+static void state_json(FILE *out, const struct shoal_stats_upstream_stat *u, void *ctx)
+{
+	const struct state_columns *c = ctx;
+
+	shoal_state_format_json(out, state_entry(u, c), c->now_ms);
+}
+
+/* No state file is no error (a shoal without upstreams, or an older one); a file that is
+ * there but unreadable is said. */
+static bool open_state(const struct ctl *ctl, struct shoal_state *st)
+{
+	struct shoal_err err;
+
+	if (shoal_state_open(st, ctl->state_path, false, &err) == 0)
+		return true;
+	if (errno != ENOENT)
+		fprintf(stderr, "shoalctl: %s\n", err.msg);
+	return false;
+}
+
+static int print_upstreams(const struct ctl *ctl, const struct shoal_stats_snapshot *snap)
+{
+	struct shoal_state st;
+	struct state_columns c = { .now_ms = shoal_clock_mono_ms() };
+	const struct shoal_stats_upstream_columns cols = {
+		.heading = shoal_state_format_heading, .cells = state_cells, .json = state_json,
+		.ctx = &c,
+	};
+	int rc;
+
+	if (open_state(ctl, &st))
+		c.st = &st;
+	if (ctl->output == OUTPUT_JSON) {
+		rc = shoal_stats_format_upstreams_json_with(stdout, snap, &cols);
+	} else if (ctl->output == OUTPUT_PROMETHEUS) {
+		rc = shoal_stats_format_upstreams_prometheus(stdout, snap);
+		if (c.st)
+			shoal_state_format_prometheus(stdout, c.st, c.now_ms);
+		rc = rc < 0 || ferror(stdout) ? -1 : 0;
+	} else {
+		rc = shoal_stats_format_upstreams_with(stdout, snap, &cols);
+	}
+	if (c.st)
+		shoal_state_close(&st, false);
+	return rc;
+}
+
 static int print_once(const struct ctl *ctl)
 {
 	struct shoal_stats_view view;
@@ -194,10 +330,7 @@ static int print_once(const struct ctl *ctl)
 		if (strcmp(ctl->command, "workers") == 0)
 			rc = shoal_stats_format_workers(stdout, &snap, NULL, 0);
 		else if (strcmp(ctl->command, "upstreams") == 0)
-			rc = ctl->output == OUTPUT_JSON ? shoal_stats_format_upstreams_json(stdout, &snap)
-			     : ctl->output == OUTPUT_PROMETHEUS
-				     ? shoal_stats_format_upstreams_prometheus(stdout, &snap)
-				     : shoal_stats_format_upstreams(stdout, &snap);
+			rc = print_upstreams(ctl, &snap);
 		else if (ctl->output == OUTPUT_JSON)
 			rc = shoal_stats_format_json(stdout, &snap);
 		else if (ctl->output == OUTPUT_PROMETHEUS)
@@ -438,14 +571,87 @@ static int run_top(const struct ctl *ctl)
 	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* Says which of the two names is unknown: the group, or the server in it. */
+static void upstream_not_found(const struct ctl *ctl, const struct shoal_state *st)
+{
+	char group[SHOAL_STATE_UPSTREAM_TEXT] = { 0 };
+	unsigned n = shoal_state_upstream_count(st);
+	bool known = false;
+
+	memcpy(group, ctl->group, strnlen(ctl->group, sizeof(group) - 1));
+	for (unsigned i = 0; i < n && !known; i++)
+		known = memcmp(shoal_state_upstream_at(st, i)->upstream, group, sizeof(group)) == 0;
+	if (known)
+		fprintf(stderr, "shoalctl: upstream '%s' has no server '%s'\n", ctl->group,
+			ctl->server);
+	else
+		fprintf(stderr, "shoalctl: no upstream group '%s' in %s\n", ctl->group,
+			ctl->state_path);
+}
+
+/* Workers read each field on their own: a server brought back up gets its slow start from
+ * usable_since_ms, stored before the admin state that makes it usable. */
+static void apply_action(const struct ctl *ctl, struct shoal_state_upstream *e)
+{
+	switch (ctl->action) {
+	case ACTION_DRAIN:
+		atomic_store(&e->admin, SHOAL_STATE_ADMIN_DRAIN);
+		break;
+	case ACTION_DOWN:
+		atomic_store(&e->admin, SHOAL_STATE_ADMIN_DOWN);
+		break;
+	case ACTION_UP:
+		if (atomic_load(&e->admin) == SHOAL_STATE_ADMIN_UP)
+			break;
+		atomic_store(&e->usable_since_ms, shoal_clock_mono_ms());
+		atomic_store(&e->admin, SHOAL_STATE_ADMIN_UP);
+		break;
+	case ACTION_WEIGHT:
+		atomic_store(&e->weight, ctl->weight);
+		break;
+	}
+}
+
+static int run_upstream(const struct ctl *ctl)
+{
+	struct shoal_state st;
+	struct shoal_state_upstream *e;
+	struct shoal_err err;
+	char status[32];
+
+	if (shoal_state_open(&st, ctl->state_path, true, &err) < 0) {
+		fprintf(stderr, "shoalctl: %s\n", err.msg);
+		return EXIT_FAILURE;
+	}
+	e = shoal_state_upstream_find(&st, ctl->group, ctl->server);
+	if (!e) {
+		upstream_not_found(ctl, &st);
+		shoal_state_close(&st, false);
+		return EXIT_FAILURE;
+	}
+	apply_action(ctl, e);
+	shoal_state_format_status(status, sizeof(status), e, shoal_clock_mono_ms());
+	printf("upstream %s server %s: %s, weight ", ctl->group, ctl->server, status);
+	if (atomic_load(&e->weight))
+		printf("%u\n", (unsigned)atomic_load(&e->weight));
+	else
+		printf("configured\n");
+	shoal_state_close(&st, false);
+	return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
-	struct ctl ctl = { .path = SHOAL_STATS_DEFAULT_PATH, .delay = 1 };
+	struct ctl ctl = {
+		.path = SHOAL_STATS_DEFAULT_PATH, .state_path = SHOAL_STATE_DEFAULT_PATH, .delay = 1,
+	};
 	int rc = parse_args(argc, argv, &ctl);
 
 	if (rc != 0)
 		return rc < 0 ? EXIT_USAGE : EXIT_SUCCESS;
 	if (strcmp(ctl.command, "top") == 0)
 		return run_top(&ctl);
+	if (strcmp(ctl.command, "upstream") == 0)
+		return run_upstream(&ctl);
 	return print_once(&ctl);
 }

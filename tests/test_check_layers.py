@@ -45,7 +45,7 @@ class CheckLayers(unittest.TestCase):
         self.assert_bad({'include/shoal/http/parser.h': '#include "shoal/net/event.h"\n'},
                         'http may not include net')
 
-    def test_shoalctl_sees_only_base_and_stats(self):
+    def test_shoalctl_sees_only_base_stats_and_state(self):
         self.assert_bad({'src/shoalctl.c': '#include "shoal/config/config.h"\n'},
                         'may not include config')
 

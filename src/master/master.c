@@ -15,6 +15,7 @@
 #include "signals.h"
 #include "slots.h"
 #include "spawn.h"
+#include "state.h"
 #include "takeover.h"
 #include "workers.h"
 
@@ -98,6 +99,8 @@ static int master_next_timeout(const struct master *m)
 
 	if (strcmp(m->current->cfg.stats_export, "off") != 0 && m->next_export_ms < next)
 		next = m->next_export_ms;
+	if (m->next_state_ms && m->next_state_ms < next)
+		next = m->next_state_ms;
 	for (unsigned slot = 0; slot < m->nslots; slot++)
 		if (m->slots[slot].respawn_at_ms && m->slots[slot].respawn_at_ms < next)
 			next = m->slots[slot].respawn_at_ms;
@@ -144,7 +147,8 @@ static int master_start(struct master *m, struct shoal_err *err)
 		return -1;
 	if (shoal_event_init(&m->loop, err) < 0 || shoal_master_signals_setup(m, err) < 0 ||
 	    shoal_master_slots_resize(m, (unsigned)g->cfg.workers) < 0 ||
-	    shoal_master_slots_sockets(m, err) < 0 || master_open_stats(m, err) < 0)
+	    shoal_master_slots_sockets(m, err) < 0 || master_open_stats(m, err) < 0 ||
+	    shoal_master_state_open(m, err) < 0)
 		return -1;
 	shoal_master_slots_gc(m);
 	shoal_master_slots_steer(m);
@@ -154,6 +158,7 @@ static int master_start(struct master *m, struct shoal_err *err)
 		log_warn(&m->log, "not running as root: 'user' is ignored, workers keep uid %d",
 			 (int)geteuid());
 	log_info(&m->log, "starting %u workers (config %s)", m->nslots, g->cfg.path);
+	shoal_master_state_add(m, g);
 	shoal_master_spawn_all(m);
 	shoal_master_checker_start(m);
 	return 0;
@@ -163,6 +168,7 @@ static void master_cleanup(struct master *m)
 {
 	/* After a hand-over the files belong to the new master. */
 	shoal_stats_close(&m->stats, !m->handing_over);
+	shoal_master_state_close(m);
 	shoal_master_handover_close(m);
 	if (m->upgrade_ready_fd >= 0)
 		close(m->upgrade_ready_fd);
@@ -193,6 +199,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 		.signals.fd = -1,
 		.pidfile.fd = -1,
 		.stats.fd = -1,
+		.state.fd = -1,
 		.upgrade_ev.fd = -1,
 		.upgrade_ready_fd = -1,
 	};
@@ -219,6 +226,7 @@ int shoal_master_run(const struct shoal_master_options *opts, struct shoal_err *
 		master_run_timers(&m);
 		master_watchdog(&m);
 		master_export_stats(&m);
+		shoal_master_state_watch(&m);
 	}
 	log_info(&m.log, "exiting");
 	master_cleanup(&m);

@@ -47,6 +47,8 @@ struct master_checker {
 	uint64_t kill_at_ms; /* 0: no deadline */
 };
 
+struct master_state_seen;
+
 struct master_slot {
 	unsigned fast_deaths;
 	uint64_t respawn_at_ms; /* 0: nothing scheduled */
@@ -67,7 +69,11 @@ struct master {
 	struct master_worker **workers;
 	size_t nworkers, cap_workers;
 	struct shoal_stats stats;
-	struct shoal_state state;
+	struct shoal_state state; /* upstream health and loads, shared with every process */
+	struct master_state_seen *state_seen; /* each entry as last logged (state.c) */
+	unsigned state_nseen;
+	uint64_t next_state_ms; /* next look at the entries for changes; 0: none to look at */
+	bool state_full_logged;
 	struct master_checker *checkers;     /* live, the newest first */
 	struct master_checker *dead_checkers; /* reaped in this event batch; freed after it */
 	uint64_t checker_respawn_ms;          /* 0: nothing scheduled */

@@ -5,6 +5,7 @@
 #include "reap.h"
 #include "slots.h"
 #include "spawn.h"
+#include "state.h"
 #include "workers.h"
 
 /* A generation lives as long as its workers, or as long as it is current. */
@@ -44,6 +45,7 @@ void shoal_master_reap(struct master *m)
 			continue;
 		reap_log_exit(m, w, status);
 		shoal_master_workers_close_ready(m, w);
+		shoal_master_state_reclaim(m, w);
 		shoal_stats_release(&m->stats, w->stats_index);
 		if (!m->stopping && !w->retiring && w->gen == m->current && w->slot < m->nslots)
 			shoal_master_spawn_respawn(m, w->slot, m->now_ms - w->started_ms);

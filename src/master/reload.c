@@ -5,6 +5,7 @@
 #include "shoal/master/notify.h"
 #include "slots.h"
 #include "spawn.h"
+#include "state.h"
 
 struct shoal_generation *shoal_master_reload_load(const struct master *m, struct shoal_err *err)
 {
@@ -49,12 +50,16 @@ void shoal_master_reload(struct master *m)
 	if (strcmp(prev->cfg.stats_file, g->cfg.stats_file) != 0)
 		log_warn(&m->log, "stats_file changes only on restart; still writing %s",
 			 prev->cfg.stats_file);
+	if (strcmp(prev->cfg.state_file, g->cfg.state_file) != 0)
+		log_warn(&m->log, "state_file changes only on restart; still sharing %s",
+			 prev->cfg.state_file);
 	if (prev->refs == 0)
 		shoal_generation_free(prev);
 	memset(m->slots, 0, m->nslots * sizeof(*m->slots));
 	shoal_master_slots_steer(m);
 	shoal_master_spawn_raise_nofile(m);
 	log_info(&m->log, "reloaded %s: generation %u with %u workers", g->cfg.path, g->id, m->nslots);
+	shoal_master_state_add(m, g);
 	shoal_master_spawn_all(m);
 	shoal_master_checker_start(m);
 	shoal_master_slots_gc(m);

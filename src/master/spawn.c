@@ -56,6 +56,7 @@ static void spawn_run_child(struct master *m, struct shoal_generation *g, unsign
 		.drop_privileges = g->drop_privileges, .uid = g->uid, .gid = g->gid,
 		.stats = shoal_stats_slot_at(&m->stats, stats_index),
 		.stats_view = &m->stats.view,
+		.state = &m->state,
 	};
 
 	shoal_master_spawn_close_inherited(m, g, listen_fds, g->naddrs);

@@ -220,7 +220,31 @@ static void ttfb_quantile(char *buf, size_t size, const uint64_t *c, double q)
 					   shoal_stats_histogram_quantile_us(c + SHOAL_STATS_UP_TTFB, q));
 }
 
-int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
+/* One server's row, without its line end. */
+static void upstream_row(FILE *out, const struct shoal_stats_upstream_stat *u, int uw, int sw)
+{
+	const uint64_t *c = u->counters;
+	char sent[32], received[32], p50[32], p99[32];
+	char upstream[SHOAL_STATS_UPSTREAM_TEXT], server[SHOAL_STATS_UPSTREAM_TEXT];
+
+	shoal_stats_format_bytes(sent, sizeof(sent), c[SHOAL_STATS_UP_BYTES_SENT]);
+	shoal_stats_format_bytes(received, sizeof(received), c[SHOAL_STATS_UP_BYTES_RECEIVED]);
+	ttfb_quantile(p50, sizeof(p50), c, 0.5);
+	ttfb_quantile(p99, sizeof(p99), c, 0.99);
+	table_text(upstream, u->upstream);
+	table_text(server, u->server);
+	fprintf(out, "%-*s %-*s %9" PRIu64 " %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
+		" %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %6" PRIu64
+		" %10s %10s %9s %9s", uw, upstream, sw, server,
+		c[SHOAL_STATS_UP_REQUESTS], c[SHOAL_STATS_UP_RESP_1XX + 1],
+		c[SHOAL_STATS_UP_RESP_1XX + 3], c[SHOAL_STATS_UP_RESP_1XX + 4],
+		c[SHOAL_STATS_UP_FAIL_CONNECT], c[SHOAL_STATS_UP_FAIL_TIMEOUT],
+		c[SHOAL_STATS_UP_FAIL_RESET], c[SHOAL_STATS_UP_FAIL_INVALID],
+		c[SHOAL_STATS_UP_ACTIVE], c[SHOAL_STATS_UP_IDLE], sent, received, p50, p99);
+}
+
+int shoal_stats_format_upstreams_with(FILE *out, const struct shoal_stats_snapshot *snap,
+				      const struct shoal_stats_upstream_columns *cols)
 {
 	int uw, sw;
 
@@ -229,31 +253,24 @@ int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *s
 		fprintf(out, "no upstream servers\n");
 		return format_result(out);
 	}
-	fprintf(out, "%-*s %-*s %9s %8s %7s %7s %7s %7s %7s %7s %6s %6s %10s %10s %9s %9s\n", uw,
+	fprintf(out, "%-*s %-*s %9s %8s %7s %7s %7s %7s %7s %7s %6s %6s %10s %10s %9s %9s", uw,
 		"UPSTREAM", sw, "SERVER", "REQUESTS", "2XX", "4XX", "5XX", "CONNECT", "TIMEOUT",
 		"RESET", "INVALID", "ACTIVE", "IDLE", "SENT", "RECEIVED", "TTFB-P50", "TTFB-P99");
+	if (cols)
+		cols->heading(out);
+	fputc('\n', out);
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
-		const struct shoal_stats_upstream_stat *u = &snap->upstreams[i];
-		const uint64_t *c = u->counters;
-		char sent[32], received[32], p50[32], p99[32];
-		char upstream[SHOAL_STATS_UPSTREAM_TEXT], server[SHOAL_STATS_UPSTREAM_TEXT];
-
-		shoal_stats_format_bytes(sent, sizeof(sent), c[SHOAL_STATS_UP_BYTES_SENT]);
-		shoal_stats_format_bytes(received, sizeof(received), c[SHOAL_STATS_UP_BYTES_RECEIVED]);
-		ttfb_quantile(p50, sizeof(p50), c, 0.5);
-		ttfb_quantile(p99, sizeof(p99), c, 0.99);
-		table_text(upstream, u->upstream);
-		table_text(server, u->server);
-		fprintf(out, "%-*s %-*s %9" PRIu64 " %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
-			" %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %6" PRIu64
-			" %10s %10s %9s %9s\n", uw, upstream, sw, server,
-			c[SHOAL_STATS_UP_REQUESTS], c[SHOAL_STATS_UP_RESP_1XX + 1],
-			c[SHOAL_STATS_UP_RESP_1XX + 3], c[SHOAL_STATS_UP_RESP_1XX + 4],
-			c[SHOAL_STATS_UP_FAIL_CONNECT], c[SHOAL_STATS_UP_FAIL_TIMEOUT],
-			c[SHOAL_STATS_UP_FAIL_RESET], c[SHOAL_STATS_UP_FAIL_INVALID],
-			c[SHOAL_STATS_UP_ACTIVE], c[SHOAL_STATS_UP_IDLE], sent, received, p50, p99);
+		upstream_row(out, &snap->upstreams[i], uw, sw);
+		if (cols)
+			cols->cells(out, &snap->upstreams[i], cols->ctx);
+		fputc('\n', out);
 	}
 	return format_result(out);
+}
+
+int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	return shoal_stats_format_upstreams_with(out, snap, NULL);
 }
 
 static void json_counters(FILE *out, const uint64_t *c)
@@ -294,7 +311,8 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void json_upstream(FILE *out, const struct shoal_stats_upstream_stat *u)
+static void json_upstream(FILE *out, const struct shoal_stats_upstream_stat *u,
+			  const struct shoal_stats_upstream_columns *cols)
 {
 	fprintf(out, "{\"upstream\": ");
 	json_string(out, u->upstream);
@@ -306,19 +324,28 @@ static void json_upstream(FILE *out, const struct shoal_stats_upstream_stat *u)
 	fprintf(out, ", \"ttfb_buckets\": [");
 	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
 		fprintf(out, "%s%" PRIu64, i ? ", " : "", u->counters[SHOAL_STATS_UP_TTFB + i]);
-	fprintf(out, "]}");
+	fputc(']', out);
+	if (cols)
+		cols->json(out, u, cols->ctx);
+	fputc('}', out);
 }
 
-int shoal_stats_format_upstreams_json(FILE *out, const struct shoal_stats_snapshot *snap)
+int shoal_stats_format_upstreams_json_with(FILE *out, const struct shoal_stats_snapshot *snap,
+					   const struct shoal_stats_upstream_columns *cols)
 {
 	fprintf(out, "{\"version\": %u, \"taken_ms\": %" PRIu64 ", \"upstream_dropped\": %" PRIu64
 		",\n \"upstreams\": [", SHOAL_STATS_VERSION, snap->taken_ms, snap->upstream_dropped);
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
 		fprintf(out, "%s\n  ", i ? "," : "");
-		json_upstream(out, &snap->upstreams[i]);
+		json_upstream(out, &snap->upstreams[i], cols);
 	}
 	fprintf(out, "]}\n");
 	return format_result(out);
+}
+
+int shoal_stats_format_upstreams_json(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	return shoal_stats_format_upstreams_json_with(out, snap, NULL);
 }
 
 int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap)
@@ -344,7 +371,7 @@ int shoal_stats_format_json(FILE *out, const struct shoal_stats_snapshot *snap)
 		snap->upstream_dropped);
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
 		fprintf(out, "%s\n  ", i ? "," : "");
-		json_upstream(out, &snap->upstreams[i]);
+		json_upstream(out, &snap->upstreams[i], NULL);
 	}
 	fprintf(out, "]}\n");
 	return format_result(out);

@@ -71,6 +71,12 @@ class PrivilegeTest(unittest.TestCase):
         self.assertEqual(st.st_uid, self.user.pw_uid)
         self.assertEqual(st.st_gid, self.user.pw_gid)
 
+    def test_state_file_belongs_to_the_workers_user(self):
+        st = os.stat(self.server.state_file)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
+        self.assertEqual(st.st_uid, self.user.pw_uid)
+        self.assertEqual(st.st_gid, self.user.pw_gid)
+
 
 if __name__ == "__main__":
     harness.main()

@@ -30,6 +30,7 @@ struct shoal_mime;
 struct shoal_proxy_env;
 struct shoal_stats_slot;
 struct shoal_stats_view;
+struct shoal_state;
 
 /* A status that error_pages answers with a file of the site's. */
 struct shoal_error_page {
@@ -64,6 +65,7 @@ struct shoal_handler_ctx {
 	const struct shoal_mime *mime;
 	struct shoal_stats_slot *stats;            /* this worker's counters; may be NULL */
 	const struct shoal_stats_view *stats_view; /* the whole file, for status; may be NULL */
+	const struct shoal_state *state;           /* the shared upstream state; may be NULL */
 	struct shoal_log *log;
 	struct shoal_proxy_env *proxy; /* the upstream groups and exchanges; NULL: none */
 	struct shoal_file_cache cache;
@@ -139,7 +141,7 @@ struct shoal_handler_req {
 typedef bool (*shoal_handler_fn)(struct shoal_handler_req *req);
 
 /* Fills ctx from the configuration: cfg and mime, the date, the Server header, the file
- * cache. The caller sets now_ms, stats and stats_view. -1 if memory for the cache runs out
+ * cache. The caller sets now_ms, stats, stats_view and state. -1 if memory for the cache runs out
  * (cfg and mime are set even then). */
 int shoal_handler_ctx_init(struct shoal_handler_ctx *ctx, const struct shoal_config *cfg,
 			   const struct shoal_mime *mime);

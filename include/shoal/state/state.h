@@ -89,7 +89,7 @@ void shoal_state_close(struct shoal_state *st, bool remove_file);
 /* --- readers (shoalctl) --- */
 
 /* Maps the file at path, writably if asked (drain, down, weight). Checks magic, version and
- * sizes; err says which is wrong. */
+ * sizes; err says which is wrong, and errno is ENOENT when there is no such file. */
 int shoal_state_open(struct shoal_state *st, const char *path, bool writable,
 		     struct shoal_err *err);
 

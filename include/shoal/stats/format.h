@@ -23,6 +23,22 @@ int shoal_stats_format_workers(FILE *out, const struct shoal_stats_snapshot *sna
 int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap);
 /* The upstream servers alone, as in shoal_stats_format_json and _prometheus. */
 int shoal_stats_format_upstreams_json(FILE *out, const struct shoal_stats_snapshot *snap);
+
+/* What a caller adds to every upstream server's row, after the counters (shoalctl: the
+ * shared health state, which this layer does not read). */
+struct shoal_stats_upstream_columns {
+	void (*heading)(FILE *out); /* the titles, each with a leading space */
+	void (*cells)(FILE *out, const struct shoal_stats_upstream_stat *u, void *ctx);
+	/* Members of u's JSON object, each written as `, "key": value`. */
+	void (*json)(FILE *out, const struct shoal_stats_upstream_stat *u, void *ctx);
+	void *ctx;
+};
+
+/* shoal_stats_format_upstreams and _json with cols added (NULL: nothing added). */
+int shoal_stats_format_upstreams_with(FILE *out, const struct shoal_stats_snapshot *snap,
+				      const struct shoal_stats_upstream_columns *cols);
+int shoal_stats_format_upstreams_json_with(FILE *out, const struct shoal_stats_snapshot *snap,
+					   const struct shoal_stats_upstream_columns *cols);
 int shoal_stats_format_upstreams_prometheus(FILE *out, const struct shoal_stats_snapshot *snap);
 
 /* Summary, then the workers. */

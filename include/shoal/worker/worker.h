@@ -14,6 +14,7 @@ struct shoal_addr;
 struct shoal_mime;
 struct shoal_stats_slot;
 struct shoal_stats_view;
+struct shoal_state;
 
 /* What the master hands to a worker it forks. */
 struct shoal_worker_params {
@@ -34,6 +35,7 @@ struct shoal_worker_params {
 	gid_t gid;
 	struct shoal_stats_slot *stats; /* NULL: no statistics */
 	const struct shoal_stats_view *stats_view; /* the whole file, for the status endpoint */
+	const struct shoal_state *state; /* the shared upstream health and loads; NULL: none */
 };
 
 /* Runs the worker; returns the process exit status. */
