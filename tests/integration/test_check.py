@@ -53,7 +53,7 @@ def checked_upstream(origins, interval=0.2, rise=2, fall=3):
     """The group "app" of origins, probed on /health."""
     text = upstream("app", [o.address for o in origins])
     return text[:-1] + ('health_check = { type = "http"; path = "/health"; interval = %r; '
-                        'timeout = 1; rise = %d; fall = %d; status = [ 200, 399 ]; }; }'
+                        'timeout = 0.2; rise = %d; fall = %d; status = [ 200, 399 ]; }; }'
                         % (interval, rise, fall))
 
 
