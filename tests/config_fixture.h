@@ -201,7 +201,12 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		ck_assert_str_eq(x->name, y->name);
 		ck_assert_uint_eq(x->nservers, y->nservers);
 		for (size_t j = 0; j < x->nservers; j++) {
-			ck_assert(shoal_addr_equal(&x->servers[j].address, &y->servers[j].address));
+			ck_assert(x->servers[j].resolve == y->servers[j].resolve);
+			ck_assert_pstr_eq(x->servers[j].host, y->servers[j].host);
+			/* A name is looked up again: its addresses may differ. */
+			if (!x->servers[j].host)
+				ck_assert(shoal_addr_equal(&x->servers[j].address,
+							   &y->servers[j].address));
 			ck_assert_int_eq(x->servers[j].weight, y->servers[j].weight);
 			ck_assert(x->servers[j].backup == y->servers[j].backup);
 			ck_assert(x->servers[j].down == y->servers[j].down);
@@ -211,6 +216,7 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		ck_assert_int_eq(x->send_timeout_ms, y->send_timeout_ms);
 		ck_assert_int_eq(x->read_timeout_ms, y->read_timeout_ms);
 		ck_assert_int_eq(x->tunnel_timeout_ms, y->tunnel_timeout_ms);
+		ck_assert_int_eq(x->resolve_interval_ms, y->resolve_interval_ms);
 		assert_same_policy(&x->policy, &y->policy);
 		assert_same_check(&x->health_check, &y->health_check);
 	}

@@ -60,6 +60,11 @@ START_TEST(test_defaults)
 	p = &u->policy;
 	ck_assert(!u->servers[0].backup);
 	ck_assert(!u->servers[0].down);
+	ck_assert(!u->servers[0].resolve);
+	ck_assert_ptr_null(u->servers[0].host);
+	ck_assert_ptr_null(u->servers[0].resolved);
+	ck_assert_str_eq(shoal_config_server_label(&u->servers[0]), "127.0.0.1:9001");
+	ck_assert_int_eq(u->resolve_interval_ms, 10000);
 	ck_assert_int_eq(p->balance, SHOAL_BALANCE_ROUND_ROBIN);
 	ck_assert_int_eq(p->hash_key, SHOAL_HASH_CLIENT_IP);
 	ck_assert_ptr_null(p->hash_name);
@@ -235,6 +240,7 @@ static const char *const accepted[] = {
 	"slow_start = 3600;",
 	"retries = 0;",
 	"retry_timeout = 3600;",
+	"resolve_interval = 3600;",
 	"health_check = { type = \"tcp\"; interval = 0.1; timeout = 0.001; };",
 	"health_check = { type = \"tcp\"; interval = 3600; timeout = 3600; rise = 100; "
 	"fall = 100; };",
@@ -307,6 +313,42 @@ START_TEST(test_check_timeout_fits_the_interval)
 				 "timeout = 0.2; };"));
 	ck_assert_int_eq(cfg.upstreams[0].health_check.timeout_ms, 200);
 	shoal_config_free(&cfg);
+}
+END_TEST
+
+/* A name is looked up at load: its first address stands in until the checker looks again,
+ * and the name as written names the server and is what the dump prints. */
+START_TEST(test_resolve_name)
+{
+	static const char *const lines[] = {
+		"\n        resolve = true;\n        address = \"localhost:9001\";\n",
+		"\n        resolve = true;\n        address = \"127.0.0.1:9001\";\n",
+		"\n    resolve_interval = 1;\n",
+	};
+	struct shoal_config cfg;
+	const struct shoal_upstream_server_conf *sv;
+
+	load(&cfg, "upstreams = (\n  { name = \"app\"; resolve_interval = 1;\n"
+		   "    servers = ( { resolve = true; address = \"localhost:9001\"; },\n"
+		   "                { address = \"127.0.0.1:9001\"; resolve = true; } ); }\n);\n"
+		   MIN_SERVERS);
+	sv = cfg.upstreams[0].servers;
+	ck_assert_int_eq(cfg.upstreams[0].resolve_interval_ms, 1000);
+	ck_assert(sv[0].resolve);
+	ck_assert_str_eq(sv[0].host, "localhost:9001");
+	ck_assert_str_eq(shoal_config_server_label(&sv[0]), "localhost:9001");
+	ck_assert_uint_ge(sv[0].nresolved, 1);
+	ck_assert(shoal_addr_equal(&sv[0].address, &sv[0].resolved[0]));
+	for (size_t i = 0; i < sv[0].nresolved; i++)
+		ck_assert_msg(strcmp(sv[0].resolved[i].text, "127.0.0.1:9001") == 0 ||
+			      strcmp(sv[0].resolved[i].text, "[::1]:9001") == 0,
+			      "localhost resolved to %s", sv[0].resolved[i].text);
+	/* A numeric address has nothing to look up; it is a server apart from the name. */
+	ck_assert(sv[1].resolve);
+	ck_assert_ptr_null(sv[1].host);
+	ck_assert_uint_eq(sv[1].nresolved, 0);
+	ck_assert_str_eq(shoal_config_server_label(&sv[1]), "127.0.0.1:9001");
+	expect_round_trip(&cfg, lines, sizeof(lines) / sizeof(lines[0]));
 }
 END_TEST
 
@@ -427,6 +469,28 @@ static const struct error_case error_cases[] = {
 	{ PEER("address = \"127.0.0.1:1\"; backup = true; down = false; },\n"
 	       "      { address = \"127.0.0.1:2\"; backup = true;"), 3, "upstreams[0].servers",
 	  "a group needs at least one server that is not backup" },
+	/* resolve */
+	{ PEER("address = \"localhost:9001\";"), 4, "upstreams[0].servers[0].address",
+	  "'localhost:9001' is not an IPv4 address (a host name needs resolve = true)" },
+	{ PEER("resolve = true; address = \"nonexistent.invalid:80\";"), 4,
+	  "upstreams[0].servers[0].address", "cannot resolve 'nonexistent.invalid:80': " },
+	{ PEER("resolve = true; address = \"localhost\";"), 4, "upstreams[0].servers[0].address",
+	  "'localhost' must be IPv4:PORT, [IPv6]:PORT or NAME:PORT, with a port from 1 to 65535" },
+	{ PEER("resolve = true; address = \"localhost:0\";"), 4,
+	  "upstreams[0].servers[0].address", "must be IPv4:PORT, [IPv6]:PORT or NAME:PORT" },
+	{ PEER("resolve = true; address = \"local host:80\";"), 4,
+	  "upstreams[0].servers[0].address", "must be IPv4:PORT, [IPv6]:PORT or NAME:PORT" },
+	{ PEER("resolve = true; address = \"0.0.0.0:80\";"), 4,
+	  "upstreams[0].servers[0].address", "'0.0.0.0:80' is a wildcard" },
+	{ PEER("resolve = \"yes\"; address = \"localhost:80\";"), 4,
+	  "upstreams[0].servers[0].resolve", "must be true or false, not a string" },
+	{ PEER("resolve = true; address = \"localhost:9001\"; },\n"
+	       "      { resolve = true; address = \"localhost:9001\";"), 5,
+	  "upstreams[0].servers[1].address", "'localhost:9001' is listed twice (also at servers[0])" },
+	{ UPSTREAM_WITH("    resolve_interval = 0.999;"), 3, "upstreams[0].resolve_interval",
+	  "must be a number of seconds from 1 to 3600" },
+	{ UPSTREAM_WITH("    resolve_interval = 3601;"), 3, "upstreams[0].resolve_interval",
+	  "from 1 to 3600" },
 	/* health_check */
 	{ UPSTREAM_WITH("    health_check = 5;"), 3, "upstreams[0].health_check",
 	  "must be a group { type = ...; }" },
@@ -537,6 +601,7 @@ static Suite *config_balance_suite(void)
 	tcase_add_test(tc, test_tcp_check);
 	tcase_add_test(tc, test_check_timeout_fits_the_interval);
 	tcase_add_test(tc, test_all_down);
+	tcase_add_test(tc, test_resolve_name);
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(error_cases) / sizeof(error_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;

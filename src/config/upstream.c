@@ -3,16 +3,19 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "balance.h"
 #include "health_check.h"
+#include "resolve.h"
 #include "upstream.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
 #include "shoal/net/addr.h"
 
-/* ---- an upstream server's address: numeric, and one that can be connected to ---- */
+/* ---- an upstream server's address: numeric, or a name with resolve; one that can be
+ * connected to ---- */
 
 static bool is_wildcard(const struct shoal_addr *addr)
 {
@@ -24,20 +27,46 @@ static bool is_wildcard(const struct shoal_addr *addr)
 	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
 }
 
+/* A name is looked up now: its addresses at load stand in until the checker looks again. */
+static int parse_name(const struct shoal_conf_key *key, const config_setting_t *s,
+		      struct shoal_upstream_server_conf *peer, const char *text,
+		      struct shoal_conf_ctx *ctx)
+{
+	struct shoal_err why;
+
+	if (shoal_resolve_name(text, &peer->resolved, &peer->nresolved, &why) < 0)
+		return shoal_schema_fail(ctx, s, key->name, -1, "%s", why.msg);
+	peer->host = strdup(text);
+	if (!peer->host)
+		return shoal_schema_fail(ctx, s, key->name, -1, "out of memory");
+	peer->address = peer->resolved[0];
+	return 0;
+}
+
+/* The struct is the server's: resolve, read before, says whether a name may stand here. */
 static int parse_address(const struct shoal_conf_key *key, const config_setting_t *s,
 			 void *base, struct shoal_conf_ctx *ctx)
 {
-	struct shoal_addr *addr = (struct shoal_addr *)(void *)((char *)base + key->offset);
+	struct shoal_upstream_server_conf *peer = base;
 	struct shoal_err why;
 	const char *text = NULL;
 
 	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
 		return -1;
-	if (shoal_addr_parse(text, addr, &why) < 0)
-		return shoal_schema_fail(ctx, s, key->name, -1, "%s", why.msg);
+	if (shoal_addr_parse(text, &peer->address, &why) < 0) {
+		bool name = shoal_resolve_is_name(text);
+		if (peer->resolve && name)
+			return parse_name(key, s, peer, text, ctx);
+		if (peer->resolve)
+			return shoal_schema_fail(ctx, s, key->name, -1,
+						 "'%s' must be IPv4:PORT, [IPv6]:PORT or NAME:PORT, "
+						 "with a port from 1 to 65535", text);
+		return shoal_schema_fail(ctx, s, key->name, -1, "%s%s", why.msg,
+					 name ? " (a host name needs resolve = true)" : "");
+	}
 	/* Connecting to 0.0.0.0 or :: reaches this host by accident of the kernel: a listen
 	 * address copied here by mistake, not a server. */
-	if (is_wildcard(addr))
+	if (is_wildcard(&peer->address))
 		return shoal_schema_fail(ctx, s, key->name, -1,
 					 "'%s' is a wildcard: name the server's own address, "
 					 "such as \"127.0.0.1:9001\"",
@@ -48,16 +77,28 @@ static int parse_address(const struct shoal_conf_key *key, const config_setting_
 static void dump_address(const struct shoal_conf_key *key, const void *base, FILE *out,
 			 int indent)
 {
-	const struct shoal_addr *addr =
-		(const struct shoal_addr *)(const void *)((const char *)base + key->offset);
-
 	fprintf(out, "%*s%s = ", indent, "", key->name);
-	shoal_schema_put_string(out, addr->text);
+	shoal_schema_put_string(out, shoal_config_server_label(base));
 	fputs(";\n", out);
 }
 
-/* Required, so it has no default; the address lives in the struct and owns no memory. */
-static const struct shoal_conf_kind kind_address = { parse_address, NULL, dump_address, NULL };
+static void release_address(const struct shoal_conf_key *key, void *base)
+{
+	struct shoal_upstream_server_conf *peer = base;
+
+	(void)key;
+	free(peer->host);
+	free(peer->resolved);
+	peer->host = NULL;
+	peer->resolved = NULL;
+	peer->nresolved = 0;
+}
+
+/* Required, so it has no default. Only a server's table has it: its functions take the
+ * server's struct, whatever the key's offset. */
+static const struct shoal_conf_kind kind_address = {
+	parse_address, NULL, dump_address, release_address
+};
 
 /* ---- the servers of a group ---- */
 
@@ -65,12 +106,24 @@ static const struct shoal_conf_kind kind_address = { parse_address, NULL, dump_a
 	{ .name = #f, .kind = &(k), .offset = offsetof(struct shoal_upstream_server_conf, f),   \
 	  __VA_ARGS__ }
 
+/* resolve before address, which reads it. */
 static const struct shoal_conf_key peer_keys[] = {
+	PEER_KEY(resolve, shoal_schema_bool, .def_int = 0),
 	PEER_KEY(address, kind_address, .required = true),
 	PEER_KEY(weight, shoal_schema_int, .min = 1, .max = 1000, .def_int = 1),
 	PEER_KEY(backup, shoal_schema_bool, .def_int = 0),
 	PEER_KEY(down, shoal_schema_bool, .def_int = 0),
 };
+
+/* Names are compared as written: two names of one address are two servers, each with its
+ * stats and state, as their addresses may part. */
+static bool same_peer(const struct shoal_upstream_server_conf *a,
+		      const struct shoal_upstream_server_conf *b)
+{
+	if (a->host || b->host)
+		return strcmp(shoal_config_server_label(a), shoal_config_server_label(b)) == 0;
+	return shoal_addr_equal(&a->address, &b->address);
+}
 
 /* One server twice would count its stats twice under one label; weight says "more often".
  * Backups stand in for primaries: a group of backups alone has nothing to stand in for, and
@@ -91,12 +144,12 @@ static int finish_peers(const struct shoal_conf_key *key, void *groups, size_t n
 		char name[64];
 
 		for (size_t j = 0; j < i; j++) {
-			if (!shoal_addr_equal(&peers[j].address, &peers[i].address))
+			if (!same_peer(&peers[j], &peers[i]))
 				continue;
 			snprintf(name, sizeof(name), "%s[%zu].address", key->name, i);
 			return shoal_schema_fail(ctx, config_setting_get_member(e, "address"), name,
 						 -1, "'%s' is listed twice (also at %s[%zu])",
-						 peers[i].address.text, key->name, j);
+						 shoal_config_server_label(&peers[i]), key->name, j);
 		}
 	}
 	return 0;
@@ -141,6 +194,9 @@ static const struct shoal_conf_key upstream_keys[] = {
 	UPSTREAM_KEY(servers, shoal_schema_groups,
 		     .count_offset = offsetof(struct shoal_upstream_conf, nservers), .min = 1,
 		     .required = true, .section = &peer_section),
+	{ .name = "resolve_interval", .kind = &shoal_schema_duration,
+	  .offset = offsetof(struct shoal_upstream_conf, resolve_interval_ms), .min = 1000,
+	  .max = 3600 * 1000LL, .def_int = 10000 },
 	UPSTREAM_KEY(keepalive, shoal_schema_int, .min = 0, .max = 10000, .def_int = 32),
 	TIMEOUT_KEY(connect_timeout, 3600, 5),
 	TIMEOUT_KEY(send_timeout, 3600, 60),

@@ -22,6 +22,22 @@ static int parse_port(const char *s, in_port_t *port)
 	return 0;
 }
 
+/* The canonical text of out's socket address, which is AF_INET or AF_INET6. */
+static void addr_text(struct shoal_addr *out)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&out->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&out->ss;
+	char host[INET6_ADDRSTRLEN];
+
+	if (out->ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(out->text, sizeof(out->text), "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out->text, sizeof(out->text), "%s:%u", host, ntohs(sin->sin_port));
+	}
+}
+
 static int parse_ipv6(const char *text, struct shoal_addr *out, struct shoal_err *err)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
@@ -42,8 +58,7 @@ static int parse_ipv6(const char *text, struct shoal_addr *out, struct shoal_err
 	if (parse_port(close + 2, &sin6->sin6_port) < 0)
 		return shoal_err_set(err, "'%s': port must be a number from 1 to 65535", text);
 	out->len = sizeof(*sin6);
-	inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-	snprintf(out->text, sizeof(out->text), "[%s]:%u", host, ntohs(sin6->sin6_port));
+	addr_text(out);
 	return 0;
 }
 
@@ -69,8 +84,7 @@ static int parse_ipv4(const char *text, struct shoal_addr *out, struct shoal_err
 	if (parse_port(colon + 1, &sin->sin_port) < 0)
 		return shoal_err_set(err, "'%s': port must be a number from 1 to 65535", text);
 	out->len = sizeof(*sin);
-	inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-	snprintf(out->text, sizeof(out->text), "%s:%u", host, ntohs(sin->sin_port));
+	addr_text(out);
 	return 0;
 }
 
@@ -85,4 +99,31 @@ int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err 
 bool shoal_addr_equal(const struct shoal_addr *a, const struct shoal_addr *b)
 {
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+int shoal_addr_from_sockaddr(struct shoal_addr *out, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+	const struct sockaddr_in *from4 = (const struct sockaddr_in *)(const void *)sa;
+	const struct sockaddr_in6 *from6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	memset(out, 0, sizeof(*out));
+	/* Field by field, so that equal addresses are equal bytes (shoal_addr_equal). */
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(*sin)) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = from4->sin_port;
+		sin->sin_addr = from4->sin_addr;
+		out->len = sizeof(*sin);
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(*sin6)) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = from6->sin6_port;
+		sin6->sin6_addr = from6->sin6_addr;
+		sin6->sin6_scope_id = from6->sin6_scope_id;
+		out->len = sizeof(*sin6);
+	} else {
+		return -1;
+	}
+	addr_text(out);
+	return 0;
 }

@@ -44,11 +44,26 @@ struct shoal_server_conf {
 
 /* One server of an upstream group. */
 struct shoal_upstream_server_conf {
-	struct shoal_addr address; /* numeric: "127.0.0.1:9001", "[::1]:9002" */
+	struct shoal_addr address; /* numeric: "127.0.0.1:9001", "[::1]:9002"; for a name, the
+				    * first address it had at load */
+	char *host;                /* a name (resolve): the address as written,
+				    * "app.internal:9001"; NULL: numeric */
+	struct shoal_addr *resolved; /* with host: every address the name had at load, in the
+				      * order getaddrinfo gave them (address is the first) */
+	size_t nresolved;
 	int weight;                /* its share of requests under weighted algorithms, >= 1 */
 	bool backup;               /* takes requests only when no primary server is usable */
 	bool down;                 /* out by configuration: never takes a request nor a check */
+	bool resolve;              /* address may be a host name, looked up again every
+				    * resolve_interval by the checker */
 };
+
+/* What names s in logs, the stats, the state file and shoalctl: a name as written, since
+ * its addresses change; else the canonical address. */
+static inline const char *shoal_config_server_label(const struct shoal_upstream_server_conf *s)
+{
+	return s->host ? s->host : s->address.text;
+}
 
 /* How a group spreads requests over its servers (`balance`). */
 enum shoal_balance {
@@ -115,6 +130,7 @@ struct shoal_upstream_conf {
 	int send_timeout_ms;   /* the upstream takes no request bytes for this long */
 	int read_timeout_ms;   /* the upstream sends no response bytes for this long */
 	int tunnel_timeout_ms; /* an upgraded connection (WebSocket) idle both ways */
+	int resolve_interval_ms; /* between two lookups of a server's name (resolve) */
 	struct shoal_upstream_policy policy;
 	struct shoal_health_check_conf health_check;
 };

@@ -1,4 +1,5 @@
-/* Listen addresses: parsed once from the configuration, compared, and printed canonically. */
+/* Socket addresses: parsed once from the configuration (or taken from a name's lookup),
+ * compared, and printed canonically. */
 #ifndef SHOAL_NET_ADDR_H
 #define SHOAL_NET_ADDR_H
 
@@ -19,6 +20,9 @@ struct shoal_addr {
 /* Parses "IPv4:PORT", "[IPv6]:PORT" or "*:PORT" (all IPv4 addresses). Numeric only: a name
  * that resolves differently at reload time would silently move the listener. */
 int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err *err);
+/* Fills out from sa, an AF_INET or AF_INET6 address of len bytes (one a name was looked up
+ * to), with its canonical text. -1 for another family or a len too short for it. */
+int shoal_addr_from_sockaddr(struct shoal_addr *out, const struct sockaddr *sa, socklen_t len);
 bool shoal_addr_equal(const struct shoal_addr *a, const struct shoal_addr *b);
 
 #endif
