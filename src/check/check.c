@@ -73,7 +73,7 @@ static void check_publish(struct shoal_check_probe *p, bool passed)
 	check_detail_text(p->detail, why, sizeof(why));
 	shoal_log_write(p->check->log, passed ? SHOAL_LOG_INFO : SHOAL_LOG_WARN,
 			"upstream %s server %s is %s (check: %s, %d %s)", s->group->conf->name,
-			s->conf->address.text, passed ? "up" : "down", why, streak,
+			shoal_config_server_label(s->conf), passed ? "up" : "down", why, streak,
 			passed ? (streak == 1 ? "pass" : "passes")
 			       : (streak == 1 ? "failure" : "failures"));
 }

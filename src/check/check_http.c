@@ -7,11 +7,13 @@
 #include "check_int.h"
 
 /* The request is the same for every probe of a server: made once. Host is the configured
- * one, or the server's address, which is valid Host syntax for IPv4 and IPv6 alike. */
+ * one, or the server's address, which is valid Host syntax for IPv4 and IPv6 alike (its
+ * name and port as written, for a name). */
 static int http_init(struct shoal_check_probe *p)
 {
 	const struct shoal_health_check_conf *conf = p->group->conf;
-	const char *host = conf->host ? conf->host : p->server->conf->address.text;
+	const char *label = shoal_config_server_label(p->server->conf);
+	const char *host = conf->host ? conf->host : label;
 	int n = asprintf(&p->http.request,
 			 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
 			 "User-Agent: shoal-health-check\r\n\r\n",

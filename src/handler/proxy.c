@@ -97,7 +97,7 @@ static void px_log(const struct shoal_proxy_exchange *x, const char *what, int e
 
 	if (log)
 		log_error(log, "upstream \"%s\" server %s: %s%s%s", x->group->conf->name,
-			  x->server->conf->address.text, what, err ? ": " : "",
+			  shoal_config_server_label(x->server->conf), what, err ? ": " : "",
 			  err ? strerror(err) : "");
 }
 
@@ -139,7 +139,8 @@ static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
 	struct shoal_handler_client *cl = x->client;
 	struct shoal_handler_result r = {
 		.req = &x->req, .keep_alive = keep_alive, .bytes_out = x->client_queued,
-		.upstream = x->server->conf->address.text, .upstream_status = x->rs.status,
+		.upstream = shoal_config_server_label(x->server->conf),
+		.upstream_status = x->rs.status,
 		.upstream_us = shoal_clock_mono_us() - x->start_us,
 	};
 	struct shoal_stats_slot *stats = px_stats(x);
@@ -359,7 +360,8 @@ static void px_status_failed(struct shoal_proxy_exchange *x)
 	if (px_may_retry(x, true)) {
 		if (x->env->ctx->log)
 			log_warn(x->env->ctx->log, "upstream \"%s\" server %s: answered %d",
-				 x->group->conf->name, x->server->conf->address.text, r->status);
+				 x->group->conf->name, shoal_config_server_label(x->server->conf),
+				 r->status);
 		px_next_or_fail(x, true, 502);
 		return;
 	}
@@ -595,7 +597,7 @@ static void px_client_addr(const struct shoal_handler_req *req, char *out, size_
 static bool px_build_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
 			  const struct shoal_location_conf *loc)
 {
-	const char *addr = x->server->conf->address.text;
+	const char *addr = shoal_config_server_label(x->server->conf);
 	char client[INET6_ADDRSTRLEN] = "unknown";
 	struct shoal_http_forward_opts o = {
 		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
@@ -697,7 +699,7 @@ static void px_register_stats(struct shoal_proxy_env *env)
 		struct shoal_upstream *u = &env->set.groups[i];
 		for (size_t j = 0; j < u->nservers; j++) {
 			u->servers[j].stats_index = shoal_stats_upstream_register(
-				stats, u->conf->name, u->servers[j].conf->address.text);
+				stats, u->conf->name, shoal_config_server_label(u->servers[j].conf));
 			missed += u->servers[j].stats_index < 0;
 		}
 	}

@@ -122,7 +122,7 @@ static void checker_forget(struct master *m)
 	for (size_t i = 0; m->state.hdr && i < cfg->nupstreams; i++) {
 		const struct shoal_upstream_conf *u = &cfg->upstreams[i];
 		for (size_t j = 0; j < u->nservers; j++) {
-			const char *addr = u->servers[j].address.text;
+			const char *addr = shoal_config_server_label(&u->servers[j]);
 			struct shoal_state_upstream *e;
 			if (u->health_check.type != SHOAL_CHECK_NONE && !u->servers[j].down)
 				continue;

@@ -72,7 +72,8 @@ void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 	for (size_t i = 0; i < cfg->nupstreams; i++) {
 		const struct shoal_upstream_conf *u = &cfg->upstreams[i];
 		for (size_t j = 0; j < u->nservers; j++)
-			if (!shoal_state_upstream_add(&m->state, u->name, u->servers[j].address.text,
+			if (!shoal_state_upstream_add(&m->state, u->name,
+						      shoal_config_server_label(&u->servers[j]),
 						      m->now_ms))
 				missed++;
 	}

@@ -40,12 +40,15 @@ static int hash_point_cmp(const void *a, const void *b)
 
 static void hash_place(struct hash_ring *ring, const struct shoal_upstream_server *s)
 {
-	char key[SHOAL_ADDR_TEXT_MAX + 24];
+	/* A server's name (resolve) is at most 253 bytes, its port 5, the point's number 20. */
+	char key[288];
+	const char *label = shoal_config_server_label(s->conf);
 	long points = (long)s->conf->weight * HASH_POINTS;
 
 	for (long i = 0; i < points; i++) {
-		int len = snprintf(key, sizeof(key), "%s-%ld", s->conf->address.text, i);
-		uint64_t at = shoal_upstream_hash(key, (size_t)len);
+		int len = snprintf(key, sizeof(key), "%s-%ld", label, i);
+		uint64_t at = shoal_upstream_hash(key, len < (int)sizeof(key) ? (size_t)len
+									      : sizeof(key) - 1);
 		ring->points[ring->npoints++] = (at & ~HASH_SERVER_MASK) | s->index;
 	}
 }

@@ -17,7 +17,8 @@ static int upstream_share(struct shoal_upstream_server *s, const struct shoal_st
 			  const char *group)
 {
 	if (state)
-		s->shared = shoal_state_upstream_find(state, group, s->conf->address.text);
+		s->shared = shoal_state_upstream_find(state, group,
+						      shoal_config_server_label(s->conf));
 	if (s->shared)
 		return 0;
 	s->shared = calloc(1, sizeof(*s->shared));
