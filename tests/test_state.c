@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +8,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shoal/state/format.h"
@@ -16,7 +19,7 @@
 
 #define NO_OWNER ((uid_t)-1), ((gid_t)-1)
 /* The published layout: the header, then the room's entries. */
-#define FILE_SIZE (128 + SHOAL_STATE_UPSTREAM_ROOM * 256)
+#define FILE_SIZE (128 + SHOAL_STATE_UPSTREAM_ROOM * 448)
 
 struct tmp {
 	char dir[64];
@@ -86,7 +89,7 @@ START_TEST(create_publishes_an_empty_file)
 	ck_assert_uint_eq(st.hdr->master_pid, (uint32_t)getpid());
 	ck_assert_uint_eq(st.hdr->upstream_room, SHOAL_STATE_UPSTREAM_ROOM);
 	ck_assert_uint_eq(st.hdr->upstream_offset, 128);
-	ck_assert_uint_eq(st.hdr->upstream_entry_size, 256);
+	ck_assert_uint_eq(st.hdr->upstream_entry_size, 448);
 	ck_assert_uint_eq(shoal_state_upstream_count(&st), 0);
 	ck_assert_int_ge(st.fd, 0);
 	shoal_state_close(&st, true);
@@ -514,6 +517,179 @@ START_TEST(prometheus_labels_every_entry)
 }
 END_TEST
 
+/* --- the address set --- */
+
+static struct sockaddr_storage sa_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':')) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		ck_assert_int_eq(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+	}
+	return ss;
+}
+
+static void assert_same_sa(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	size_t len = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					      : sizeof(struct sockaddr_in);
+
+	ck_assert_int_eq(a->ss_family, b->ss_family);
+	ck_assert_int_eq(memcmp(a, b, len), 0);
+}
+
+START_TEST(address_sets_are_published_in_order)
+{
+	struct sockaddr_storage in[3], out[SHOAL_STATE_UPSTREAM_ADDRS];
+	struct sockaddr_un *un = (struct sockaddr_un *)&in[1];
+	struct shoal_state_upstream *e = calloc(1, sizeof(*e));
+	uint32_t seq = 99, first;
+
+	ck_assert_ptr_nonnull(e);
+	/* No set: the configured address is used. */
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 8, &seq), 0);
+	ck_assert_uint_eq(seq, 0);
+	in[0] = sa_of("10.0.0.1", 9001);
+	memset(&in[1], 0, sizeof(in[1]));
+	un->sun_family = AF_UNIX;
+	in[2] = sa_of("2001:db8::5", 9002);
+	ck_assert_uint_eq(shoal_state_upstream_set_addrs(e, in, 3), 2);
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 8, &seq), 2);
+	assert_same_sa(&out[0], &in[0]);
+	assert_same_sa(&out[1], &in[2]);
+	ck_assert_uint_eq(e->addrs[1].family, AF_INET6);
+	ck_assert_uint_eq(e->addrs[1].port, 9002);
+	ck_assert(seq != 0 && seq % 2 == 0);
+	ck_assert_uint_eq(shoal_state_upstream_addr_seq(e), seq);
+	first = seq;
+	/* Every write moves the counter on, so a set read before is known to be old. */
+	ck_assert_uint_eq(shoal_state_upstream_set_addrs(e, in, 1), 1);
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 8, &seq), 1);
+	assert_same_sa(&out[0], &in[0]);
+	ck_assert(seq > first && seq % 2 == 0);
+	free(e);
+}
+END_TEST
+
+START_TEST(address_sets_keep_the_first_eight)
+{
+	struct sockaddr_storage in[10], out[10];
+	struct shoal_state_upstream *e = calloc(1, sizeof(*e));
+	char ip[32];
+	uint32_t seq;
+
+	ck_assert_ptr_nonnull(e);
+	for (int i = 0; i < 10; i++) {
+		snprintf(ip, sizeof(ip), "10.0.0.%d", i + 1);
+		in[i] = sa_of(ip, 80);
+	}
+	ck_assert_uint_eq(shoal_state_upstream_set_addrs(e, in, 10), SHOAL_STATE_UPSTREAM_ADDRS);
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 10, &seq), SHOAL_STATE_UPSTREAM_ADDRS);
+	for (int i = 0; i < SHOAL_STATE_UPSTREAM_ADDRS; i++)
+		assert_same_sa(&out[i], &in[i]);
+	/* A reader takes no more than it asked for. */
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 3, &seq), 3);
+	assert_same_sa(&out[2], &in[2]);
+	free(e);
+}
+END_TEST
+
+/* A writer killed while writing leaves the counter odd: readers give up (the configured
+ * address serves), and the next writer takes the set over. */
+START_TEST(an_abandoned_write_is_taken_over)
+{
+	struct sockaddr_storage in = sa_of("10.0.0.7", 80), out[8];
+	struct shoal_state_upstream *e = calloc(1, sizeof(*e));
+	uint32_t seq;
+
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(shoal_state_upstream_set_addrs(e, &in, 1), 1);
+	atomic_store(&e->addr_seq, 3);
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 8, &seq), 0);
+	ck_assert_uint_eq(shoal_state_upstream_set_addrs(e, &in, 1), 1);
+	ck_assert_uint_eq(shoal_state_upstream_addr_seq(e), 6);
+	ck_assert_uint_eq(shoal_state_upstream_addrs(e, out, 8, &seq), 1);
+	ck_assert_uint_eq(seq, 6);
+	assert_same_sa(&out[0], &in);
+	free(e);
+}
+END_TEST
+
+/* Two sets, 2 and 8 addresses, written in turn by another process as fast as it can: every
+ * read is one of them whole, never a mix (or none, when the reader gives up on a writer that
+ * never stops). */
+static void alternate_sets(struct shoal_state_upstream *e, const struct sockaddr_storage *a,
+			   const struct sockaddr_storage *b)
+{
+	for (;;) {
+		shoal_state_upstream_set_addrs(e, a, 2);
+		shoal_state_upstream_set_addrs(e, b, SHOAL_STATE_UPSTREAM_ADDRS);
+	}
+}
+
+static bool read_is_whole(const struct sockaddr_storage *out, unsigned n,
+			  const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_storage *want = n == 2 ? a : b;
+
+	if (n != 2 && n != SHOAL_STATE_UPSTREAM_ADDRS)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (memcmp(&out[i], &want[i], sizeof(struct sockaddr_in)) != 0)
+			return false;
+	return true;
+}
+
+START_TEST(address_sets_are_read_whole_while_written)
+{
+	struct sockaddr_storage a[2], b[SHOAL_STATE_UPSTREAM_ADDRS], out[8];
+	unsigned seen[2] = { 0, 0 };
+	struct shoal_state_upstream *e;
+	struct shoal_state st;
+	struct tmp t;
+	time_t end = time(NULL) + 2;
+	char ip[32];
+	uint32_t seq;
+	pid_t pid;
+
+	a[0] = sa_of("10.0.0.1", 1);
+	a[1] = sa_of("10.0.0.2", 1);
+	for (int i = 0; i < SHOAL_STATE_UPSTREAM_ADDRS; i++) {
+		snprintf(ip, sizeof(ip), "10.1.0.%d", i + 1);
+		b[i] = sa_of(ip, 2);
+	}
+	tmp_make(&t);
+	create_or_fail(&st, t.path);
+	e = shoal_state_upstream_add(&st, "app", "app.internal:80", 1);
+	shoal_state_upstream_set_addrs(e, a, 2);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		alternate_sets(e, a, b);
+	while ((seen[0] < 1000 || seen[1] < 1000) && time(NULL) <= end) {
+		unsigned n = shoal_state_upstream_addrs(e, out, 8, &seq);
+		if (n == 0)
+			continue;
+		ck_assert_msg(read_is_whole(out, n, a, b), "a read of %u addresses is torn", n);
+		seen[n == 2 ? 0 : 1]++;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_assert_msg(seen[0] >= 1000 && seen[1] >= 1000, "saw %u and %u sets", seen[0], seen[1]);
+	shoal_state_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
 static Suite *state_suite(void)
 {
 	Suite *s = suite_create("state");
@@ -532,6 +708,10 @@ static Suite *state_suite(void)
 	tcase_add_test(entries, entries_are_appended_and_found_by_name);
 	tcase_add_test(entries, names_are_cut_at_63_bytes);
 	tcase_add_test(entries, a_full_room_returns_null);
+	tcase_add_test(entries, address_sets_are_published_in_order);
+	tcase_add_test(entries, address_sets_keep_the_first_eight);
+	tcase_add_test(entries, an_abandoned_write_is_taken_over);
+	tcase_add_test(entries, address_sets_are_read_whole_while_written);
 	tcase_add_test(format, status_names_the_reason_a_server_is_out);
 	tcase_add_test(format, check_shows_the_last_probe);
 	tcase_add_test(format, cells_and_json_show_the_entry_or_dashes);

@@ -63,6 +63,22 @@ static void state_remember_new(struct master *m)
 		m->next_state_ms = m->now_ms + SHOAL_MASTER_STATE_WATCH_MS;
 }
 
+/* A name's addresses at load are its set until the checker looks again. An entry that has a
+ * set keeps it: after a reload, that is the checker's latest. */
+static void state_fill_addrs(struct shoal_state_upstream *e,
+			     const struct shoal_upstream_server_conf *sv)
+{
+	struct sockaddr_storage ss[SHOAL_STATE_UPSTREAM_ADDRS];
+	unsigned n = 0;
+	uint32_t seq;
+
+	if (!sv->host || shoal_state_upstream_addrs(e, ss, SHOAL_STATE_UPSTREAM_ADDRS, &seq))
+		return;
+	for (; n < sv->nresolved && n < SHOAL_STATE_UPSTREAM_ADDRS; n++)
+		ss[n] = sv->resolved[n].ss;
+	shoal_state_upstream_set_addrs(e, ss, n);
+}
+
 void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 {
 	const struct shoal_config *cfg = &g->cfg;
@@ -71,11 +87,14 @@ void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 	shoal_state_lock(&m->state);
 	for (size_t i = 0; i < cfg->nupstreams; i++) {
 		const struct shoal_upstream_conf *u = &cfg->upstreams[i];
-		for (size_t j = 0; j < u->nservers; j++)
-			if (!shoal_state_upstream_add(&m->state, u->name,
-						      shoal_config_server_label(&u->servers[j]),
-						      m->now_ms))
-				missed++;
+		for (size_t j = 0; j < u->nservers; j++) {
+			const struct shoal_upstream_server_conf *sv = &u->servers[j];
+			struct shoal_state_upstream *e = shoal_state_upstream_add(
+				&m->state, u->name, shoal_config_server_label(sv), m->now_ms);
+			if (e)
+				state_fill_addrs(e, sv);
+			missed += !e;
+		}
 	}
 	shoal_state_unlock(&m->state);
 	if (missed && !m->state_full_logged) {

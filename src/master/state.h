@@ -16,8 +16,9 @@
  * created. */
 int shoal_master_state_open(struct master *m, struct shoal_err *err);
 
-/* An entry for every (upstream, server) pair of g, under the file lock. A file too full for
- * a server is logged once; that server's health then stays per worker. */
+/* An entry for every (upstream, server) pair of g, under the file lock; a server given by
+ * name gets the addresses it had at load as its set, unless its entry has one. A file too
+ * full for a server is logged once; that server's health then stays per worker. */
 void shoal_master_state_add(struct master *m, const struct shoal_generation *g);
 
 /* Worker w was reaped: takes the requests it had in flight (its stats slot's upstream

@@ -14,8 +14,9 @@
  *   upstream servers  (upstream_room entries of upstream_entry_size bytes at upstream_offset,
  *                      the first upstream_used in use; entries are only ever appended)
  *
- * Every field a process changes after creation is a single atomic value: there is no lock
- * and no sequence section. Only the master appends entries, under the file lock (two masters
+ * Every field a process changes after creation is a single atomic value, but for an
+ * entry's address set, written under a sequence counter of its own (shoal/state/upstream.h);
+ * there is no lock. Only the master appends entries, under the file lock (two masters
  * live at once during an upgrade); it publishes an entry by storing upstream_used with
  * release order after filling it, so a reader that loads upstream_used with acquire order
  * sees whole entries. */
@@ -35,7 +36,7 @@
 #endif
 
 #define SHOAL_STATE_MAGIC "SHOALSTA"
-#define SHOAL_STATE_VERSION 1u
+#define SHOAL_STATE_VERSION 2u
 #define SHOAL_STATE_DEFAULT_PATH "/dev/shm/shoal.state"
 #define SHOAL_STATE_CACHELINE 64
 /* Upstream servers the file can hold over its lifetime, across every configuration. */

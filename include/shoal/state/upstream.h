@@ -9,15 +9,27 @@
  *                     the master takes back the share of a worker that died
  *   fails .. ejected  every worker: passive health (failures, outlier ejection)
  *   usable_since_ms   whoever brings the server back: where slow start ramps from
+ *   addr_*            the checker (and the master, filling a new entry): the addresses of
+ *                     a server given by name (resolve), read by every worker
  *
  * Times are CLOCK_MONOTONIC milliseconds, which every process of the machine shares. What
  * the fields mean for a request is decided in the upstream layer (shoal/upstream/health.h);
- * this module only stores them. */
+ * this module only stores them.
+ *
+ * The address set is the one group of fields changed together: it is written under a
+ * sequence counter, addr_seq, odd while a writer is at it (a seqlock). A writer makes it odd
+ * with a compare-and-swap, so that two writers (the checkers of two generations, for a
+ * moment) take turns; a reader copies the set between two reads of one even value and tries
+ * again otherwise. Every write moves the counter on, so a worker that remembers the value it
+ * opened a connection under knows whether the set changed since. A writer killed while
+ * writing would leave the counter odd for ever: the next writer waits a while, then takes
+ * the set over. */
 #ifndef SHOAL_STATE_UPSTREAM_H
 #define SHOAL_STATE_UPSTREAM_H
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "shoal/state/state.h"
 
@@ -35,6 +47,19 @@ enum shoal_state_check {
 	SHOAL_STATE_CHECK_UP = 1,
 	SHOAL_STATE_CHECK_DOWN = 2,
 };
+
+/* Addresses an entry holds: a name's first ones beyond are not used. */
+#define SHOAL_STATE_UPSTREAM_ADDRS 8
+
+/* One address of a server: family AF_INET or AF_INET6 (Linux's values, 2 and 10), the port
+ * in native byte order, the address in network byte order (its first 4 bytes for IPv4). */
+struct shoal_state_addr {
+	uint16_t family;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+_Static_assert(sizeof(struct shoal_state_addr) == 20, "layout");
 
 struct shoal_state_upstream {
 	_Alignas(SHOAL_STATE_CACHELINE) char upstream[SHOAL_STATE_UPSTREAM_TEXT];
@@ -54,14 +79,20 @@ struct shoal_state_upstream {
 	_Atomic uint64_t checks_passed;
 	_Atomic uint64_t checks_failed;
 	_Atomic uint64_t ejected_total;    /* ejections ever */
-	uint8_t reserved[8];
+	_Atomic uint32_t addr_seq;         /* odd while addr_count and addrs are written */
+	uint32_t addr_count;               /* addresses in addrs; 0: the configured one */
+	struct shoal_state_addr addrs[SHOAL_STATE_UPSTREAM_ADDRS];
+	uint8_t reserved[64];
 };
 
 _Static_assert(offsetof(struct shoal_state_upstream, server) == 64, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, admin) == 128, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, fail_window_ms) == 160, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, ejected_total) == 208, "layout");
-_Static_assert(sizeof(struct shoal_state_upstream) == 256, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, addr_seq) == 216, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, addrs) == 224, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, reserved) == 384, "layout");
+_Static_assert(sizeof(struct shoal_state_upstream) == 448, "layout");
 
 /* The entry of (upstream, server), or NULL if there is none. Any process. */
 struct shoal_state_upstream *shoal_state_upstream_find(const struct shoal_state *st,
@@ -78,5 +109,22 @@ struct shoal_state_upstream *shoal_state_upstream_add(struct shoal_state *st,
 /* Readers: the entries in use, and the i-th of them. */
 unsigned shoal_state_upstream_count(const struct shoal_state *st);
 struct shoal_state_upstream *shoal_state_upstream_at(const struct shoal_state *st, unsigned i);
+
+/* The checker, or the master filling an entry it adds: publishes the first of the n
+ * addresses (AF_INET and AF_INET6 ones; others are skipped) as e's set, at most
+ * SHOAL_STATE_UPSTREAM_ADDRS, in order, and moves addr_seq on. Returns how many it stored. */
+unsigned shoal_state_upstream_set_addrs(struct shoal_state_upstream *e,
+					const struct sockaddr_storage *addrs, unsigned n);
+
+/* Any process: copies e's set, consistent, into out (at most max addresses, in order, each an
+ * AF_INET or AF_INET6 address) and returns how many; *seq gets the addr_seq it was read
+ * under. 0 when e has no set, or when a writer holds it so long that the reader gives up
+ * (the caller then uses the configured address). Costs two loads and a copy; no system
+ * call. */
+unsigned shoal_state_upstream_addrs(const struct shoal_state_upstream *e,
+				    struct sockaddr_storage *out, unsigned max, uint32_t *seq);
+
+/* addr_seq now: different from the one a set was read under once the set has changed. */
+uint32_t shoal_state_upstream_addr_seq(const struct shoal_state_upstream *e);
 
 #endif
