@@ -27,17 +27,17 @@ static struct shoal_upstream_conn *conn_alloc(struct shoal_upstream_set *set)
 	return uc;
 }
 
-static int conn_socket(const struct shoal_addr *a)
+static int conn_socket(const struct shoal_upstream_address *a)
 {
 	int one = 1;
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(a->sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
 	/* Requests and responses are written whole, each in one call: Nagle would only hold a
 	 * request's last segment back until the previous one is acknowledged. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, a->sa, a->len) < 0 && errno != EINPROGRESS) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -49,9 +49,20 @@ static int conn_socket(const struct shoal_addr *a)
 int shoal_upstream_conn_open(struct shoal_upstream_server *s, shoal_upstream_conn_fn on_event,
 			     void *holder, struct shoal_upstream_conn **out)
 {
+	struct shoal_upstream_address a;
+
+	shoal_upstream_address_next(s, &a);
+	return shoal_upstream_conn_open_to(s, &a, on_event, holder, out);
+}
+
+int shoal_upstream_conn_open_to(struct shoal_upstream_server *s,
+				const struct shoal_upstream_address *a,
+				shoal_upstream_conn_fn on_event, void *holder,
+				struct shoal_upstream_conn **out)
+{
 	struct shoal_upstream_set *set = s->group->set;
 	struct shoal_upstream_conn *uc;
-	int fd = conn_socket(&s->conf->address);
+	int fd = conn_socket(a);
 
 	if (fd < 0)
 		return -1;
@@ -63,7 +74,7 @@ int shoal_upstream_conn_open(struct shoal_upstream_server *s, shoal_upstream_con
 	}
 	*uc = (struct shoal_upstream_conn){
 		.ev = { .on_event = conn_on_event, .fd = fd },
-		.server = s, .on_event = on_event, .holder = holder,
+		.server = s, .on_event = on_event, .holder = holder, .addr_seq = a->seq,
 	};
 	if (shoal_event_add(set->loop, &uc->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
 		int e = errno;

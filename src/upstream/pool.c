@@ -32,11 +32,16 @@ static void pool_on_idle_event(struct shoal_upstream_conn *uc, uint32_t events)
 struct shoal_upstream_conn *shoal_upstream_pool_get(struct shoal_upstream_server *s,
 						    shoal_upstream_conn_fn on_event, void *holder)
 {
-	struct shoal_upstream_conn *uc = s->idle;
+	struct shoal_upstream_conn *uc;
 
+	while ((uc = s->idle)) {
+		pool_unlink(uc);
+		if (shoal_upstream_address_current(s, uc->addr_seq))
+			break;
+		shoal_upstream_conn_close(uc);
+	}
 	if (!uc)
 		return NULL;
-	pool_unlink(uc);
 	uc->on_event = on_event;
 	uc->holder = holder;
 	return uc;
@@ -46,7 +51,8 @@ void shoal_upstream_pool_put(struct shoal_upstream_conn *uc)
 {
 	struct shoal_upstream_server *s = uc->server;
 
-	if (s->nidle >= (unsigned)s->group->conf->keepalive) {
+	if (s->nidle >= (unsigned)s->group->conf->keepalive ||
+	    !shoal_upstream_address_current(s, uc->addr_seq)) {
 		shoal_upstream_conn_close(uc);
 		return;
 	}

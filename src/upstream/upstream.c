@@ -42,6 +42,9 @@ static int upstream_init(struct shoal_upstream *u, const struct shoal_upstream_c
 		s->group = u;
 		s->index = (unsigned)i;
 		s->stats_index = -1;
+		/* Workers start a name's addresses at different places. */
+		if (s->conf->host)
+			s->addr_turn = (unsigned)shoal_upstream_random(set);
 		if (upstream_share(s, state, conf->name) < 0)
 			return -1;
 		if (!s->conf->backup && !s->conf->down)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "shoal/net/event.h"
+#include "shoal/upstream/address.h"
 #include "shoal/upstream/upstream.h"
 
 struct shoal_upstream_conn;
@@ -23,14 +24,22 @@ struct shoal_upstream_conn {
 	shoal_upstream_conn_fn on_event;         /* the holder's */
 	void *holder;
 	uint32_t requests; /* sent on this connection so far: 0 means fresh */
+	uint32_t addr_seq; /* the server's address set it was opened under (address.h) */
 	bool idle;
 };
 
-/* Opens a connection to s: a non-blocking connect, which usually completes later (the
- * socket then becomes writable; a failure shows as EPOLLERR and SO_ERROR). Returns 0 with
- * *out set, or -1 with errno (EMFILE, ECONNREFUSED, ENOMEM, ...). */
+/* Opens a connection to s, at its next address (shoal_upstream_address_next): a
+ * non-blocking connect, which usually completes later (the socket then becomes writable; a
+ * failure shows as EPOLLERR and SO_ERROR). Returns 0 with *out set, or -1 with errno
+ * (EMFILE, ECONNREFUSED, ENOMEM, ...). */
 int shoal_upstream_conn_open(struct shoal_upstream_server *s, shoal_upstream_conn_fn on_event,
 			     void *holder, struct shoal_upstream_conn **out);
+
+/* The same, to the address a of s. */
+int shoal_upstream_conn_open_to(struct shoal_upstream_server *s,
+				const struct shoal_upstream_address *a,
+				shoal_upstream_conn_fn on_event, void *holder,
+				struct shoal_upstream_conn **out);
 
 /* The pending error of the socket (SO_ERROR): 0 once connected. */
 int shoal_upstream_conn_error(const struct shoal_upstream_conn *uc);

@@ -3,13 +3,15 @@
  * An idle connection that the server closes, or that receives anything (an answer to no
  * request can only be garbage), is noticed through its events and dropped at once, so a
  * pooled connection taken for a request is rarely stale; the proxy retries the ones that
- * are (see handler/proxy.h). */
+ * are (see handler/proxy.h). A connection to an address set since replaced (a server given by
+ * name, shoal/upstream/address.h) is closed rather than kept or reused. */
 #ifndef SHOAL_UPSTREAM_POOL_H
 #define SHOAL_UPSTREAM_POOL_H
 
 #include "shoal/upstream/conn.h"
 
-/* An idle connection to s, now held by holder with on_event, or NULL if the pool is empty. */
+/* An idle connection to s, now held by holder with on_event, or NULL if the pool has none
+ * (idle connections to a replaced address set are closed on the way). */
 struct shoal_upstream_conn *shoal_upstream_pool_get(struct shoal_upstream_server *s,
 						    shoal_upstream_conn_fn on_event, void *holder);
 

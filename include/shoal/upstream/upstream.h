@@ -40,6 +40,8 @@ struct shoal_upstream_server {
 	struct shoal_state_upstream *shared; /* never NULL: in the state file, or the worker's
 					      * own when the file has no entry for it */
 	bool shared_own;        /* shared is the worker's own allocation */
+	unsigned addr_turn;     /* a name's: the address of its set the next connection goes
+				 * to (shoal/upstream/address.h) */
 };
 
 /* A group of servers that locations forward to. */
