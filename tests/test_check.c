@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -474,12 +475,155 @@ START_TEST(servers_down_by_configuration_are_not_probed)
 }
 END_TEST
 
+/* --- resolve -------------------------------------------------------------------------- */
+
+/* Server 0 given by name: host as written, its lookups every interval_ms; no probes. */
+static void fixture_name(struct fixture *f, const char *host, int interval_ms)
+{
+	fixture_init(f, SHOAL_CHECK_NONE, 1);
+	f->servers[0].host = (char *)host;
+	f->servers[0].resolve = true;
+	f->group.resolve_interval_ms = interval_ms;
+}
+
+static unsigned set_of(struct fixture *f, struct sockaddr_storage *out)
+{
+	uint32_t seq;
+
+	return shoal_state_upstream_addrs(entry(f, 0), out, SHOAL_STATE_UPSTREAM_ADDRS, &seq);
+}
+
+static bool has_set(struct fixture *f, long n)
+{
+	struct sockaddr_storage ss[SHOAL_STATE_UPSTREAM_ADDRS];
+
+	return set_of(f, ss) >= (unsigned)n;
+}
+
+static unsigned count_in_log(struct fixture *f, const char *what)
+{
+	unsigned n = 0;
+
+	for (const char *p = read_log(f); (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+static bool logged(struct fixture *f, long n)
+{
+	return count_in_log(f, "now resolves to") >= (unsigned)n;
+}
+
+/* Publishes one address, 10.9.9.9 at port, as if the name had it before. */
+static void publish_other(struct fixture *f, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(0x0a090909) };
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, &sin, sizeof(sin));
+	ck_assert_uint_eq(shoal_state_upstream_set_addrs(entry(f, 0), &ss, 1), 1);
+}
+
+START_TEST(a_name_is_looked_up_and_a_new_set_published)
+{
+	struct sockaddr_storage ss[SHOAL_STATE_UPSTREAM_ADDRS];
+	uint16_t port;
+	char host[32], line[96];
+	struct fixture f;
+	unsigned n;
+
+	fixture_name(&f, host, 200); /* host is written once the listener's port is known */
+	port = ntohs(((struct sockaddr_in *)&f.servers[0].address.ss)->sin_port);
+	snprintf(host, sizeof(host), "localhost:%u", port);
+	/* Checks or not, a name is a reason to run the checker. */
+	ck_assert(shoal_check_wanted(&f.cfg));
+	fixture_start(&f);
+	ck_assert_uint_eq(f.check.nprobes, 0);
+	ck_assert_uint_eq(f.check.nlookups, 1);
+	ck_assert(drive(&f, has_set, 1));
+	n = set_of(&f, ss);
+	for (unsigned i = 0; i < n; i++) {
+		struct shoal_addr a;
+		ck_assert_int_eq(shoal_addr_from_sockaddr(&a, (struct sockaddr *)&ss[i],
+							  sizeof(ss[i])), 0);
+		ck_assert_msg(strstr(a.text, "127.0.0.1:") == a.text ||
+			      strstr(a.text, "[::1]:") == a.text, "%s", a.text);
+		ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&ss[i])->sin_port), port);
+	}
+	snprintf(line, sizeof(line), "upstream backend server %s now resolves to ", host);
+	ck_assert(drive(&f, logged, 1));
+	ck_assert_msg(strstr(read_log(&f), line), "%s", read_log(&f));
+	/* Another set in the entry: the next lookup puts the name's back, and says so once. */
+	publish_other(&f, port);
+	ck_assert(drive(&f, logged, 2));
+	ck_assert_uint_eq(set_of(&f, ss), n);
+	run_for(&f, 500);
+	ck_assert_uint_eq(count_in_log(&f, "now resolves to"), 2);
+	f.servers[0].down = true;
+	ck_assert(!shoal_check_wanted(&f.cfg));
+	fixture_free(&f);
+}
+END_TEST
+
+/* A name that stops resolving keeps the last set, with one warning however many lookups. */
+START_TEST(a_failed_lookup_keeps_the_set_and_warns_once)
+{
+	struct fixture f;
+
+	fixture_name(&f, "nonexistent.invalid:80", 100);
+	fixture_start(&f);
+	publish_other(&f, 80);
+	run_for(&f, 700);
+	ck_assert_uint_eq(count_in_log(&f, "cannot resolve"), 1);
+	ck_assert_msg(strstr(read_log(&f), "upstream backend server nonexistent.invalid:80: "
+				"cannot resolve: "),
+		      "%s", read_log(&f));
+	ck_assert_msg(strstr(read_log(&f), "; keeping 10.9.9.9:80\n"), "%s", read_log(&f));
+	ck_assert(has_set(&f, 1));
+	ck_assert_uint_eq(count_in_log(&f, "now resolves to"), 0);
+	fixture_free(&f);
+}
+END_TEST
+
+/* A probe goes to the first address of the name's current set, not the one it had at load
+ * (a closed port here). */
+START_TEST(a_name_is_probed_at_the_first_address_of_its_set)
+{
+	struct sockaddr_storage set[2];
+	struct shoal_addr open;
+	struct fixture f;
+	int listener = loopback_foreign_listener(&open);
+
+	fixture_name(&f, "nonexistent.invalid:80", 3600 * 1000);
+	close(f.listeners[0]);
+	f.listeners[0] = -1;
+	f.group.health_check.type = SHOAL_CHECK_TCP;
+	f.group.health_check.interval_ms = 100;
+	fixture_start(&f);
+	set[0] = open.ss;
+	set[1] = f.servers[0].address.ss;
+	shoal_state_upstream_set_addrs(entry(&f, 0), set, 2);
+	ck_assert(drive(&f, probed, 2));
+	ck_assert_uint_eq(failed(&f, 0), 0);
+	set[0] = f.servers[0].address.ss;
+	set[1] = open.ss;
+	shoal_state_upstream_set_addrs(entry(&f, 0), set, 2);
+	ck_assert(drive(&f, failed_n, 1));
+	ck_assert_int_eq(detail(&f, 0), -ECONNREFUSED);
+	close(listener);
+	fixture_free(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("check");
 	TCase *tcp = tcase_create("tcp");
 	TCase *http = tcase_create("http");
 	TCase *timing = tcase_create("timing");
+	TCase *resolve = tcase_create("resolve");
 
 	tcase_add_test(tcp, tcp_probe_of_a_listener_passes);
 	tcase_add_test(tcp, tcp_probe_of_a_closed_port_is_refused);
@@ -495,5 +639,9 @@ int main(void)
 	tcase_add_test(timing, first_probes_are_spread_over_the_interval);
 	tcase_add_test(timing, servers_down_by_configuration_are_not_probed);
 	suite_add_tcase(s, timing);
+	tcase_add_test(resolve, a_name_is_looked_up_and_a_new_set_published);
+	tcase_add_test(resolve, a_failed_lookup_keeps_the_set_and_warns_once);
+	tcase_add_test(resolve, a_name_is_probed_at_the_first_address_of_its_set);
+	suite_add_tcase(s, resolve);
 	return shoal_check_run(s);
 }

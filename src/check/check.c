@@ -42,7 +42,8 @@ bool shoal_check_wanted(const struct shoal_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nupstreams; i++)
 		for (size_t j = 0; j < cfg->upstreams[i].nservers; j++)
-			if (check_server_wanted(&cfg->upstreams[i], j))
+			if (check_server_wanted(&cfg->upstreams[i], j) ||
+			    shoal_check_resolve_wanted(&cfg->upstreams[i], j))
 				return true;
 	return false;
 }
@@ -103,9 +104,13 @@ static void check_on_conn(struct shoal_upstream_conn *uc, uint32_t events)
 		check_end(p, step);
 }
 
+/* A server given by name is probed at the first address of its current set. */
 static void check_start(struct shoal_check_probe *p)
 {
-	if (shoal_upstream_conn_open(p->server, check_on_conn, p, &p->conn) < 0) {
+	struct shoal_upstream_address a;
+
+	shoal_upstream_address_first(p->server, &a);
+	if (shoal_upstream_conn_open_to(p->server, &a, check_on_conn, p, &p->conn) < 0) {
 		p->conn = NULL;
 		p->detail = -errno;
 		check_end(p, CHECK_FAILED);
@@ -203,7 +208,8 @@ int shoal_check_init(struct shoal_check *c, const struct shoal_config *cfg,
 	}
 	c->groups = calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*c->groups));
 	c->probes = calloc(n ? n : 1, sizeof(*c->probes));
-	if (!c->groups || !c->probes || check_make_probes(c) < 0) {
+	if (!c->groups || !c->probes || check_make_probes(c) < 0 ||
+	    shoal_check_resolve_init(c, cfg) < 0) {
 		shoal_check_free(c);
 		return shoal_err_set(err, "out of memory");
 	}
@@ -220,6 +226,7 @@ void shoal_check_free(struct shoal_check *c)
 		if (p->kind->dispose)
 			p->kind->dispose(p);
 	}
+	shoal_check_resolve_free(c);
 	free(c->probes);
 	free(c->groups);
 	shoal_upstream_set_free(&c->set);
@@ -243,6 +250,7 @@ static int check_next_ms(const struct shoal_check *c)
 		check_sooner(&next, shoal_timer_next_ms(&c->groups[i].tick, c->now_ms));
 		check_sooner(&next, shoal_timer_next_ms(&c->groups[i].timeout, c->now_ms));
 	}
+	check_sooner(&next, shoal_check_resolve_next_ms(c));
 	return next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
@@ -255,6 +263,7 @@ static void check_expire(struct shoal_check *c)
 		shoal_timer_expire(&c->groups[i].timeout, c->now_ms);
 		shoal_timer_expire(&c->groups[i].tick, c->now_ms);
 	}
+	shoal_check_resolve_expire(c);
 }
 
 int shoal_check_turn(struct shoal_check *c, int max_wait_ms, struct shoal_err *err)
@@ -367,6 +376,9 @@ int shoal_check_main(const struct shoal_check_params *p)
 		check_ready(p);
 		log_info(p->log, "probing %zu upstream server%s", c.nprobes,
 			 c.nprobes == 1 ? "" : "s");
+		if (c.nlookups)
+			log_info(p->log, "looking up the names of %zu upstream server%s",
+				 c.nlookups, c.nlookups == 1 ? "" : "s");
 	}
 	while (!proc.stop) {
 		if (shoal_check_turn(&c, -1, &err) < 0) {

@@ -1,6 +1,7 @@
 /* The probes of the checker, shared by the files of src/check/: check.c times them, opens
  * their connections and publishes their results; a kind of probe (check_tcp.c, check_http.c)
- * says what its connection's events come to. Private to this folder.
+ * says what its connection's events come to; check_resolve.c looks up the names of servers
+ * given by one, on the same loop. Private to this folder.
  *
  * One calling convention for every kind: init(p) once; then for each probe check.c opens
  * p->conn (a non-blocking connect) and calls start(p), then on_event(p, events) for every
@@ -10,6 +11,7 @@
 #ifndef SHOAL_CHECK_CHECK_INT_H
 #define SHOAL_CHECK_CHECK_INT_H
 
+#include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,12 +40,14 @@ struct shoal_check_kind {
 extern const struct shoal_check_kind shoal_check_tcp;
 extern const struct shoal_check_kind shoal_check_http;
 
-/* The timers of a group: every probe of it has the same interval and the same timeout, so
- * each is a queue of its own (shoal/net/timer.h). */
+/* The timers of a group: every probe of it has the same interval and the same timeout, and
+ * every lookup the same resolve_interval, so each is a queue of its own
+ * (shoal/net/timer.h). */
 struct shoal_check_group {
 	const struct shoal_health_check_conf *conf;
 	struct shoal_timer_queue tick;    /* the next probe's start */
 	struct shoal_timer_queue timeout; /* the running probe's end */
+	struct shoal_timer_queue resolve; /* the next lookup's start */
 };
 
 /* The HTTP kind's bytes: the request, then the status line read back. */
@@ -70,5 +74,39 @@ struct shoal_check_probe {
 	int detail; /* the kind's: an HTTP status, 0 for an open TCP connection, or -errno */
 	struct check_http http;
 };
+
+/* A server given by name, looked up again every resolve_interval (check_resolve.c). */
+struct shoal_check_lookup {
+	struct shoal_check *check;
+	struct shoal_check_group *group;
+	struct shoal_upstream_server *server;
+	struct shoal_timer tick;  /* the next lookup's start */
+	struct shoal_timer poll;  /* while one runs: the next look at it */
+	struct gaicb cb;          /* the running lookup's, for getaddrinfo_a */
+	struct addrinfo hints;
+	char *name;               /* the host of server's NAME:PORT, a copy cut at the colon */
+	const char *port;         /* within name's allocation */
+	bool running;
+	int error;                /* the failure last logged (an EAI_ code); 0: none since the
+				   * last success */
+};
+
+/* The lookups of c's configuration, their first ones spread over their intervals from now
+ * like the probes'. -1: out of memory (c's lookups then hold what was made, for
+ * shoal_check_resolve_free). */
+int shoal_check_resolve_init(struct shoal_check *c, const struct shoal_config *cfg);
+
+/* Whether the i-th server of u is looked up: given by name and not down. */
+bool shoal_check_resolve_wanted(const struct shoal_upstream_conf *u, size_t i);
+
+/* Milliseconds until a lookup is due or a running one is to be looked at; -1: none. */
+int64_t shoal_check_resolve_next_ms(const struct shoal_check *c);
+
+/* Starts the lookups that are due and finishes the ones that ended: a new set is
+ * published and logged, a failure logged once per new error. */
+void shoal_check_resolve_expire(struct shoal_check *c);
+
+/* Cancels the running lookups (waits for the ones that cannot be) and frees them. */
+void shoal_check_resolve_free(struct shoal_check *c);
 
 #endif

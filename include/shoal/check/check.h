@@ -9,6 +9,13 @@
  * probed in one burst; a probe never overlaps the previous one of the same server (a probe
  * still running when the next is due delays it until it ends).
  *
+ * It also looks up again the name of every server given by one (resolve, not down by
+ * configuration) every resolve_interval of its group, and publishes a new set of addresses
+ * in the server's entry when the name's addresses change, for every worker at once (see
+ * shoal/upstream/address.h); a failed lookup keeps the last set. Lookups are asynchronous
+ * (getaddrinfo_a, looked at on a timer while they run): a slow resolver never holds up a
+ * probe. A server given by name is probed at the first address of its current set.
+ *
  * The process is made of the pieces below; the unit tests drive them in their own process,
  * with no state file (each server then has an entry of its own). */
 #ifndef SHOAL_CHECK_CHECK_H
@@ -23,13 +30,16 @@
 #include "shoal/base/log.h"
 #include "shoal/config/config.h"
 #include "shoal/net/event.h"
+#include "shoal/net/timer.h"
 #include "shoal/upstream/upstream.h"
 
 struct shoal_state;
 struct shoal_check_group;
 struct shoal_check_probe;
+struct shoal_check_lookup;
 
-/* The probing of one configuration: a loop, the groups, a probe per checked server. */
+/* The probing of one configuration: a loop, the groups, a probe per checked server, a
+ * lookup per server given by name. */
 struct shoal_check {
 	struct shoal_event_loop loop;
 	struct shoal_upstream_set set;     /* the groups; each server's `shared` takes its results */
@@ -37,6 +47,9 @@ struct shoal_check {
 	struct shoal_check_group *groups;  /* one per group of set, in order */
 	struct shoal_check_probe *probes;  /* one per checked server */
 	size_t nprobes;
+	struct shoal_check_lookup *lookups; /* one per server given by name */
+	size_t nlookups;
+	struct shoal_timer_queue lookup_poll; /* running lookups: the next look at each */
 	uint64_t now_ms;                   /* read once per turn */
 };
 
@@ -52,7 +65,8 @@ struct shoal_check_params {
 	gid_t gid;
 };
 
-/* Whether cfg has a server to probe: a group with a health_check and a server not down. */
+/* Whether cfg has a server to probe (a group with a health_check and a server not down) or
+ * to look up (a server not down given by name). */
 bool shoal_check_wanted(const struct shoal_config *cfg);
 
 /* Makes c for cfg, its servers' entries found in state (NULL: entries of its own), and arms
