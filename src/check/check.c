@@ -374,8 +374,9 @@ int shoal_check_main(const struct shoal_check_params *p)
 		rc = 1;
 	} else {
 		check_ready(p);
-		log_info(p->log, "probing %zu upstream server%s", c.nprobes,
-			 c.nprobes == 1 ? "" : "s");
+		if (c.nprobes)
+			log_info(p->log, "probing %zu upstream server%s", c.nprobes,
+				 c.nprobes == 1 ? "" : "s");
 		if (c.nlookups)
 			log_info(p->log, "looking up the names of %zu upstream server%s",
 				 c.nlookups, c.nlookups == 1 ? "" : "s");
