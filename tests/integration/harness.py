@@ -184,6 +184,9 @@ class Server:
         self.proc = None
         self.pid = None
         self.returncode = None
+        # None, or a function of the command line that returns the one to run instead (to
+        # start shoal inside another command, such as unshare); set before start().
+        self.wrap = None
         self._seen_pids = set()
         self._make_root(large_file_size)
         self.rewrite_config()
@@ -253,8 +256,11 @@ class Server:
     # -- process --
 
     def start(self, wait=True):
+        argv = [BINARY, "-c", self.conf]
+        if self.wrap:
+            argv = self.wrap(argv)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([BINARY, "-c", self.conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err, start_new_session=True)
         self.pid = self.proc.pid
         if wait:

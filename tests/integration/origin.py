@@ -1,7 +1,8 @@
 """A small HTTP/1.1 origin server for the reverse proxy's integration tests. Standard library
 only.
 
-A test starts one on a free port of 127.0.0.1 (it listens on nothing else). Each connection is
+A test starts one on a free port of 127.0.0.1 (it listens on nothing else), or of another
+loopback address, or on a given port. Each connection is
 served by a daemon thread whose socket operations time out, and stop() closes every socket,
 so an origin never outlives its test for long.
 
@@ -182,7 +183,7 @@ class _Conn:
 
 
 class Origin:
-    def __init__(self, name="origin", timeout=30.0):
+    def __init__(self, name="origin", timeout=30.0, host="127.0.0.1", port=0):
         self.name = name
         self.timeout = timeout
         self.lock = threading.Lock()
@@ -196,11 +197,11 @@ class Origin:
         self._stopped = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(256)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self.address = "127.0.0.1:%d" % self.port
+        self.address = "%s:%d" % (host, self.port)
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     # -- what tests ask --
