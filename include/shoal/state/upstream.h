@@ -8,6 +8,7 @@
  *   active            every worker: requests in flight there (least_conn, bounded hash);
  *                     the master takes back the share of a worker that died
  *   fails .. ejected  every worker: passive health (failures, outlier ejection)
+ *   last_answer_ms    every worker: when the server last answered (stall detection)
  *   usable_since_ms   whoever brings the server back: where slow start ramps from
  *
  * Times are CLOCK_MONOTONIC milliseconds, which every process of the machine shares. What
@@ -54,7 +55,7 @@ struct shoal_state_upstream {
 	_Atomic uint64_t checks_passed;
 	_Atomic uint64_t checks_failed;
 	_Atomic uint64_t ejected_total;    /* ejections ever */
-	uint8_t reserved[8];
+	_Atomic uint64_t last_answer_ms;   /* the last response byte any worker got from it */
 };
 
 _Static_assert(offsetof(struct shoal_state_upstream, server) == 64, "layout");
