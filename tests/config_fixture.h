@@ -170,6 +170,7 @@ static inline void assert_same_policy(const struct shoal_upstream_policy *x,
 	ck_assert_int_eq(x->slow_start_ms, y->slow_start_ms);
 	ck_assert_int_eq(x->retries, y->retries);
 	ck_assert_int_eq(x->retry_timeout_ms, y->retry_timeout_ms);
+	ck_assert_int_eq(x->stall_timeout_ms, y->stall_timeout_ms);
 	ck_assert(x->retry_non_idempotent == y->retry_non_idempotent);
 }
 

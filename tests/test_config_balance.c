@@ -78,6 +78,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(p->slow_start_ms, 0);
 	ck_assert_int_eq(p->retries, 2);
 	ck_assert_int_eq(p->retry_timeout_ms, 0);
+	ck_assert_int_eq(p->stall_timeout_ms, 0);
 	ck_assert(!p->retry_non_idempotent);
 	ck_assert_int_eq(u->health_check.type, SHOAL_CHECK_NONE);
 	ck_assert_ptr_null(u->health_check.path);
@@ -97,6 +98,7 @@ static const char every_key[] =
 	"    max_fails = 0; fail_timeout = 2.5; max_ejection_percent = 100;\n"
 	"    fail_status = [ 503, 502, 504 ]; panic_threshold = 30; slow_start = 60;\n"
 	"    retries = 15; retry_timeout = 0.25; retry_non_idempotent = true;\n"
+	"    stall_timeout = 0.3;\n"
 	"    health_check = { type = \"http\"; path = \"/health?deep=1\"; host = \"app.internal:8080\";\n"
 	"                     interval = 5; timeout = 0.5; rise = 1; fall = 10; status = [ 204, 204 ]; };\n"
 	"  }\n"
@@ -126,6 +128,7 @@ static void expect_every_key(const struct shoal_upstream_conf *u)
 	ck_assert_int_eq(p->slow_start_ms, 60000);
 	ck_assert_int_eq(p->retries, 15);
 	ck_assert_int_eq(p->retry_timeout_ms, 250);
+	ck_assert_int_eq(p->stall_timeout_ms, 300);
 	ck_assert(p->retry_non_idempotent);
 	ck_assert_int_eq(hc->type, SHOAL_CHECK_HTTP);
 	ck_assert_str_eq(hc->path, "/health?deep=1");
@@ -147,7 +150,7 @@ START_TEST(test_every_key)
 		"    hash_balance_factor = 150;\n    max_fails = 0;\n    fail_timeout = 2.5;\n"
 		"    max_ejection_percent = 100;\n    fail_status = [ 503, 502, 504 ];\n"
 		"    panic_threshold = 30;\n    slow_start = 60;\n    retries = 15;\n"
-		"    retry_timeout = 0.25;\n    retry_non_idempotent = true;\n",
+		"    retry_timeout = 0.25;\n    retry_non_idempotent = true;\n    stall_timeout = 0.3;\n",
 		"\n    health_check = {\n      type = \"http\";\n      path = \"/health?deep=1\";\n"
 		"      host = \"app.internal:8080\";\n      interval = 5;\n      timeout = 0.5;\n"
 		"      rise = 1;\n      fall = 10;\n      status = [ 204, 204 ];\n    };\n",
@@ -169,7 +172,7 @@ START_TEST(test_dump_of_defaults)
 		"\n    tunnel_timeout = 3600;\n    balance = \"round_robin\";\n    max_fails = 1;\n"
 		"    fail_timeout = 10;\n    max_ejection_percent = 50;\n    fail_status = [ ];\n"
 		"    panic_threshold = 0;\n    slow_start = 0;\n    retries = 2;\n"
-		"    retry_timeout = 0;\n    retry_non_idempotent = false;\n"
+		"    retry_timeout = 0;\n    retry_non_idempotent = false;\n    stall_timeout = 0;\n"
 		"    # health_check is unset\n  }\n",
 	};
 	struct shoal_config cfg;
@@ -453,6 +456,8 @@ static const struct error_case error_cases[] = {
 	{ UPSTREAM_WITH("    retries = -1;"), 3, "upstreams[0].retries",
 	  "must be an integer from 0 to 15" },
 	{ UPSTREAM_WITH("    retries = 16;"), 3, "upstreams[0].retries", "from 0 to 15" },
+	{ UPSTREAM_WITH("    stall_timeout = -1;"), 3, "upstreams[0].stall_timeout",
+	  "must be a number of seconds from 0 to 3600" },
 	{ UPSTREAM_WITH("    retry_timeout = -1;"), 3, "upstreams[0].retry_timeout",
 	  "must be a number of seconds from 0 to 3600" },
 	{ UPSTREAM_WITH("    retry_timeout = 3600.5;"), 3, "upstreams[0].retry_timeout",

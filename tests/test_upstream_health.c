@@ -66,6 +66,44 @@ static uint64_t ejected_for(const struct shoal_upstream_server *s, uint64_t now_
 	return until > now_ms ? until - now_ms : 0;
 }
 
+/* --- stalls ---------------------------------------------------------------------------- */
+
+START_TEST(a_server_is_stalled_when_a_try_and_every_worker_waited_stall_timeout)
+{
+	struct group g;
+	struct shoal_upstream_server *s;
+
+	group_conf(&g, 2);
+	g.conf.policy.stall_timeout_ms = 300;
+	group_start(&g);
+	s = &g.u->servers[0];
+	shoal_upstream_answered(s, T);
+	/* The try has not waited long enough, then the server answered someone lately. */
+	ck_assert(!shoal_upstream_stalled(s, T + 100, T + 399));
+	ck_assert(!shoal_upstream_stalled(s, T - 500, T + 299));
+	ck_assert(shoal_upstream_stalled(s, T, T + 300));
+	shoal_upstream_answered(s, T + 300);
+	ck_assert(!shoal_upstream_stalled(s, T, T + 301));
+	/* Ejected as after max_fails failures; off with max_fails 0. */
+	shoal_upstream_eject(s, T + 700);
+	ck_assert_uint_eq(ejected_for(s, T + 700), 1000);
+	g.conf.policy.max_fails = 0;
+	shoal_upstream_eject(&g.u->servers[1], T + 700);
+	ck_assert_uint_eq(ejected_for(&g.u->servers[1], T + 700), 0);
+	shoal_upstream_set_free(&g.set);
+}
+END_TEST
+
+START_TEST(without_stall_timeout_nothing_is_stalled)
+{
+	struct group g;
+	struct shoal_upstream_server *s = group_init(&g, 1);
+
+	ck_assert(!shoal_upstream_stalled(s, T, T + 3600 * 1000));
+	shoal_upstream_set_free(&g.set);
+}
+END_TEST
+
 /* --- passive health ------------------------------------------------------------------- */
 
 START_TEST(max_fails_in_the_window_eject_for_fail_timeout)
@@ -410,6 +448,8 @@ int main(void)
 	tcase_add_test(weight, without_slow_start_the_weight_is_whole_at_once);
 	suite_add_tcase(s, weight);
 	tcase_add_test(active, probes_take_fall_failures_down_and_rise_passes_up);
+	tcase_add_test(active, a_server_is_stalled_when_a_try_and_every_worker_waited_stall_timeout);
+	tcase_add_test(active, without_stall_timeout_nothing_is_stalled);
 	tcase_add_test(active, a_failed_probe_amid_passes_does_not_take_it_down);
 	suite_add_tcase(s, active);
 	return shoal_check_run(s);

@@ -219,6 +219,7 @@ static const struct shoal_conf_key upstream_keys[] = {
 	POLICY_KEY(retries, shoal_schema_int, .min = 0, .max = 15, .def_int = 2),
 	POLICY_SECONDS(retry_timeout, 0, 0),
 	POLICY_KEY(retry_non_idempotent, shoal_schema_bool, .def_int = 0),
+	POLICY_SECONDS(stall_timeout, 0, 0),
 	{ .name = "health_check", .kind = &shoal_health_check_kind,
 	  .offset = offsetof(struct shoal_upstream_conf, health_check) },
 };

@@ -115,6 +115,7 @@ static void px_count_failure(const struct shoal_proxy_exchange *x,
 /* The upstream connection goes back to the pool (keep) or is closed. */
 static void px_release_upstream(struct shoal_proxy_exchange *x, bool keep)
 {
+	shoal_proxy_wait_remove(x);
 	if (!x->uc)
 		return;
 	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, -1);
@@ -210,6 +211,7 @@ static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
 	}
 	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, 1);
 	shoal_upstream_busy(x->server, 1);
+	shoal_proxy_wait_add(x, x->env->ctx->now_ms);
 	return 0;
 }
 
@@ -369,6 +371,16 @@ static void px_status_failed(struct shoal_proxy_exchange *x)
 	px_run(x);
 }
 
+void shoal_proxy_abandon(struct shoal_proxy_exchange *x)
+{
+	if (!px_may_retry(x, true))
+		return;
+	px_count_failure(x, SHOAL_STATS_UPSTREAM_TIMEOUT);
+	px_log(x, "stopped answering: the request goes to another server", 0);
+	px_report_failure(x);
+	px_next_or_fail(x, true, 504);
+}
+
 static void px_connect_failed(struct shoal_proxy_exchange *x, int err)
 {
 	px_connect_error(x, err);
@@ -419,7 +431,7 @@ static void px_arm(struct shoal_proxy_exchange *x)
 	shoal_timer_arm(tq, &x->timer, x->env->ctx->now_ms);
 }
 
-static void px_on_timer(struct shoal_timer *t)
+void shoal_proxy_on_timer(struct shoal_timer *t)
 {
 	struct shoal_proxy_exchange *x = container_of(t, struct shoal_proxy_exchange, timer);
 	struct shoal_proxy_queues *q = x->queues;
@@ -675,118 +687,4 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 	}
 	req->async = &x->async;
 	return req->keep_alive;
-}
-
-/* ---- the environment ---- */
-
-static void px_queues_init(struct shoal_proxy_queues *q, const struct shoal_upstream_conf *c)
-{
-	shoal_timer_queue_init(&q->connect_q, (uint64_t)c->connect_timeout_ms, px_on_timer);
-	shoal_timer_queue_init(&q->send_q, (uint64_t)c->send_timeout_ms, px_on_timer);
-	shoal_timer_queue_init(&q->read_q, (uint64_t)c->read_timeout_ms, px_on_timer);
-	shoal_timer_queue_init(&q->tunnel_q, (uint64_t)c->tunnel_timeout_ms, px_on_timer);
-}
-
-/* Every server gets its entry in the worker's counters; those beyond the room are not
- * counted, which is said once. */
-static void px_register_stats(struct shoal_proxy_env *env)
-{
-	struct shoal_stats_slot *stats = env->ctx->stats;
-	size_t missed = 0;
-
-	env->set.stats = stats;
-	for (size_t i = 0; stats && i < env->set.ngroups; i++) {
-		struct shoal_upstream *u = &env->set.groups[i];
-		for (size_t j = 0; j < u->nservers; j++) {
-			u->servers[j].stats_index = shoal_stats_upstream_register(
-				stats, u->conf->name, shoal_config_server_label(u->servers[j].conf));
-			missed += u->servers[j].stats_index < 0;
-		}
-	}
-	if (missed && env->ctx->log)
-		log_warn(env->ctx->log, "%zu upstream servers are not counted in the stats: a "
-			 "worker has room for %d", missed, SHOAL_STATS_UPSTREAM_ROOM);
-}
-
-int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *ctx,
-			 struct shoal_event_loop *loop, struct shoal_err *err)
-{
-	const struct shoal_config *cfg = ctx->cfg;
-
-	memset(env, 0, sizeof(*env));
-	env->ctx = ctx;
-	env->window = (size_t)cfg->proxy_buffer_size;
-	/* Bounds of shoal_http_forward_request: the head grows by what is added, at most the
-	 * host twice more and the client's address; a client head near the limit with a long
-	 * Host is refused (431) rather than given a larger window. */
-	env->head_cap = 2 * (size_t)cfg->max_header_size + 1024;
-	env->resp_limits.max_head = (size_t)cfg->max_header_size;
-	env->resp_limits.max_headers = (size_t)cfg->max_headers;
-	shoal_timer_queue_init(&env->client_q, (uint64_t)cfg->send_timeout * 1000, px_on_timer);
-	if (shoal_upstream_set_init(&env->set, cfg, ctx->state, loop, err) < 0)
-		return -1;
-	env->queues = calloc(env->set.ngroups ? env->set.ngroups : 1, sizeof(*env->queues));
-	if (!env->queues) {
-		shoal_upstream_set_free(&env->set);
-		return shoal_err_set(err, "out of memory");
-	}
-	for (size_t i = 0; i < env->set.ngroups; i++)
-		px_queues_init(&env->queues[i], &cfg->upstreams[i]);
-	px_register_stats(env);
-	ctx->proxy = env;
-	return 0;
-}
-
-void shoal_proxy_env_free(struct shoal_proxy_env *env)
-{
-	while (env->free) {
-		struct shoal_proxy_exchange *x = env->free;
-		env->free = x->next_free;
-		free(x);
-	}
-	shoal_proxy_splice_free(env);
-	shoal_upstream_set_free(&env->set);
-	free(env->queues);
-	env->queues = NULL;
-	env->nfree = 0;
-}
-
-void shoal_proxy_expire(struct shoal_proxy_env *env)
-{
-	uint64_t now = env->ctx->now_ms;
-
-	shoal_timer_expire(&env->client_q, now);
-	for (size_t i = 0; i < env->set.ngroups; i++) {
-		struct shoal_proxy_queues *q = &env->queues[i];
-		shoal_timer_expire(&q->connect_q, now);
-		shoal_timer_expire(&q->send_q, now);
-		shoal_timer_expire(&q->read_q, now);
-		shoal_timer_expire(&q->tunnel_q, now);
-	}
-}
-
-static void sooner(int64_t *next, int64_t t)
-{
-	if (t >= 0 && (*next < 0 || t < *next))
-		*next = t;
-}
-
-int64_t shoal_proxy_next_ms(const struct shoal_proxy_env *env)
-{
-	uint64_t now = env->ctx->now_ms;
-	int64_t next = shoal_timer_next_ms(&env->client_q, now);
-
-	for (size_t i = 0; env->nbusy && i < env->set.ngroups; i++) {
-		const struct shoal_proxy_queues *q = &env->queues[i];
-		sooner(&next, shoal_timer_next_ms(&q->connect_q, now));
-		sooner(&next, shoal_timer_next_ms(&q->send_q, now));
-		sooner(&next, shoal_timer_next_ms(&q->read_q, now));
-		sooner(&next, shoal_timer_next_ms(&q->tunnel_q, now));
-	}
-	return next;
-}
-
-void shoal_proxy_recycle(struct shoal_proxy_env *env)
-{
-	shoal_upstream_set_recycle(&env->set);
 }

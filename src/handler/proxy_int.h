@@ -78,6 +78,9 @@ struct shoal_proxy_exchange {
 	struct shoal_proxy_queues *queues;
 	struct shoal_upstream_server *server;
 	struct shoal_upstream_pick pick; /* the servers tried, for a retry's choice */
+	struct shoal_proxy_exchange *wait_prev, *wait_next; /* in its server's waiting list */
+	uint64_t wait_ms;       /* when the try began waiting for its answer */
+	bool waiting;           /* in the list: no byte of the answer yet */
 	struct shoal_upstream_conn *uc;
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q;
@@ -141,6 +144,25 @@ size_t shoal_proxy_io_last_chunk(struct shoal_out *out);
 
 /* Moves the request (head, then body) towards the upstream until it has to wait. */
 enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x);
+
+/* proxy_wait.c: per server of a group, in this worker, the tries that wait for the first
+ * byte of their answer, the oldest first: where a stalled server's victims are found. */
+struct shoal_proxy_waiting {
+	struct shoal_proxy_exchange *head, *tail;
+};
+
+/* x's try on x->server begins waiting at now_ms (its connection is being opened or taken). */
+void shoal_proxy_wait_add(struct shoal_proxy_exchange *x, uint64_t now_ms);
+/* x no longer waits (an answer began, or the try ended); nothing if it did not wait. */
+void shoal_proxy_wait_remove(struct shoal_proxy_exchange *x);
+/* The waiting list of x->server. */
+struct shoal_proxy_waiting *shoal_proxy_wait_list(struct shoal_proxy_exchange *x);
+
+/* proxy.c: the timers' callback (proxy_env.c arms the queues with it). */
+void shoal_proxy_on_timer(struct shoal_timer *t);
+/* proxy.c: x waits on a server whose answer is not coming (stalled, or its check found it
+ * down): tried on another server now if it may be retried, else left to its timeout. */
+void shoal_proxy_abandon(struct shoal_proxy_exchange *x);
 
 /* proxy_key.c: the hash of req's key for balance = hash (hash_key of p); a request without
  * the header or cookie named gets a random one. */

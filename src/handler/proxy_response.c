@@ -214,8 +214,11 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	}
 	if (n == 0)
 		return rs_eof(x);
-	if (!rs->bytes_in)
+	if (!rs->bytes_in) {
 		x->ttfb_us = shoal_clock_mono_us() - x->start_us;
+		shoal_upstream_answered(x->server, x->env->ctx->now_ms);
+		shoal_proxy_wait_remove(x);
+	}
 	rs->first_read_done = true;
 	rs->len += (uint32_t)n;
 	rs->bytes_in += (uint64_t)n;

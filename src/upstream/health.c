@@ -96,13 +96,13 @@ static bool health_may_eject(const struct shoal_upstream_server *s, uint64_t now
 }
 
 /* One worker wins the compare-and-swap and makes the ejection; the others see it done. */
-static void health_eject(struct shoal_upstream_server *s, uint64_t now_ms)
+void shoal_upstream_eject(struct shoal_upstream_server *s, uint64_t now_ms)
 {
 	struct shoal_state_upstream *e = s->shared;
 	uint64_t until = LOAD(e->ejected_until_ms);
 	unsigned n;
 
-	if (until > now_ms || !health_may_eject(s, now_ms))
+	if (!health_policy(s)->max_fails || until > now_ms || !health_may_eject(s, now_ms))
 		return;
 	n = LOAD(e->ejections) + 1;
 	if (n > SHOAL_UPSTREAM_EJECT_MAX)
@@ -136,7 +136,7 @@ static void health_failure(struct shoal_upstream_server *s, uint64_t now_ms)
 		fails = atomic_fetch_add_explicit(&e->fails, 1, memory_order_relaxed) + 1;
 	}
 	if (fails >= (unsigned)p->max_fails)
-		health_eject(s, now_ms);
+		shoal_upstream_eject(s, now_ms);
 }
 
 void shoal_upstream_report(struct shoal_upstream_server *s, enum shoal_upstream_outcome outcome,
@@ -186,4 +186,24 @@ bool shoal_upstream_probe_result(struct shoal_upstream_server *s, bool passed, i
 		STORE(e->usable_since_ms, now_ms);
 	STORE(e->check, passed ? SHOAL_STATE_CHECK_UP : SHOAL_STATE_CHECK_DOWN);
 	return true;
+}
+
+void shoal_upstream_answered(struct shoal_upstream_server *s, uint64_t now_ms)
+{
+	if (LOAD(s->shared->last_answer_ms) != now_ms)
+		STORE(s->shared->last_answer_ms, now_ms);
+}
+
+bool shoal_upstream_stalled(const struct shoal_upstream_server *s, uint64_t waiting_ms,
+			    uint64_t now_ms)
+{
+	uint64_t stall = (uint64_t)health_policy(s)->stall_timeout_ms;
+
+	return stall && now_ms >= waiting_ms + stall &&
+	       now_ms >= LOAD(s->shared->last_answer_ms) + stall;
+}
+
+bool shoal_upstream_checked_down(const struct shoal_upstream_server *s)
+{
+	return LOAD(s->shared->check) == SHOAL_STATE_CHECK_DOWN;
 }

@@ -220,6 +220,37 @@ class BalanceTest(unittest.TestCase):
         posts = [self.get("/app/echo?p=%d" % i, method="POST") for i in range(4)]
         self.assertEqual({r.status for r in posts}, {200, 504})
 
+    def test_a_stalled_server_is_ejected_and_its_waiting_requests_go_elsewhere(self):
+        hung, good = self.origin("hung"), self.origin("good")
+        hung.answer_all(status=200, delay=6)
+        self.serve([group("app", [hung.address, good.address], read_timeout=5,
+                          stall_timeout=0.3, max_fails=1, fail_timeout=30)], workers=1)
+        # Four at once: round robin puts two on the hung server, which answers nobody.
+        load = Load(self.server.port, 4, 1)
+        self.assertEqual(load.statuses(), [200])
+        self.assertEqual(load.by_origin(), {"good": 4})
+        slowest = max(t for _, _, t in load.results)
+        self.assertLess(slowest, 2.5, "waited for read_timeout (5 s): %.1f s" % slowest)
+        self.assertGreater(len([r for r in hung.requests]), 0)
+        self.server.wait_for_log(re.escape(hung.address) + r".*stopped answering")
+        # Ejected: what follows goes to the good server at once.
+        started = time.monotonic()
+        self.assertEqual({origin_of(self.get()) for _ in range(6)}, {"good"})
+        self.assertLess(time.monotonic() - started, 2.0)
+
+    def test_a_post_waiting_on_a_stalled_server_is_not_resent(self):
+        hung, good = self.origin("hung"), self.origin("good")
+        hung.answer_all(status=200, delay=1.5)
+        self.serve([group("app", [hung.address, good.address], read_timeout=5,
+                          stall_timeout=0.3, max_fails=0)], workers=1)
+        posts = [self.get("/app/echo?p=%d" % i, method="POST") for i in range(2)]
+        self.assertEqual([r.status for r in posts], [200, 200])
+        self.assertEqual(sorted(origin_of(r) for r in posts), ["good", "hung"])
+        for i in range(2):
+            reached = [o.name for o in (hung, good)
+                       if any(r.target.endswith("p=%d" % i) for r in o.requests)]
+            self.assertEqual(len(reached), 1, "POST %d reached %s" % (i, reached))
+
     def test_retry_non_idempotent_retries_a_post(self):
         silent, good = self.origin("silent"), self.origin("good")
         silent.answer_all(status=200, delay=3)

@@ -118,6 +118,8 @@ struct shoal_upstream_policy {
 	int retries;              /* tries after the first */
 	int retry_timeout_ms;     /* no retry starts later than this after the first try; 0: any */
 	bool retry_non_idempotent; /* retry POST and the like after a timeout, reset or status */
+	int stall_timeout_ms;     /* a server with tries waiting and no answer to any worker for
+				   * this long is ejected, and those tries go elsewhere; 0: off */
 };
 
 /* A group of upstream servers that locations forward requests to. */

@@ -30,8 +30,11 @@
 struct shoal_proxy_exchange;
 
 /* The timeouts of one upstream group. */
+struct shoal_proxy_waiting;
+
 struct shoal_proxy_queues {
 	struct shoal_timer_queue connect_q, send_q, read_q, tunnel_q;
+	struct shoal_proxy_waiting *waiting; /* per server of the group: tries awaiting an answer */
 };
 
 /* A worker's proxying: its upstream groups and the exchanges' memory and timers. */
@@ -48,6 +51,7 @@ struct shoal_proxy_env {
 	size_t npipes;
 	struct shoal_http_limits resp_limits;
 	struct shoal_http_response resp; /* scratch of the response-head parser */
+	uint64_t scan_ms;  /* next look for servers that stopped answering; 0: none due */
 };
 
 /* Makes the upstream groups of ctx->cfg and readies the exchanges' memory; sets ctx->proxy.

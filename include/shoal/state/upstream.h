@@ -8,6 +8,7 @@
  *   active            every worker: requests in flight there (least_conn, bounded hash);
  *                     the master takes back the share of a worker that died
  *   fails .. ejected  every worker: passive health (failures, outlier ejection)
+ *   last_answer_ms    every worker: when the server last answered (stall detection)
  *   usable_since_ms   whoever brings the server back: where slow start ramps from
  *   addr_*            the checker (and the master, filling a new entry): the addresses of
  *                     a server given by name (resolve), read by every worker
@@ -79,19 +80,21 @@ struct shoal_state_upstream {
 	_Atomic uint64_t checks_passed;
 	_Atomic uint64_t checks_failed;
 	_Atomic uint64_t ejected_total;    /* ejections ever */
+	_Atomic uint64_t last_answer_ms;   /* the last response byte any worker got from it */
 	_Atomic uint32_t addr_seq;         /* odd while addr_count and addrs are written */
 	uint32_t addr_count;               /* addresses in addrs; 0: the configured one */
 	struct shoal_state_addr addrs[SHOAL_STATE_UPSTREAM_ADDRS];
-	uint8_t reserved[64];
+	uint8_t reserved[56];
 };
 
 _Static_assert(offsetof(struct shoal_state_upstream, server) == 64, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, admin) == 128, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, fail_window_ms) == 160, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, ejected_total) == 208, "layout");
-_Static_assert(offsetof(struct shoal_state_upstream, addr_seq) == 216, "layout");
-_Static_assert(offsetof(struct shoal_state_upstream, addrs) == 224, "layout");
-_Static_assert(offsetof(struct shoal_state_upstream, reserved) == 384, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, last_answer_ms) == 216, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, addr_seq) == 224, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, addrs) == 232, "layout");
+_Static_assert(offsetof(struct shoal_state_upstream, reserved) == 392, "layout");
 _Static_assert(sizeof(struct shoal_state_upstream) == 448, "layout");
 
 /* The entry of (upstream, server), or NULL if there is none. Any process. */

@@ -60,6 +60,22 @@ void shoal_upstream_report(struct shoal_upstream_server *s, enum shoal_upstream_
 bool shoal_upstream_probe_result(struct shoal_upstream_server *s, bool passed, int detail,
 				 uint64_t now_ms);
 
+/* The first byte of an answer came from s: it is not stalled. One load per call; a store
+ * at most once a millisecond, so that workers do not trade the line on every request. */
+void shoal_upstream_answered(struct shoal_upstream_server *s, uint64_t now_ms);
+
+/* Whether s is stalled: stall_timeout is set, a try has waited on s since waiting_ms
+ * (the oldest of the caller's), and no worker had an answer from s for stall_timeout. */
+bool shoal_upstream_stalled(const struct shoal_upstream_server *s, uint64_t waiting_ms,
+			    uint64_t now_ms);
+
+/* A stalled server is ejected as after max_fails failures (max_ejection_percent holds;
+ * max_fails 0, passive health off, ejects nothing). */
+void shoal_upstream_eject(struct shoal_upstream_server *s, uint64_t now_ms);
+
+/* Whether the checker has found s down. */
+bool shoal_upstream_checked_down(const struct shoal_upstream_server *s);
+
 /* Whether status is one of the group's fail_status. */
 bool shoal_upstream_fail_status(const struct shoal_upstream *u, int status);
 
