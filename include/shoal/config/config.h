@@ -21,6 +21,9 @@ struct shoal_location_conf {
 	char *proxy_host; /* the Host sent upstream; NULL: the client's own */
 	bool x_forwarded; /* append X-Forwarded-For, set X-Forwarded-Proto and -Host */
 	bool forwarded;   /* append Forwarded (RFC 7239) */
+	char **limit;     /* names of limit_zones that apply to its requests */
+	size_t nlimit;
+	size_t *limit_zone; /* their indexes in the config's limit_zones, set at load */
 };
 
 struct shoal_server_conf {
@@ -56,6 +59,7 @@ struct shoal_upstream_server_conf {
 	bool down;                 /* out by configuration: never takes a request nor a check */
 	bool resolve;              /* address may be a host name, looked up again every
 				    * resolve_interval by the checker */
+	int max_conns;             /* requests in flight there over every worker; 0: no bound */
 };
 
 /* What names s in logs, the stats, the state file and shoalctl: a name as written, since
@@ -132,9 +136,39 @@ struct shoal_upstream_conf {
 	int send_timeout_ms;   /* the upstream takes no request bytes for this long */
 	int read_timeout_ms;   /* the upstream sends no response bytes for this long */
 	int tunnel_timeout_ms; /* an upgraded connection (WebSocket) idle both ways */
+	int queue;             /* requests that may wait for a server below its max_conns, over
+				* every worker; beyond: 503 at once */
+	int queue_timeout_ms;  /* a request waits at most this long in the queue, then 503 */
 	int resolve_interval_ms; /* between two lookups of a server's name (resolve) */
 	struct shoal_upstream_policy policy;
 	struct shoal_health_check_conf health_check;
+};
+
+/* What a limit zone counts by (`key`): one or more parts joined by "+". */
+enum shoal_limit_part_kind {
+	SHOAL_LIMIT_KEY_CLIENT_IP = 0, /* "client_ip" */
+	SHOAL_LIMIT_KEY_URI,           /* "uri": the request target as received */
+	SHOAL_LIMIT_KEY_HEADER,        /* "header:NAME" */
+};
+
+struct shoal_limit_key_part {
+	enum shoal_limit_part_kind kind;
+	char *name; /* HEADER: the field name; else NULL */
+};
+
+/* A zone of `limit_zones`: a rate zone (rate > 0: GCRA, requests per second with burst) or a
+ * concurrency zone (conn > 0: requests in flight per key). Its table lives in the state file,
+ * shared by every worker and kept across reloads while name, key, kind and size stay. */
+struct shoal_limit_zone_conf {
+	char *name;
+	char *key;        /* as written, e.g. "client_ip+header:X-Api-Key" */
+	struct shoal_limit_key_part *parts;
+	size_t nparts;
+	double rate;      /* requests per second; 0 in a concurrency zone */
+	int burst;        /* requests beyond the rate let through at once */
+	int conn;         /* concurrency zone: requests in flight per key; 0 in a rate zone */
+	int size;         /* keys the zone holds */
+	bool dry_run;     /* count and log what would be refused, refuse nothing */
 };
 
 struct shoal_config {
@@ -159,6 +193,10 @@ struct shoal_config {
 	char *status_path;    /* NULL: no status endpoint */
 	char **status_allow;  /* clients allowed to read it; none listed: loopback only */
 	size_t nstatus_allow;
+	struct shoal_limit_zone_conf *limit_zones;
+	size_t nlimit_zones;
+	char **limit_allow;   /* clients no limit zone applies to (status_allow's syntax) */
+	size_t nlimit_allow;
 	int max_connections;  /* per worker */
 	int header_timeout;   /* seconds to receive a whole request head */
 	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */
