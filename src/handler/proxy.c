@@ -1,4 +1,3 @@
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -585,46 +584,6 @@ static const struct shoal_handler_async_ops px_ops = { px_start, px_on_client, p
 
 /* ---- the handler ---- */
 
-/* The head sent upstream, built from the parse. False if it does not fit. */
-/* The client's address as X-Forwarded-For shows it. IPv4 by hand: inet_ntop formats through
- * stdio, which costs more than the rest of the head. */
-static void px_client_addr(const struct shoal_handler_req *req, char *out, size_t size)
-{
-	if (req->peer_family == AF_INET) {
-		for (int i = 0; i < 4; i++) {
-			unsigned v = req->peer_addr[i];
-			if (v >= 100)
-				*out++ = (char)('0' + v / 100);
-			if (v >= 10)
-				*out++ = (char)('0' + v / 10 % 10);
-			*out++ = (char)('0' + v % 10);
-			*out++ = i < 3 ? '.' : '\0';
-		}
-		return;
-	}
-	if (!inet_ntop(req->peer_family, req->peer_addr, out, (socklen_t)size))
-		strcpy(out, "unknown");
-}
-
-static bool px_build_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
-			  const struct shoal_location_conf *loc)
-{
-	const char *addr = shoal_config_server_label(x->server->conf);
-	char client[INET6_ADDRSTRLEN] = "unknown";
-	struct shoal_http_forward_opts o = {
-		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
-		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
-	};
-
-	if (o.x_forwarded || o.forwarded)
-		px_client_addr(req, client, sizeof(client));
-	if (loc->proxy_host)
-		o.host = (struct shoal_http_str){ loc->proxy_host, strlen(loc->proxy_host) };
-	x->rq.head_len = (uint32_t)shoal_http_forward_request(req->http, &o, x->head,
-							     x->env->head_cap);
-	return x->rq.head_len != 0;
-}
-
 static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *req,
 		     struct shoal_upstream *u)
 {
@@ -672,7 +631,7 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 				  http->method == SHOAL_HTTP_HEAD);
 		return req->keep_alive;
 	}
-	if (!px_build_head(x, req, loc)) {
+	if (!shoal_proxy_request_head(x, req, loc)) {
 		px_put(x);
 		shoal_reply_error(req->ctx, req->site, req->out, 431, http->version, false,
 				  http->method == SHOAL_HTTP_HEAD);

@@ -142,6 +142,11 @@ size_t shoal_proxy_io_chunk(struct shoal_out *out, const char *p, size_t n);
 /* Queues the last chunk and an empty trailer section. Returns the bytes queued. */
 size_t shoal_proxy_io_last_chunk(struct shoal_out *out);
 
+/* Builds the head sent upstream from req's parse as loc says (hop-by-hop fields removed,
+ * X-Forwarded-* added, Host as proxy_host or the client gave it, else x->server's label).
+ * False if it does not fit in the exchange's head buffer. */
+bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
+			      const struct shoal_location_conf *loc);
 /* Moves the request (head, then body) towards the upstream until it has to wait. */
 enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x);
 

@@ -1,6 +1,9 @@
+#include <arpa/inet.h>
 #include <errno.h>
+#include <string.h>
 
 #include "proxy_int.h"
+#include "shoal/http/forward.h"
 
 /* Queues the head and the body from its first byte: at the start, and again for a resend
  * on a fresh connection (then the body is still where it was: see from_socket). */
@@ -156,4 +159,43 @@ enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x)
 		if ((s = rq_read(x)) != PX_DONE)
 			return s;
 	}
+}
+
+/* The client's address as X-Forwarded-For shows it. IPv4 by hand: inet_ntop formats through
+ * stdio, which costs more than the rest of the head. */
+static void rq_client_addr(const struct shoal_handler_req *req, char *out, size_t size)
+{
+	if (req->peer_family == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			unsigned v = req->peer_addr[i];
+			if (v >= 100)
+				*out++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*out++ = (char)('0' + v / 10 % 10);
+			*out++ = (char)('0' + v % 10);
+			*out++ = i < 3 ? '.' : '\0';
+		}
+		return;
+	}
+	if (!inet_ntop(req->peer_family, req->peer_addr, out, (socklen_t)size))
+		strcpy(out, "unknown");
+}
+
+bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
+			      const struct shoal_location_conf *loc)
+{
+	const char *addr = shoal_config_server_label(x->server->conf);
+	char client[INET6_ADDRSTRLEN] = "unknown";
+	struct shoal_http_forward_opts o = {
+		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
+		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
+	};
+
+	if (o.x_forwarded || o.forwarded)
+		rq_client_addr(req, client, sizeof(client));
+	if (loc->proxy_host)
+		o.host = (struct shoal_http_str){ loc->proxy_host, strlen(loc->proxy_host) };
+	x->rq.head_len = (uint32_t)shoal_http_forward_request(req->http, &o, x->head,
+							     x->env->head_cap);
+	return x->rq.head_len != 0;
 }
