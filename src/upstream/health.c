@@ -61,6 +61,51 @@ void shoal_upstream_busy(struct shoal_upstream_server *s, int delta)
 		atomic_fetch_sub_explicit(&s->shared->active, 1, memory_order_relaxed);
 }
 
+bool shoal_upstream_room(const struct shoal_upstream_server *s)
+{
+	unsigned max = (unsigned)s->conf->max_conns;
+
+	return !max || LOAD(s->shared->active) < max;
+}
+
+/* The count moves only from a value below max: when two processes race for the last place,
+ * the second one's compare-and-swap finds the count changed, sees it at max and gives up. */
+static bool health_take(_Atomic uint32_t *count, unsigned max)
+{
+	uint32_t cur = atomic_load_explicit(count, memory_order_relaxed);
+
+	do {
+		if (cur >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(count, &cur, cur + 1, memory_order_relaxed,
+							memory_order_relaxed));
+	return true;
+}
+
+bool shoal_upstream_reserve(struct shoal_upstream_server *s)
+{
+	if (!s->conf->max_conns) {
+		atomic_fetch_add_explicit(&s->shared->active, 1, memory_order_relaxed);
+		return true;
+	}
+	return health_take(&s->shared->active, (unsigned)s->conf->max_conns);
+}
+
+bool shoal_upstream_queue_enter(struct shoal_upstream *u)
+{
+	return u->queue_shared && health_take(&u->queue_shared->active, (unsigned)u->conf->queue);
+}
+
+void shoal_upstream_queue_leave(struct shoal_upstream *u)
+{
+	atomic_fetch_sub_explicit(&u->queue_shared->active, 1, memory_order_relaxed);
+}
+
+unsigned shoal_upstream_queued(const struct shoal_upstream *u)
+{
+	return u->queue_shared ? LOAD(u->queue_shared->active) : 0;
+}
+
 bool shoal_upstream_fail_status(const struct shoal_upstream *u, int status)
 {
 	const struct shoal_upstream_policy *p = &u->conf->policy;

@@ -2,7 +2,8 @@
 #include "shoal/upstream/health.h"
 #include "shoal/upstream/upstream.h"
 
-bool shoal_upstream_candidate(const struct shoal_upstream_server *s,
+/* A candidate but for max_conns. */
+static bool upstream_eligible(const struct shoal_upstream_server *s,
 			      const struct shoal_upstream_pick *pick)
 {
 	if (s->conf->backup != pick->backup)
@@ -14,6 +15,23 @@ bool shoal_upstream_candidate(const struct shoal_upstream_server *s,
 	if (pick->panic)
 		return !shoal_upstream_excluded(s);
 	return shoal_upstream_usable(s, pick->now_ms);
+}
+
+bool shoal_upstream_candidate(const struct shoal_upstream_server *s,
+			      const struct shoal_upstream_pick *pick)
+{
+	return upstream_eligible(s, pick) && shoal_upstream_room(s);
+}
+
+/* Whether the balancer found nobody because the servers it might have chosen are all at
+ * their max_conns (as opposed to out): then the request may wait for one. */
+static bool upstream_saturated(const struct shoal_upstream *u,
+			       const struct shoal_upstream_pick *pick)
+{
+	for (size_t i = 0; u->limited && i < u->nservers; i++)
+		if (upstream_eligible(&u->servers[i], pick) && !shoal_upstream_room(&u->servers[i]))
+			return true;
+	return false;
 }
 
 /* Which servers the balancer chooses among: usable primaries, else usable backups, else
@@ -43,13 +61,17 @@ static void upstream_tier(const struct shoal_upstream *u, struct shoal_upstream_
 struct shoal_upstream_server *shoal_upstream_select(struct shoal_upstream *u,
 						    struct shoal_upstream_pick *pick)
 {
-	struct shoal_upstream_server *s;
+	struct shoal_upstream_server *s = &u->servers[0];
 
 	/* One server (no backup then): whatever its health, the tiers come down to it, unless
 	 * it is out on purpose. The common case of a group per application instance. */
 	if (u->nservers == 1 && !pick->ntried) {
 		pick->backup = pick->panic = pick->avoid_tried = false;
-		return shoal_upstream_excluded(&u->servers[0]) ? NULL : &u->servers[0];
+		pick->full = false;
+		if (shoal_upstream_excluded(s))
+			return NULL;
+		pick->full = !shoal_upstream_room(s);
+		return pick->full ? NULL : s;
 	}
 	upstream_tier(u, pick);
 	pick->avoid_tried = pick->ntried > 0;
@@ -58,6 +80,7 @@ struct shoal_upstream_server *shoal_upstream_select(struct shoal_upstream *u,
 		pick->avoid_tried = false;
 		s = u->balancer->select(u, pick);
 	}
+	pick->full = !s && upstream_saturated(u, pick);
 	return s;
 }
 

@@ -11,19 +11,18 @@
 #include "shoal/upstream/pool.h"
 #include "shoal/upstream/upstream.h"
 
-/* A server the state file has no entry for (no file, or its room is full) still gets the
- * whole health logic, within this worker only. */
-static int upstream_share(struct shoal_upstream_server *s, const struct shoal_state *state,
-			  const char *group)
+/* An entry the state file does not have (no file, or its room is full) is the worker's
+ * own: the whole health logic, and the limits, then hold within this worker only. */
+static int upstream_share(struct shoal_state_upstream **shared, bool *own,
+			  const struct shoal_state *state, const char *group, const char *server)
 {
 	if (state)
-		s->shared = shoal_state_upstream_find(state, group,
-						      shoal_config_server_label(s->conf));
-	if (s->shared)
+		*shared = shoal_state_upstream_find(state, group, server);
+	if (*shared)
 		return 0;
-	s->shared = calloc(1, sizeof(*s->shared));
-	s->shared_own = true;
-	return s->shared ? 0 : -1;
+	*shared = calloc(1, sizeof(**shared));
+	*own = true;
+	return *shared ? 0 : -1;
 }
 
 static int upstream_init(struct shoal_upstream *u, const struct shoal_upstream_conf *conf,
@@ -45,11 +44,17 @@ static int upstream_init(struct shoal_upstream *u, const struct shoal_upstream_c
 		/* Workers start a name's addresses at different places. */
 		if (s->conf->host)
 			s->addr_turn = (unsigned)shoal_upstream_random(set);
-		if (upstream_share(s, state, conf->name) < 0)
+		if (upstream_share(&s->shared, &s->shared_own, state, conf->name,
+				   shoal_config_server_label(s->conf)) < 0)
 			return -1;
 		if (!s->conf->backup && !s->conf->down)
 			u->nprimaries++;
+		u->limited = u->limited || s->conf->max_conns > 0;
 	}
+	/* The group's queue is the entry of the group with no server name (the master adds it). */
+	if (conf->queue > 0 && upstream_share(&u->queue_shared, &u->queue_own, state, conf->name,
+					      "") < 0)
+		return -1;
 	return u->balancer->init(u);
 }
 
@@ -98,6 +103,8 @@ static void upstream_free(struct shoal_upstream *u)
 			free(u->servers[j].shared);
 	}
 	free(u->servers);
+	if (u->queue_own)
+		free(u->queue_shared);
 }
 
 void shoal_upstream_set_free(struct shoal_upstream_set *set)

@@ -14,7 +14,12 @@
  * failures take it down; a server not yet probed follows the passive rules only.
  *
  * Usable: not down by configuration, admin up, not down by checks, not ejected. Every
- * transition to usable sets usable_since_ms, from which slow start ramps the weight. */
+ * transition to usable sets usable_since_ms, from which slow start ramps the weight.
+ *
+ * Limits: a server's `active` counts its requests in flight over every worker; with
+ * max_conns it is also the bound, taken by shoal_upstream_reserve. A group's queue is the
+ * group's own entry (no server name), whose `active` counts the requests waiting in it over
+ * every worker, bounded by `queue` the same way. */
 #ifndef SHOAL_UPSTREAM_HEALTH_H
 #define SHOAL_UPSTREAM_HEALTH_H
 
@@ -49,6 +54,29 @@ unsigned shoal_upstream_active(const struct shoal_upstream_server *s);
 
 /* A request starts (delta +1) or ends (-1) on s. */
 void shoal_upstream_busy(struct shoal_upstream_server *s, int delta);
+
+/* Whether s is below its max_conns (always, without one): one load for a server with one. */
+bool shoal_upstream_room(const struct shoal_upstream_server *s);
+
+/* A request starts on s if s is below its max_conns: true, and s counts it (as busy +1,
+ * which ends it), else false and nothing changes. Exact over every worker: the count moves
+ * by a compare-and-swap that only succeeds below the bound, so two workers racing for the
+ * last place never both get it (a worker that loses picks again). Without max_conns, the
+ * plain add of busy, always true. The bound holds over the processes that share s's entry
+ * in the state file; a server without one (no file, or its room full) is bounded per
+ * worker. */
+bool shoal_upstream_reserve(struct shoal_upstream_server *s);
+
+/* A request of group u takes a place in its queue: true if the requests waiting over every
+ * worker were fewer than u's `queue` (then they count it, until shoal_upstream_queue_leave),
+ * false when the queue is full or u has none. Exact over every worker, as reserve. */
+bool shoal_upstream_queue_enter(struct shoal_upstream *u);
+
+/* A request that entered u's queue leaves it (dispatched, timed out, or gone). */
+void shoal_upstream_queue_leave(struct shoal_upstream *u);
+
+/* Requests waiting in u's queue over every worker; 0 without a queue. */
+unsigned shoal_upstream_queued(const struct shoal_upstream *u);
 
 /* The outcome of a try on s: the passive rules above. */
 void shoal_upstream_report(struct shoal_upstream_server *s, enum shoal_upstream_outcome outcome,

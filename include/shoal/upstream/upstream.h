@@ -53,6 +53,11 @@ struct shoal_upstream {
 	void *balancer_data;    /* the balancer's own (the hash ring) */
 	struct shoal_upstream_set *set;
 	size_t nprimaries;      /* servers that are neither backup nor down by configuration */
+	bool limited;           /* some server has a max_conns */
+	/* With a queue: the group's entry in the state file, whose `active` counts the requests
+	 * waiting in the queue over every worker (shoal/upstream/health.h); NULL without. */
+	struct shoal_state_upstream *queue_shared;
+	bool queue_own;         /* queue_shared is the worker's own allocation */
 };
 
 /* Servers one request may try: the first and every retry. */
@@ -69,6 +74,7 @@ struct shoal_upstream_pick {
 	bool backup;        /* choose among the backup servers */
 	bool panic;         /* too few usable: health is ignored (admin and down are not) */
 	bool avoid_tried;   /* servers in tried are not candidates */
+	bool full;          /* no server chosen, but one would have been below its max_conns */
 };
 
 /* All groups of a worker, and the connection structs they recycle. */
@@ -97,15 +103,19 @@ void shoal_upstream_set_free(struct shoal_upstream_set *set);
 void shoal_upstream_set_recycle(struct shoal_upstream_set *set);
 
 /* The server for a request's next try, or NULL when the group has no server that may take
- * one (every server down by configuration or by shoalctl). The tier: usable primaries; if
- * none, usable backups; with fewer usable primaries than panic_threshold percent (or none
- * usable at all), every primary not taken out by configuration or shoalctl. Within the
- * tier, servers already tried are avoided while another is a candidate. */
+ * one (every server down by configuration or by shoalctl, or at its max_conns: then
+ * pick->full is set). The tier: usable primaries; if none, usable backups; with fewer
+ * usable primaries than panic_threshold percent (or none usable at all), every primary not
+ * taken out by configuration or shoalctl. A server at its max_conns stays in the tier: a
+ * busy primary does not send requests to the backups, it makes them wait in the queue.
+ * Within the tier, servers already tried are avoided while another is a candidate. The
+ * server is not reserved: see shoal_upstream_reserve. */
 struct shoal_upstream_server *shoal_upstream_select(struct shoal_upstream *u,
 						    struct shoal_upstream_pick *pick);
 
 /* Whether s may be chosen for pick (the balancers' filter): of pick's tier, not tried if
- * avoid_tried, and usable (shoal/upstream/health.h) unless pick->panic. */
+ * avoid_tried, usable (shoal/upstream/health.h) unless pick->panic, and below its max_conns
+ * (shoal_upstream_room), panic or not. */
 bool shoal_upstream_candidate(const struct shoal_upstream_server *s,
 			      const struct shoal_upstream_pick *pick);
 
