@@ -42,7 +42,7 @@ void shoal_reply_generated(struct shoal_handler_ctx *ctx, struct shoal_out *out,
 
 static bool queue_custom_error(struct shoal_handler_ctx *ctx, const struct shoal_site *srv,
 			       struct shoal_out *out, int status, int version, bool keep_alive,
-			       bool head_only)
+			       bool head_only, unsigned retry_after)
 {
 	const char *path = srv ? shoal_error_page_find(srv, status) : NULL;
 	struct shoal_fs_file f;
@@ -56,6 +56,7 @@ static bool queue_custom_error(struct shoal_handler_ctx *ctx, const struct shoal
 	shoal_reply_head(ctx, &h, status, version, keep_alive);
 	h.content_type = shoal_mime_lookup(ctx->mime, f.name, f.name_len);
 	h.content_length = (uint64_t)f.st.st_size;
+	h.retry_after = retry_after;
 	if (status == 405)
 		h.allow = "GET, HEAD, OPTIONS";
 	shoal_reply_generated(ctx, out, &h, NULL, 0);
@@ -84,11 +85,20 @@ void shoal_reply_error(struct shoal_handler_ctx *ctx, const struct shoal_site *s
 		       struct shoal_out *out, int status, int version, bool keep_alive,
 		       bool head_only)
 {
+	shoal_reply_error_retry(ctx, srv, out, status, version, keep_alive, head_only, 0);
+}
+
+void shoal_reply_error_retry(struct shoal_handler_ctx *ctx, const struct shoal_site *srv,
+			     struct shoal_out *out, int status, int version, bool keep_alive,
+			     bool head_only, unsigned retry_after)
+{
 	struct shoal_http_head h;
 
-	if (queue_custom_error(ctx, srv, out, status, version, keep_alive, head_only))
+	if (queue_custom_error(ctx, srv, out, status, version, keep_alive, head_only,
+			       retry_after))
 		return;
 	shoal_reply_head(ctx, &h, status, version, keep_alive);
+	h.retry_after = retry_after;
 	if (status == 405)
 		h.allow = "GET, HEAD, OPTIONS";
 	shoal_reply_builtin_page(ctx, out, &h, head_only);

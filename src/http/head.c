@@ -73,6 +73,8 @@ size_t shoal_http_head_write(char *buf, size_t cap, const struct shoal_http_head
 		append(buf, cap, &len, "Location: %.*s\r\n", (int)h->location_len, h->location);
 	if (h->allow)
 		append(buf, cap, &len, "Allow: %s\r\n", h->allow);
+	if (h->retry_after)
+		append(buf, cap, &len, "Retry-After: %u\r\n", h->retry_after);
 	if (h->accept_ranges)
 		append(buf, cap, &len, "Accept-Ranges: bytes\r\n");
 	if (h->content_range)
