@@ -55,6 +55,9 @@ START_TEST(the_file_has_the_upstream_layout)
 	ck_assert_str_eq(shoal_stats_upstream_counter_name(SHOAL_STATS_UP_TTFB_SUM_US),
 			 "ttfb_sum_us");
 	ck_assert_ptr_null(shoal_stats_upstream_counter_name(SHOAL_STATS_UP_TTFB));
+	ck_assert_str_eq(shoal_stats_upstream_counter_name(SHOAL_STATS_UP_QUEUE_TIMEOUT),
+			 "queue_timeout");
+	ck_assert_ptr_null(shoal_stats_upstream_counter_name(SHOAL_STATS_UP_NCOUNTERS));
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
 }
@@ -467,6 +470,73 @@ START_TEST(json_and_the_table_show_the_upstreams)
 }
 END_TEST
 
+/* How many times needle occurs in text. */
+static unsigned occurrences(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+START_TEST(a_queue_entry_shows_what_the_queue_did)
+{
+	static const char *const table[] = {
+		"\napp      127.0.0.1:9001         1 ",
+		"\napp      (queue)        2 waiting, 5 queued, 3 refused when full, 1 timed out",
+	};
+	static const char *const json[] = {
+		"{\"upstream\": \"app\", \"server\": \"\", \"requests\": 0, ",
+		"\"queued\": 5, \"queue_full\": 3, \"queue_timeout\": 1}",
+	};
+	static const char *const prometheus[] = {
+		"# TYPE shoal_upstream_queue_total counter\n"
+		"shoal_upstream_queue_total{upstream=\"app\",outcome=\"queued\"} 5\n"
+		"shoal_upstream_queue_total{upstream=\"app\",outcome=\"full\"} 3\n"
+		"shoal_upstream_queue_total{upstream=\"app\",outcome=\"timeout\"} 1\n",
+		"# TYPE shoal_upstream_queue_waiting gauge\n"
+		"shoal_upstream_queue_waiting{upstream=\"app\"} 2\n",
+	};
+	struct shoal_stats_slot *slot;
+	struct shoal_stats st;
+	struct tmp t;
+	char *text;
+	int server, queue;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path, 2);
+	slot = shoal_stats_slot_at(&st, shoal_stats_claim(&st, 0, 1));
+	shoal_stats_worker_start(slot, 4242);
+	server = shoal_stats_upstream_register(slot, "app", "127.0.0.1:9001");
+	queue = shoal_stats_upstream_register(slot, "app", "");
+	ck_assert_int_ne(server, queue);
+	shoal_stats_upstream_request(slot, server);
+	for (unsigned i = 0; i < 5; i++)
+		shoal_stats_upstream_count(slot, queue, SHOAL_STATS_UP_QUEUED);
+	for (unsigned i = 0; i < 3; i++)
+		shoal_stats_upstream_count(slot, queue, SHOAL_STATS_UP_QUEUE_FULL);
+	shoal_stats_upstream_count(slot, queue, SHOAL_STATS_UP_QUEUE_TIMEOUT);
+	shoal_stats_upstream_active(slot, queue, +1);
+	shoal_stats_upstream_active(slot, queue, +1);
+	text = format_to_string(shoal_stats_format_upstreams, &st.view);
+	expect_lines(text, table, sizeof(table) / sizeof(table[0]));
+	free(text);
+	text = format_to_string(shoal_stats_format_json, &st.view);
+	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
+	/* The queue's object alone has queue counters: a server's has none. */
+	ck_assert_uint_eq(occurrences(text, "\"queued\""), 1);
+	free(text);
+	text = format_to_string(shoal_stats_format_prometheus, &st.view);
+	expect_lines(text, prometheus, sizeof(prometheus) / sizeof(prometheus[0]));
+	/* The queue is no server of the servers' series. */
+	ck_assert_ptr_null(strstr(text, "server=\"\""));
+	free(text);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(a_file_without_upstreams_says_so)
 {
 	static const char *const json[] = { "\"upstream_dropped\": 0,\n \"upstreams\": []}\n" };
@@ -580,6 +650,7 @@ static Suite *stats_upstream_suite(void)
 	tcase_add_test(format, prometheus_exposes_the_upstreams);
 	tcase_add_test(format, json_and_the_table_show_the_upstreams);
 	tcase_add_test(format, a_file_without_upstreams_says_so);
+	tcase_add_test(format, a_queue_entry_shows_what_the_queue_did);
 	suite_add_tcase(s, file);
 	suite_add_tcase(s, format);
 	if (shoalctl_path) {

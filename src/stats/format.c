@@ -193,13 +193,23 @@ static void table_text(char *dst, const char *src)
 	dst[i] = '\0';
 }
 
+/* The titles of a server's counters in the table, and their widths. */
+#define UP_TITLES_FORMAT " %9s %8s %7s %7s %7s %7s %7s %7s %6s %6s %10s %10s %9s %9s"
+#define UP_TITLES                                                                          \
+	"REQUESTS", "2XX", "4XX", "5XX", "CONNECT", "TIMEOUT", "RESET", "INVALID", "ACTIVE",  \
+		"IDLE", "SENT", "RECEIVED", "TTFB-P50", "TTFB-P99"
+/* A queue's row names it so in the server column. */
+#define QUEUE_NAME "(queue)"
+
 /* The widths of the name columns: the longest name or the title. */
 static void upstream_widths(const struct shoal_stats_snapshot *snap, int *upstream, int *server)
 {
 	size_t uw = strlen("UPSTREAM"), sw = strlen("SERVER");
 
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
-		size_t u = strlen(snap->upstreams[i].upstream), s = strlen(snap->upstreams[i].server);
+		const char *name = snap->upstreams[i].server;
+		size_t u = strlen(snap->upstreams[i].upstream);
+		size_t s = strlen(shoal_stats_upstream_is_queue(name) ? QUEUE_NAME : name);
 		uw = u > uw ? u : uw;
 		sw = s > sw ? s : sw;
 	}
@@ -218,6 +228,23 @@ static void ttfb_quantile(char *buf, size_t size, const uint64_t *c, double q)
 	else
 		shoal_stats_format_latency(buf, size,
 					   shoal_stats_histogram_quantile_us(c + SHOAL_STATS_UP_TTFB, q));
+}
+
+/* A queue's row, without its line end: what it did, padded to the width of a server's
+ * counters when columns follow. */
+static void upstream_queue_row(FILE *out, const struct shoal_stats_upstream_stat *u, int uw,
+			       int sw, bool pad)
+{
+	const uint64_t *c = u->counters;
+	char upstream[SHOAL_STATS_UPSTREAM_TEXT], what[160];
+	int width = pad ? snprintf(NULL, 0, UP_TITLES_FORMAT, UP_TITLES) - 1 : 0;
+
+	table_text(upstream, u->upstream);
+	snprintf(what, sizeof(what), "%" PRIu64 " waiting, %" PRIu64 " queued, %" PRIu64
+		 " refused when full, %" PRIu64 " timed out", c[SHOAL_STATS_UP_ACTIVE],
+		 c[SHOAL_STATS_UP_QUEUED], c[SHOAL_STATS_UP_QUEUE_FULL],
+		 c[SHOAL_STATS_UP_QUEUE_TIMEOUT]);
+	fprintf(out, "%-*s %-*s %-*s", uw, upstream, sw, QUEUE_NAME, width, what);
 }
 
 /* One server's row, without its line end. */
@@ -253,14 +280,15 @@ int shoal_stats_format_upstreams_with(FILE *out, const struct shoal_stats_snapsh
 		fprintf(out, "no upstream servers\n");
 		return format_result(out);
 	}
-	fprintf(out, "%-*s %-*s %9s %8s %7s %7s %7s %7s %7s %7s %6s %6s %10s %10s %9s %9s", uw,
-		"UPSTREAM", sw, "SERVER", "REQUESTS", "2XX", "4XX", "5XX", "CONNECT", "TIMEOUT",
-		"RESET", "INVALID", "ACTIVE", "IDLE", "SENT", "RECEIVED", "TTFB-P50", "TTFB-P99");
+	fprintf(out, "%-*s %-*s" UP_TITLES_FORMAT, uw, "UPSTREAM", sw, "SERVER", UP_TITLES);
 	if (cols)
 		cols->heading(out);
 	fputc('\n', out);
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
-		upstream_row(out, &snap->upstreams[i], uw, sw);
+		if (shoal_stats_upstream_is_queue(snap->upstreams[i].server))
+			upstream_queue_row(out, &snap->upstreams[i], uw, sw, cols != NULL);
+		else
+			upstream_row(out, &snap->upstreams[i], uw, sw);
 		if (cols)
 			cols->cells(out, &snap->upstreams[i], cols->ctx);
 		fputc('\n', out);
@@ -325,6 +353,10 @@ static void json_upstream(FILE *out, const struct shoal_stats_upstream_stat *u,
 	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
 		fprintf(out, "%s%" PRIu64, i ? ", " : "", u->counters[SHOAL_STATS_UP_TTFB + i]);
 	fputc(']', out);
+	for (unsigned i = SHOAL_STATS_UP_QUEUED; shoal_stats_upstream_is_queue(u->server) &&
+						 i < SHOAL_STATS_UP_NCOUNTERS; i++)
+		fprintf(out, ", \"%s\": %" PRIu64, shoal_stats_upstream_counter_name(i),
+			u->counters[i]);
 	if (cols)
 		cols->json(out, u, cols->ctx);
 	fputc('}', out);
@@ -528,6 +560,8 @@ static void prom_upstream_family(FILE *out, const struct shoal_stats_snapshot *s
 	prom_family(out, name, type, help);
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
 		const struct shoal_stats_upstream_stat *u = &snap->upstreams[i];
+		if (shoal_stats_upstream_is_queue(u->server))
+			continue;
 		prom_upstream_labels(labels, u);
 		if (!label) {
 			fprintf(out, "%s{%s} %" PRIu64 "\n", name, labels, u->counters[counter]);
@@ -537,6 +571,47 @@ static void prom_upstream_family(FILE *out, const struct shoal_stats_snapshot *s
 			fprintf(out, "%s{%s,%s=\"%s\"} %" PRIu64 "\n", name, labels, label, values[v],
 				u->counters[counter + v]);
 	}
+}
+
+/* One family of the groups' queues, labelled by upstream alone: for every queue, count
+ * values from counter on, each with its own outcome (or no outcome, for one value). */
+static void prom_queue_family(FILE *out, const struct shoal_stats_snapshot *snap,
+			      const char *name, const char *type, const char *help,
+			      unsigned count, unsigned counter)
+{
+	static const char *const outcomes[] = { "queued", "full", "timeout" };
+	char label[2 * SHOAL_STATS_UPSTREAM_TEXT + 1];
+
+	prom_family(out, name, type, help);
+	for (unsigned i = 0; i < snap->nupstreams; i++) {
+		const struct shoal_stats_upstream_stat *u = &snap->upstreams[i];
+		if (!shoal_stats_upstream_is_queue(u->server))
+			continue;
+		label[prom_escape(label, u->upstream)] = '\0';
+		if (count == 1)
+			fprintf(out, "%s{upstream=\"%s\"} %" PRIu64 "\n", name, label,
+				u->counters[counter]);
+		for (unsigned o = 0; count > 1 && o < count; o++)
+			fprintf(out, "%s{upstream=\"%s\",outcome=\"%s\"} %" PRIu64 "\n", name, label,
+				outcomes[o], u->counters[counter + o]);
+	}
+}
+
+static void prom_queues(FILE *out, const struct shoal_stats_snapshot *snap)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < snap->nupstreams; i++)
+		any = any || shoal_stats_upstream_is_queue(snap->upstreams[i].server);
+	if (!any)
+		return;
+	prom_queue_family(out, snap, "shoal_upstream_queue_total", "counter",
+			  "Requests of an upstream group's queue: queued (they waited), full "
+			  "(refused at once), timeout (refused after queue_timeout).", 3,
+			  SHOAL_STATS_UP_QUEUED);
+	prom_queue_family(out, snap, "shoal_upstream_queue_waiting", "gauge",
+			  "Requests waiting in an upstream group's queue.", 1,
+			  SHOAL_STATS_UP_ACTIVE);
 }
 
 static void prom_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
@@ -568,10 +643,13 @@ static void prom_upstreams(FILE *out, const struct shoal_stats_snapshot *snap)
 		    "Time from sending a request to an upstream server to its response head.");
 	for (unsigned i = 0; i < snap->nupstreams; i++) {
 		const uint64_t *c = snap->upstreams[i].counters;
+		if (shoal_stats_upstream_is_queue(snap->upstreams[i].server))
+			continue;
 		prom_upstream_labels(labels, &snap->upstreams[i]);
 		prom_histogram(out, ttfb, labels, c + SHOAL_STATS_UP_TTFB,
 			       c[SHOAL_STATS_UP_TTFB_SUM_US]);
 	}
+	prom_queues(out, snap);
 }
 
 int shoal_stats_format_upstreams_prometheus(FILE *out, const struct shoal_stats_snapshot *snap)

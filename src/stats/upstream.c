@@ -217,5 +217,11 @@ const char *shoal_stats_upstream_counter_name(unsigned counter)
 		"ttfb_sum_us",
 	};
 
-	return counter < SHOAL_STATS_UP_TTFB ? names[counter] : NULL;
+	static const char *const queue[] = { "queued", "queue_full", "queue_timeout" };
+
+	if (counter < SHOAL_STATS_UP_TTFB)
+		return names[counter];
+	if (counter >= SHOAL_STATS_UP_QUEUED && counter < SHOAL_STATS_UP_NCOUNTERS)
+		return queue[counter - SHOAL_STATS_UP_QUEUED];
+	return NULL;
 }

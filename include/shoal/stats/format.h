@@ -19,7 +19,11 @@ int shoal_stats_format_workers(FILE *out, const struct shoal_stats_snapshot *sna
 
 /* One row per upstream server: requests, responses 2xx, 4xx and 5xx, failures by kind,
  * active and idle connections, bytes sent and received, and the median and 99th percentile
- * of the time to first byte; a line saying there are none when there are none. */
+ * of the time to first byte; a line saying there are none when there are none. A group's
+ * queue is a row of its own, server "(queue)", that says in words what the queue did (in
+ * JSON: its object, server "", has "queued", "queue_full" and "queue_timeout" besides; in
+ * Prometheus: shoal_upstream_queue_total by outcome and shoal_upstream_queue_waiting,
+ * labelled by upstream alone, and no series of the servers' families). */
 int shoal_stats_format_upstreams(FILE *out, const struct shoal_stats_snapshot *snap);
 /* The upstream servers alone, as in shoal_stats_format_json and _prometheus. */
 int shoal_stats_format_upstreams_json(FILE *out, const struct shoal_stats_snapshot *snap);

@@ -123,10 +123,21 @@ enum shoal_stats_upstream_counter {
 	SHOAL_STATS_UP_BYTES_RECEIVED = 13,
 	SHOAL_STATS_UP_TTFB_SUM_US = 14, /* time to the first byte of the response */
 	SHOAL_STATS_UP_TTFB = 15,       /* SHOAL_STATS_LATENCY_BUCKETS buckets, as the latency */
-	SHOAL_STATS_UP_NCOUNTERS = SHOAL_STATS_UP_TTFB + SHOAL_STATS_LATENCY_BUCKETS,
+	/* A group's queue (below): requests that waited in it, that found it full, and that
+	 * waited queue_timeout for nothing. */
+	SHOAL_STATS_UP_QUEUED = SHOAL_STATS_UP_TTFB + SHOAL_STATS_LATENCY_BUCKETS,
+	SHOAL_STATS_UP_QUEUE_FULL = SHOAL_STATS_UP_QUEUED + 1,
+	SHOAL_STATS_UP_QUEUE_TIMEOUT = SHOAL_STATS_UP_QUEUED + 2,
+	SHOAL_STATS_UP_NCOUNTERS = SHOAL_STATS_UP_QUEUED + 3,
 };
 
-/* Room for counters in an upstream entry; the ones past SHOAL_STATS_UP_NCOUNTERS stay zero. */
+/* An upstream entry whose server name is empty is an upstream group's queue (a group with
+ * `queue`), not a server: its SHOAL_STATS_UP_ACTIVE gauge counts the requests waiting in
+ * the queue, its SHOAL_STATS_UP_QUEUE* counters what the queue did; the others stay zero. */
+
+/* Room for counters in an upstream entry; the ones past SHOAL_STATS_UP_NCOUNTERS stay zero.
+ * Counters added within the room keep the layout version: a reader that does not know them
+ * ignores them, and in an older file they read as zeros. */
 #define SHOAL_STATS_UP_COUNTER_ROOM 48
 
 enum shoal_stats_state {

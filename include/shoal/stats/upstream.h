@@ -118,6 +118,23 @@ static inline void shoal_stats_upstream_active(struct shoal_stats_slot *slot, in
 	shoal_stats_write_end(slot);
 }
 
+/* One more of counter, which is not a gauge (a queue's SHOAL_STATS_UP_QUEUE* ones). */
+static inline void shoal_stats_upstream_count(struct shoal_stats_slot *slot, int index,
+					      unsigned counter)
+{
+	if (!shoal_stats_upstream_counted(slot, index))
+		return;
+	shoal_stats_write_begin(slot);
+	shoal_stats_upstream_add(slot, index, counter, 1);
+	shoal_stats_write_end(slot);
+}
+
+/* Whether an entry named server is an upstream group's queue (see stats.h). */
+static inline bool shoal_stats_upstream_is_queue(const char *server)
+{
+	return server[0] == '\0';
+}
+
 /* Gauge of the connections in the keep-alive pool: delta +1 or -1. */
 static inline void shoal_stats_upstream_idle(struct shoal_stats_slot *slot, int index,
 					     int delta)
@@ -158,7 +175,8 @@ int shoal_stats_upstream_merge(struct shoal_stats_snapshot *snap,
 void shoal_stats_upstream_sort(struct shoal_stats_snapshot *snap);
 
 /* Stable snake_case names (JSON keys): "requests", "responses_2xx", "failures_connect",
- * "connections_active", "bytes_sent", "ttfb_sum_us"; NULL for the buckets and past the end. */
+ * "connections_active", "bytes_sent", "ttfb_sum_us", "queued", "queue_full",
+ * "queue_timeout"; NULL for the buckets and past the end. */
 const char *shoal_stats_upstream_counter_name(unsigned counter);
 
 #endif
