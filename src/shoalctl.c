@@ -624,7 +624,8 @@ static int run_upstream(const struct ctl *ctl)
 		return EXIT_FAILURE;
 	}
 	e = shoal_state_upstream_find(&st, ctl->group, ctl->server);
-	if (!e) {
+	/* A group's queue is no server to drain. */
+	if (!e || shoal_state_upstream_is_queue(e)) {
 		upstream_not_found(ctl, &st);
 		shoal_state_close(&st, false);
 		return EXIT_FAILURE;

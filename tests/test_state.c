@@ -517,6 +517,46 @@ START_TEST(prometheus_labels_every_entry)
 }
 END_TEST
 
+START_TEST(a_queue_entry_shows_its_waiting_requests_and_no_server_series)
+{
+	struct tmp t;
+	struct shoal_state st;
+	struct shoal_state_upstream *q;
+	char *text = NULL, status[32];
+	size_t len = 0;
+	FILE *f;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path);
+	shoal_state_upstream_add(&st, "app", "127.0.0.1:9001", 1);
+	q = shoal_state_upstream_add(&st, "app", "", 1);
+	ck_assert(shoal_state_upstream_is_queue(q));
+	ck_assert(!shoal_state_upstream_is_queue(shoal_state_upstream_find(&st, "app",
+									   "127.0.0.1:9001")));
+	ck_assert_ptr_eq(shoal_state_upstream_find(&st, "app", ""), q);
+	atomic_store(&q->active, 3);
+	shoal_state_format_status(status, sizeof(status), q, 1000);
+	ck_assert_str_eq(status, "queue");
+	text = cells_of(shoal_state_format_cells, q);
+	ck_assert_str_eq(text, " queue         -                    3          -         -");
+	free(text);
+	text = cells_of(shoal_state_format_json, q);
+	ck_assert_str_eq(text, ", \"state\": \"queue\", \"admin\": null, \"check\": null, "
+			 "\"check_result\": null, \"in_flight\": 3, \"admin_weight\": null, "
+			 "\"ejected_left_ms\": null, \"ejections_total\": null, "
+			 "\"checks_passed\": null, \"checks_failed\": null");
+	free(text);
+	f = open_memstream(&text, &len);
+	shoal_state_format_prometheus(f, &st, 1000);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(strstr(text, "server=\"127.0.0.1:9001\"} 1\n"));
+	ck_assert_ptr_null(strstr(text, "server=\"\""));
+	free(text);
+	shoal_state_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
 /* --- the address set --- */
 
 static struct sockaddr_storage sa_of(const char *ip, uint16_t port)
@@ -716,6 +756,7 @@ static Suite *state_suite(void)
 	tcase_add_test(format, check_shows_the_last_probe);
 	tcase_add_test(format, cells_and_json_show_the_entry_or_dashes);
 	tcase_add_test(format, prometheus_labels_every_entry);
+	tcase_add_test(format, a_queue_entry_shows_its_waiting_requests_and_no_server_series);
 	suite_add_tcase(s, file);
 	suite_add_tcase(s, entries);
 	suite_add_tcase(s, format);

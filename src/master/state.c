@@ -87,6 +87,9 @@ void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 	shoal_state_lock(&m->state);
 	for (size_t i = 0; i < cfg->nupstreams; i++) {
 		const struct shoal_upstream_conf *u = &cfg->upstreams[i];
+		/* The group's queue: its waiting requests counted over every worker. */
+		if (u->queue > 0)
+			missed += !shoal_state_upstream_add(&m->state, u->name, "", m->now_ms);
 		for (size_t j = 0; j < u->nservers; j++) {
 			const struct shoal_upstream_server_conf *sv = &u->servers[j];
 			struct shoal_state_upstream *e = shoal_state_upstream_add(
@@ -98,8 +101,9 @@ void shoal_master_state_add(struct master *m, const struct shoal_generation *g)
 	}
 	shoal_state_unlock(&m->state);
 	if (missed && !m->state_full_logged) {
-		log_warn(&m->log, "state file %s is full (%u upstream servers): %zu servers keep "
-			 "their health and load per worker; restart to start a new file",
+		log_warn(&m->log, "state file %s is full (%u upstream servers): %zu servers (or "
+			 "queues) keep their health and load (or length) per worker; restart to "
+			 "start a new file",
 			 m->state.path, SHOAL_STATE_UPSTREAM_ROOM, missed);
 		m->state_full_logged = true;
 	}
@@ -139,9 +143,14 @@ void shoal_master_state_reclaim(struct master *m, const struct master_worker *w)
 		if (!e)
 			continue;
 		state_take_back(e, busy);
-		log_info(&m->log, "worker %u (pid %d) left %llu requests in flight to upstream %.*s "
-			 "server %.*s; they no longer count", w->slot, (int)w->pid,
-			 (unsigned long long)busy, NAMES(e));
+		if (shoal_state_upstream_is_queue(e))
+			log_info(&m->log, "worker %u (pid %d) left %llu requests in the queue of "
+				 "upstream %.*s; they no longer count", w->slot, (int)w->pid,
+				 (unsigned long long)busy, SHOAL_STATE_UPSTREAM_TEXT, e->upstream);
+		else
+			log_info(&m->log, "worker %u (pid %d) left %llu requests in flight to "
+				 "upstream %.*s server %.*s; they no longer count", w->slot,
+				 (int)w->pid, (unsigned long long)busy, NAMES(e));
 	}
 }
 
@@ -203,8 +212,9 @@ void shoal_master_state_watch(struct master *m)
 	for (unsigned i = 0; i < n; i++) {
 		const struct shoal_state_upstream *e = shoal_state_upstream_at(&m->state, i);
 		struct master_state_seen is = state_read(e, m->now_ms);
-		/* An entry the other master of an upgrade appended is compared from now on. */
-		if (i < m->state_nseen && !quiet) {
+		/* An entry the other master of an upgrade appended is compared from now on. A
+		 * queue has nothing to log: no admin, check or ejection. */
+		if (i < m->state_nseen && !quiet && !shoal_state_upstream_is_queue(e)) {
 			state_log_admin(m, e, &m->state_seen[i], &is);
 			state_log_health(m, e, &m->state_seen[i], &is);
 		}

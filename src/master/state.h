@@ -1,8 +1,8 @@
 /* The state file, the master's side (shoal/state/state.h): made when the master starts, or
  * adopted from the master before a binary upgrade so that nothing learnt is lost; an entry
- * for every server of each generation before its workers fork; the in-flight share of a
- * worker that died taken back; every change of an entry logged, at most once a second;
- * the file removed when the master stops. */
+ * for every server and every queue of each generation before its workers fork; the
+ * in-flight and waiting share of a worker that died taken back; every change of an entry
+ * logged, at most once a second; the file removed when the master stops. */
 #ifndef SHOAL_MASTER_STATE_H
 #define SHOAL_MASTER_STATE_H
 
@@ -16,13 +16,15 @@
  * created. */
 int shoal_master_state_open(struct master *m, struct shoal_err *err);
 
-/* An entry for every (upstream, server) pair of g, under the file lock; a server given by
- * name gets the addresses it had at load as its set, unless its entry has one. A file too
- * full for a server is logged once; that server's health then stays per worker. */
+/* An entry for every (upstream, server) pair of g, and for every group of g with a queue
+ * (server ""), under the file lock; a server given by name gets the addresses it had at
+ * load as its set, unless its entry has one. A file too full for a server is logged once;
+ * that server's health, or that queue, then stays per worker. */
 void shoal_master_state_add(struct master *m, const struct shoal_generation *g);
 
-/* Worker w was reaped: takes the requests it had in flight (its stats slot's upstream
- * gauges) out of the shared in-flight counts. Before its stats slot is released. */
+/* Worker w was reaped: takes the requests it had in flight, and those it had waiting in a
+ * queue (its stats slot's upstream gauges), out of the shared counts. Before its stats
+ * slot is released. */
 void shoal_master_state_reclaim(struct master *m, const struct master_worker *w);
 
 /* On every loop turn: once SHOAL_MASTER_STATE_WATCH_MS passed, logs what changed in each

@@ -55,6 +55,10 @@ void shoal_state_format_status(char *buf, size_t size, const struct shoal_state_
 		snprintf(buf, size, "-");
 		return;
 	}
+	if (shoal_state_upstream_is_queue(e)) {
+		snprintf(buf, size, "queue");
+		return;
+	}
 	left = format_ejected_left_ms(e, now_ms);
 	if (LOAD(e->admin) == SHOAL_STATE_ADMIN_DOWN)
 		snprintf(buf, size, "down (admin)");
@@ -73,7 +77,7 @@ void shoal_state_format_check(char *buf, size_t size, const struct shoal_state_u
 	int detail;
 	const char *name;
 
-	if (!e || !LOAD(e->last_check_ms)) {
+	if (!e || shoal_state_upstream_is_queue(e) || !LOAD(e->last_check_ms)) {
 		snprintf(buf, size, "-");
 		return;
 	}
@@ -106,9 +110,10 @@ void shoal_state_format_cells(FILE *out, const struct shoal_state_upstream *e, u
 
 	shoal_state_format_status(status, sizeof(status), e, now_ms);
 	shoal_state_format_check(check, sizeof(check), e);
-	if (e) {
-		uint32_t w = LOAD(e->weight);
+	if (e)
 		snprintf(active, sizeof(active), "%" PRIu32, LOAD(e->active));
+	if (e && !shoal_state_upstream_is_queue(e)) {
+		uint32_t w = LOAD(e->weight);
 		snprintf(ejections, sizeof(ejections), "%" PRIu64, LOAD(e->ejected_total));
 		if (w)
 			snprintf(weight, sizeof(weight), "%" PRIu32, w);
@@ -118,7 +123,8 @@ void shoal_state_format_cells(FILE *out, const struct shoal_state_upstream *e, u
 	fprintf(out, CELLS, status, check, active, weight, ejections);
 }
 
-static void format_json_null(FILE *out)
+/* Every key null (no entry), or a queue's: its state and waiting requests, the rest null. */
+static void format_json_null(FILE *out, const struct shoal_state_upstream *queue)
 {
 	static const char *const keys[] = {
 		"state", "admin", "check", "check_result", "in_flight", "admin_weight",
@@ -126,15 +132,20 @@ static void format_json_null(FILE *out)
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		fprintf(out, ", \"%s\": null", keys[i]);
+		if (queue && i == 0)
+			fprintf(out, ", \"state\": \"queue\"");
+		else if (queue && i == 4)
+			fprintf(out, ", \"in_flight\": %" PRIu32, LOAD(queue->active));
+		else
+			fprintf(out, ", \"%s\": null", keys[i]);
 }
 
 void shoal_state_format_json(FILE *out, const struct shoal_state_upstream *e, uint64_t now_ms)
 {
 	char status[32], check[32];
 
-	if (!e) {
-		format_json_null(out);
+	if (!e || shoal_state_upstream_is_queue(e)) {
+		format_json_null(out, e);
 		return;
 	}
 	shoal_state_format_status(status, sizeof(status), e, now_ms);
@@ -188,6 +199,9 @@ static void format_series(FILE *out, const struct shoal_state *st, enum series w
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct shoal_state_upstream *e = shoal_state_upstream_at(st, i);
+		/* The stats show a queue (shoal_upstream_queue_waiting). */
+		if (shoal_state_upstream_is_queue(e))
+			continue;
 		format_labels(labels, e);
 		if (which == SERIES_UP)
 			fprintf(out, "shoal_upstream_up{%s} %d\n", labels,

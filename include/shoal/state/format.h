@@ -3,8 +3,10 @@
  * Prometheus series, and by the master when it logs a change.
  *
  * What the file cannot tell is not shown: a server down by configuration has an entry like
- * any other (only the configuration knows it is out). Each function that writes to out
- * leaves its errors in out's error indicator. */
+ * any other (only the configuration knows it is out). A group's queue (an entry with no
+ * server name) shows as state "queue" with the requests waiting in it as in flight, the
+ * rest "-" (null in JSON); its Prometheus series are the stats'. Each function that writes
+ * to out leaves its errors in out's error indicator. */
 #ifndef SHOAL_STATE_FORMAT_H
 #define SHOAL_STATE_FORMAT_H
 
@@ -45,9 +47,9 @@ void shoal_state_format_cells(FILE *out, const struct shoal_state_upstream *e, u
  * is NULL. */
 void shoal_state_format_json(FILE *out, const struct shoal_state_upstream *e, uint64_t now_ms);
 
-/* Every entry of st as Prometheus series labelled upstream and server: shoal_upstream_up,
- * shoal_upstream_in_flight, shoal_upstream_ejections_total, shoal_upstream_checks_total
- * (by result). Nothing when st has no entry. */
+/* Every server's entry of st as Prometheus series labelled upstream and server:
+ * shoal_upstream_up, shoal_upstream_in_flight, shoal_upstream_ejections_total,
+ * shoal_upstream_checks_total (by result). Nothing when st has no entry. */
 void shoal_state_format_prometheus(FILE *out, const struct shoal_state *st, uint64_t now_ms);
 
 /* Names of the admin and check values: "up", "drain", "down"; "none", "up", "down". */

@@ -13,6 +13,11 @@
  *   addr_*            the checker (and the master, filling a new entry): the addresses of
  *                     a server given by name (resolve), read by every worker
  *
+ * A group with a queue (`queue`) has an entry of its own besides its servers': the group's
+ * name and an empty server name. Its `active` counts the requests waiting in the group's
+ * queue over every worker (the master takes back the share of a worker that died, as for a
+ * server); its other fields stay as the master made them.
+ *
  * Times are CLOCK_MONOTONIC milliseconds, which every process of the machine shares. What
  * the fields mean for a request is decided in the upstream layer (shoal/upstream/health.h);
  * this module only stores them.
@@ -29,6 +34,7 @@
 #define SHOAL_STATE_UPSTREAM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -97,7 +103,14 @@ _Static_assert(offsetof(struct shoal_state_upstream, addrs) == 232, "layout");
 _Static_assert(offsetof(struct shoal_state_upstream, reserved) == 392, "layout");
 _Static_assert(sizeof(struct shoal_state_upstream) == 448, "layout");
 
-/* The entry of (upstream, server), or NULL if there is none. Any process. */
+/* Whether e is a group's queue (a group's name, no server name) rather than a server. */
+static inline bool shoal_state_upstream_is_queue(const struct shoal_state_upstream *e)
+{
+	return e->upstream[0] != '\0' && e->server[0] == '\0';
+}
+
+/* The entry of (upstream, server), or NULL if there is none; server "" is the group's
+ * queue. Any process. */
 struct shoal_state_upstream *shoal_state_upstream_find(const struct shoal_state *st,
 							 const char *upstream,
 							 const char *server);
