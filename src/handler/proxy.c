@@ -61,10 +61,14 @@ static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
 	return x;
 }
 
+static void px_unhold(struct shoal_proxy_exchange *x);
+
 static void px_put(struct shoal_proxy_exchange *x)
 {
 	struct shoal_proxy_env *env = x->env;
 
+	shoal_proxy_queue_remove(x, false);
+	px_unhold(x);
 	shoal_timer_disarm(&x->timer);
 	shoal_out_reset(&x->rq.out);
 	shoal_proxy_splice_release(x);
@@ -117,8 +121,6 @@ static void px_release_upstream(struct shoal_proxy_exchange *x, bool keep)
 	shoal_proxy_wait_remove(x);
 	if (!x->uc)
 		return;
-	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, -1);
-	shoal_upstream_busy(x->server, -1);
 	if (keep) {
 		x->uc->requests++;
 		shoal_upstream_pool_put(x->uc);
@@ -133,18 +135,19 @@ static void px_drop_upstream(struct shoal_proxy_exchange *x)
 	px_release_upstream(x, false);
 }
 
-/* Hands the client back to its connection; x is released. */
+/* Hands the client back to its connection; x is released. A request that waited in the
+ * queue and never got a server names none. */
 static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
 {
 	struct shoal_handler_client *cl = x->client;
 	struct shoal_handler_result r = {
 		.req = &x->req, .keep_alive = keep_alive, .bytes_out = x->client_queued,
-		.upstream = shoal_config_server_label(x->server->conf),
+		.upstream = x->server ? shoal_config_server_label(x->server->conf) : NULL,
 		.upstream_status = x->rs.status,
 		.upstream_us = shoal_clock_mono_us() - x->start_us,
 	};
 	struct shoal_stats_slot *stats = px_stats(x);
-	int index = x->server->stats_index;
+	int index = x->server ? x->server->stats_index : -1;
 
 	*cl->in_pos = x->rq.in_cur;
 	if (x->rs.status && !x->reported)
@@ -208,8 +211,6 @@ static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
 			return -1;
 		}
 	}
-	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, 1);
-	shoal_upstream_busy(x->server, 1);
 	shoal_proxy_wait_add(x, x->env->ctx->now_ms);
 	return 0;
 }
@@ -261,22 +262,50 @@ static bool px_may_retry(const struct shoal_proxy_exchange *x, bool sent)
 	       x->env->ctx->now_ms - x->first_ms < (uint64_t)p->retry_timeout_ms;
 }
 
-/* The server of the next try; false (and x->server unchanged) when the group has none, or
- * for a retry, none it has not tried: a server is not asked twice for one request (a
- * server that timed out would make the client wait that long again). */
+/* Choices made again when another worker took the chosen server's last place first. */
+#define PX_RESERVE_TRIES 4
+
+/* The server of the next try, with a place held on it (the request counts there from now
+ * until px_unhold); false (and x->server unchanged) when the group has none (pick.full when
+ * the servers are all at their max_conns), or for a retry, none it has not tried: a server
+ * is not asked twice for one request (a server that timed out would make the client wait
+ * that long again). */
 static bool px_choose(struct shoal_proxy_exchange *x)
 {
 	struct shoal_upstream_pick *pick = &x->pick;
-	struct shoal_upstream_server *s;
+	struct shoal_upstream_server *s = NULL;
 
 	pick->now_ms = x->env->ctx->now_ms;
-	s = shoal_upstream_select(x->group, pick);
-	if (!s || (pick->ntried && !pick->avoid_tried))
+	for (unsigned i = 0; i < PX_RESERVE_TRIES && !s; i++) {
+		s = shoal_upstream_select(x->group, pick);
+		if (!s || (pick->ntried && !pick->avoid_tried))
+			return false;
+		if (!shoal_upstream_reserve(s))
+			s = NULL; /* the balancer now sees it full */
+	}
+	if (!s) {
+		pick->full = true; /* places kept going to other workers: wait as when full */
 		return false;
+	}
 	x->server = s;
+	x->held = true;
+	shoal_stats_upstream_active(px_stats(x), s->stats_index, 1);
 	if (pick->ntried < SHOAL_UPSTREAM_TRIES_MAX)
 		pick->tried[pick->ntried++] = s->index;
 	return true;
+}
+
+/* x gives its place on its server back; a request waiting in the group's queue may take it,
+ * once this event batch is over (shoal_proxy_expire). */
+static void px_unhold(struct shoal_proxy_exchange *x)
+{
+	if (!x->held)
+		return;
+	x->held = false;
+	shoal_stats_upstream_active(px_stats(x), x->server->stats_index, -1);
+	shoal_upstream_busy(x->server, -1);
+	if (x->queues->queue_head)
+		x->env->queue_kick = true;
 }
 
 /* After a failed try (counted, logged, reported): readies the next one on the server the
@@ -286,6 +315,7 @@ static bool px_advance(struct shoal_proxy_exchange *x, bool sent)
 	if (!px_may_retry(x, sent))
 		return false;
 	px_drop_upstream(x);
+	px_unhold(x);
 	x->tries++;
 	if (!px_choose(x))
 		return false;
@@ -553,8 +583,9 @@ static void px_on_client(struct shoal_handler_async *a, uint32_t events)
 	struct shoal_proxy_exchange *x = container_of(a, struct shoal_proxy_exchange, async);
 
 	/* Reset or closed both ways (a half close is only EPOLLRDHUP): nobody will read the
-	 * answer, so the upstream is not kept waiting for it. */
-	if (events & (EPOLLHUP | EPOLLERR)) {
+	 * answer, so the upstream is not kept waiting for it. A request in the queue takes a
+	 * half close as the client gone too (as nginx does): its place goes to another. */
+	if ((events & (EPOLLHUP | EPOLLERR)) || (x->queued && (events & EPOLLRDHUP))) {
 		px_client_failed(x, PX_CLIENT_GONE);
 		return;
 	}
@@ -564,12 +595,16 @@ static void px_on_client(struct shoal_handler_async *a, uint32_t events)
 		x->cl_readable = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		x->cl_writable = true;
-	px_run(x);
+	if (!x->queued)
+		px_run(x);
 }
 
 static void px_start(struct shoal_handler_async *a)
 {
-	px_run(container_of(a, struct shoal_proxy_exchange, async));
+	struct shoal_proxy_exchange *x = container_of(a, struct shoal_proxy_exchange, async);
+
+	if (!x->queued)
+		px_run(x);
 }
 
 static void px_cancel(struct shoal_handler_async *a)
@@ -581,6 +616,64 @@ static void px_cancel(struct shoal_handler_async *a)
 }
 
 static const struct shoal_handler_async_ops px_ops = { px_start, px_on_client, px_cancel };
+
+/* ---- the queue ---- */
+
+/* x waited queue_timeout in the queue: a 503 with Retry-After. Not a server's failure: no
+ * health is charged. */
+static void px_refuse(struct shoal_proxy_exchange *x)
+{
+	struct shoal_out *out = x->client->out;
+	bool keep = x->keep_alive && x->rq.done;
+	size_t queued = out->bytes;
+
+	shoal_reply_error_retry(x->env->ctx, x->site, out, 503, x->version, keep,
+				x->method == SHOAL_HTTP_HEAD, shoal_proxy_queue_retry_after(x->group));
+	x->client_queued += out->bytes - queued;
+	px_done(x, keep);
+}
+
+void shoal_proxy_dispatch(struct shoal_proxy_queues *q)
+{
+	struct shoal_proxy_exchange *x;
+
+	while ((x = q->queue_head)) {
+		if (shoal_proxy_queue_expired(x)) {
+			shoal_proxy_queue_remove(x, true);
+			px_refuse(x);
+			continue;
+		}
+		/* The head finds no room: nor would those behind it, in the same group. */
+		if (!px_choose(x) && x->pick.full)
+			return;
+		shoal_proxy_queue_remove(x, false);
+		if (!x->server) {
+			px_fail(x, 503); /* every server was taken out while it waited */
+			continue;
+		}
+		x->first_ms = x->env->ctx->now_ms; /* retry_timeout counts from the first try */
+		if (px_begin(x))
+			px_run(x);
+		else
+			px_fail(x, 502);
+	}
+}
+
+/* Every server that could take x is at its max_conns: x waits in the group's queue if the
+ * queue has room, else it gets a 503 with Retry-After at once. */
+static bool px_wait(struct shoal_proxy_exchange *x, struct shoal_handler_req *req)
+{
+	unsigned retry_after = shoal_proxy_queue_retry_after(x->group);
+
+	if (shoal_proxy_queue_add(x)) {
+		req->async = &x->async;
+		return req->keep_alive;
+	}
+	px_put(x);
+	shoal_reply_error_retry(req->ctx, req->site, req->out, 503, req->http->version,
+				req->keep_alive, req->http->method == SHOAL_HTTP_HEAD, retry_after);
+	return req->keep_alive;
+}
 
 /* ---- the handler ---- */
 
@@ -624,7 +717,7 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 		return false;
 	}
 	px_setup(x, req, u);
-	if (!x->server) {
+	if (!x->server && !x->pick.full) {
 		/* Every server is out by configuration or by shoalctl: none may be tried. */
 		px_put(x);
 		shoal_reply_error(req->ctx, req->site, req->out, 503, http->version, req->keep_alive,
@@ -638,6 +731,8 @@ bool shoal_proxy_handle(struct shoal_handler_req *req, struct shoal_upstream *u,
 		return false;
 	}
 	shoal_proxy_request_restart(x);
+	if (!x->server)
+		return px_wait(x, req);
 	if (!px_begin(x)) {
 		px_put(x);
 		shoal_reply_error(req->ctx, req->site, req->out, 502, http->version, req->keep_alive,

@@ -14,6 +14,7 @@ static int px_queues_init(struct shoal_proxy_queues *q, const struct shoal_upstr
 	q->waiting = calloc(c->nservers, sizeof(*q->waiting));
 	if (!q->waiting)
 		return -1;
+	q->queue_stats = -1;
 	shoal_timer_queue_init(&q->connect_q, (uint64_t)c->connect_timeout_ms, shoal_proxy_on_timer);
 	shoal_timer_queue_init(&q->send_q, (uint64_t)c->send_timeout_ms, shoal_proxy_on_timer);
 	shoal_timer_queue_init(&q->read_q, (uint64_t)c->read_timeout_ms, shoal_proxy_on_timer);
@@ -27,8 +28,9 @@ static bool px_scans(const struct shoal_upstream_conf *c)
 	return c->policy.stall_timeout_ms || c->health_check.type != SHOAL_CHECK_NONE;
 }
 
-/* Every server gets its entry in the worker's counters; those beyond the room are not
- * counted, which is said once. */
+/* Every server, and every group's queue, gets its entry in the worker's counters; those
+ * beyond the room are not counted, which is said once. A queue's entry is also where the
+ * master finds the requests a dead worker left waiting. */
 static void px_register_stats(struct shoal_proxy_env *env)
 {
 	struct shoal_stats_slot *stats = env->ctx->stats;
@@ -37,6 +39,11 @@ static void px_register_stats(struct shoal_proxy_env *env)
 	env->set.stats = stats;
 	for (size_t i = 0; stats && i < env->set.ngroups; i++) {
 		struct shoal_upstream *u = &env->set.groups[i];
+		if (u->conf->queue > 0) {
+			env->queues[i].queue_stats =
+				shoal_stats_upstream_register(stats, u->conf->name, "");
+			missed += env->queues[i].queue_stats < 0;
+		}
 		for (size_t j = 0; j < u->nservers; j++) {
 			u->servers[j].stats_index = shoal_stats_upstream_register(
 				stats, u->conf->name, shoal_config_server_label(u->servers[j].conf));
@@ -44,8 +51,8 @@ static void px_register_stats(struct shoal_proxy_env *env)
 		}
 	}
 	if (missed && env->ctx->log)
-		log_warn(env->ctx->log, "%zu upstream servers are not counted in the stats: a "
-			 "worker has room for %d", missed, SHOAL_STATS_UPSTREAM_ROOM);
+		log_warn(env->ctx->log, "%zu upstream servers (or queues) are not counted in the "
+			 "stats: a worker has room for %d", missed, SHOAL_STATS_UPSTREAM_ROOM);
 }
 
 int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *ctx,
@@ -138,6 +145,10 @@ void shoal_proxy_expire(struct shoal_proxy_env *env)
 
 	if (env->scan_ms && env->nbusy && now >= env->scan_ms)
 		px_scan(env, now);
+	if (shoal_proxy_queue_due(env))
+		for (size_t i = 0; i < env->set.ngroups; i++)
+			if (env->queues[i].queue_head)
+				shoal_proxy_dispatch(&env->queues[i]);
 
 	shoal_timer_expire(&env->client_q, now);
 	for (size_t i = 0; i < env->set.ngroups; i++) {
@@ -162,6 +173,7 @@ int64_t shoal_proxy_next_ms(const struct shoal_proxy_env *env)
 
 	if (env->scan_ms && env->nbusy)
 		sooner(&next, env->scan_ms > now ? (int64_t)(env->scan_ms - now) : 0);
+	sooner(&next, shoal_proxy_queue_next_ms(env));
 
 	for (size_t i = 0; env->nbusy && i < env->set.ngroups; i++) {
 		const struct shoal_proxy_queues *q = &env->queues[i];

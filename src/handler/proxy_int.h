@@ -81,6 +81,10 @@ struct shoal_proxy_exchange {
 	struct shoal_proxy_exchange *wait_prev, *wait_next; /* in its server's waiting list */
 	uint64_t wait_ms;       /* when the try began waiting for its answer */
 	bool waiting;           /* in the list: no byte of the answer yet */
+	struct shoal_proxy_exchange *queue_prev, *queue_next; /* in its group's queue */
+	uint64_t queue_ms;      /* when it entered the queue */
+	bool queued;            /* in the queue: no server yet */
+	bool held;              /* it holds a place on server (shoal_upstream_reserve) */
 	struct shoal_upstream_conn *uc;
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q;
@@ -143,7 +147,8 @@ size_t shoal_proxy_io_chunk(struct shoal_out *out, const char *p, size_t n);
 size_t shoal_proxy_io_last_chunk(struct shoal_out *out);
 
 /* Builds the head sent upstream from req's parse as loc says (hop-by-hop fields removed,
- * X-Forwarded-* added, Host as proxy_host or the client gave it, else x->server's label).
+ * X-Forwarded-* added, Host as proxy_host or the client gave it, else x->server's label,
+ * or the group's first server's while x waits in the queue).
  * False if it does not fit in the exchange's head buffer. */
 bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
 			      const struct shoal_location_conf *loc);
@@ -163,6 +168,30 @@ void shoal_proxy_wait_remove(struct shoal_proxy_exchange *x);
 /* The waiting list of x->server. */
 struct shoal_proxy_waiting *shoal_proxy_wait_list(struct shoal_proxy_exchange *x);
 
+/* proxy_queue.c: the group's queue in this worker, and its place in the shared count. */
+
+/* x (no server: every one that could take it is at its max_conns) enters its group's queue
+ * if the queue has room over every worker: true; false when it is full. Counted either
+ * way. */
+bool shoal_proxy_queue_add(struct shoal_proxy_exchange *x);
+/* x leaves the queue (timed_out: after queue_timeout, which is counted); nothing if it is
+ * not in it. */
+void shoal_proxy_queue_remove(struct shoal_proxy_exchange *x, bool timed_out);
+/* Whether x waited queue_timeout. */
+bool shoal_proxy_queue_expired(const struct shoal_proxy_exchange *x);
+/* The Retry-After of a 503 for a full queue or a wait that timed out, in seconds: the
+ * queue's timeout rounded up, by when the requests waiting now are served or refused; at
+ * least 1. */
+unsigned shoal_proxy_queue_retry_after(const struct shoal_upstream *u);
+/* Whether the queues are due for a look: a place was given back in this worker, or the
+ * tick came (a place another worker gave back is only seen then). Moves the tick on. */
+bool shoal_proxy_queue_due(struct shoal_proxy_env *env);
+/* Milliseconds to the queues' next look (0: due), or -1 while none waits. */
+int64_t shoal_proxy_queue_next_ms(const struct shoal_proxy_env *env);
+
+/* proxy.c: starts the requests waiting in queue q while servers have room, the oldest
+ * first; those that waited queue_timeout get a 503 with Retry-After. */
+void shoal_proxy_dispatch(struct shoal_proxy_queues *q);
 /* proxy.c: the timers' callback (proxy_env.c arms the queues with it). */
 void shoal_proxy_on_timer(struct shoal_timer *t);
 /* proxy.c: x waits on a server whose answer is not coming (stalled, or its check found it

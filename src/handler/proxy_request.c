@@ -181,10 +181,13 @@ static void rq_client_addr(const struct shoal_handler_req *req, char *out, size_
 		strcpy(out, "unknown");
 }
 
+/* A request waiting in the queue has no server yet: the group's first names the host, as
+ * the first try's does for every retry. */
 bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req,
 			      const struct shoal_location_conf *loc)
 {
-	const char *addr = shoal_config_server_label(x->server->conf);
+	const struct shoal_upstream_server *s = x->server ? x->server : &x->group->servers[0];
+	const char *addr = shoal_config_server_label(s->conf);
 	char client[INET6_ADDRSTRLEN] = "unknown";
 	struct shoal_http_forward_opts o = {
 		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,

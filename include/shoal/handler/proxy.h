@@ -14,7 +14,14 @@
  * Errors: a failed connect, a reset or an invalid response is a 502, a timeout a 504, as
  * long as nothing of the response was queued for the client; after that the client's
  * connection is closed, so a truncated body is never presented as complete. Every failure
- * is logged once, with the upstream server's address. */
+ * is logged once, with the upstream server's address.
+ *
+ * Limits: a request takes a place on its server (max_conns, shoal/upstream/health.h) when
+ * the server is chosen and gives it back when the exchange leaves it. When every server
+ * that could take the request is at its max_conns, the request waits in the group's queue
+ * (proxy_queue.c) if it has room over every worker, else it gets a 503 with Retry-After at
+ * once; a waiting request is started, the oldest first, when a place frees up, and gets a
+ * 503 with Retry-After after queue_timeout. Neither 503 is charged to a server's health. */
 #ifndef SHOAL_HANDLER_PROXY_H
 #define SHOAL_HANDLER_PROXY_H
 
@@ -35,6 +42,10 @@ struct shoal_proxy_waiting;
 struct shoal_proxy_queues {
 	struct shoal_timer_queue connect_q, send_q, read_q, tunnel_q;
 	struct shoal_proxy_waiting *waiting; /* per server of the group: tries awaiting an answer */
+	/* The group's requests that wait for a server below its max_conns, in this worker, the
+	 * oldest first (proxy_queue.c). */
+	struct shoal_proxy_exchange *queue_head, *queue_tail;
+	int queue_stats; /* the queue's entry in the worker's counters; -1: none */
 };
 
 /* A worker's proxying: its upstream groups and the exchanges' memory and timers. */
@@ -52,6 +63,9 @@ struct shoal_proxy_env {
 	struct shoal_http_limits resp_limits;
 	struct shoal_http_response resp; /* scratch of the response-head parser */
 	uint64_t scan_ms;  /* next look for servers that stopped answering; 0: none due */
+	size_t nqueued;    /* requests waiting in the groups' queues */
+	uint64_t queue_ms; /* next look at the queues while some wait */
+	bool queue_kick;   /* a place was given back: look at the queues after this batch */
 };
 
 /* Makes the upstream groups of ctx->cfg and readies the exchanges' memory; sets ctx->proxy.
