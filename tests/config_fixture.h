@@ -150,6 +150,11 @@ static inline void assert_same_locations(const struct shoal_server_conf *a,
 		ck_assert_pstr_eq(x->proxy_host, y->proxy_host);
 		ck_assert(x->x_forwarded == y->x_forwarded);
 		ck_assert(x->forwarded == y->forwarded);
+		ck_assert_uint_eq(x->nlimit, y->nlimit);
+		for (size_t j = 0; j < x->nlimit; j++) {
+			ck_assert_str_eq(x->limit[j], y->limit[j]);
+			ck_assert_uint_eq(x->limit_zone[j], y->limit_zone[j]);
+		}
 	}
 }
 
@@ -211,8 +216,11 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 			ck_assert_int_eq(x->servers[j].weight, y->servers[j].weight);
 			ck_assert(x->servers[j].backup == y->servers[j].backup);
 			ck_assert(x->servers[j].down == y->servers[j].down);
+			ck_assert_int_eq(x->servers[j].max_conns, y->servers[j].max_conns);
 		}
 		ck_assert_int_eq(x->keepalive, y->keepalive);
+		ck_assert_int_eq(x->queue, y->queue);
+		ck_assert_int_eq(x->queue_timeout_ms, y->queue_timeout_ms);
 		ck_assert_int_eq(x->connect_timeout_ms, y->connect_timeout_ms);
 		ck_assert_int_eq(x->send_timeout_ms, y->send_timeout_ms);
 		ck_assert_int_eq(x->read_timeout_ms, y->read_timeout_ms);
@@ -220,6 +228,32 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		ck_assert_int_eq(x->resolve_interval_ms, y->resolve_interval_ms);
 		assert_same_policy(&x->policy, &y->policy);
 		assert_same_check(&x->health_check, &y->health_check);
+	}
+}
+
+/* The rate compared exactly: the dump must print a decimal that reads back as the same
+ * double. */
+static inline void assert_same_limits(const struct shoal_config *a, const struct shoal_config *b)
+{
+	ck_assert_uint_eq(a->nlimit_allow, b->nlimit_allow);
+	for (size_t i = 0; i < a->nlimit_allow; i++)
+		ck_assert_str_eq(a->limit_allow[i], b->limit_allow[i]);
+	ck_assert_uint_eq(a->nlimit_zones, b->nlimit_zones);
+	for (size_t i = 0; i < a->nlimit_zones; i++) {
+		const struct shoal_limit_zone_conf *x = &a->limit_zones[i], *y = &b->limit_zones[i];
+
+		ck_assert_str_eq(x->name, y->name);
+		ck_assert_str_eq(x->key, y->key);
+		ck_assert_uint_eq(x->nparts, y->nparts);
+		for (size_t j = 0; j < x->nparts; j++) {
+			ck_assert_int_eq(x->parts[j].kind, y->parts[j].kind);
+			ck_assert_pstr_eq(x->parts[j].name, y->parts[j].name);
+		}
+		ck_assert_msg(x->rate == y->rate, "rate %.17g came back as %.17g", x->rate, y->rate);
+		ck_assert_int_eq(x->burst, y->burst);
+		ck_assert_int_eq(x->conn, y->conn);
+		ck_assert_int_eq(x->size, y->size);
+		ck_assert(x->dry_run == y->dry_run);
 	}
 }
 
@@ -241,6 +275,7 @@ static inline void assert_same_config(const struct shoal_config *a, const struct
 	ck_assert_int_eq(a->max_keepalive_requests, b->max_keepalive_requests);
 	ck_assert_int_eq(a->max_header_size, b->max_header_size);
 	ck_assert_int_eq(a->proxy_buffer_size, b->proxy_buffer_size);
+	assert_same_limits(a, b);
 	assert_same_upstreams(a, b);
 	ck_assert_uint_eq(a->nservers, b->nservers);
 	for (size_t i = 0; i < a->nservers; i++) {

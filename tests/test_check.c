@@ -530,7 +530,7 @@ START_TEST(a_name_is_looked_up_and_a_new_set_published)
 {
 	struct sockaddr_storage ss[SHOAL_STATE_UPSTREAM_ADDRS];
 	uint16_t port;
-	char host[32], line[96];
+	char host[32] = "", line[96];
 	struct fixture f;
 	unsigned n;
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "limit_zones.h"
 #include "location.h"
 #include "schema.h"
 #include "server.h"
@@ -137,6 +138,8 @@ static const struct shoal_conf_key top_keys[] = {
 	TOP_KEY(status_path, shoal_schema_string, .def_str = NULL, .check = check_url_path),
 	TOP_KEY(status_allow, shoal_schema_names,
 		.count_offset = offsetof(struct shoal_config, nstatus_allow), .check = check_acl),
+	TOP_KEY(limit_allow, shoal_schema_names,
+		.count_offset = offsetof(struct shoal_config, nlimit_allow), .check = check_acl),
 	TOP_KEY(max_connections, shoal_schema_int, .min = 1, .max = 1000000, .def_int = 10000),
 	TOP_KEY(header_timeout, shoal_schema_int, .min = 1, .max = 3600, .def_int = 10),
 	TOP_KEY(keepalive_timeout, shoal_schema_int, .min = 0, .max = 3600, .def_int = 75),
@@ -158,7 +161,11 @@ static const struct shoal_conf_key top_keys[] = {
 	TOP_KEY(cache_max_open_files, shoal_schema_int, .min = 0, .max = 65536, .def_int = 256),
 	TOP_KEY(proxy_buffer_size, shoal_schema_int, .min = 4096, .max = 16777216,
 		.def_int = 65536),
-	/* Before servers, so that a dump lists the groups before the locations naming them. */
+	/* Before servers, so that a dump lists the zones and groups before the locations naming
+	 * them. */
+	TOP_KEY(limit_zones, shoal_schema_groups,
+		.count_offset = offsetof(struct shoal_config, nlimit_zones),
+		.section = &shoal_limit_zones_section),
 	TOP_KEY(upstreams, shoal_schema_groups,
 		.count_offset = offsetof(struct shoal_config, nupstreams),
 		.section = &shoal_upstream_section),

@@ -2,8 +2,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "limit_zones.h"
 #include "location.h"
 #include "upstream.h"
 #include "shoal/base/util.h"
@@ -74,6 +76,52 @@ static const struct shoal_conf_kind kind_proxy_bool = {
 	parse_proxy_bool, default_proxy_bool, dump_proxy_bool, NULL
 };
 
+/* ---- limit: the names of zones ---- */
+
+static int parse_limit(const struct shoal_conf_key *key, const config_setting_t *s, void *base,
+		       struct shoal_conf_ctx *ctx)
+{
+	const struct shoal_location_conf *loc = base;
+
+	if (shoal_schema_names.parse(key, s, base, ctx) < 0)
+		return -1;
+	for (size_t i = 0; i < loc->nlimit; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(loc->limit[j], loc->limit[i]) == 0)
+				return shoal_schema_fail(ctx,
+							 config_setting_get_elem(s, (unsigned)i),
+							 key->name, (int)i,
+							 "\"%s\" is listed twice (also at index %zu)",
+							 loc->limit[i], j);
+	return 0;
+}
+
+static int default_limit(const struct shoal_conf_key *key, void *base,
+			 struct shoal_conf_ctx *ctx)
+{
+	return shoal_schema_names.set_default(key, base, ctx);
+}
+
+static void dump_limit(const struct shoal_conf_key *key, const void *base, FILE *out, int indent)
+{
+	shoal_schema_names.dump(key, base, out, indent);
+}
+
+/* The indexes are filled once the whole file is read (shoal_location_resolve). */
+static void release_limit(const struct shoal_conf_key *key, void *base)
+{
+	struct shoal_location_conf *loc = base;
+
+	free(loc->limit_zone);
+	loc->limit_zone = NULL;
+	shoal_schema_names.release(key, base);
+}
+
+/* Only a location's table has it: its functions take the location's struct. */
+static const struct shoal_conf_kind kind_limit = {
+	parse_limit, default_limit, dump_limit, release_limit
+};
+
 /* ---- the schema of a location ---- */
 
 #define LOCATION_KEY(f, k, ...) \
@@ -86,6 +134,8 @@ static const struct shoal_conf_key location_keys[] = {
 	LOCATION_KEY(proxy_host, shoal_schema_string, .check = check_proxy_host),
 	LOCATION_KEY(x_forwarded, kind_proxy_bool, .def_int = 1),
 	LOCATION_KEY(forwarded, kind_proxy_bool, .def_int = 0),
+	LOCATION_KEY(limit, kind_limit, .count_offset = offsetof(struct shoal_location_conf, nlimit),
+		     .check = shoal_upstream_check_name),
 };
 
 /* The keys that only mean something to a location that forwards. */
@@ -151,7 +201,7 @@ const struct shoal_conf_section shoal_location_section = {
 	finish_locations
 };
 
-/* ---- upstream names, once the whole file is read ---- */
+/* ---- upstream and zone names, once the whole file is read ---- */
 
 static bool find_upstream(const struct shoal_config *cfg, const char *name, size_t *index)
 {
@@ -162,6 +212,33 @@ static bool find_upstream(const struct shoal_config *cfg, const char *name, size
 		}
 	}
 	return false;
+}
+
+/* Fills the upstream and zone indexes of loc, location j of server i, read from e. */
+static int resolve_location(const struct shoal_config *cfg, struct shoal_location_conf *loc,
+			    const config_setting_t *e, size_t i, size_t j,
+			    struct shoal_conf_ctx *ctx)
+{
+	const config_setting_t *limit = config_setting_get_member(e, "limit");
+	char name[96];
+
+	if (loc->proxy && !find_upstream(cfg, loc->proxy, &loc->upstream)) {
+		snprintf(name, sizeof(name), "servers[%zu].locations[%zu].proxy", i, j);
+		return shoal_schema_fail(ctx, config_setting_get_member(e, "proxy"), name, -1,
+					 "no upstream named \"%s\"", loc->proxy);
+	}
+	if (loc->nlimit == 0)
+		return 0;
+	loc->limit_zone = calloc(loc->nlimit, sizeof(*loc->limit_zone));
+	snprintf(name, sizeof(name), "servers[%zu].locations[%zu].limit", i, j);
+	if (!loc->limit_zone)
+		return shoal_schema_fail(ctx, limit, name, -1, "out of memory");
+	for (size_t k = 0; k < loc->nlimit; k++)
+		if (!shoal_limit_zones_find(cfg, loc->limit[k], &loc->limit_zone[k]))
+			return shoal_schema_fail(ctx, config_setting_get_elem(limit, (unsigned)k),
+						 name, (int)k, "no limit zone named \"%s\"",
+						 loc->limit[k]);
+	return 0;
 }
 
 int shoal_location_resolve(struct shoal_config *cfg, const config_setting_t *root,
@@ -175,17 +252,11 @@ int shoal_location_resolve(struct shoal_config *cfg, const config_setting_t *roo
 			config_setting_get_member(config_setting_get_elem(servers, (unsigned)i),
 						  "locations");
 
-		for (size_t j = 0; j < srv->nlocations; j++) {
-			struct shoal_location_conf *loc = &srv->locations[j];
-			const config_setting_t *e = config_setting_get_elem(list, (unsigned)j);
-			char name[96];
-
-			if (!loc->proxy || find_upstream(cfg, loc->proxy, &loc->upstream))
-				continue;
-			snprintf(name, sizeof(name), "servers[%zu].locations[%zu].proxy", i, j);
-			return shoal_schema_fail(ctx, config_setting_get_member(e, "proxy"), name,
-						 -1, "no upstream named \"%s\"", loc->proxy);
-		}
+		for (size_t j = 0; j < srv->nlocations; j++)
+			if (resolve_location(cfg, &srv->locations[j],
+					     config_setting_get_elem(list, (unsigned)j), i, j,
+					     ctx) < 0)
+				return -1;
 	}
 	return 0;
 }

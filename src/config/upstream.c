@@ -113,6 +113,7 @@ static const struct shoal_conf_key peer_keys[] = {
 	PEER_KEY(weight, shoal_schema_int, .min = 1, .max = 1000, .def_int = 1),
 	PEER_KEY(backup, shoal_schema_bool, .def_int = 0),
 	PEER_KEY(down, shoal_schema_bool, .def_int = 0),
+	PEER_KEY(max_conns, shoal_schema_int, .min = 0, .max = 1000000, .def_int = 0),
 };
 
 /* Names are compared as written: two names of one address are two servers, each with its
@@ -198,6 +199,8 @@ static const struct shoal_conf_key upstream_keys[] = {
 	  .offset = offsetof(struct shoal_upstream_conf, resolve_interval_ms), .min = 1000,
 	  .max = 3600 * 1000LL, .def_int = 10000 },
 	UPSTREAM_KEY(keepalive, shoal_schema_int, .min = 0, .max = 10000, .def_int = 32),
+	UPSTREAM_KEY(queue, shoal_schema_int, .min = 0, .max = 1000000, .def_int = 0),
+	TIMEOUT_KEY(queue_timeout, 3600, 5),
 	TIMEOUT_KEY(connect_timeout, 3600, 5),
 	TIMEOUT_KEY(send_timeout, 3600, 60),
 	TIMEOUT_KEY(read_timeout, 3600, 60),
@@ -226,6 +229,23 @@ static const struct shoal_conf_key upstream_keys[] = {
 
 /* ---- checks across groups ---- */
 
+/* A request waits in the queue for a server below its max_conns: with no bound anywhere,
+ * nothing would ever wait, and the key would only seem to work. */
+static int check_queue(const struct shoal_conf_key *key, const struct shoal_upstream_conf *up,
+		       const config_setting_t *e, size_t i, const struct shoal_conf_ctx *ctx)
+{
+	char name[64];
+
+	if (up->queue == 0)
+		return 0;
+	for (size_t k = 0; k < up->nservers; k++)
+		if (up->servers[k].max_conns > 0)
+			return 0;
+	snprintf(name, sizeof(name), "%s[%zu].queue", key->name, i);
+	return shoal_schema_fail(ctx, config_setting_get_member(e, "queue"), name, -1,
+				 "queue needs max_conns on a server of the group");
+}
+
 /* Locations name their group: two of one name would leave the choice to the file's order. */
 static int finish_upstreams(const struct shoal_conf_key *key, void *groups, size_t n,
 			    const config_setting_t *list, struct shoal_conf_ctx *ctx)
@@ -236,6 +256,8 @@ static int finish_upstreams(const struct shoal_conf_key *key, void *groups, size
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned int)i);
 		char name[64];
 
+		if (check_queue(key, &ups[i], e, i, ctx) < 0)
+			return -1;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(ups[j].name, ups[i].name) != 0)
 				continue;

@@ -9,7 +9,8 @@
 
 /* The section of a key of kind shoal_schema_groups whose field is a struct
  * shoal_upstream_conf *. It fails on a group whose servers are all backup, and once all are
- * read, if two groups have the same name, naming the line of the second. */
+ * read, on a group with queue and no server with max_conns, and if two groups have the same
+ * name, naming the line of the second. */
 extern const struct shoal_conf_section shoal_upstream_section;
 
 /* NULL if name may name an upstream group, else what is wrong with it (a check function of

@@ -23,19 +23,24 @@ MAN_DIR = os.path.join(SOURCE_DIR, "man")
 PAGES = {"shoal.8": 8, "shoal.conf.5": 5, "shoalctl.1": 1}
 SECTIONS = {"GLOBAL SETTINGS": "top", "SERVER SETTINGS": "server",
             "UPSTREAM SETTINGS": "upstream", "UPSTREAM SERVER SETTINGS": "upstream_server",
-            "LOCATION SETTINGS": "location", "HEALTH CHECK SETTINGS": "health_check"}
+            "LOCATION SETTINGS": "location", "HEALTH CHECK SETTINGS": "health_check",
+            "LIMIT ZONES": "limit_zone"}
 # The lists of groups, by the scope they are in and their key: the scope of their keys.
 LISTS = {("top", "servers"): "server", ("top", "upstreams"): "upstream",
-         ("upstream", "servers"): "upstream_server", ("server", "locations"): "location"}
+         ("upstream", "servers"): "upstream_server", ("server", "locations"): "location",
+         ("top", "limit_zones"): "limit_zone"}
 # The single groups ( key = { ... } ), likewise.
 GROUPS = {("upstream", "health_check"): "health_check"}
-# Keys the base configuration below sets (every configuration has the first ones), and the
-# root of a location, which cannot be set beside the proxy the base location has. The base
-# group hashes, so that the keys only a hash group may set are printed and can be set.
-BASE = {"top": {"servers", "upstreams"}, "server": {"listen", "root", "locations"},
+# Keys the base configuration below sets (every configuration has the first ones), the
+# root of a location, which cannot be set beside the proxy the base location has, and the
+# conn of a zone, which cannot be set beside the rate the base zone has. The base group
+# hashes, so that the keys only a hash group may set are printed and can be set.
+BASE = {"top": {"servers", "upstreams", "limit_zones"}, "server": {"listen", "root", "locations"},
         "upstream": {"name", "servers", "balance", "health_check"},
         "upstream_server": {"address"}, "location": {"path", "proxy", "root"},
-        "health_check": {"type"}}
+        "health_check": {"type"}, "limit_zone": {"name", "key", "rate", "conn"}}
+# What the base zone limits by; a line that sets rate or conn takes its place.
+ZONE_RATE = "rate = 10;"
 INSTALL_TIMEOUT = 50
 
 _ESCAPES = [(r"\(dq", '"'), (r"\(aq", "'"), (r"\-", "-"), (r"\%", ""), (r"\&", ""),
@@ -130,7 +135,15 @@ def out_of_range(low, high, kind):
     return (low - step, high + step)
 
 
+# The second server bounds its requests, so that the group may have a queue.
 BASE_CONFIG = """%(top)s
+limit_zones = (
+  {
+    name = "perip";
+    key = "client_ip";
+    %(limit_zone)s
+  }
+);
 upstreams = (
   {
     name = "app";
@@ -138,6 +151,10 @@ upstreams = (
       {
         address = "127.0.0.1:9";
         %(upstream_server)s
+      },
+      {
+        address = "127.0.0.1:10";
+        max_conns = 1;
       }
     );
     balance = "hash";
@@ -175,18 +192,21 @@ class ConfigPageTest(unittest.TestCase):
         self.port = harness.free_port()
 
     def config(self, top="", server="", upstream="", upstream_server="", location="",
-               health_check=""):
+               health_check="", limit_zone=ZONE_RATE):
         """Writes the least configuration with one group of each list and of each single
-        group, with a line added in any of them."""
+        group, with a line added in any of them (in place of the zone's rate for a zone)."""
         with open(self.conf, "w") as f:
             f.write(BASE_CONFIG % {"top": top, "server": server, "upstream": upstream,
                                    "upstream_server": upstream_server, "location": location,
-                                   "health_check": health_check, "port": self.port})
+                                   "health_check": health_check, "limit_zone": limit_zone,
+                                   "port": self.port})
         return self.conf
 
     def line_for(self, scope, key, value):
         if key == "group":
             return {scope: "user = %s;\ngroup = %s;" % (sample_values()["user"], value)}
+        if scope == "limit_zone" and key not in ("rate", "conn"):
+            return {scope: "%s\n%s = %s;" % (ZONE_RATE, key, value)}
         return {scope: "%s = %s;" % (key, value)}
 
     def dump(self, **lines):
