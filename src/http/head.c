@@ -26,6 +26,7 @@ const char *shoal_http_reason(int status)
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
+	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
@@ -73,6 +74,8 @@ size_t shoal_http_head_write(char *buf, size_t cap, const struct shoal_http_head
 		append(buf, cap, &len, "Location: %.*s\r\n", (int)h->location_len, h->location);
 	if (h->allow)
 		append(buf, cap, &len, "Allow: %s\r\n", h->allow);
+	if (h->retry_after)
+		append(buf, cap, &len, "Retry-After: %u\r\n", h->retry_after);
 	if (h->accept_ranges)
 		append(buf, cap, &len, "Accept-Ranges: bytes\r\n");
 	if (h->content_range)
