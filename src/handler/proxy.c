@@ -67,6 +67,7 @@ static void px_put(struct shoal_proxy_exchange *x)
 	struct shoal_proxy_env *env = x->env;
 
 	shoal_timer_disarm(&x->timer);
+	shoal_limit_release(&x->holds);
 	shoal_out_reset(&x->rq.out);
 	shoal_proxy_splice_release(x);
 	env->nbusy--;
@@ -640,6 +641,10 @@ static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *r
 	x->server = NULL;
 	px_choose(x);
 	x->first_ms = req->ctx->now_ms;
+	if (req->holds) {
+		x->holds = *req->holds;
+		req->holds->n = 0;
+	}
 	x->start_us = shoal_clock_mono_us();
 	x->keep_alive = req->keep_alive;
 	x->method = (int)http->method;
