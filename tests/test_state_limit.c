@@ -581,9 +581,9 @@ static void run_children(struct fixture *f, const struct shoal_state_limit_spec 
 	for (int i = 0; i < n; i++) {
 		pid_t pid = fork();
 		ck_assert_int_ge(pid, 0);
+		uint64_t begin = tl->start + (keys[i] ? 0 : flood_delay);
 		if (pid == 0)
-			child_hammer(f->path, spec, keys[i], tl->start + (keys[i] ? 0 : flood_delay),
-				     tl, keys[i] ? fds[1] : -1);
+			child_hammer(f->path, spec, keys[i], begin, tl, keys[i] ? fds[1] : -1);
 	}
 	close(fds[1]);
 	*hot = (struct run){ 0, UINT64_MAX, 0 };

@@ -314,7 +314,8 @@ bool shoal_state_limit_take(struct shoal_state_limit_zone *z, uint64_t key_hash,
 /* --- concurrency zones --- */
 
 static enum limit_step conn_at(struct shoal_state_limit_zone *z, struct shoal_state_limit_bucket *b,
-			       int i, uint64_t h, uint32_t conn, struct shoal_state_limit_hold *hold)
+			       int i, uint64_t h, uint32_t conn,
+			       struct shoal_state_limit_hold *hold)
 {
 	uint64_t v = limit_settled(z, b, i);
 

@@ -45,8 +45,8 @@
  * its bucket is full of hot keys is the one that goes unlimited until an entry frees up,
  * which is why a zone's size should be well above its keys asking at once). The lock makes
  * two processes never put one key in two entries; a process waits for a busy lock, or for
- * an entry being moved, some ten thousand loads (tens of microseconds: a holder may take a
- * page fault on a table's first touch), then lets its request pass untracked. A lock left
+ * an entry being moved, for tens of thousands of loads (tens of microseconds: a holder may
+ * take a page fault on a table's first touch), then lets its request pass untracked. A lock left
  * by a dead process is taken over after SHOAL_STATE_LIMIT_STALE_US, and its half-moved
  * entry freed.
  *
