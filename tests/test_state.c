@@ -18,8 +18,9 @@
 #include "shoal/state/upstream.h"
 
 #define NO_OWNER ((uid_t)-1), ((gid_t)-1)
-/* The published layout: the header, then the room's entries. */
-#define FILE_SIZE (128 + SHOAL_STATE_UPSTREAM_ROOM * 448)
+/* The published layout: the header, the upstream room's entries, the zone directory and the
+ * limit tables' area, 256 MiB in all. */
+#define FILE_SIZE (256u << 20)
 
 struct tmp {
 	char dir[64];

@@ -70,6 +70,7 @@ static void px_put(struct shoal_proxy_exchange *x)
 	shoal_proxy_queue_remove(x, false);
 	px_unhold(x);
 	shoal_timer_disarm(&x->timer);
+	shoal_limit_release(&x->holds);
 	shoal_out_reset(&x->rq.out);
 	shoal_proxy_splice_release(x);
 	env->nbusy--;
@@ -627,7 +628,7 @@ static void px_refuse(struct shoal_proxy_exchange *x)
 	bool keep = x->keep_alive && x->rq.done;
 	size_t queued = out->bytes;
 
-	shoal_reply_error_retry(x->env->ctx, x->site, out, 503, x->version, keep,
+	shoal_reply_error_after(x->env->ctx, x->site, out, 503, x->version, keep,
 				x->method == SHOAL_HTTP_HEAD, shoal_proxy_queue_retry_after(x->group));
 	x->client_queued += out->bytes - queued;
 	px_done(x, keep);
@@ -670,7 +671,7 @@ static bool px_wait(struct shoal_proxy_exchange *x, struct shoal_handler_req *re
 		return req->keep_alive;
 	}
 	px_put(x);
-	shoal_reply_error_retry(req->ctx, req->site, req->out, 503, req->http->version,
+	shoal_reply_error_after(req->ctx, req->site, req->out, 503, req->http->version,
 				req->keep_alive, req->http->method == SHOAL_HTTP_HEAD, retry_after);
 	return req->keep_alive;
 }
@@ -692,6 +693,10 @@ static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *r
 	x->server = NULL;
 	px_choose(x);
 	x->first_ms = req->ctx->now_ms;
+	if (req->holds) {
+		x->holds = *req->holds;
+		req->holds->n = 0;
+	}
 	x->start_us = shoal_clock_mono_us();
 	x->keep_alive = req->keep_alive;
 	x->method = (int)http->method;

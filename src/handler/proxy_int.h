@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shoal/handler/limit.h"
 #include "shoal/handler/proxy.h"
 #include "shoal/http/chunked.h"
 #include "shoal/http/parser.h"
@@ -78,6 +79,7 @@ struct shoal_proxy_exchange {
 	struct shoal_proxy_queues *queues;
 	struct shoal_upstream_server *server;
 	struct shoal_upstream_pick pick; /* the servers tried, for a retry's choice */
+	struct shoal_limit_holds holds;  /* the request's concurrency holds, until it ends */
 	struct shoal_proxy_exchange *wait_prev, *wait_next; /* in its server's waiting list */
 	uint64_t wait_ms;       /* when the try began waiting for its answer */
 	bool waiting;           /* in the list: no byte of the answer yet */

@@ -41,10 +41,10 @@ void shoal_reply_generated(struct shoal_handler_ctx *ctx, struct shoal_out *out,
 }
 
 static bool queue_custom_error(struct shoal_handler_ctx *ctx, const struct shoal_site *srv,
-			       struct shoal_out *out, int status, int version, bool keep_alive,
-			       bool head_only, unsigned retry_after)
+			       struct shoal_out *out, const struct shoal_http_head *base,
+			       bool head_only)
 {
-	const char *path = srv ? shoal_error_page_find(srv, status) : NULL;
+	const char *path = srv ? shoal_error_page_find(srv, base->status) : NULL;
 	struct shoal_fs_file f;
 	struct shoal_http_head h;
 
@@ -53,19 +53,16 @@ static bool queue_custom_error(struct shoal_handler_ctx *ctx, const struct shoal
 	shoal_fs_open(srv->root_fd, srv->conf, path, strlen(path), &f);
 	if (f.status != 200)
 		return false;
-	shoal_reply_head(ctx, &h, status, version, keep_alive);
+	h = *base;
 	h.content_type = shoal_mime_lookup(ctx->mime, f.name, f.name_len);
 	h.content_length = (uint64_t)f.st.st_size;
-	h.retry_after = retry_after;
-	if (status == 405)
-		h.allow = "GET, HEAD, OPTIONS";
 	shoal_reply_generated(ctx, out, &h, NULL, 0);
 	if (head_only || f.st.st_size == 0) {
 		close(f.fd);
 		return true;
 	}
 	shoal_out_file(out, f.fd, 0, f.st.st_size, NULL);
-	shoal_out_note(out, status, (uint64_t)f.st.st_size);
+	shoal_out_note(out, h.status, (uint64_t)f.st.st_size);
 	return true;
 }
 
@@ -85,22 +82,21 @@ void shoal_reply_error(struct shoal_handler_ctx *ctx, const struct shoal_site *s
 		       struct shoal_out *out, int status, int version, bool keep_alive,
 		       bool head_only)
 {
-	shoal_reply_error_retry(ctx, srv, out, status, version, keep_alive, head_only, 0);
+	shoal_reply_error_after(ctx, srv, out, status, version, keep_alive, head_only, 0);
 }
 
-void shoal_reply_error_retry(struct shoal_handler_ctx *ctx, const struct shoal_site *srv,
+void shoal_reply_error_after(struct shoal_handler_ctx *ctx, const struct shoal_site *srv,
 			     struct shoal_out *out, int status, int version, bool keep_alive,
 			     bool head_only, unsigned retry_after)
 {
 	struct shoal_http_head h;
 
-	if (queue_custom_error(ctx, srv, out, status, version, keep_alive, head_only,
-			       retry_after))
-		return;
 	shoal_reply_head(ctx, &h, status, version, keep_alive);
-	h.retry_after = retry_after;
 	if (status == 405)
 		h.allow = "GET, HEAD, OPTIONS";
+	h.retry_after = retry_after;
+	if (queue_custom_error(ctx, srv, out, &h, head_only))
+		return;
 	shoal_reply_builtin_page(ctx, out, &h, head_only);
 }
 

@@ -26,6 +26,7 @@ const char *shoal_http_reason(int status)
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
+	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";

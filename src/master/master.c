@@ -10,6 +10,7 @@
 #include "master_int.h"
 #include "reload.h"
 #include "shoal/base/clock.h"
+#include "shoal/master/limit.h"
 #include "shoal/master/master.h"
 #include "shoal/stats/export.h"
 #include "signals.h"
@@ -148,7 +149,8 @@ static int master_start(struct master *m, struct shoal_err *err)
 	if (shoal_event_init(&m->loop, err) < 0 || shoal_master_signals_setup(m, err) < 0 ||
 	    shoal_master_slots_resize(m, (unsigned)g->cfg.workers) < 0 ||
 	    shoal_master_slots_sockets(m, err) < 0 || master_open_stats(m, err) < 0 ||
-	    shoal_master_state_open(m, err) < 0)
+	    shoal_master_state_open(m, err) < 0 ||
+	    shoal_master_limit_add(&m->state, &g->cfg, &m->log, NULL, err) < 0)
 		return -1;
 	shoal_master_slots_gc(m);
 	shoal_master_slots_steer(m);

@@ -2,6 +2,7 @@
 
 #include "checker.h"
 #include "reload.h"
+#include "shoal/master/limit.h"
 #include "shoal/master/notify.h"
 #include "slots.h"
 #include "spawn.h"
@@ -35,7 +36,8 @@ void shoal_master_reload(struct master *m)
 	m->current = g;
 	if (shoal_master_slots_resize(m, (unsigned)g->cfg.workers) < 0 ||
 	    shoal_master_slots_sockets(m, &err) < 0 ||
-	    shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, &err) < 0) {
+	    shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, &err) < 0 ||
+	    shoal_master_limit_add(&m->state, &g->cfg, &m->log, NULL, &err) < 0) {
 		log_error(&m->log, "reload failed, still serving the previous configuration: %s", err.msg);
 		m->current = prev;
 		shoal_master_slots_resize(m, prev_nslots);

@@ -30,8 +30,8 @@ int shoal_master_state_open(struct master *m, struct shoal_err *err)
 	if (m->upgrade_ready_fd >= 0) {
 		if (shoal_state_adopt(&m->state, g->cfg.state_file, &why) == 0)
 			return 0;
-		log_warn(&m->log, "binary upgrade: upstream health and loads start afresh: %s",
-			 why.msg);
+		log_warn(&m->log, "binary upgrade: upstream health and loads and limit zones "
+			 "start afresh: %s", why.msg);
 	}
 	return shoal_state_create(&m->state, g->cfg.state_file,
 				  g->drop_privileges ? g->uid : (uid_t)-1,

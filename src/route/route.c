@@ -3,6 +3,7 @@
 
 #include "shoal/base/util.h"
 #include "shoal/handler/health.h"
+#include "shoal/handler/limit.h"
 #include "shoal/handler/proxy.h"
 #include "shoal/http/path.h"
 #include "shoal/handler/reply.h"
@@ -123,16 +124,27 @@ static const struct shoal_site_location *route_location(struct shoal_handler_req
 	return NULL;
 }
 
-/* A site's own answer: by its location, else its static files. */
+/* A site's own answer: by its location, else its static files; its location's limit
+ * zones first. Concurrency holds last as long as the answer: a proxied one takes them. */
 static bool route_site_answer(struct shoal_handler_req *req)
 {
 	const struct shoal_site_location *loc = route_location(req);
+	struct shoal_limit_holds holds = { .n = 0 };
+	bool keep;
 
-	if (loc && loc->upstream)
-		return shoal_proxy_handle(req, loc->upstream, loc->conf);
-	if (loc && loc->site)
-		req->site = loc->site;
-	return shoal_static_handle(req);
+	if (loc && !shoal_limit_apply(req, loc->conf, &holds))
+		return req->keep_alive;
+	req->holds = &holds;
+	if (loc && loc->upstream) {
+		keep = shoal_proxy_handle(req, loc->upstream, loc->conf);
+	} else {
+		if (loc && loc->site)
+			req->site = loc->site;
+		keep = shoal_static_handle(req);
+	}
+	shoal_limit_release(&holds);
+	req->holds = NULL;
+	return keep;
 }
 
 bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *req)

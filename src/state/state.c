@@ -5,17 +5,25 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shoal/state/limit.h"
 #include "shoal/state/state.h"
 #include "shoal/state/upstream.h"
 
 #define UPSTREAM_OFFSET sizeof(struct shoal_state_header)
-#define FILE_SIZE \
+#define ZONE_OFFSET \
 	(UPSTREAM_OFFSET + SHOAL_STATE_UPSTREAM_ROOM * sizeof(struct shoal_state_upstream))
+#define ZONE_END (ZONE_OFFSET + SHOAL_STATE_ZONE_ROOM * sizeof(struct shoal_state_limit_zone))
+/* The tables start on a page: what comes before is allocated at creation, they are not. */
+#define LIMIT_OFFSET ((ZONE_END + 4095) / 4096 * 4096)
+#define FILE_SIZE ((size_t)SHOAL_STATE_SIZE)
 
 _Static_assert(UPSTREAM_OFFSET % SHOAL_STATE_CACHELINE == 0, "entry alignment");
+_Static_assert(ZONE_OFFSET % SHOAL_STATE_CACHELINE == 0, "entry alignment");
+_Static_assert(LIMIT_OFFSET < FILE_SIZE / 2, "room for the tables");
 
 static void state_init_header(struct shoal_state_header *h)
 {
@@ -27,11 +35,17 @@ static void state_init_header(struct shoal_state_header *h)
 	h->upstream_room = SHOAL_STATE_UPSTREAM_ROOM;
 	h->upstream_offset = UPSTREAM_OFFSET;
 	h->upstream_entry_size = sizeof(struct shoal_state_upstream);
+	h->zone_room = SHOAL_STATE_ZONE_ROOM;
+	h->zone_entry_size = sizeof(struct shoal_state_limit_zone);
+	h->zone_offset = ZONE_OFFSET;
+	h->limit_bucket_size = sizeof(struct shoal_state_limit_bucket);
+	h->limit_offset = LIMIT_OFFSET;
+	h->limit_size = FILE_SIZE - LIMIT_OFFSET;
 }
 
-/* Sizes, owns and fills the not yet visible file. Every page is allocated up front (the
- * file is small): a page first touched on a full tmpfs would kill its writer with SIGBUS,
- * and the writers are every worker. */
+/* Sizes, owns and fills the not yet visible file. The pages before the tables are allocated
+ * up front, a table's when it is made (shoal_state_limit_reserve): a page first touched on a
+ * full tmpfs would kill its writer with SIGBUS, and the writers are every worker. */
 static int state_prepare(struct shoal_state *st, int fd, const char *tmp, uid_t uid, gid_t gid,
 			 struct shoal_err *err)
 {
@@ -44,9 +58,9 @@ static int state_prepare(struct shoal_state *st, int fd, const char *tmp, uid_t 
 		return shoal_err_set(err, "%s: chown: %s", tmp, strerror(errno));
 	if (ftruncate(fd, (off_t)FILE_SIZE) < 0)
 		return shoal_err_set(err, "%s: truncate: %s", tmp, strerror(errno));
-	rc = posix_fallocate(fd, 0, (off_t)FILE_SIZE);
+	rc = posix_fallocate(fd, 0, (off_t)LIMIT_OFFSET);
 	if (rc != 0)
-		return shoal_err_set(err, "%s: allocate %zu bytes: %s", tmp, (size_t)FILE_SIZE,
+		return shoal_err_set(err, "%s: allocate %zu bytes: %s", tmp, (size_t)LIMIT_OFFSET,
 				     strerror(rc));
 	map = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
@@ -54,6 +68,10 @@ static int state_prepare(struct shoal_state *st, int fd, const char *tmp, uid_t 
 	st->hdr = map;
 	st->size = FILE_SIZE;
 	state_init_header(st->hdr);
+	if (getrandom(st->hdr->hash_seed, sizeof(st->hdr->hash_seed), 0) !=
+	    (ssize_t)sizeof(st->hdr->hash_seed))
+		return shoal_err_set(err, "%s: no random seed for the limit tables: %s", tmp,
+				     strerror(errno));
 	return 0;
 }
 
@@ -96,6 +114,21 @@ fail:
 	return -1;
 }
 
+/* The zone directory and the tables' area lie after the upstream entries, in order. */
+static bool state_limit_consistent(const struct shoal_state_header *h, size_t size)
+{
+	uint64_t upstream_end = h->upstream_offset +
+				(uint64_t)h->upstream_room * h->upstream_entry_size;
+
+	return h->zone_entry_size == sizeof(struct shoal_state_limit_zone) &&
+	       h->limit_bucket_size == sizeof(struct shoal_state_limit_bucket) &&
+	       h->zone_room <= SHOAL_STATE_ZONE_ROOM && h->zone_offset >= upstream_end &&
+	       h->zone_offset % SHOAL_STATE_CACHELINE == 0 &&
+	       h->limit_offset % SHOAL_STATE_CACHELINE == 0 &&
+	       h->zone_offset + (uint64_t)h->zone_room * h->zone_entry_size <= h->limit_offset &&
+	       h->limit_offset <= size && h->limit_size <= size - h->limit_offset;
+}
+
 static int state_check_layout(const struct shoal_state_header *h, size_t size, const char *path,
 			      struct shoal_err *err)
 {
@@ -113,6 +146,8 @@ static int state_check_layout(const struct shoal_state_header *h, size_t size, c
 	    h->upstream_offset + (uint64_t)h->upstream_room * h->upstream_entry_size > size)
 		return shoal_err_set(err, "%s: truncated state file (%zu bytes, header says %llu)",
 				     path, size, (unsigned long long)h->size);
+	if (!state_limit_consistent(h, size))
+		return shoal_err_set(err, "%s: not a shoal state file (inconsistent header)", path);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "shoal/base/clock.h"
 #include "shoal/base/util.h"
 #include "shoal/handler/error_page.h"
+#include "shoal/handler/limit.h"
 #include "shoal/handler/proxy.h"
 #include "shoal/net/acl.h"
 #include "shoal/http/date.h"
@@ -48,6 +49,7 @@ struct shoal_worker {
 	size_t nstatus_acl;
 	struct shoal_handler_ctx handler;
 	struct shoal_proxy_env proxy;
+	struct shoal_limit_env limit;
 	struct shoal_conn_env conns;
 	struct shoal_access_log access_log;
 	time_t access_log_flushed; /* the second of the last flush */
@@ -362,8 +364,10 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	    worker_drop_privileges(p, err) < 0 ||
 	    shoal_event_init(&w->loop, err) < 0 ||
 	    shoal_proxy_env_init(&w->proxy, &w->handler, &w->loop, err) < 0 ||
+	    shoal_limit_env_init(&w->limit, w->cfg, w->handler.state, w->handler.log, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
+	w->handler.limit = &w->limit;
 	w->listening = true;
 	worker_set_accepting(w, true);
 	return 0;
@@ -444,6 +448,7 @@ static void worker_teardown(struct shoal_worker *w)
 	shoal_pool_recycle(&w->conns.pool);
 	shoal_conn_env_free(&w->conns);
 	shoal_proxy_env_free(&w->proxy);
+	shoal_limit_env_free(&w->limit);
 	shoal_file_cache_free(&w->handler.cache);
 	shoal_access_log_close(&w->access_log);
 	for (size_t i = 0; w->listeners && i < w->nlisteners; i++)

@@ -68,6 +68,7 @@ struct shoal_handler_ctx {
 	const struct shoal_state *state;           /* the shared upstream state; may be NULL */
 	struct shoal_log *log;
 	struct shoal_proxy_env *proxy; /* the upstream groups and exchanges; NULL: none */
+	struct shoal_limit_env *limit; /* the limit zones (shoal/handler/limit.h); NULL: none */
 	struct shoal_file_cache cache;
 	uint64_t cache_revalidate_ms;
 	uint64_t now_ms;
@@ -79,6 +80,8 @@ struct shoal_handler_ctx {
 };
 
 struct shoal_handler_async;
+struct shoal_limit_env;
+struct shoal_limit_holds;
 
 /* How an answer that went on after its handler returned ended, for the connection, the
  * access log and the stats. */
@@ -136,6 +139,9 @@ struct shoal_handler_req {
 	bool body_refused;       /* set when the answer refused the body (413): not read past */
 	struct shoal_handler_client *client;  /* for an answer that goes on */
 	struct shoal_handler_async *async;    /* set by a handler that answers later */
+	/* What the request holds in concurrency limit zones; a handler that answers later
+	 * takes them (leaving none) and gives them back when its answer ends. May be NULL. */
+	struct shoal_limit_holds *holds;
 };
 
 typedef bool (*shoal_handler_fn)(struct shoal_handler_req *req);

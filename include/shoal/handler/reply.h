@@ -44,9 +44,9 @@ void shoal_reply_error(struct shoal_handler_ctx *ctx, const struct shoal_site *s
 		       struct shoal_out *out, int status, int version, bool keep_alive,
 		       bool head_only);
 
-/* shoal_reply_error with a Retry-After of retry_after seconds (0: none): a refusal the
- * client may try again after (503 when a queue is full, 429). */
-void shoal_reply_error_retry(struct shoal_handler_ctx *ctx, const struct shoal_site *site,
+/* The same with a Retry-After of retry_after seconds (0: none): 429 and 503 that say when
+ * to come back. */
+void shoal_reply_error_after(struct shoal_handler_ctx *ctx, const struct shoal_site *site,
 			     struct shoal_out *out, int status, int version, bool keep_alive,
 			     bool head_only, unsigned retry_after);
 

@@ -23,7 +23,7 @@ struct shoal_http_head {
 	const char *location;  /* NULL: none */
 	size_t location_len;
 	const char *allow;     /* NULL: none */
-	unsigned retry_after;  /* Retry-After, in seconds; 0: none */
+	unsigned retry_after;  /* seconds (429, 503); 0: none */
 	bool accept_ranges;
 	bool content_range;    /* "bytes first-last/total", or "bytes * /total" for 416 */
 	uint64_t range_first, range_last, range_total;
