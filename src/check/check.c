@@ -11,6 +11,7 @@
 
 #include "check_int.h"
 #include "shoal/base/clock.h"
+#include "shoal/base/privileges.h"
 #include "shoal/base/util.h"
 #include "shoal/upstream/health.h"
 
@@ -285,21 +286,6 @@ int shoal_check_turn(struct shoal_check *c, int max_wait_ms, struct shoal_err *e
 
 /* --- the process --- */
 
-static int check_drop_privileges(const struct shoal_check_params *p, struct shoal_err *err)
-{
-	if (p->drop_privileges) {
-		if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0)
-			return shoal_err_set(err, "cannot drop privileges to uid %d gid %d: %s",
-					     (int)p->uid, (int)p->gid, strerror(errno));
-		if (p->uid != 0 && setuid(0) == 0)
-			return shoal_err_set(err, "privileges could be regained after dropping "
-					     "them");
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return shoal_err_set(err, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	return 0;
-}
-
 /* A checker left behind by a master killed outright would probe the servers for ever. Set
  * after the privileges are dropped, since a change of credentials clears it. */
 static int check_follow_parent(const struct shoal_check_params *p, struct shoal_err *err)
@@ -363,7 +349,7 @@ int shoal_check_main(const struct shoal_check_params *p)
 	struct shoal_err err;
 	int rc = 0;
 
-	if (check_drop_privileges(p, &err) < 0 || check_follow_parent(p, &err) < 0 ||
+	if (shoal_privileges_drop(p->drop_privileges, p->uid, p->gid, &err) < 0 || check_follow_parent(p, &err) < 0 ||
 	    shoal_check_init(&c, p->cfg, p->state, p->log, &err) < 0) {
 		log_error(p->log, "%s", err.msg);
 		return 1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shoal/base/clock.h"
+#include "shoal/base/privileges.h"
 #include "shoal/base/util.h"
 #include "shoal/handler/error_page.h"
 #include "shoal/handler/limit.h"
@@ -210,20 +211,6 @@ static void worker_on_signal(struct shoal_event_source *src, uint32_t events)
 	}
 }
 
-static int worker_drop_privileges(const struct shoal_worker_params *p, struct shoal_err *err)
-{
-	if (p->drop_privileges) {
-		if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0)
-			return shoal_err_set(err, "cannot drop privileges to uid %d gid %d: %s",
-					     (int)p->uid, (int)p->gid, strerror(errno));
-		if (p->uid != 0 && setuid(0) == 0)
-			return shoal_err_set(err, "privileges could be regained after dropping them");
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return shoal_err_set(err, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	return 0;
-}
-
 static int worker_setup_signals(struct shoal_worker *w, struct shoal_err *err)
 {
 	sigset_t set;
@@ -361,7 +348,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	if (shoal_access_log_open(&w->access_log, w->cfg->access_log, err) < 0)
 		return -1;
 	if (shoal_route_status_acl(w->cfg, &w->status_acl, &w->nstatus_acl, err) < 0 ||
-	    worker_drop_privileges(p, err) < 0 ||
+	    shoal_privileges_drop(p->drop_privileges, p->uid, p->gid, err) < 0 ||
 	    shoal_event_init(&w->loop, err) < 0 ||
 	    shoal_proxy_env_init(&w->proxy, &w->handler, &w->loop, err) < 0 ||
 	    shoal_limit_env_init(&w->limit, w->cfg, w->handler.state, w->handler.log, err) < 0 ||
