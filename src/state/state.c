@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "shoal/state/limit.h"
+#include "shoal/base/mapfile.h"
 #include "shoal/state/state.h"
 #include "shoal/state/upstream.h"
 
@@ -157,14 +158,9 @@ static int state_map(struct shoal_state *st, int fd, const char *path, int prot,
 	struct stat sb;
 	void *map;
 
-	if (fstat(fd, &sb) < 0)
-		return shoal_err_set(err, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(struct shoal_state_header))
-		return shoal_err_set(err, "%s: not a shoal state file (%s)", path,
-				     S_ISREG(sb.st_mode) ? "too small" : "not a regular file");
-	map = mmap(NULL, (size_t)sb.st_size, prot, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return shoal_err_set(err, "%s: mmap: %s", path, strerror(errno));
+	if (shoal_mapfile(fd, path, "state", sizeof(struct shoal_state_header), prot, &map, &sb,
+			  err) < 0)
+		return -1;
 	st->hdr = map;
 	st->size = (size_t)sb.st_size;
 	return state_check_layout(st->hdr, st->size, path, err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "shoal/base/clock.h"
+#include "shoal/base/mapfile.h"
 #include "shoal/stats/stats.h"
 #include "shoal/stats/upstream.h"
 
@@ -335,14 +336,9 @@ static int stats_map(struct shoal_stats_view *v, int fd, const char *path, int p
 	struct stat sb;
 	void *map;
 
-	if (fstat(fd, &sb) < 0)
-		return shoal_err_set(err, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(struct shoal_stats_header))
-		return shoal_err_set(err, "%s: not a shoal stats file (%s)", path,
-				     S_ISREG(sb.st_mode) ? "too small" : "not a regular file");
-	map = mmap(NULL, (size_t)sb.st_size, prot, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return shoal_err_set(err, "%s: mmap: %s", path, strerror(errno));
+	if (shoal_mapfile(fd, path, "stats", sizeof(struct shoal_stats_header), prot, &map, &sb,
+			  err) < 0)
+		return -1;
 	*v = (struct shoal_stats_view){
 		.hdr = map, .size = (size_t)sb.st_size, .dev = sb.st_dev, .ino = sb.st_ino,
 	};
