@@ -1,6 +1,6 @@
 /* shoalctl: reads the live statistics a running shoal publishes (the file:
- * shoal/stats/stats.h) and the shared upstream state (shoal/state/state.h), and changes an
- * upstream server's admin state and weight in the latter. */
+ * shoal/stats/stats.h) and the shared state (shoal/state/state.h: upstream servers, limit
+ * zones), and changes an upstream server's admin state and weight in the latter. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -19,6 +19,7 @@
 
 #include "shoal/base/clock.h"
 #include "shoal/state/format.h"
+#include "shoal/state/limit_format.h"
 #include "shoal/state/state.h"
 #include "shoal/state/upstream.h"
 #include "shoal/stats/stats.h"
@@ -31,6 +32,9 @@
 #define TOP_FOLLOW_MS 1000
 /* The weight `shoalctl upstream ... weight N` may set. */
 #define ADMIN_WEIGHT_MAX 1000
+/* The top keys `shoalctl limits` shows per zone by default, and at most (-n). */
+#define LIMITS_KEYS_DEFAULT 10
+#define LIMITS_KEYS_MAX 1000
 
 enum output { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_PROMETHEUS };
 enum action { ACTION_DRAIN, ACTION_UP, ACTION_DOWN, ACTION_WEIGHT };
@@ -44,6 +48,7 @@ struct ctl {
 	uint32_t weight; /* ACTION_WEIGHT: 0 for the configured weight */
 	enum output output;
 	long count;   /* top: refreshes before exiting, 0: until told to quit */
+	long keys;    /* limits: top keys per zone */
 	double delay; /* top: seconds between refreshes */
 };
 
@@ -66,7 +71,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: shoalctl [-f FILE] COMMAND [OPTIONS]\n"
 		"  -f, --file FILE          statistics file (default " SHOAL_STATS_DEFAULT_PATH ")\n"
-		"  --state FILE             upstream state file (default " SHOAL_STATE_DEFAULT_PATH ")\n"
+		"  --state FILE             state file (default " SHOAL_STATE_DEFAULT_PATH ")\n"
 		"  -h, --help               print this help\n"
 		"commands:\n"
 		"  stats [--json | --prometheus]   totals and per-worker counters\n"
@@ -74,6 +79,8 @@ static void usage(FILE *out)
 		"  upstreams [--json | --prometheus]  one line per upstream server, with its state\n"
 		"  upstream GROUP SERVER drain | undrain | up | down | weight N|default\n"
 		"                                  change a server's admin state or weight live\n"
+		"  limits [--json | --prometheus] [-n KEYS]\n"
+		"                                  limit zones, their counters and top refused keys\n"
 		"  top [-n COUNT] [-d SECONDS]     live view; q or Ctrl-C quits\n"
 		"exit status: 0 ok, 1 statistics or state unreadable or no such server,\n"
 		"             2 usage error\n");
@@ -99,6 +106,12 @@ static int parse_number(struct ctl *ctl, int opt, const char *arg)
 	char *end;
 
 	errno = 0;
+	if (opt == 'n' && strcmp(ctl->command, "limits") == 0) {
+		ctl->keys = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || ctl->keys < 0 || ctl->keys > LIMITS_KEYS_MAX)
+			return usage_error("-n takes 0 to %d keys, not '%s'", LIMITS_KEYS_MAX, arg);
+		return 0;
+	}
 	if (opt == 'n') {
 		ctl->count = strtol(arg, &end, 10);
 		if (errno || *end || end == arg || ctl->count < 1)
@@ -165,15 +178,18 @@ static int parse_command(int argc, char **argv, struct ctl *ctl)
 		{ "prometheus", no_argument, NULL, 'p' }, { "state", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool stats = strcmp(ctl->command, "stats") == 0 || strcmp(ctl->command, "upstreams") == 0;
+	bool limits = strcmp(ctl->command, "limits") == 0;
+	bool stats = strcmp(ctl->command, "stats") == 0 || strcmp(ctl->command, "upstreams") == 0 ||
+		     limits;
 	bool top = strcmp(ctl->command, "top") == 0;
 	bool upstream = strcmp(ctl->command, "upstream") == 0;
+	const char *optstring = top ? "+f:n:d:" : limits ? "+f:n:" : "+f:";
 	int opt;
 
 	if (!stats && !top && !upstream && strcmp(ctl->command, "workers") != 0)
 		return usage_error("unknown command '%s'", ctl->command);
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, top ? "+f:n:d:" : "+f:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
 		if (opt == 'f') {
 			ctl->path = optarg;
 		} else if (opt == 's') {
@@ -182,7 +198,7 @@ static int parse_command(int argc, char **argv, struct ctl *ctl)
 			if (ctl->output != OUTPUT_TEXT)
 				return usage_error("--json and --prometheus exclude each other");
 			ctl->output = opt == 'j' ? OUTPUT_JSON : OUTPUT_PROMETHEUS;
-		} else if ((opt == 'n' || opt == 'd') && top) {
+		} else if ((opt == 'n' && limits) || ((opt == 'n' || opt == 'd') && top)) {
 			if (parse_number(ctl, opt, optarg) < 0)
 				return -1;
 		} else {
@@ -641,10 +657,65 @@ static int run_upstream(const struct ctl *ctl)
 	return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* The zones and the top keys of each in the format asked for. */
+static void print_limits(const struct ctl *ctl, const struct shoal_state *st,
+			 struct shoal_state_limit_top *top)
+{
+	if (ctl->output == OUTPUT_JSON)
+		shoal_state_limit_format_json(stdout, st, top, (size_t)ctl->keys);
+	else if (ctl->output == OUTPUT_PROMETHEUS)
+		shoal_state_limit_format_prometheus(stdout, st);
+	else
+		shoal_state_limit_format_text(stdout, st, top, (size_t)ctl->keys);
+}
+
+/* No state file is no error (no shoal running, or one of another state_file): an empty
+ * list, and the reason in the table. */
+static void print_no_limits(const struct ctl *ctl)
+{
+	if (ctl->output == OUTPUT_JSON)
+		printf("{\"zones\": []}\n");
+	else if (ctl->output == OUTPUT_TEXT)
+		printf("no limit zones: no state file %s\n", ctl->state_path);
+}
+
+/* The zones live in the state file alone: no statistics file is needed. */
+static int run_limits(const struct ctl *ctl)
+{
+	struct shoal_state st;
+	struct shoal_state_limit_top *top = NULL;
+	struct shoal_err err;
+	int rc = EXIT_SUCCESS;
+
+	if (shoal_state_open(&st, ctl->state_path, false, &err) < 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "shoalctl: %s\n", err.msg);
+			return EXIT_FAILURE;
+		}
+		print_no_limits(ctl);
+	} else {
+		/* One more than asked: calloc of nothing (-n 0) may return NULL. */
+		top = calloc((size_t)ctl->keys + 1, sizeof(*top));
+		if (top)
+			print_limits(ctl, &st, top);
+		else
+			fprintf(stderr, "shoalctl: out of memory\n");
+		rc = top ? EXIT_SUCCESS : EXIT_FAILURE;
+		free(top);
+		shoal_state_close(&st, false);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "shoalctl: cannot write the output: %s\n", strerror(errno));
+		rc = EXIT_FAILURE;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl ctl = {
 		.path = SHOAL_STATS_DEFAULT_PATH, .state_path = SHOAL_STATE_DEFAULT_PATH, .delay = 1,
+		.keys = LIMITS_KEYS_DEFAULT,
 	};
 	int rc = parse_args(argc, argv, &ctl);
 
@@ -654,5 +725,7 @@ int main(int argc, char **argv)
 		return run_top(&ctl);
 	if (strcmp(ctl.command, "upstream") == 0)
 		return run_upstream(&ctl);
+	if (strcmp(ctl.command, "limits") == 0)
+		return run_limits(&ctl);
 	return print_once(&ctl);
 }

@@ -164,8 +164,7 @@ void shoal_state_format_json(FILE *out, const struct shoal_state_upstream *e, ui
 		LOAD(e->ejected_total), LOAD(e->checks_passed), LOAD(e->checks_failed));
 }
 
-/* A label value in the exposition format: backslash, double quote and newline escaped. */
-static size_t format_escape(char *dst, const char *src, size_t max)
+size_t shoal_state_format_escape(char *dst, const char *src, size_t max)
 {
 	size_t n = 0;
 
@@ -182,10 +181,10 @@ static void format_labels(char *buf, const struct shoal_state_upstream *e)
 	size_t n;
 
 	memcpy(buf, "upstream=\"", 10);
-	n = 10 + format_escape(buf + 10, e->upstream, sizeof(e->upstream));
+	n = 10 + shoal_state_format_escape(buf + 10, e->upstream, sizeof(e->upstream));
 	memcpy(buf + n, "\",server=\"", 10);
 	n += 10;
-	n += format_escape(buf + n, e->server, sizeof(e->server));
+	n += shoal_state_format_escape(buf + n, e->server, sizeof(e->server));
 	memcpy(buf + n, "\"", 2);
 }
 

@@ -3,6 +3,7 @@ client address and for each of several, across a reload, answers 429 with Retry-
 site's error page, dry_run refuses nothing, limit_allow exempts a client, a concurrency zone
 bounds requests in flight per key."""
 
+import json
 import os
 import re
 import signal
@@ -32,6 +33,12 @@ def limited_config(server, zones, locations, top="", extra=""):
     text = text.replace(marker, marker + extra + "\n    locations = (\n      "
                         + ",\n      ".join(locations) + "\n    );")
     return top + "limit_zones = (\n  " + ",\n  ".join(zones) + "\n);\n" + text
+
+
+def shoalctl(*args):
+    ctl = os.environ.get("SHOALCTL") or os.path.join(os.path.dirname(harness.BINARY), "shoalctl")
+    return subprocess.run([ctl] + list(args), capture_output=True, text=True, timeout=20,
+                          stdin=subprocess.DEVNULL)
 
 
 class KeepAlive:
@@ -95,8 +102,14 @@ class LimitTest(unittest.TestCase):
         return s
 
     def assert_near(self, value, expected, what):
-        self.assertLessEqual(abs(value - expected), 0.02 * expected,
-                             "%s: %d, expected %d +- 2%%" % (what, value, expected))
+        """Never more than 2 % over what the zone allows (the limit's exactness); at most 5 %
+        under it: with no burst, a request that comes late loses what it is late by, and a
+        loaded test machine starves the load client now and then (scripts/limit-bench
+        measures the accuracy on a quiet machine)."""
+        self.assertLessEqual(value, expected * 1.02, "%s: %d, expected %d: over the limit"
+                             % (what, value, expected))
+        self.assertGreaterEqual(value, expected * 0.95, "%s: %d, expected %d - 5 %%"
+                                % (what, value, expected))
 
     def test_one_address_gets_rate_times_seconds_plus_one_across_two_workers(self):
         s = self.serve([zone("perip", key="client_ip", rate=100.0, burst=0)],
@@ -211,6 +224,53 @@ class LimitTest(unittest.TestCase):
         for t in threads:
             t.join(20)
         self.assertEqual(statuses, [200, 200])
+
+    def test_shoalctl_limits_shows_the_counts_and_the_refused_address(self):
+        s = self.serve([zone("perip", key="client_ip", rate=5.0, burst=0)],
+                       ['{ path = "/"; root = "ROOT"; limit = [ "perip" ]; }'])
+        counts = hammer(s.port, 1.0, conns=2)
+        self.assertGreater(counts.get(429, 0), 0, counts)
+        passed, rejected = counts.get(200, 0), counts[429]
+        r = shoalctl("--state", s.state_file, "limits")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        heading, row = r.stdout.splitlines()[:2]
+        self.assertEqual(heading.split(), ["ZONE", "KIND", "KEY", "RATE", "BURST", "CONN", "SIZE",
+                                           "KEYS", "PASSED", "DELAYED", "REJECTED", "EVICTIONS",
+                                           "UNTRACKED"])
+        self.assertEqual(row.split()[:6], ["perip", "rate", "client_ip", "5", "0", "-"])
+        self.assertEqual([int(v) for v in row.split()[7:11]], [1, passed, 0, rejected])
+        self.assertRegex(r.stdout, r"\nperip: top keys by rejections\n +REJECTED +KEY\n"
+                         r" +%d +127\.0\.0\.1\n" % rejected)
+
+        r = shoalctl("--state", s.state_file, "limits", "--json", "-n", "3")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        zones = json.loads(r.stdout)["zones"]
+        self.assertEqual([z["name"] for z in zones], ["perip"])
+        self.assertEqual({k: zones[0][k] for k in ("kind", "rate", "burst", "conn", "keys",
+                                                   "passed", "rejected", "delayed")},
+                         {"kind": "rate", "rate": 5, "burst": 0, "conn": None, "keys": 1,
+                          "passed": passed, "rejected": rejected, "delayed": 0})
+        self.assertEqual(zones[0]["top"], [{"key": "127.0.0.1", "rejected": rejected}])
+
+        r = shoalctl("--state", s.state_file, "limits", "--prometheus")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        for series, value in (('requests_total{zone="perip",result="passed"}', passed),
+                              ('requests_total{zone="perip",result="delayed"}', 0),
+                              ('requests_total{zone="perip",result="rejected"}', rejected),
+                              ('keys{zone="perip"}', 1), ('evictions_total{zone="perip"}', 0),
+                              ('untracked_total{zone="perip"}', 0)):
+            self.assertIn("\nshoal_limit_%s %d\n" % (series, value), r.stdout)
+        self.assertNotIn("127.0.0.1", r.stdout)
+
+    def test_shoalctl_limits_without_a_state_file_says_so(self):
+        missing = "/nonexistent/shoal.state"
+        r = shoalctl("--state", missing, "limits")
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (0, "no limit zones: no state file %s\n" % missing, ""))
+        r = shoalctl("--state", missing, "limits", "--json")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {"zones": []}))
+        r = shoalctl("--state", missing, "limits", "-n", "1001")
+        self.assertEqual(r.returncode, 2)
 
 if __name__ == "__main__":
     harness.main()

@@ -2,6 +2,9 @@
  * as columns added to each server's row of `shoalctl upstreams` (text and JSON) and as
  * Prometheus series, and by the master when it logs a change.
  *
+ * Its escaping of Prometheus label values serves the limit zones' series too
+ * (shoal/state/limit_format.h).
+ *
  * What the file cannot tell is not shown: a server down by configuration has an entry like
  * any other (only the configuration knows it is out). A group's queue (an entry with no
  * server name) shows as state "queue" with the requests waiting in it as in flight, the
@@ -51,6 +54,11 @@ void shoal_state_format_json(FILE *out, const struct shoal_state_upstream *e, ui
  * shoal_upstream_up, shoal_upstream_in_flight, shoal_upstream_ejections_total,
  * shoal_upstream_checks_total (by result). Nothing when st has no entry. */
 void shoal_state_format_prometheus(FILE *out, const struct shoal_state *st, uint64_t now_ms);
+
+/* src's text (at most max bytes, or up to its NUL) as a Prometheus label value into dst:
+ * backslash, double quote and newline escaped. dst has room for 2 * max bytes; returns how
+ * many it got, without a NUL. */
+size_t shoal_state_format_escape(char *dst, const char *src, size_t max);
 
 /* Names of the admin and check values: "up", "drain", "down"; "none", "up", "down". */
 const char *shoal_state_format_admin_name(uint32_t admin);
