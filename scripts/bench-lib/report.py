@@ -9,10 +9,15 @@ peer median of the same column (highest req/s and MB/s, lowest of the rest); a s
 a RANK column (cpu or mbps) adds to every row its figure there divided by the best peer's
 ("vs best"), and flags a proxy that closed upstream connections during a run, beyond one a
 client (churn, a median over rounds); "shoal/shoal-base",
-printed when SERVERS holds shoal-base (an older shoal, for A/B runs), by shoal-base's. In the
+printed when SERVERS holds shoal-base (an older shoal, for A/B runs), by shoal-base's;
+"shoal-limit/shoal" and "shoal-limit/shoal-loc", printed when SERVERS holds shoal-limit (shoal
+with a rate zone never reached, and shoal-loc its location without the zone: scripts/bench
+LIMIT=1), divide shoal-limit's median by theirs, and lines "per round" give shoal-limit's
+cpu and own CPU time divided by theirs in each round both ran, and the median of those. In the
 cpu column a server whose own CPU time exceeds its core's busy time (which /proc/stat samples
 at ticks) is ranked by its own time, the figure that cannot undercount.
 """
+import itertools
 import statistics
 import sys
 from collections import defaultdict
@@ -32,17 +37,22 @@ LABEL_WIDTH = 30
 VS_WIDTH = 7
 SERVER_WIDTH = 17
 BASE = "shoal-base"
+LIMITED = "shoal-limit"
+LOCATION = "shoal-loc"
 
 
 def load(path):
+    """The figures by (scenario, server, metric), in round order; and by round too."""
     values = defaultdict(list)
+    by_round = {}
     with open(path) as results:
         for line in results:
             fields = line.split()
             if len(fields) == 5:
-                _, scenario, server, metric, value = fields
+                round_, scenario, server, metric, value = fields
                 values[scenario, server, metric].append(float(value))
-    return values
+                by_round[round_, scenario, server, metric] = float(value)
+    return values, by_round
 
 
 def medians(values, scenario, server):
@@ -92,9 +102,9 @@ def vs_best(row, best, key):
     return "x{:.2f}".format(ranked(row, key) / best[0])
 
 
-def ratios(rows, others, columns):
-    """shoal's figure over the best of others' in each column; and which one was best, by column."""
-    shoal = rows["shoal"]
+def ratios(rows, others, columns, name="shoal"):
+    """name's figure over the best of others' in each column; and which one was best, by column."""
+    shoal = rows[name]
     best_name = {}
 
     def ratio_cell(key, fmt, better, width, value):
@@ -118,12 +128,46 @@ def ratio_lines(label, rows, peers, rank, columns):
     if BASE in rows:
         text, _ = ratios(rows, [BASE], columns)
         lines.append(f"{label:<{LABEL_WIDTH}} {'shoal/' + BASE:<{SERVER_WIDTH}} {text}")
+    for other in ("shoal", LOCATION) if LIMITED in rows else ():
+        if other in rows:
+            text, _ = ratios(rows, [other], columns, LIMITED)
+            lines.append(f"{label:<{LABEL_WIDTH}} {LIMITED + '/' + other:<{SERVER_WIDTH}} {text}")
+    return lines
+
+
+def per_round(by_round, scenario, name, other, metric):
+    """name's figure over other's, in each round both ran: own CPU time (metric proc), or cpu
+    ranked as in the table (the larger of cpu and own)."""
+    def figure(round_, server):
+        value = by_round.get((round_, scenario, server, metric))
+        if value is None or metric != "cpu":
+            return value
+        return max(value, by_round.get((round_, scenario, server, "proc"), 0))
+
+    rounds = sorted({k[0] for k in by_round if k[1] == scenario}, key=int)
+    pairs = [(figure(r, name), figure(r, other)) for r in rounds]
+    return [a / b for a, b in pairs if a is not None and b]
+
+
+def per_round_lines(by_round, scenario, rows):
+    """shoal-limit's cpu and own CPU time over shoal's and shoal-loc's, round by round."""
+    lines = []
+    for other, metric in itertools.product(("shoal", LOCATION), ("cpu", "proc")):
+        paired = per_round(by_round, scenario, LIMITED, other, metric) if other in rows else []
+        if paired:
+            text = " ".join("x{:.3f}".format(r) for r in paired)
+            what = "cpu" if metric == "cpu" else "own"
+            lines.append(f"{'':<{LABEL_WIDTH}} {'  per round':<{SERVER_WIDTH}} {what} {LIMITED}/{other}: "
+                         f"{text}  (median x{statistics.median(paired):.3f})")
     return lines
 
 
 def main():
-    values = load(sys.argv[1])
+    global SERVER_WIDTH
+    values, by_round = load(sys.argv[1])
     servers = [s for s in sys.argv[2].split(",") if s]
+    if LIMITED in servers:
+        SERVER_WIDTH = len(LIMITED + "/" + LOCATION)
     peers = [s for s in sys.argv[3].split(",") if s]
     scenarios = [(arg.split("=") + [""])[:3] for arg in sys.argv[4:]]
     # MB/s only where it was measured (the proxy scenarios)
@@ -148,6 +192,9 @@ def main():
             label = ""
         if "shoal" in rows:
             for line in ratio_lines(label, rows, peers, rank, columns):
+                print(line)
+        if LIMITED in rows:
+            for line in per_round_lines(by_round, key, rows):
                 print(line)
         print()
     return 0
