@@ -69,12 +69,27 @@ void shoal_limit_env_free(struct shoal_limit_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
-/* The client's address as text: what shoalctl shows among the top keys. */
+/* The client's address as text: what shoalctl shows among the top keys. IPv4 by hand:
+ * inet_ntop formats through stdio, which cost more than the zone's own work (perf, a zone
+ * never reached: 1.8 % of the worker's samples against 1.1 % for the hash and the update). */
 static size_t limit_client_ip(const struct shoal_handler_req *req, char *out, size_t size)
 {
-	if (!inet_ntop(req->peer_family, req->peer_addr, out, (socklen_t)size))
-		return 0;
-	return strlen(out);
+	char *p = out;
+
+	if (req->peer_family != AF_INET)
+		return inet_ntop(req->peer_family, req->peer_addr, out, (socklen_t)size)
+			       ? strlen(out) : 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = req->peer_addr[i];
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		if (i < 3)
+			*p++ = '.';
+	}
+	return (size_t)(p - out);
 }
 
 static bool limit_header(const struct shoal_http_request *http, const char *name,
