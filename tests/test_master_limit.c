@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shoal/handler/limit.h"
 #include "shoal/master/limit.h"
 
 #include "check_run.h"
@@ -92,7 +93,7 @@ START_TEST(zones_get_tables_and_the_workers_find_them)
 	generation(&f, zones);
 	ck_assert_uint_eq(shoal_state_limit_count(&f.st), 2);
 	for (int i = 0; i < 2; i++) {
-		spec = shoal_master_limit_spec(&f.zones[i]);
+		spec = shoal_limit_spec(&f.zones[i]);
 		ck_assert_ptr_eq(shoal_state_limit_find(&f.st, &spec), zones[i]);
 	}
 	ck_assert_uint_eq(zones[0]->kind, SHOAL_STATE_LIMIT_RATE);

@@ -14,12 +14,16 @@
 /* Bytes of a key's text: longer keys (a long URI) are hashed and shown cut. */
 #define KEY_MAX 1024
 
-static struct shoal_state_limit_spec limit_spec(const struct shoal_limit_zone_conf *z)
+struct shoal_state_limit_spec shoal_limit_spec(const struct shoal_limit_zone_conf *c)
 {
-	return (struct shoal_state_limit_spec){ .name = z->name, .key = z->key,
-						.size = (uint32_t)z->size, .rate = z->rate,
-						.burst = (uint32_t)z->burst,
-						.conn = (uint32_t)z->conn };
+	return (struct shoal_state_limit_spec){
+		.name = c->name,
+		.key = c->key,
+		.size = c->size > 0 ? (uint32_t)c->size : 1,
+		.rate = c->conn > 0 ? 0 : c->rate,
+		.burst = c->burst > 0 ? (uint32_t)c->burst : 0,
+		.conn = c->conn > 0 ? (uint32_t)c->conn : 0,
+	};
 }
 
 static int limit_allow_init(struct shoal_limit_env *env, const struct shoal_config *cfg,
@@ -52,7 +56,7 @@ int shoal_limit_env_init(struct shoal_limit_env *env, const struct shoal_config 
 		return shoal_err_set(err, "out of memory");
 	env->nzones = cfg->nlimit_zones;
 	for (size_t i = 0; i < cfg->nlimit_zones; i++) {
-		struct shoal_state_limit_spec spec = limit_spec(&cfg->limit_zones[i]);
+		struct shoal_state_limit_spec spec = shoal_limit_spec(&cfg->limit_zones[i]);
 		env->zones[i] = state ? shoal_state_limit_find(state, &spec) : NULL;
 		if (!env->zones[i] && log)
 			log_error(log, "limit zone %s is not in the state file: not applied",

@@ -1,18 +1,7 @@
 #include <stdatomic.h>
 
+#include "shoal/handler/limit.h"
 #include "shoal/master/limit.h"
-
-struct shoal_state_limit_spec shoal_master_limit_spec(const struct shoal_limit_zone_conf *c)
-{
-	return (struct shoal_state_limit_spec){
-		.name = c->name,
-		.key = c->key,
-		.size = c->size > 0 ? (uint32_t)c->size : 1,
-		.rate = c->conn > 0 ? 0 : c->rate,
-		.burst = c->burst > 0 ? (uint32_t)c->burst : 0,
-		.conn = c->conn > 0 ? (uint32_t)c->conn : 0,
-	};
-}
 
 /* The live zone of c's name, and whether it can be kept; why not into *why (NULL: none). */
 static struct shoal_state_limit_zone *limit_current(const struct shoal_state *st,
@@ -37,7 +26,7 @@ static int limit_reserve(struct shoal_state *st, const struct shoal_config *cfg,
 		return shoal_err_set(err, "%zu limit zones; at most %u", cfg->nlimit_zones,
 				     SHOAL_STATE_LIMIT_ZONES);
 	for (size_t i = 0; i < cfg->nlimit_zones; i++) {
-		struct shoal_state_limit_spec spec = shoal_master_limit_spec(&cfg->limit_zones[i]);
+		struct shoal_state_limit_spec spec = shoal_limit_spec(&cfg->limit_zones[i]);
 		if (limit_current(st, &spec, &why) && !why)
 			continue;
 		fresh++;
@@ -67,7 +56,7 @@ static struct shoal_state_limit_zone *limit_apply(struct shoal_state *st,
 						  const struct shoal_limit_zone_conf *c,
 						  const struct shoal_log *log)
 {
-	struct shoal_state_limit_spec spec = shoal_master_limit_spec(c);
+	struct shoal_state_limit_spec spec = shoal_limit_spec(c);
 	const char *why;
 	struct shoal_state_limit_zone *z = limit_current(st, &spec, &why);
 

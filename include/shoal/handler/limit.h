@@ -41,6 +41,10 @@ struct shoal_limit_holds {
 	unsigned n;
 };
 
+/* The zone c asks of the state file: what the master makes a table by and what a worker
+ * finds it by, so the two can never differ. */
+struct shoal_state_limit_spec shoal_limit_spec(const struct shoal_limit_zone_conf *c);
+
 /* Finds the zones of cfg in state (NULL: no zones apply) and parses limit_allow; a zone that
  * is missing is logged to log. -1 with err set if memory runs out or an entry is bad. */
 int shoal_limit_env_init(struct shoal_limit_env *env, const struct shoal_config *cfg,

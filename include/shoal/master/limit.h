@@ -18,9 +18,6 @@
 #include "shoal/state/limit.h"
 #include "shoal/state/state.h"
 
-/* cfg's zone c as the state file knows it. */
-struct shoal_state_limit_spec shoal_master_limit_spec(const struct shoal_limit_zone_conf *c);
-
 /* Gives every zone of cfg its zone in st as above, under the file lock, logging each zone
  * made afresh and why ("limit zone perip: key changed, starting afresh"), each new, retired
  * or re-parametered one. zones, unless NULL, gets each zone of cfg's, in cfg's order (what
