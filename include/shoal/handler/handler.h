@@ -24,6 +24,7 @@
 #include "shoal/http/date.h"
 #include "shoal/http/parser.h"
 #include "shoal/net/out.h"
+#include "shoal/net/proxy_proto.h"
 
 struct shoal_log;
 struct shoal_mime;
@@ -134,8 +135,15 @@ struct shoal_handler_req {
 	struct shoal_site *site; /* NULL when not known (the request could not be read) */
 	struct shoal_out *out;
 	bool keep_alive;         /* what the connection allows: the answer may only lower it */
+	/* The client: the socket's peer, or the source a PROXY protocol header named, or the
+	 * address real_ip_from let X-Forwarded-For or Forwarded name. Access log, ACLs, limit
+	 * keys and the X-Forwarded-For sent upstream all use it. */
 	uint8_t peer_family;     /* AF_INET or AF_INET6 */
 	const uint8_t *peer_addr;
+	uint16_t peer_port;      /* host byte order; 0 when the address came from a field */
+	/* Both ends as a PROXY protocol header named them; NULL when none did (then the
+	 * client's socket's own local address is what the client connected to). */
+	const struct shoal_proxy_proto_addrs *relayed;
 	bool body_refused;       /* set when the answer refused the body (413): not read past */
 	struct shoal_handler_client *client;  /* for an answer that goes on */
 	struct shoal_handler_async *async;    /* set by a handler that answers later */
