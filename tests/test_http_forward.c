@@ -1,9 +1,11 @@
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shoal/http/forward.h"
+#include "shoal/http/real_ip.h"
 
 #include "check_run.h"
 #include "kept.h"
@@ -320,6 +322,80 @@ START_TEST(request_forwarded)
 }
 END_TEST
 
+/* The proxies of the real address tests: 10.0.0.0/8. */
+static bool in_ten(void *arg, int family, const uint8_t *addr)
+{
+	(void)arg;
+	return family == AF_INET && addr[0] == 10;
+}
+
+/* Forwards in with o, its cut found by walking header over in, as the proxy does when
+ * real_ip_from trusts the peer; client is the address the walk must find, as text. */
+static void assert_forward_real(const char *in, enum shoal_http_real_ip_header header,
+				struct shoal_http_forward_opts o, const char *client,
+				const char *expected)
+{
+	struct shoal_http_real_ip found;
+	char text[INET6_ADDRSTRLEN];
+
+	parse_req(in);
+	ck_assert(shoal_http_real_ip_find(&req, header, in_ten, NULL, &found));
+	ck_assert_ptr_nonnull(inet_ntop(found.family, found.addr, text, sizeof(text)));
+	ck_assert_str_eq(text, client);
+	o.client_addr = client;
+	o.xff_cut = &found;
+	assert_forward(in, &o, expected);
+}
+
+/* A client found in X-Forwarded-For ends the list sent on: the trusted hops after it go. */
+START_TEST(request_x_forwarded_cut)
+{
+	assert_forward_real("GET / HTTP/1.1\r\nHost: h\r\n"
+			    "X-Forwarded-For: 203.0.113.9, 192.0.2.1, 10.0.0.2\r\n"
+			    "X-Forwarded-For: 10.0.0.1\r\n\r\n",
+			    SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR, xfwd, "192.0.2.1",
+			    "GET / HTTP/1.1\r\nHost: h\r\n"
+			    "X-Forwarded-For: 203.0.113.9, 192.0.2.1\r\n"
+			    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+	/* The client first in its field: the fields before it stay whole. */
+	assert_forward_real("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9,,\r\n"
+			    "X-Forwarded-For: 192.0.2.1 , 10.0.0.1\r\n\r\n",
+			    SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR, xfwd, "192.0.2.1",
+			    "GET / HTTP/1.1\r\nHost: h\r\n"
+			    "X-Forwarded-For: 203.0.113.9,,, 192.0.2.1\r\n"
+			    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+	/* The client's element is spelt as an address alone, port and brackets gone. */
+	assert_forward_real("GET / HTTP/1.1\r\nHost: h\r\n"
+			    "X-Forwarded-For: [2001:db8::1]:4711,10.0.0.1:80\r\n\r\n",
+			    SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR, xfwd, "2001:db8::1",
+			    "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 2001:db8::1\r\n"
+			    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+	/* Every hop trusted: the leftmost is the client and the only entry left. */
+	assert_forward_real("GET / HTTP/1.1\r\nHost: h\r\n"
+			    "X-Forwarded-For: 10.0.0.3, 10.0.0.2\r\n\r\n",
+			    SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR, xfwd, "10.0.0.3",
+			    "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.3\r\n"
+			    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+}
+END_TEST
+
+/* A client found in Forwarded cuts nothing: it is appended to X-Forwarded-For as any client
+ * is, and it is the for= of the Forwarded element added. */
+START_TEST(request_forwarded_client)
+{
+	struct shoal_http_forward_opts o = { .x_forwarded = true, .forwarded = true };
+
+	assert_forward_real("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.9\r\n"
+			    "Forwarded: for=192.0.2.1, for=10.0.0.1\r\n\r\n",
+			    SHOAL_HTTP_REAL_IP_FORWARDED, o, "192.0.2.1",
+			    "GET / HTTP/1.1\r\nHost: h\r\n"
+			    "X-Forwarded-For: 10.0.0.9, 192.0.2.1\r\n"
+			    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n"
+			    "Forwarded: for=192.0.2.1, for=10.0.0.1, "
+			    "for=192.0.2.1;proto=http;host=\"h\"\r\n\r\n");
+}
+END_TEST
+
 /* "Connection: " and n names X-N0, X-N1... then the fields themselves. */
 static char *naming_request(const char *start_line, size_t n, const char *extra)
 {
@@ -536,6 +612,8 @@ static Suite *http_forward_suite(void)
 	tcase_add_test(request, request_wants_upgrade);
 	tcase_add_test(request, request_x_forwarded);
 	tcase_add_test(request, request_forwarded);
+	tcase_add_test(request, request_x_forwarded_cut);
+	tcase_add_test(request, request_forwarded_client);
 	tcase_add_test(request, connection_name_limit);
 	tcase_add_test(response, response_status_line);
 	tcase_add_test(response, response_hop_by_hop_removed);

@@ -220,20 +220,39 @@ static void put_kept(struct out *w, const struct shoal_http_header *h, size_t n,
 	}
 }
 
-/* Writes name, then the non-empty values of the fields planned as merged, in order and
- * separated by ", ". Returns whether there was any, so that the caller knows whether its
- * own element needs a separator. */
+/* The part of value before a list element that starts at start, without the separator and
+ * whitespace between them. */
+static struct shoal_http_str before_element(struct shoal_http_str value, size_t start)
+{
+	if (start < value.len)
+		value.len = start;
+	while (value.len > 0 && (value.p[value.len - 1] == ',' ||
+				 lex_is_ows((unsigned char)value.p[value.len - 1])))
+		value.len--;
+	return value;
+}
+
+/* Writes the non-empty values of the fields planned as merged, in order and separated by
+ * ", "; with cut, only what comes before the element it points at. Returns whether there was
+ * any, so that the caller knows whether its own element needs a separator. */
 static bool put_merged(struct out *w, const struct shoal_http_header *h, size_t n,
-		       const struct plan *plan, enum action merged)
+		       const struct plan *plan, enum action merged,
+		       const struct shoal_http_real_ip *cut)
 {
 	bool any = false;
 
 	for (size_t i = plan->first_merged; i < n; i++) {
-		if (plan->action[i] != merged || h[i].value.len == 0)
+		struct shoal_http_str value = h[i].value;
+
+		if (cut && i > cut->field)
+			break;
+		if (cut && i == cut->field)
+			value = before_element(value, cut->start);
+		if (plan->action[i] != merged || value.len == 0)
 			continue;
 		if (any)
 			PUT_LIT(w, ", ");
-		put_str(w, h[i].value);
+		put_str(w, value);
 		any = true;
 	}
 	return any;
@@ -284,8 +303,12 @@ static void put_request_framing(struct out *w, const struct shoal_http_request *
 static void put_x_forwarded(struct out *w, const struct shoal_http_request *req,
 			    const struct shoal_http_forward_opts *o, const struct plan *plan)
 {
+	const struct shoal_http_real_ip *cut = o->xff_cut;
+
+	if (cut && cut->header != SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR)
+		cut = NULL;
 	PUT_LIT(w, "X-Forwarded-For: ");
-	if (put_merged(w, req->headers, req->nheaders, plan, A_XFF))
+	if (put_merged(w, req->headers, req->nheaders, plan, A_XFF, cut))
 		PUT_LIT(w, ", ");
 	put_cstr(w, o->client_addr);
 	PUT_LIT(w, "\r\nX-Forwarded-Proto: ");
@@ -326,7 +349,7 @@ static void put_forwarded(struct out *w, const struct shoal_http_request *req,
 			  const struct shoal_http_forward_opts *o, const struct plan *plan)
 {
 	PUT_LIT(w, "Forwarded: ");
-	if (put_merged(w, req->headers, req->nheaders, plan, A_FORWARDED))
+	if (put_merged(w, req->headers, req->nheaders, plan, A_FORWARDED, NULL))
 		PUT_LIT(w, ", ");
 	PUT_LIT(w, "for=");
 	put_node(w, o->client_addr);

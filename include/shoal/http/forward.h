@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "shoal/http/parser.h"
+#include "shoal/http/real_ip.h"
 #include "shoal/http/response.h"
 
 #define SHOAL_HTTP_FORWARD_NAMED_MAX 16
@@ -37,6 +38,10 @@ struct shoal_http_forward_opts {
 	bool x_forwarded; /* X-Forwarded-For appended to, X-Forwarded-Proto/-Host replaced */
 	bool forwarded;   /* a Forwarded element appended (RFC 7239) */
 	bool upgrade;     /* tunnelling: keep Upgrade and send "Connection: upgrade" */
+	/* Where the client's own element is when real_ip_from found client_addr in this
+	 * request's X-Forwarded-For (shoal_http_real_ip_find over req); NULL otherwise, and
+	 * ignored unless cut->header is X-Forwarded-For. See x_forwarded below. */
+	const struct shoal_http_real_ip *xff_cut;
 };
 
 /* Writes into out[0..cap) the HTTP/1.1 request head for the upstream: request line, fields,
@@ -61,6 +66,10 @@ struct shoal_http_forward_opts {
  *   - x_forwarded: one X-Forwarded-For holding the client's values of every such field, in
  *     order, then ", " and o->client_addr; X-Forwarded-Proto (http or https) and
  *     X-Forwarded-Host (the request's host, omitted when it has none) replace the client's.
+ *     With o->xff_cut, the values stop where the client's element starts: the trusted
+ *     proxies after it are dropped, and o->client_addr takes the element's place, so the
+ *     client is the list's last entry, spelt as inet_ntop spells it (without the port or
+ *     brackets the element may have had).
  *   - forwarded: one Forwarded field, the client's elements then
  *     for=<addr>;proto=<http|https>;host="<the request's host>" (IPv6 as for="[::1]"; host=
  *     omitted when the request has none).
