@@ -133,6 +133,10 @@ static inline void assert_same_server(const struct shoal_server_conf *a, const s
 	ck_assert_uint_eq(a->nindex, b->nindex);
 	for (size_t i = 0; i < a->nindex; i++)
 		ck_assert_str_eq(a->index[i], b->index[i]);
+	ck_assert_uint_eq(a->nreal_ip_from, b->nreal_ip_from);
+	for (size_t i = 0; i < a->nreal_ip_from; i++)
+		ck_assert_str_eq(a->real_ip_from[i], b->real_ip_from[i]);
+	ck_assert_str_eq(a->real_ip_header, b->real_ip_header);
 }
 
 static inline void assert_same_locations(const struct shoal_server_conf *a,

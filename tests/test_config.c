@@ -122,7 +122,38 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(cfg.upstreams);
 	ck_assert_uint_eq(cfg.servers[0].nlocations, 0);
 	ck_assert_ptr_null(cfg.servers[0].locations);
+	/* No peer is believed about the client: its socket's address is the client's. */
+	ck_assert_uint_eq(cfg.servers[0].nreal_ip_from, 0);
+	ck_assert_str_eq(cfg.servers[0].real_ip_header, "X-Forwarded-For");
 	shoal_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_real_ip)
+{
+	char path[PATH_MAX];
+	struct shoal_config cfg, again;
+	struct shoal_err err = { "" };
+	const struct shoal_server_conf *s;
+	char *text;
+
+	write_conf(path, sizeof(path), "shoal.conf",
+		   SERVER("    real_ip_from = [ \"10.0.0.0/8\", \"::1\", \"192.0.2.7\" ];\n"
+			  "    real_ip_header = \"forwarded\";"));
+	ck_assert_msg(shoal_config_load(&cfg, path, &err) == 0, "%s", err.msg);
+	s = &cfg.servers[0];
+	ck_assert_uint_eq(s->nreal_ip_from, 3);
+	ck_assert_str_eq(s->real_ip_from[0], "10.0.0.0/8");
+	ck_assert_str_eq(s->real_ip_from[1], "::1");
+	ck_assert_str_eq(s->real_ip_from[2], "192.0.2.7");
+	ck_assert_str_eq(s->real_ip_header, "forwarded");
+	text = dump_and_reload(&cfg, &again);
+	assert_same_config(&cfg, &again);
+	ck_assert_ptr_nonnull(strstr(text, "real_ip_from = [ \"10.0.0.0/8\", \"::1\", \"192.0.2.7\" ];"));
+	ck_assert_ptr_nonnull(strstr(text, "real_ip_header = \"forwarded\";"));
+	free(text);
+	shoal_config_free(&cfg);
+	shoal_config_free(&again);
 }
 END_TEST
 
@@ -244,6 +275,15 @@ static const struct error_case error_cases[] = {
 	  "must be a plain file name" },
 	{ SERVER("    index = [ \".\" ];"), 3, "servers[0].index[0]", "must be a plain file name" },
 	{ SERVER("    index = \"index.html\";"), 3, "servers[0].index", "must be an array" },
+	{ SERVER("    real_ip_from = [ \"10.0.0.0/8\",\n \"10.0.0.0/33\" ];"), 4,
+	  "servers[0].real_ip_from[1]", "must be an address or a network" },
+	{ SERVER("    real_ip_from = [ \"proxy.internal\" ];"), 3, "servers[0].real_ip_from[0]",
+	  "must be an address or a network" },
+	{ SERVER("    real_ip_from = \"10.0.0.1\";"), 3, "servers[0].real_ip_from",
+	  "must be an array" },
+	{ SERVER("    real_ip_header = \"X-Real-IP\";"), 3, "servers[0].real_ip_header",
+	  "must be \"X-Forwarded-For\" or \"Forwarded\"" },
+	{ SERVER("    real_ip_header = \"\";"), 3, "servers[0].real_ip_header", "must not be empty" },
 	{ MIN_SERVERS "servers = 1;\n", 2, "", "syntax error: duplicate setting name" },
 	{ "servers = (\n  { listen = [\"127.0.0.1:8080\"]; root = \"www\"; },\n"
 	  "  { listen = [\"127.0.0.1:8080\"]; root = \"www\";\n    index = [ \"a/b\" ]; }\n);\n",
@@ -361,6 +401,7 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_config);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_real_ip);
 	tcase_add_test(tc, test_relative_paths_follow_config_dir);
 	tcase_add_test(tc, test_workers_auto);
 	tcase_add_test(tc, test_shared_address_between_servers);

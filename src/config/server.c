@@ -8,6 +8,8 @@
 #include "server.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
+#include "shoal/http/real_ip.h"
+#include "shoal/net/acl.h"
 #include "shoal/net/addr.h"
 
 /* ---- checks of single values ---- */
@@ -54,6 +56,24 @@ static const char *check_host_name(const char *name)
 	return NULL;
 }
 
+static const char *check_real_ip_from(const char *text)
+{
+	struct shoal_acl_entry entry;
+
+	if (shoal_acl_parse(text, &entry) < 0)
+		return "must be an address or a network such as \"10.0.0.0/8\" or \"::1\"";
+	return NULL;
+}
+
+static const char *check_real_ip_header(const char *text)
+{
+	enum shoal_http_real_ip_header header;
+
+	if (!shoal_http_real_ip_header_parse(text, &header))
+		return "must be \"X-Forwarded-For\" or \"Forwarded\"";
+	return NULL;
+}
+
 /* ---- the schema of a server group ---- */
 
 #define SERVER_KEY(f, k, ...) \
@@ -77,6 +97,11 @@ static const struct shoal_conf_key server_keys[] = {
 		   .check = check_error_page),
 	SERVER_KEY(follow_symlinks, shoal_schema_bool, .def_int = 1),
 	SERVER_KEY(autoindex, shoal_schema_bool, .def_int = 0),
+	SERVER_KEY(real_ip_from, shoal_schema_names,
+		   .count_offset = offsetof(struct shoal_server_conf, nreal_ip_from),
+		   .check = check_real_ip_from),
+	SERVER_KEY(real_ip_header, shoal_schema_string, .def_str = "X-Forwarded-For",
+		   .check = check_real_ip_header),
 	SERVER_KEY(locations, shoal_schema_groups,
 		   .count_offset = offsetof(struct shoal_server_conf, nlocations),
 		   .section = &shoal_location_section),

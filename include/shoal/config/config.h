@@ -41,6 +41,9 @@ struct shoal_server_conf {
 	size_t nerror_pages;
 	bool follow_symlinks; /* false: no symlink is followed beneath root */
 	bool autoindex;       /* list directories that have no index file */
+	char **real_ip_from;  /* peers (status_allow's syntax) whose real_ip_header is believed */
+	size_t nreal_ip_from;
+	char *real_ip_header; /* "X-Forwarded-For" or "Forwarded", any case */
 	struct shoal_location_conf *locations; /* in file order */
 	size_t nlocations;
 };
