@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <check.h>
 #include <signal.h>
 #include <string.h>
@@ -8,7 +9,9 @@
 #include "check_run.h"
 #include "handler_fixture.h"
 
-/* Three sites share 127.0.0.1:8080, the third its default; a fourth is alone on :9090. */
+/* Three sites share 127.0.0.1:8080, the third its default; a fourth is alone on :9090. The
+ * second believes Forwarded from the machine itself, the fourth X-Forwarded-For from it and
+ * from 10.0.0.0/8. */
 static const char conf[] =
 	"health_path = \"/healthz\";\n"
 	"status_path = \"/status\";\n"
@@ -16,10 +19,12 @@ static const char conf[] =
 	"servers = (\n"
 	"  { listen = [\"127.0.0.1:8080\"]; root = \"a\";\n"
 	"    server_names = [\"a.test\", \"www.a.test\"]; },\n"
-	"  { listen = [\"127.0.0.1:8080\"]; root = \"b\"; server_names = [\"*.b.test\"]; },\n"
+	"  { listen = [\"127.0.0.1:8080\"]; root = \"b\"; server_names = [\"*.b.test\"];\n"
+	"    real_ip_from = [\"127.0.0.1\"]; real_ip_header = \"Forwarded\"; },\n"
 	"  { listen = [\"127.0.0.1:8080\"]; root = \"c\"; server_names = [\"c.test\"];\n"
 	"    default_server = true; error_pages = [\"403 413 /oops.html\"]; },\n"
-	"  { listen = [\"127.0.0.1:9090\"]; root = \"d\"; server_names = [\"a.test\"]; }\n"
+	"  { listen = [\"127.0.0.1:9090\"]; root = \"d\"; server_names = [\"a.test\"];\n"
+	"    real_ip_from = [\"127.0.0.1\", \"10.0.0.0/8\"]; }\n"
 	");\n";
 
 /* The sites' roots, in the order of the configuration; each one's index.html names it. */
@@ -167,6 +172,80 @@ START_TEST(status_path_is_for_the_acl_only)
 }
 END_TEST
 
+/* The request's peer is addr, port 0, and real_ip holds it (addr NULL: the peer stayed
+ * peer). */
+static void assert_peer(const char *peer, const char *addr)
+{
+	uint8_t want[16] = { 0 };
+	const char *text = addr ? addr : peer;
+	int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(family, text, want), 1);
+	ck_assert_int_eq(x.req.peer_family, family);
+	ck_assert(memcmp(x.req.peer_addr, want, family == AF_INET ? 4 : 16) == 0);
+	if (!addr) {
+		ck_assert_ptr_eq(x.req.peer_addr, x.peer);
+		ck_assert_int_eq(x.req.real_ip.family, 0);
+		return;
+	}
+	ck_assert_ptr_eq(x.req.peer_addr, x.req.real_ip.addr);
+	ck_assert_uint_eq(x.req.peer_port, 0);
+}
+
+/* From a peer in real_ip_from, the client its header names is the one status_allow sees. */
+START_TEST(real_ip_from_names_the_client)
+{
+	route_from(&alone, "127.0.0.1",
+		   "GET /status HTTP/1.1\r\nHost: a.test\r\n"
+		   "X-Forwarded-For: 127.0.0.9, 192.0.2.9, 10.1.2.3\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 403);
+	assert_peer("127.0.0.1", "192.0.2.9");
+	/* A trusted client of the machine's own is let in by what the field says. */
+	route_from(&alone, "10.0.0.1",
+		   "GET /status HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 127.0.0.9\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 500);
+	assert_peer("10.0.0.1", "127.0.0.9");
+	/* Nothing named: the peer stays. */
+	route_from(&alone, "10.0.0.1", "GET /status HTTP/1.1\r\nHost: a.test\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 403);
+	assert_peer("10.0.0.1", NULL);
+	route_from(&alone, "10.0.0.1",
+		   "GET /status HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: unknown\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 403);
+	assert_peer("10.0.0.1", NULL);
+}
+END_TEST
+
+/* A peer outside real_ip_from, or a site without it, gets no say about the client. */
+START_TEST(real_ip_from_others_are_not_believed)
+{
+	route_from(&alone, "192.0.2.7",
+		   "GET /status HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 403);
+	assert_peer("192.0.2.7", NULL);
+	route_from(&shared, "127.0.0.1",
+		   "GET /status HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 192.0.2.9\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 500);
+	assert_peer("127.0.0.1", NULL);
+}
+END_TEST
+
+/* real_ip_header = "Forwarded": its for= counts, X-Forwarded-For does not. */
+START_TEST(real_ip_header_forwarded)
+{
+	route_from(&shared, "127.0.0.1",
+		   "GET /status HTTP/1.1\r\nHost: x.b.test\r\n"
+		   "Forwarded: for=\"[2001:db8::9]:4711\";proto=https\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 403);
+	assert_peer("127.0.0.1", "2001:db8::9");
+	ck_assert_int_eq(x.req.real_ip.header, SHOAL_HTTP_REAL_IP_FORWARDED);
+	route_from(&shared, "127.0.0.1",
+		   "GET /status HTTP/1.1\r\nHost: x.b.test\r\nX-Forwarded-For: 192.0.2.9\r\n\r\n");
+	ck_assert_int_eq(x.resp.status, 500);
+	assert_peer("127.0.0.1", NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -181,6 +260,9 @@ int main(void)
 	tcase_add_test(tc, body_over_the_limit_is_refused);
 	tcase_add_test(tc, health_path_is_routed);
 	tcase_add_test(tc, status_path_is_for_the_acl_only);
+	tcase_add_test(tc, real_ip_from_names_the_client);
+	tcase_add_test(tc, real_ip_from_others_are_not_believed);
+	tcase_add_test(tc, real_ip_header_forwarded);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);
 }

@@ -192,6 +192,7 @@ bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal
 	struct shoal_http_forward_opts o = {
 		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
 		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
+		.xff_cut = req->real_ip.family ? &req->real_ip : NULL,
 	};
 
 	if (o.x_forwarded || o.forwarded)

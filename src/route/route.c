@@ -44,6 +44,25 @@ int shoal_route_status_acl(const struct shoal_config *cfg, struct shoal_acl_entr
 	return 0;
 }
 
+/* A site's real_ip_from and real_ip_header, as the walk needs them. */
+static int route_real_ip_init(struct shoal_route_real_ip *t, const struct shoal_server_conf *conf)
+{
+	t->header = SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR;
+	if (conf->real_ip_header &&
+	    !shoal_http_real_ip_header_parse(conf->real_ip_header, &t->header))
+		return -1;
+	if (!conf->nreal_ip_from)
+		return 0;
+	t->from = calloc(conf->nreal_ip_from, sizeof(*t->from));
+	if (!t->from)
+		return -1;
+	t->nfrom = conf->nreal_ip_from;
+	for (size_t i = 0; i < t->nfrom; i++)
+		if (shoal_acl_parse(conf->real_ip_from[i], &t->from[i]) < 0)
+			return -1;
+	return 0;
+}
+
 int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,
 		     const struct shoal_addr *addr, const struct shoal_acl_entry *status_acl,
 		     size_t nstatus_acl)
@@ -53,7 +72,8 @@ int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,
 	rt->nstatus_acl = nstatus_acl;
 	rt->sites = calloc(n, sizeof(*rt->sites));
 	rt->confs = calloc(n, sizeof(*rt->confs));
-	if (!rt->sites || !rt->confs)
+	rt->real_ip = calloc(n, sizeof(*rt->real_ip));
+	if (!rt->sites || !rt->confs || !rt->real_ip)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct shoal_server_conf *conf = sites[i].conf;
@@ -63,12 +83,17 @@ int shoal_route_init(struct shoal_route *rt, struct shoal_site *sites, size_t n,
 			rt->default_index = rt->nsites;
 		rt->confs[rt->nsites] = conf;
 		rt->sites[rt->nsites++] = &sites[i];
+		if (route_real_ip_init(&rt->real_ip[rt->nsites - 1], conf) < 0)
+			return -1;
 	}
 	return 0;
 }
 
 void shoal_route_free(struct shoal_route *rt)
 {
+	for (size_t i = 0; rt->real_ip && i < rt->nsites; i++)
+		free(rt->real_ip[i].from);
+	free(rt->real_ip);
 	free(rt->sites);
 	free(rt->confs);
 }
@@ -78,13 +103,33 @@ struct shoal_site *shoal_route_default_site(const struct shoal_route *rt)
 	return rt->sites[rt->default_index];
 }
 
-static struct shoal_site *route_site(const struct shoal_route *rt,
-				     const struct shoal_http_request *req)
+/* The index of the site that answers req. */
+static size_t route_site(const struct shoal_route *rt, const struct shoal_http_request *req)
 {
 	if (rt->nsites == 1)
-		return rt->sites[0];
-	return rt->sites[shoal_vhost_select(rt->confs, rt->nsites, rt->default_index,
-					    shoal_vhost_host(req->host))];
+		return 0;
+	return shoal_vhost_select(rt->confs, rt->nsites, rt->default_index,
+				  shoal_vhost_host(req->host));
+}
+
+static bool route_trusted(void *arg, int family, const uint8_t *addr)
+{
+	const struct shoal_route_real_ip *t = arg;
+
+	return shoal_acl_allows(t->from, t->nfrom, family, addr);
+}
+
+/* A peer the site believes about the client hands the request over to the client its
+ * header names, before the ACLs, the limit zones and the proxy look at the peer. */
+static void route_real_ip(const struct shoal_route_real_ip *t, struct shoal_handler_req *req)
+{
+	if (!t->nfrom || !shoal_acl_allows(t->from, t->nfrom, req->peer_family, req->peer_addr) ||
+	    !shoal_http_real_ip_find(req->http, t->header, route_trusted, (void *)t,
+				     &req->real_ip))
+		return;
+	req->peer_family = req->real_ip.family;
+	req->peer_addr = req->real_ip.addr;
+	req->peer_port = 0;
 }
 
 /* Whether req is a GET or HEAD of exactly path (a configured endpoint; NULL: none). */
@@ -151,8 +196,10 @@ bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *
 {
 	const struct shoal_config *cfg = req->ctx->cfg;
 	const struct shoal_http_request *http = req->http;
+	size_t site = route_site(rt, http);
 
-	req->site = route_site(rt, http);
+	req->site = rt->sites[site];
+	route_real_ip(&rt->real_ip[site], req);
 	if (http->body == SHOAL_HTTP_BODY_LENGTH &&
 	    http->content_length > (uint64_t)cfg->max_body_size) {
 		req->body_refused = true;

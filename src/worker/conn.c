@@ -245,7 +245,12 @@ static void conn_account_as(struct shoal_conn *c, const struct shoal_http_reques
 					 shoal_clock_mono_us() - c->io->read_us);
 	if (!shoal_access_log_enabled(env->access_log))
 		return;
-	inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
+	/* A request that was routed has the client the router found; one not even read, the
+	 * connection's peer. */
+	if (req)
+		inet_ntop(c->io->client_family, c->io->client_addr, client, sizeof(client));
+	else
+		inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
 	shoal_access_log_write(env->access_log, env->handler->date.sec, &e);
 }
 
@@ -335,6 +340,8 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 	r.keep_alive = conn_keep_alive(c, req);
 	shoal_out_mark(&io->out, &mark);
 	c->close_after = !shoal_route_answer(c->origin->route, &r);
+	io->client_family = r.peer_family;
+	memcpy(io->client_addr, r.peer_addr, r.peer_family == AF_INET ? 4 : 16);
 	if (r.async) {
 		/* It reads the body itself and is counted when done. */
 		c->close_after = false;

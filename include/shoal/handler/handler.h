@@ -23,6 +23,7 @@
 #include "shoal/handler/file_cache.h"
 #include "shoal/http/date.h"
 #include "shoal/http/parser.h"
+#include "shoal/http/real_ip.h"
 #include "shoal/net/out.h"
 #include "shoal/net/proxy_proto.h"
 
@@ -144,6 +145,10 @@ struct shoal_handler_req {
 	/* Both ends as a PROXY protocol header named them; NULL when none did (then the
 	 * client's socket's own local address is what the client connected to). */
 	const struct shoal_proxy_proto_addrs *relayed;
+	/* The client the site's real_ip_from let a field name, kept here for the request's
+	 * length (peer_addr then points at real_ip.addr), and where its element is, for the
+	 * X-Forwarded-For sent upstream; real_ip.family 0: none did. The router sets it. */
+	struct shoal_http_real_ip real_ip;
 	bool body_refused;       /* set when the answer refused the body (413): not read past */
 	struct shoal_handler_client *client;  /* for an answer that goes on */
 	struct shoal_handler_async *async;    /* set by a handler that answers later */

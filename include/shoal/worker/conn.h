@@ -47,6 +47,10 @@ struct shoal_conn_io {
 	struct shoal_handler_client client;  /* lent to an answer that goes on */
 	struct shoal_handler_async *async;   /* that answer, until it is done */
 	uint32_t async_head_len;             /* its request head's size, for the stats */
+	/* The client of the request answered last, as the router found it (real_ip_from may
+	 * have replaced the peer), for the access log, also of an answer that goes on. */
+	uint8_t client_family;
+	uint8_t client_addr[16];
 	struct shoal_out out;
 	char *in;
 	char storage[]; /* in buffer, then out scratch */
