@@ -354,6 +354,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	    shoal_limit_env_init(&w->limit, w->cfg, w->handler.state, w->handler.log, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
+	w->limit.journal = p->limit_journal;
 	w->handler.limit = &w->limit;
 	w->listening = true;
 	worker_set_accepting(w, true);
