@@ -24,7 +24,7 @@
 #define WATCHDOG_PERIOD_MS 1000
 /* Stats slots: every worker slot, and as many again for workers being replaced. A slot is
  * 33 KiB with its upstream counters, but the file takes memory only for the slots ever
- * claimed, so its 65 MiB for 2048 slots stay mostly a hole. */
+ * claimed, so its 66 MiB for 2048 slots stay mostly a hole. */
 #define STATS_CAPACITY (2 * MAX_SLOTS)
 
 int shoal_master_check(const char *config_path, struct shoal_config *cfg, struct shoal_err *err)

@@ -257,7 +257,7 @@ class StatsTest(unittest.TestCase):
         r = shoalctl("-f", s.stats_file, "stats", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
-        self.assertEqual(doc["version"], 3)
+        self.assertEqual(doc["version"], 4)
         self.assertEqual(doc["upstreams"], [])
         self.assertEqual(doc["upstream_dropped"], 0)
         # Its own state file (with no server nor zone), not the default one of another shoal.

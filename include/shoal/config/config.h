@@ -26,8 +26,17 @@ struct shoal_location_conf {
 	size_t *limit_zone; /* their indexes in the config's limit_zones, set at load */
 };
 
+/* What a listen address may carry after it ("*:80 proxy_protocol"). Servers that share an
+ * address agree on its flags. */
+enum shoal_listen_flag {
+	/* Every connection opens with a PROXY protocol header (v1 or v2), from a peer in
+	 * proxy_protocol_from; its source is the client. */
+	SHOAL_LISTEN_PROXY_PROTOCOL = 1u << 0,
+};
+
 struct shoal_server_conf {
 	struct shoal_addr *listen;
+	unsigned *listen_flags; /* SHOAL_LISTEN_* of each of listen */
 	size_t nlisten;
 	int backlog;
 	char *root; /* absolute */
@@ -43,6 +52,10 @@ struct shoal_server_conf {
 	bool autoindex;       /* list directories that have no index file */
 	struct shoal_location_conf *locations; /* in file order */
 	size_t nlocations;
+	/* Peers that may send a PROXY protocol header (status_allow's syntax); required, and the
+	 * same in every server, on an address with proxy_protocol. */
+	char **proxy_protocol_from;
+	size_t nproxy_protocol_from;
 };
 
 /* One server of an upstream group. */
@@ -201,6 +214,7 @@ struct shoal_config {
 	int header_timeout;   /* seconds to receive a whole request head */
 	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */
 	int send_timeout;      /* seconds a response may wait for the client to read */
+	int proxy_protocol_timeout_ms; /* for a PROXY protocol header, from the accept */
 	int max_keepalive_requests;
 	int max_header_size; /* bytes of request line plus headers */
 	int max_headers;     /* header fields in a request; beyond: 431 */
