@@ -25,8 +25,12 @@ struct shoal_upstream_announce {
 	struct shoal_proxy_proto_addrs ends; /* addresses zero-filled past their family's size */
 	/* The client's socket, when the destination is that socket's own end (no header on
 	 * shoal's listener relayed the client): the connection then serves that client
-	 * connection alone, whose socket fixes the destination, so ends.dst is not compared.
-	 * -1 when a header named both ends: any request relayed with the same ends may use it. */
+	 * connection alone, whose socket fixes the destination, so ends.dst is not compared
+	 * (which would cost a getsockname per request). A later client connection accepted on
+	 * the same descriptor from the very same address and port, to another local address,
+	 * would be taken for it: the handler sees no identity of a client connection to tell
+	 * them apart. -1 when a header named both ends: any request relayed with the same ends
+	 * may use it. */
 	int client_fd;
 };
 
