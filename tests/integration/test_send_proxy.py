@@ -278,6 +278,33 @@ class SendProxyTest(unittest.TestCase):
         self.assertEqual(answer["body"], "x" * 1000)
         self.assertEqual(a.get("/pp/after")["conn"], answer["conn"])
 
+    def test_relayed_ends(self):
+        """Behind a balancer's header, the ends it named are announced, and a pooled
+        connection serves any client connection relaying the very same ends."""
+        self.origin = ProxyOrigin()
+        self.addCleanup(self.origin.stop)
+        server = harness.Server(workers=1, start=False)
+        self.addCleanup(server.close)
+        listen = 'listen = [ "127.0.0.1:%d" ];' % server.port
+        server.rewrite_config(text=config(server, self.origin, 1).replace(
+            listen, 'listen = [ "127.0.0.1:%d proxy_protocol" ]; '
+            'proxy_protocol_from = [ "127.0.0.1" ];' % server.port))
+        if harness.run_cli(["-t", "-c", server.conf]).returncode != 0:
+            self.skipTest("this build reads no PROXY protocol header on its listeners")
+        server.start()
+        answers = []
+        for src in ("203.0.113.7", "203.0.113.8", "203.0.113.7"):
+            c = self.client(server)
+            c.send(b"PROXY TCP4 %s 198.51.100.1 4242 443\r\n" % src.encode())
+            answers.append(c.get("/pp/x"))
+            c.close()
+        for answer, src in zip(answers, ("203.0.113.7", "203.0.113.8")):
+            self.assertEqual(answer["header"], {"version": 1, "command": "TCP4", "src": src,
+                                                "dst": "198.51.100.1", "sport": 4242,
+                                                "dport": 443})
+        self.assertNotEqual(answers[0]["conn"], answers[1]["conn"])
+        self.assertEqual(answers[2]["conn"], answers[0]["conn"])
+
     def check_health(self, version, command):
         self.start(version, health=True)
 
