@@ -230,6 +230,7 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		ck_assert_int_eq(x->read_timeout_ms, y->read_timeout_ms);
 		ck_assert_int_eq(x->tunnel_timeout_ms, y->tunnel_timeout_ms);
 		ck_assert_int_eq(x->resolve_interval_ms, y->resolve_interval_ms);
+		ck_assert_int_eq(x->send_proxy_protocol, y->send_proxy_protocol);
 		assert_same_policy(&x->policy, &y->policy);
 		assert_same_check(&x->health_check, &y->health_check);
 	}

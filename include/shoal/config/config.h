@@ -153,6 +153,8 @@ struct shoal_upstream_conf {
 				* every worker; beyond: 503 at once */
 	int queue_timeout_ms;  /* a request waits at most this long in the queue, then 503 */
 	int resolve_interval_ms; /* between two lookups of a server's name (resolve) */
+	int send_proxy_protocol; /* 1 or 2: the PROXY protocol header of that version opens
+				  * every new connection to a server; 0: none */
 	struct shoal_upstream_policy policy;
 	struct shoal_health_check_conf health_check;
 };
