@@ -334,6 +334,22 @@ static int print_upstreams(const struct ctl *ctl, const struct shoal_stats_snaps
 	return rc;
 }
 
+/* The whole exposition, as the server serves it at status_path and writes it to
+ * stats_export (shoal/handler/metrics.h, which this program may not include): the stats
+ * file's series, then the state file's, when there is one. */
+static int print_prometheus(const struct ctl *ctl, const struct shoal_stats_snapshot *snap)
+{
+	struct shoal_state st;
+	int rc = shoal_stats_format_prometheus(stdout, snap);
+
+	if (open_state(ctl, &st)) {
+		shoal_state_format_prometheus(stdout, &st, shoal_clock_mono_ms());
+		shoal_state_limit_format_prometheus(stdout, &st);
+		shoal_state_close(&st, false);
+	}
+	return rc < 0 || ferror(stdout) ? -1 : 0;
+}
+
 static int print_once(const struct ctl *ctl)
 {
 	struct shoal_stats_view view;
@@ -350,7 +366,7 @@ static int print_once(const struct ctl *ctl)
 		else if (ctl->output == OUTPUT_JSON)
 			rc = shoal_stats_format_json(stdout, &snap);
 		else if (ctl->output == OUTPUT_PROMETHEUS)
-			rc = shoal_stats_format_prometheus(stdout, &snap);
+			rc = print_prometheus(ctl, &snap);
 		else
 			rc = shoal_stats_format_text(stdout, &snap);
 		if (fflush(stdout) != 0 || rc < 0) {

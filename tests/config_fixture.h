@@ -127,7 +127,11 @@ static inline void assert_same_server(const struct shoal_server_conf *a, const s
 	for (size_t i = 0; i < a->nlisten; i++) {
 		ck_assert(shoal_addr_equal(&a->listen[i], &b->listen[i]));
 		ck_assert_str_eq(a->listen[i].text, b->listen[i].text);
+		ck_assert_uint_eq(a->listen_flags[i], b->listen_flags[i]);
 	}
+	ck_assert_uint_eq(a->nproxy_protocol_from, b->nproxy_protocol_from);
+	for (size_t i = 0; i < a->nproxy_protocol_from; i++)
+		ck_assert_str_eq(a->proxy_protocol_from[i], b->proxy_protocol_from[i]);
 	ck_assert_int_eq(a->backlog, b->backlog);
 	ck_assert_str_eq(a->root, b->root);
 	ck_assert_uint_eq(a->nindex, b->nindex);
@@ -230,6 +234,7 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		ck_assert_int_eq(x->read_timeout_ms, y->read_timeout_ms);
 		ck_assert_int_eq(x->tunnel_timeout_ms, y->tunnel_timeout_ms);
 		ck_assert_int_eq(x->resolve_interval_ms, y->resolve_interval_ms);
+		ck_assert_int_eq(x->send_proxy_protocol, y->send_proxy_protocol);
 		assert_same_policy(&x->policy, &y->policy);
 		assert_same_check(&x->health_check, &y->health_check);
 	}
@@ -276,6 +281,7 @@ static inline void assert_same_config(const struct shoal_config *a, const struct
 	ck_assert_int_eq(a->max_connections, b->max_connections);
 	ck_assert_int_eq(a->header_timeout, b->header_timeout);
 	ck_assert_int_eq(a->keepalive_timeout, b->keepalive_timeout);
+	ck_assert_int_eq(a->proxy_protocol_timeout_ms, b->proxy_protocol_timeout_ms);
 	ck_assert_int_eq(a->max_keepalive_requests, b->max_keepalive_requests);
 	ck_assert_int_eq(a->max_header_size, b->max_header_size);
 	ck_assert_int_eq(a->proxy_buffer_size, b->proxy_buffer_size);

@@ -15,8 +15,8 @@
 #define NO_OWNER ((uid_t)-1), ((gid_t)-1)
 
 /* The published layout's sizes: header, retired block and retired upstream area; a slot. */
-#define FIXED_SIZE (128 + 512 + 256 * 512)
-#define SLOT_SIZE (576 + 64 * 512)
+#define FIXED_SIZE (128 + 1024 + 256 * 512)
+#define SLOT_SIZE (1088 + 64 * 512)
 
 /* Passed by the build as argv[1]; the shoalctl tests run only when it is. */
 static const char *shoalctl_path;

@@ -31,7 +31,7 @@ static const char proxy_conf[] =
 	"                { address = \"[::1]:9003\"; } );\n"
 	"    keepalive = 0;\n"
 	"    connect_timeout = 2; send_timeout = 1.25; read_timeout = 0.5;\n"
-	"    tunnel_timeout = 0.0015; }\n"
+	"    tunnel_timeout = 0.0015; send_proxy_protocol = \"v2\"; }\n"
 	");\n";
 
 static void expect_proxy_upstreams(const struct shoal_config *cfg)
@@ -49,6 +49,7 @@ static void expect_proxy_upstreams(const struct shoal_config *cfg)
 	ck_assert_int_eq(u->send_timeout_ms, 60000);
 	ck_assert_int_eq(u->read_timeout_ms, 60000);
 	ck_assert_int_eq(u->tunnel_timeout_ms, 3600000);
+	ck_assert_int_eq(u->send_proxy_protocol, 0);
 	u = &cfg->upstreams[1];
 	ck_assert_str_eq(u->name, "api");
 	ck_assert_uint_eq(u->nservers, 2);
@@ -61,6 +62,7 @@ static void expect_proxy_upstreams(const struct shoal_config *cfg)
 	ck_assert_int_eq(u->send_timeout_ms, 1250);
 	ck_assert_int_eq(u->read_timeout_ms, 500);
 	ck_assert_int_eq(u->tunnel_timeout_ms, 2);
+	ck_assert_int_eq(u->send_proxy_protocol, 2);
 }
 
 static void expect_proxy_locations(const struct shoal_server_conf *s)
@@ -151,6 +153,16 @@ static const struct error_case error_cases[] = {
 	{ UPSTREAM_WITH("    keepalive = 10001;"), 3, "upstreams[0].keepalive", "from 0 to 10000" },
 	{ UPSTREAM_WITH("    keepalive = \"32\";"), 3, "upstreams[0].keepalive", "not a string" },
 	{ UPSTREAM_WITH("    address = \"127.0.0.1:1\";"), 3, "", "unknown key 'upstreams[0].address'" },
+	{ UPSTREAM_WITH("    send_proxy_protocol = \"v3\";"), 3, "upstreams[0].send_proxy_protocol",
+	  "must be one of v1, v2" },
+	{ UPSTREAM_WITH("    send_proxy_protocol = \"V1\";"), 3, "upstreams[0].send_proxy_protocol",
+	  "must be one of v1, v2" },
+	{ UPSTREAM_WITH("    send_proxy_protocol = 2;"), 3, "upstreams[0].send_proxy_protocol",
+	  "must be a string, not an integer" },
+	{ UPSTREAM_WITH("    send_proxy_protocol = true;"), 3, "upstreams[0].send_proxy_protocol",
+	  "must be a string, not a boolean" },
+	{ UPSTREAM_WITH("    send_proxy_protocol = \"\";"), 3, "upstreams[0].send_proxy_protocol",
+	  "must not be empty" },
 	/* an upstream group's servers */
 	{ PEER("weight = 2;"), 4, "upstreams[0].servers[0].address", "required key is missing" },
 	{ PEER("address = \"*:9001\";"), 4, "upstreams[0].servers[0].address",
@@ -263,6 +275,7 @@ START_TEST(test_dump_round_trip_proxy)
 		"\n    keepalive = 0;\n", "\n    connect_timeout = 2;\n",
 		"\n    send_timeout = 1.25;\n", "\n    read_timeout = 0.5;\n",
 		"\n    tunnel_timeout = 0.002;\n", "\n    tunnel_timeout = 3600;\n",
+		"\n    send_proxy_protocol = \"v2\";\n", "\n    # send_proxy_protocol is unset\n",
 		"\n        path = \"/api/\";\n", "\n        proxy = \"api\";\n",
 		"\n        proxy_host = \"api.internal:8080\";\n", "\n        forwarded = true;\n",
 	};
@@ -323,6 +336,30 @@ START_TEST(test_duration_values)
 }
 END_TEST
 
+/* Each version as written, and back from the dump. */
+START_TEST(test_send_proxy_protocol)
+{
+	char path[PATH_MAX], conf[512], line[64];
+	struct shoal_config cfg, again;
+	struct shoal_err err = { "" };
+	int version = _i + 1;
+	char *text;
+
+	snprintf(conf, sizeof(conf),
+		 UPSTREAM_WITH("    send_proxy_protocol = \"v%d\";"), version);
+	write_conf(path, sizeof(path), "shoal.conf", conf);
+	ck_assert_msg(shoal_config_load(&cfg, path, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.upstreams[0].send_proxy_protocol, version);
+	text = dump_and_reload(&cfg, &again);
+	snprintf(line, sizeof(line), "\n    send_proxy_protocol = \"v%d\";\n", version);
+	ck_assert_msg(strstr(text, line), "dump lacks '%s':\n%s", line, text);
+	ck_assert_int_eq(again.upstreams[0].send_proxy_protocol, version);
+	free(text);
+	shoal_config_free(&cfg);
+	shoal_config_free(&again);
+}
+END_TEST
+
 static Suite *config_proxy_suite(void)
 {
 	Suite *s = suite_create("config_proxy");
@@ -334,6 +371,7 @@ static Suite *config_proxy_suite(void)
 	tcase_add_test(tc, test_dump_round_trip_proxy);
 	tcase_add_loop_test(tc, test_duration_values, 0,
 			    (int)(sizeof(duration_cases) / sizeof(duration_cases[0])));
+	tcase_add_loop_test(tc, test_send_proxy_protocol, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,6 +32,14 @@ START_TEST(counter_names_follow_the_layout)
 	ck_assert_str_eq(shoal_stats_counter_name(SHOAL_STATS_ERR_PARSE), "errors_parse");
 	ck_assert_str_eq(shoal_stats_counter_name(SHOAL_STATS_LATENCY_SUM_US), "latency_sum_us");
 	ck_assert_ptr_null(shoal_stats_counter_name(SHOAL_STATS_LATENCY));
+	ck_assert_ptr_null(shoal_stats_counter_name(SHOAL_STATS_PROXY_ACCEPTED - 1));
+	ck_assert_str_eq(shoal_stats_counter_name(SHOAL_STATS_PROXY_ACCEPTED),
+			 "proxy_protocol_accepted");
+	ck_assert_str_eq(shoal_stats_counter_name(SHOAL_STATS_PROXY_TIMEOUT),
+			 "proxy_protocol_timeout");
+	ck_assert_ptr_null(shoal_stats_counter_name(SHOAL_STATS_NCOUNTERS));
+	ck_assert_uint_eq(SHOAL_STATS_PROXY_ACCEPTED + SHOAL_STATS_PROXY_HEADER_MALFORMED,
+			  SHOAL_STATS_PROXY_MALFORMED);
 }
 END_TEST
 
@@ -465,7 +473,39 @@ START_TEST(open_read_explains_what_is_wrong)
 }
 END_TEST
 
-/* A file with known counts: worker 5 (pid 4242) answered 200, 200, 404. */
+/* The layout before the PROXY protocol counters: refused by its version, by the library and
+ * by shoalctl. */
+START_TEST(a_layout_3_file_is_refused_by_its_version)
+{
+	static char out[4096];
+	struct tmp t;
+	struct shoal_stats st;
+	struct shoal_stats_view v;
+	struct shoal_err err = { "" };
+	uint32_t version = 3;
+	int fd;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path, 2);
+	fd = open(t.path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &version, sizeof(version), 8), (ssize_t)sizeof(version));
+	close(fd);
+	ck_assert_int_eq(shoal_stats_open_read(&v, t.path, &err), -1);
+	ck_assert_msg(strstr(err.msg, "stats layout version 3; this tool reads version 4"), "%s",
+		      err.msg);
+	if (shoalctl_path) {
+		ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "stats", NULL },
+					      out, sizeof(out)), 1);
+		ck_assert_ptr_nonnull(strstr(out, "stats layout version 3; this tool reads version 4"));
+	}
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
+/* A file with known counts: worker 5 (pid 4242) answered 200, 200, 404; of the PROXY protocol
+ * headers it saw, two were taken, one peer refused and one header timed out. */
 static void known_counts(struct shoal_stats *st, const char *path)
 {
 	struct shoal_stats_slot *slot;
@@ -481,6 +521,10 @@ static void known_counts(struct shoal_stats *st, const char *path)
 	shoal_stats_request_done(slot, 200, 80, 1000, 3);
 	shoal_stats_request_done(slot, 404, 80, 200, 2000000);
 	shoal_stats_error(slot, SHOAL_STATS_ERROR_TIMEOUT);
+	shoal_stats_proxy_header(slot, SHOAL_STATS_PROXY_HEADER_ACCEPTED);
+	shoal_stats_proxy_header(slot, SHOAL_STATS_PROXY_HEADER_ACCEPTED);
+	shoal_stats_proxy_header(slot, SHOAL_STATS_PROXY_HEADER_REFUSED);
+	shoal_stats_proxy_header(slot, SHOAL_STATS_PROXY_HEADER_TIMEOUT);
 }
 
 START_TEST(prometheus_exposes_the_known_counts)
@@ -499,6 +543,11 @@ START_TEST(prometheus_exposes_the_known_counts)
 		"\nshoal_bytes_received_total 240\n",
 		"\nshoal_errors_total{kind=\"timeout\"} 1\n",
 		"\nshoal_errors_total{kind=\"parse\"} 0\n",
+		"# TYPE shoal_proxy_protocol_headers_total counter\n",
+		"\nshoal_proxy_protocol_headers_total{outcome=\"accepted\"} 2\n",
+		"\nshoal_proxy_protocol_headers_total{outcome=\"refused\"} 1\n",
+		"\nshoal_proxy_protocol_headers_total{outcome=\"malformed\"} 0\n",
+		"\nshoal_proxy_protocol_headers_total{outcome=\"timeout\"} 1\n",
 		"# TYPE shoal_request_duration_seconds histogram\n",
 		"\nshoal_request_duration_seconds_bucket{le=\"0.000001\"} 1\n",
 		"\nshoal_request_duration_seconds_bucket{le=\"0.000002\"} 1\n",
@@ -533,6 +582,8 @@ START_TEST(json_and_text_show_the_known_counts)
 		"\"totals\": {\"connections_accepted\": 2, \"connections_closed\": 1, ",
 		"\"requests\": 3, ", "\"responses_404\": 1, ", "\"errors_timeout\": 1, ",
 		"\"latency_sum_us\": 2000004, \"latency_buckets\": [1, 0, 1, 0",
+		", 0], \"proxy_protocol_accepted\": 2, \"proxy_protocol_refused\": 1, "
+		"\"proxy_protocol_malformed\": 0, \"proxy_protocol_timeout\": 1}",
 		"\"workers\": [\n  {\"index\": 0, \"slot\": 5, \"pid\": 4242, \"generation\": 3, ",
 		"\"slot\": 5, \"pid\": 4242, \"generation\": 3, \"state\": \"running\"",
 	};
@@ -543,6 +594,7 @@ START_TEST(json_and_text_show_the_known_counts)
 		"responses     1xx 0 2xx 2 3xx 0 4xx 1 5xx 0\n",
 		"status codes  200: 2 404: 1\n",
 		"errors        parse 0 timeout 1 reset 0 limit 0\n",
+		"proxy headers 2 accepted, 1 refused (source), 0 malformed, 1 timed out\n",
 		"    5     4242     3 running  ",
 	};
 	struct tmp t;
@@ -556,6 +608,27 @@ START_TEST(json_and_text_show_the_known_counts)
 	free(text);
 	text = format_to_string(shoal_stats_format_text, &st.view);
 	expect_lines(text, text_lines, sizeof(text_lines) / sizeof(text_lines[0]));
+	free(text);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
+/* A server with no proxy_protocol address is not told about PROXY protocol headers. */
+START_TEST(text_leaves_out_proxy_headers_when_there_were_none)
+{
+	struct tmp t;
+	struct shoal_stats st;
+	struct shoal_stats_slot *slot;
+	char *text;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path, 2);
+	slot = shoal_stats_slot_at(&st, shoal_stats_claim(&st, 0, 1));
+	shoal_stats_worker_start(slot, 4242);
+	shoal_stats_request_done(slot, 200, 80, 1000, 1);
+	text = format_to_string(shoal_stats_format_text, &st.view);
+	ck_assert_msg(strstr(text, "requests      1 ") && !strstr(text, "proxy headers"), "%s", text);
 	free(text);
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
@@ -635,11 +708,13 @@ static Suite *stats_suite(void)
 	tcase_add_test(file, release_folds_into_retired_and_frees_the_slot);
 	tcase_add_test(file, a_worker_killed_mid_update_is_still_folded);
 	tcase_add_test(file, open_read_explains_what_is_wrong);
+	tcase_add_test(file, a_layout_3_file_is_refused_by_its_version);
 	tcase_add_test(concurrency, snapshots_stay_consistent_under_writers_and_folds);
 	tcase_add_test(concurrency, folds_never_double_count_or_miss_a_worker);
 	tcase_set_timeout(concurrency, 120);
 	tcase_add_test(format, prometheus_exposes_the_known_counts);
 	tcase_add_test(format, json_and_text_show_the_known_counts);
+	tcase_add_test(format, text_leaves_out_proxy_headers_when_there_were_none);
 	tcase_add_test(format, human_units);
 	suite_add_tcase(s, layout);
 	suite_add_tcase(s, file);

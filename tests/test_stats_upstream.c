@@ -39,12 +39,13 @@ START_TEST(the_file_has_the_upstream_layout)
 	tmp_make(&t);
 	create_or_fail(&st, t.path, 3);
 	h = st.view.hdr;
-	ck_assert_uint_eq(h->version, 3);
+	ck_assert_uint_eq(h->version, 4);
+	ck_assert_uint_eq(h->counter_room, 128);
 	ck_assert_uint_eq(h->slot_size, SLOT_SIZE);
 	ck_assert_uint_eq(h->upstream_room, 64);
 	ck_assert_uint_eq(h->upstream_retired_room, 256);
 	ck_assert_uint_eq(h->upstream_entry_size, 512);
-	ck_assert_uint_eq(h->upstream_retired_offset, 128 + 512);
+	ck_assert_uint_eq(h->upstream_retired_offset, 128 + 1024);
 	ck_assert_uint_eq(h->slots_offset, FIXED_SIZE);
 	ck_assert_int_eq(stat(t.path, &sb), 0);
 	ck_assert_int_eq(sb.st_size, FIXED_SIZE + 3 * SLOT_SIZE);
@@ -585,7 +586,7 @@ START_TEST(an_older_layout_is_refused_by_its_version)
 	tmp_make(&t);
 	make_version_2(t.path);
 	ck_assert_int_eq(shoal_stats_open_read(&v, t.path, &err), -1);
-	ck_assert_msg(strstr(err.msg, "stats layout version 2; this tool reads version 3"), "%s",
+	ck_assert_msg(strstr(err.msg, "stats layout version 2; this tool reads version 4"), "%s",
 		      err.msg);
 	ck_assert_int_eq(shoal_stats_adopt(&st, t.path, &err), -1);
 	ck_assert_msg(strstr(err.msg, "stats layout version 2"), "%s", err.msg);
@@ -627,7 +628,7 @@ START_TEST(shoalctl_shows_the_upstreams)
 	make_version_2(t.path);
 	ck_assert_int_eq(run_shoalctl((char *[]){ "shoalctl", "-f", t.path, "upstreams", NULL }, out,
 				      sizeof(out)), 1);
-	ck_assert_ptr_nonnull(strstr(out, "stats layout version 2; this tool reads version 3"));
+	ck_assert_ptr_nonnull(strstr(out, "stats layout version 2; this tool reads version 4"));
 	tmp_remove(&t);
 }
 END_TEST

@@ -568,6 +568,71 @@ START_TEST(pools_are_per_server)
 }
 END_TEST
 
+/* A client's ends: IPv4 10.0.0.<src_host>:src_port to 10.0.0.9:dst_port. */
+static struct shoal_upstream_announce announce(int client_fd, uint8_t src_host,
+					       uint16_t src_port, uint16_t dst_port)
+{
+	struct shoal_upstream_announce a = {
+		.ends = { .src_family = AF_INET, .dst_family = AF_INET, .src_port = src_port,
+			  .dst_port = dst_port, .src = { 10, 0, 0, src_host },
+			  .dst = { 10, 0, 0, 9 } },
+		.client_fd = client_fd,
+	};
+
+	return a;
+}
+
+/* Connections that announced a client serve only requests announcing the same. */
+START_TEST(pool_get_announced_matches_the_client)
+{
+	static const int w[] = { 1 };
+	struct fixture f;
+	struct seen seen[3] = { { 0 } }, taker = { 0 };
+	struct shoal_upstream_conn *uc[3];
+	struct shoal_upstream_server *s;
+	struct shoal_upstream_announce want;
+	int peer[3];
+
+	fixture_init(&f, w, 1, 3);
+	s = &f.set.groups[0].servers[0];
+	for (size_t i = 0; i < 3; i++)
+		peer[i] = open_connected(&f, s, &seen[i], &uc[i]);
+	uc[0]->announce = announce(7, 1, 1000, 80);  /* the client connection on socket 7 */
+	uc[1]->announce = announce(-1, 2, 2000, 80); /* relayed, to port 80 */
+	uc[2]->announce = announce(-1, 2, 2000, 443);
+	for (size_t i = 0; i < 3; i++)
+		shoal_upstream_pool_put(uc[i]);
+	/* Another client socket, another source port or address, another destination: none. */
+	want = announce(8, 1, 1000, 80);
+	ck_assert_ptr_null(shoal_upstream_pool_get_announced(s, &want, record, &taker));
+	want = announce(7, 1, 1001, 80);
+	ck_assert_ptr_null(shoal_upstream_pool_get_announced(s, &want, record, &taker));
+	want = announce(7, 3, 1000, 80);
+	ck_assert_ptr_null(shoal_upstream_pool_get_announced(s, &want, record, &taker));
+	want = announce(-1, 2, 2000, 8080);
+	ck_assert_ptr_null(shoal_upstream_pool_get_announced(s, &want, record, &taker));
+	want = announce(-1, 1, 1000, 80); /* relayed with uc[0]'s ends: not its client socket */
+	ck_assert_ptr_null(shoal_upstream_pool_get_announced(s, &want, record, &taker));
+	ck_assert_uint_eq(s->nidle, 3);
+	/* The client socket's own: its destination is that socket's, whatever want says. */
+	want = announce(7, 1, 1000, 0);
+	ck_assert_ptr_eq(shoal_upstream_pool_get_announced(s, &want, record, &taker), uc[0]);
+	/* Relayed: the one with the same destination, not the most recent. */
+	want = announce(-1, 2, 2000, 80);
+	ck_assert_ptr_eq(shoal_upstream_pool_get_announced(s, &want, record, &taker), uc[1]);
+	ck_assert_ptr_eq(uc[1]->holder, &taker);
+	ck_assert(!uc[1]->idle);
+	ck_assert_ptr_null(shoal_upstream_pool_get_announced(s, &want, record, &taker));
+	ck_assert_uint_eq(s->nidle, 1);
+	ck_assert_ptr_eq(s->idle, uc[2]);
+	for (size_t i = 0; i < 3; i++)
+		close(peer[i]);
+	shoal_upstream_conn_close(uc[0]);
+	shoal_upstream_conn_close(uc[1]);
+	fixture_free(&f);
+}
+END_TEST
+
 START_TEST(idle_conn_closed_by_the_server_is_dropped)
 {
 	static const int w[] = { 1 };
@@ -669,6 +734,7 @@ int main(void)
 	tcase_add_test(pool, pool_put_with_keepalive_0_closes);
 	tcase_add_test(pool, pool_get_takes_the_last_put_first_then_null);
 	tcase_add_test(pool, pools_are_per_server);
+	tcase_add_test(pool, pool_get_announced_matches_the_client);
 	tcase_add_test(pool, idle_conn_closed_by_the_server_is_dropped);
 	tcase_add_test(pool, idle_conn_that_receives_bytes_is_dropped);
 	tcase_add_test(pool, set_free_closes_the_idle_connections);

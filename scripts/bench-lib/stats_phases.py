@@ -35,8 +35,8 @@ def read_requests(mm):
     for _ in range(1000):
         (magic, version, _hsize, slot_size, capacity, retired_off, slots_off, _pid, _room,
          _start, seq, _gen, _upd, _retired_workers, used) = HEADER.unpack_from(mm, 0)
-        if magic != b"SHOALSTS" or version != 3:
-            sys.exit(f"stats_phases: not a layout-3 shoal stats file ({magic!r}, {version})")
+        if magic != b"SHOALSTS" or version != 4:
+            sys.exit(f"stats_phases: not a layout-4 shoal stats file ({magic!r}, {version})")
         if seq & 1:
             continue
         total = struct.unpack_from("=Q", mm, retired_off + 8 * REQUESTS)[0]

@@ -5,6 +5,27 @@
 #include <sys/socket.h>
 
 #include "check_int.h"
+#include "shoal/net/proxy_proto.h"
+
+/* A group with send_proxy_protocol has servers that expect the header on every
+ * connection: a probe's names no client (version 1's UNKNOWN, version 2's LOCAL, which the
+ * spec meant for health checks). Put ahead of the request's n bytes. */
+static int http_announce(struct shoal_check_probe *p, size_t n)
+{
+	static const struct shoal_proxy_proto_addrs none = { .src_family = AF_UNSPEC };
+	char pp[SHOAL_PROXY_PROTO_WRITE_MAX];
+	size_t pp_len = shoal_proxy_proto_write(pp, p->server->group->conf->send_proxy_protocol,
+						&none);
+	char *request = realloc(p->http.request, pp_len + n);
+
+	if (!request)
+		return -1;
+	memmove(request + pp_len, request, n);
+	memcpy(request, pp, pp_len);
+	p->http.request = request;
+	p->http.request_len = pp_len + n;
+	return 0;
+}
 
 /* The request is the same for every probe of a server: made once. Host is the configured
  * one, or the server's address, which is valid Host syntax for IPv4 and IPv6 alike (its
@@ -24,6 +45,8 @@ static int http_init(struct shoal_check_probe *p)
 		return -1;
 	}
 	p->http.request_len = (size_t)n;
+	if (p->server->group->conf->send_proxy_protocol)
+		return http_announce(p, (size_t)n);
 	return 0;
 }
 

@@ -508,9 +508,8 @@ static int check_count(const struct shoal_conf_key *key, const config_setting_t 
 				 key->min);
 }
 
-/* Checks that s is an array or list of enough non-empty strings; returns their number. */
-static int check_strings(const struct shoal_conf_key *key, const config_setting_t *s,
-			 const struct shoal_conf_ctx *ctx)
+int shoal_schema_check_strings(const struct shoal_conf_key *key, const config_setting_t *s,
+			       const struct shoal_conf_ctx *ctx)
 {
 	int n;
 
@@ -553,7 +552,7 @@ static int parse_strings(const struct shoal_conf_key *key, const config_setting_
 			 size_t size, read_elem_fn read, struct shoal_conf_ctx *ctx)
 {
 	size_t *count = count_of(base, key);
-	int n = check_strings(key, s, ctx);
+	int n = shoal_schema_check_strings(key, s, ctx);
 	void *list;
 
 	if (n <= 0)

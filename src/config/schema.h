@@ -114,6 +114,11 @@ int shoal_schema_fail(const struct shoal_conf_ctx *ctx, const config_setting_t *
 int shoal_schema_get_string(const struct shoal_conf_key *key, const config_setting_t *s,
 			    const struct shoal_conf_ctx *ctx, const char **out);
 
+/* Checks that s is an array or list of at least key->min non-empty strings (naming key, and
+ * the element at fault); returns their number, or -1. */
+int shoal_schema_check_strings(const struct shoal_conf_key *key, const config_setting_t *s,
+			       const struct shoal_conf_ctx *ctx);
+
 /* Whether s holds an integer, of either width. */
 bool shoal_schema_is_integer(const config_setting_t *s);
 

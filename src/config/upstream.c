@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,48 @@ static const struct shoal_conf_section peer_section = {
 	peer_keys, ARRAY_LEN(peer_keys), sizeof(struct shoal_upstream_server_conf), finish_peers
 };
 
+/* ---- send_proxy_protocol: "v1" or "v2", unset for none ---- */
+
+static int parse_send_proxy(const struct shoal_conf_key *key, const config_setting_t *s,
+			    void *base, struct shoal_conf_ctx *ctx)
+{
+	struct shoal_upstream_conf *up = base;
+	const char *text = NULL;
+
+	if (shoal_schema_get_string(key, s, ctx, &text) < 0)
+		return -1;
+	if (strcmp(text, "v1") != 0 && strcmp(text, "v2") != 0)
+		return shoal_schema_fail(ctx, s, key->name, -1, "must be one of v1, v2");
+	up->send_proxy_protocol = text[1] - '0';
+	return 0;
+}
+
+static int default_send_proxy(const struct shoal_conf_key *key, void *base,
+			      struct shoal_conf_ctx *ctx)
+{
+	struct shoal_upstream_conf *up = base;
+
+	(void)key;
+	(void)ctx;
+	up->send_proxy_protocol = 0;
+	return 0;
+}
+
+static void dump_send_proxy(const struct shoal_conf_key *key, const void *base, FILE *out,
+			    int indent)
+{
+	const struct shoal_upstream_conf *up = base;
+
+	if (!up->send_proxy_protocol)
+		fprintf(out, "%*s# %s is unset\n", indent, "", key->name);
+	else
+		fprintf(out, "%*s%s = \"v%d\";\n", indent, "", key->name, up->send_proxy_protocol);
+}
+
+static const struct shoal_conf_kind kind_send_proxy = {
+	parse_send_proxy, default_send_proxy, dump_send_proxy, NULL
+};
+
 /* ---- the keys of a group ---- */
 
 /* Names appear in logs, in shoalctl's table and as Prometheus label values. */
@@ -198,6 +241,8 @@ static const struct shoal_conf_key upstream_keys[] = {
 	{ .name = "resolve_interval", .kind = &shoal_schema_duration,
 	  .offset = offsetof(struct shoal_upstream_conf, resolve_interval_ms), .min = 1000,
 	  .max = 3600 * 1000LL, .def_int = 10000 },
+	{ .name = "send_proxy_protocol", .kind = &kind_send_proxy,
+	  .offset = offsetof(struct shoal_upstream_conf, send_proxy_protocol) },
 	UPSTREAM_KEY(keepalive, shoal_schema_int, .min = 0, .max = 10000, .def_int = 32),
 	UPSTREAM_KEY(queue, shoal_schema_int, .min = 0, .max = 1000000, .def_int = 0),
 	TIMEOUT_KEY(queue_timeout, 3600, 5),

@@ -180,10 +180,14 @@ static bool limit_zone(struct shoal_handler_req *req, size_t zi, uint64_t now_us
 	else
 		ok = shoal_state_limit_take(env->zones[zi], hash, key, len, now_us, &wait);
 	/* More concurrency zones than a request can hold: the extra one is not held. */
-	if (h.value && holds->n < SHOAL_LIMIT_HOLDS_MAX)
+	if (h.value && holds->n < SHOAL_LIMIT_HOLDS_MAX) {
+		holds->cell[holds->n] = !env->journal ? NULL
+			: shoal_limit_journal_put(env->journal,
+						  shoal_state_limit_hold_offset(env->state, &h));
 		holds->hold[holds->n++] = h;
-	else if (h.value)
+	} else if (h.value) {
 		shoal_state_limit_release(&h);
+	}
 	if (ok)
 		return true;
 	if (z->dry_run) {
@@ -221,9 +225,22 @@ bool shoal_limit_apply(struct shoal_handler_req *req, const struct shoal_locatio
 	return false;
 }
 
+size_t shoal_limit_journal_cells(const struct shoal_config *cfg)
+{
+	size_t zones = 0;
+
+	for (size_t i = 0; i < cfg->nlimit_zones; i++)
+		zones += cfg->limit_zones[i].conn > 0;
+	if (zones > SHOAL_LIMIT_HOLDS_MAX)
+		zones = SHOAL_LIMIT_HOLDS_MAX;
+	return zones * (size_t)cfg->max_connections;
+}
+
 void shoal_limit_release(struct shoal_limit_holds *holds)
 {
-	for (unsigned i = 0; i < holds->n; i++)
+	for (unsigned i = 0; i < holds->n; i++) {
+		shoal_limit_journal_clear(holds->cell[i]);
 		shoal_state_limit_release(&holds->hold[i]);
+	}
 	holds->n = 0;
 }

@@ -196,10 +196,18 @@ static void px_finish(struct shoal_proxy_exchange *x)
 
 /* ---- connecting ---- */
 
-/* A pooled connection if there is one (unless fresh), else a new one. -1 with errno. */
+/* A pooled connection if there is one (unless fresh; with send_proxy_protocol, one that
+ * announced the same client), else a new one. -1 with errno. */
 static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
 {
-	x->uc = fresh ? NULL : shoal_upstream_pool_get(x->server, px_on_upstream, x);
+	bool announce = x->group->conf->send_proxy_protocol != 0;
+
+	if (fresh)
+		x->uc = NULL;
+	else if (announce)
+		x->uc = shoal_upstream_pool_get_announced(x->server, &x->announce, px_on_upstream, x);
+	else
+		x->uc = shoal_upstream_pool_get(x->server, px_on_upstream, x);
 	x->up_readable = x->up_hup = x->up_broken = false;
 	if (x->uc) {
 		x->up_writable = true;
@@ -211,6 +219,10 @@ static int px_connect(struct shoal_proxy_exchange *x, bool fresh)
 			x->uc = NULL;
 			return -1;
 		}
+	}
+	if (announce) {
+		shoal_proxy_announce_conn(x, x->connecting);
+		shoal_proxy_request_restart(x);
 	}
 	shoal_proxy_wait_add(x, x->env->ctx->now_ms);
 	return 0;
@@ -691,6 +703,8 @@ static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *r
 	if (u->conf->policy.balance == SHOAL_BALANCE_HASH)
 		x->pick.hash = shoal_proxy_key_hash(req, &u->conf->policy, &x->env->set);
 	x->server = NULL;
+	if (u->conf->send_proxy_protocol)
+		shoal_proxy_announce_init(x, req);
 	px_choose(x);
 	x->first_ms = req->ctx->now_ms;
 	if (req->holds) {

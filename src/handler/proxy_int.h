@@ -88,6 +88,7 @@ struct shoal_proxy_exchange {
 	bool queued;            /* in the queue: no server yet */
 	bool held;              /* it holds a place on server (shoal_upstream_reserve) */
 	struct shoal_upstream_conn *uc;
+	uint8_t pp_len;         /* of pp, the header ahead of the head: 0 for none */
 	struct shoal_timer timer;
 	struct shoal_timer_queue *timer_q;
 	uint64_t timer_progress; /* see px_progress: what had moved when the timer was armed */
@@ -109,6 +110,11 @@ struct shoal_proxy_exchange {
 	struct px_request rq;
 	struct px_response rs;
 	struct shoal_http_request req; /* a copy for the access log: strings in the client's input */
+	/* send_proxy_protocol only (px_get leaves them as they were): the client the request
+	 * announces, and the header that opens a new connection (none on a pooled one). */
+	struct shoal_upstream_announce announce;
+	bool announce_dst;      /* announce.ends.dst is known */
+	char pp[SHOAL_PROXY_PROTO_WRITE_MAX];
 	char *head;             /* the request head sent upstream: head_cap bytes */
 	char storage[];         /* head, request window, response window */
 };
@@ -199,6 +205,17 @@ void shoal_proxy_on_timer(struct shoal_timer *t);
 /* proxy.c: x waits on a server whose answer is not coming (stalled, or its check found it
  * down): tried on another server now if it may be retried, else left to its timeout. */
 void shoal_proxy_abandon(struct shoal_proxy_exchange *x);
+
+/* proxy_announce.c: send_proxy_protocol. */
+
+/* Keeps the client req announces: its source, and as destination what a PROXY protocol
+ * header on shoal's listener named, else the client's socket's own end (looked up when a
+ * connection is opened). */
+void shoal_proxy_announce_init(struct shoal_proxy_exchange *x, const struct shoal_handler_req *req);
+/* x->uc is the try's connection: taken from the pool, so it announced x's client already,
+ * or opened: then its header is made (queued by shoal_proxy_request_restart ahead of the
+ * head, in the same write) and the connection keeps what it announces. */
+void shoal_proxy_announce_conn(struct shoal_proxy_exchange *x, bool opened);
 
 /* proxy_key.c: the hash of req's key for balance = hash (hash_key of p); a request without
  * the header or cookie named gets a random one. */

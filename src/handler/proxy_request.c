@@ -5,15 +5,18 @@
 #include "proxy_int.h"
 #include "shoal/http/forward.h"
 
-/* Queues the head and the body from its first byte: at the start, and again for a resend
- * on a fresh connection (then the body is still where it was: see from_socket). */
+/* Queues the head and the body from its first byte, behind the PROXY protocol header of a
+ * new connection if there is one: at the start, and again for a resend on a fresh
+ * connection (then the body is still where it was: see from_socket). */
 void shoal_proxy_request_restart(struct shoal_proxy_exchange *x)
 {
 	struct px_request *rq = &x->rq;
 
 	shoal_out_reset(&rq->out);
+	if (x->pp_len)
+		shoal_out_add(&rq->out, x->pp, x->pp_len, NULL);
 	shoal_out_add(&rq->out, x->head, rq->head_len, NULL);
-	rq->queued = rq->head_len;
+	rq->queued = x->pp_len + rq->head_len;
 	rq->in_cur = rq->in_start;
 	rq->left = x->req.content_length;
 	rq->chunked_seen = 0;

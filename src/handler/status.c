@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shoal/handler/metrics.h"
 #include "shoal/handler/reply.h"
 #include "shoal/handler/status.h"
 #include "shoal/stats/format.h"
@@ -26,7 +27,8 @@ static char *format_stats(const struct shoal_handler_ctx *ctx, bool json, size_t
 	f = open_memstream(&buf, len);
 	rc = f ? shoal_stats_snapshot(ctx->stats_view, &snap, &err) : -1;
 	if (rc == 0)
-		rc = json ? shoal_stats_format_json(f, &snap) : shoal_stats_format_prometheus(f, &snap);
+		rc = json ? shoal_stats_format_json(f, &snap)
+			  : shoal_metrics_prometheus(f, &snap, ctx->state, ctx->now_ms);
 	if (f && fclose(f) != 0)
 		rc = -1;
 	shoal_stats_snapshot_free(&snap);

@@ -10,9 +10,9 @@
 #include "master_int.h"
 #include "reload.h"
 #include "shoal/base/clock.h"
+#include "shoal/handler/metrics.h"
 #include "shoal/master/limit.h"
 #include "shoal/master/master.h"
-#include "shoal/stats/export.h"
 #include "signals.h"
 #include "slots.h"
 #include "spawn.h"
@@ -24,7 +24,7 @@
 #define WATCHDOG_PERIOD_MS 1000
 /* Stats slots: every worker slot, and as many again for workers being replaced. A slot is
  * 33 KiB with its upstream counters, but the file takes memory only for the slots ever
- * claimed, so its 65 MiB for 2048 slots stay mostly a hole. */
+ * claimed, so its 66 MiB for 2048 slots stay mostly a hole. */
 #define STATS_CAPACITY (2 * MAX_SLOTS)
 
 int shoal_master_check(const char *config_path, struct shoal_config *cfg, struct shoal_err *err)
@@ -90,7 +90,8 @@ static void master_export_stats(struct master *m)
 	if (strcmp(cfg->stats_export, "off") == 0 || m->now_ms < m->next_export_ms)
 		return;
 	m->next_export_ms = m->now_ms + (uint64_t)cfg->stats_interval * 1000;
-	if (shoal_stats_export(&m->stats.view, cfg->stats_export, &err) < 0)
+	if (shoal_metrics_export(cfg->stats_export, &m->stats.view, m->state.hdr ? &m->state : NULL,
+				 m->now_ms, &err) < 0)
 		log_warn(&m->log, "stats export: %s", err.msg);
 }
 

@@ -11,6 +11,7 @@
 
 #include "shoal/base/log.h"
 #include "shoal/base/util.h"
+#include "shoal/handler/limit_journal.h"
 #include "shoal/master/generation.h"
 #include "shoal/master/pidfile.h"
 #include "shoal/master/slot_sockets.h"
@@ -33,6 +34,7 @@ struct master_worker {
 	uint64_t started_ms;
 	uint64_t kill_at_ms; /* 0: no deadline */
 	int stats_index;     /* its slot in the stats file, -1: none */
+	struct shoal_limit_journal journal; /* its concurrency holds, to give back if it dies */
 };
 
 /* A checker process (checker.c): the current generation's, and older ones until it runs. */

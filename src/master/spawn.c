@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "ready.h"
+#include "shoal/handler/limit.h"
 #include "shoal/worker/worker.h"
 #include "spawn.h"
 #include "workers.h"
@@ -32,6 +33,7 @@ void shoal_master_spawn_close_inherited(struct master *m, const struct shoal_gen
 			close(c->ready_ev.fd);
 	for (size_t i = 0; i < m->nworkers; i++) {
 		const struct shoal_generation *g = m->workers[i]->gen;
+		shoal_limit_journal_unmap(&m->workers[i]->journal);
 		if (m->workers[i]->ready_ev.fd >= 0)
 			close(m->workers[i]->ready_ev.fd);
 		for (size_t j = 0; g != own && j < g->nroot_fds; j++)
@@ -47,7 +49,8 @@ void shoal_master_spawn_close_inherited(struct master *m, const struct shoal_gen
 }
 
 static void spawn_run_child(struct master *m, struct shoal_generation *g, unsigned slot,
-			    int ready_fd, const int *listen_fds, int stats_index)
+			    int ready_fd, const int *listen_fds, int stats_index,
+			    struct shoal_limit_journal *journal)
 {
 	struct shoal_worker_params p = {
 		.cfg = &g->cfg, .log = &m->log, .slot = slot, .generation = g->id,
@@ -57,6 +60,7 @@ static void spawn_run_child(struct master *m, struct shoal_generation *g, unsign
 		.stats = shoal_stats_slot_at(&m->stats, stats_index),
 		.stats_view = &m->stats.view,
 		.state = &m->state,
+		.limit_journal = journal->cell ? journal : NULL,
 	};
 
 	shoal_master_spawn_close_inherited(m, g, listen_fds, g->naddrs);
@@ -70,6 +74,8 @@ static int spawn_fork(struct master *m, unsigned slot)
 	struct master_worker *w = calloc(1, sizeof(*w));
 	int *fds = calloc(g->naddrs, sizeof(*fds));
 	int pipefd[2] = { -1, -1 };
+	struct shoal_limit_journal journal = { .cell = NULL };
+	struct shoal_err err;
 	int stats_index;
 	pid_t pid = -1;
 
@@ -82,13 +88,17 @@ static int spawn_fork(struct master *m, unsigned slot)
 	stats_index = shoal_stats_claim(&m->stats, slot, g->id);
 	if (stats_index < 0)
 		log_warn(&m->log, "stats file full: worker %u runs without statistics", slot);
+	if (shoal_limit_journal_map(&journal, shoal_limit_journal_cells(&g->cfg), &err) < 0)
+		log_warn(&m->log, "worker %u: %s; if it dies, its requests in flight count against "
+			 "their limit zones' keys until the master stops", slot, err.msg);
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		spawn_run_child(m, g, slot, pipefd[1], fds, stats_index);
+		spawn_run_child(m, g, slot, pipefd[1], fds, stats_index, &journal);
 	}
 	if (pid < 0) {
 		shoal_stats_release(&m->stats, stats_index);
+		shoal_limit_journal_unmap(&journal);
 		goto fail;
 	}
 	close(pipefd[1]);
@@ -96,7 +106,7 @@ static int spawn_fork(struct master *m, unsigned slot)
 	*w = (struct master_worker){
 		.ready_ev = { .on_event = shoal_master_ready_on_pipe, .fd = pipefd[0] },
 		.master = m, .gen = g, .pid = pid, .slot = slot, .started_ms = m->now_ms,
-		.stats_index = stats_index,
+		.stats_index = stats_index, .journal = journal,
 	};
 	shoal_event_add(&m->loop, &w->ready_ev, EPOLLIN);
 	m->workers[m->nworkers++] = w;

@@ -122,11 +122,23 @@ static void state_take_back(struct shoal_state_upstream *e, uint64_t n)
 							memory_order_relaxed));
 }
 
-void shoal_master_state_reclaim(struct master *m, const struct master_worker *w)
+/* What the worker held in concurrency zones: its journal names each hold. */
+static void state_reclaim_holds(struct master *m, struct master_worker *w)
+{
+	size_t given = shoal_limit_journal_reclaim(&w->journal, &m->state);
+
+	if (given)
+		log_info(&m->log, "worker %u (pid %d) left %zu requests in flight in limit zones; "
+			 "they no longer count", w->slot, (int)w->pid, given);
+	shoal_limit_journal_unmap(&w->journal);
+}
+
+void shoal_master_state_reclaim(struct master *m, struct master_worker *w)
 {
 	struct shoal_stats_slot *slot = shoal_stats_slot_at(&m->stats, w->stats_index);
 	unsigned n;
 
+	state_reclaim_holds(m, w);
 	if (!slot || !m->state.hdr)
 		return;
 	n = LOAD(slot->upstreams);

@@ -23,9 +23,10 @@ int shoal_master_state_open(struct master *m, struct shoal_err *err);
 void shoal_master_state_add(struct master *m, const struct shoal_generation *g);
 
 /* Worker w was reaped: takes the requests it had in flight, and those it had waiting in a
- * queue (its stats slot's upstream gauges), out of the shared counts. Before its stats
- * slot is released. */
-void shoal_master_state_reclaim(struct master *m, const struct master_worker *w);
+ * queue (its stats slot's upstream gauges), out of the shared counts, and gives back the
+ * concurrency holds its journal records (then unmaps the journal). Before its stats slot is
+ * released. */
+void shoal_master_state_reclaim(struct master *m, struct master_worker *w);
 
 /* On every loop turn: once SHOAL_MASTER_STATE_WATCH_MS passed, logs what changed in each
  * entry since the last look (checks, ejections, drain and down, weights). Quiet while the

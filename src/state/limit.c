@@ -420,6 +420,32 @@ void shoal_state_limit_release(struct shoal_state_limit_hold *hold)
 	hold->value = NULL;
 }
 
+uint64_t shoal_state_limit_hold_offset(const struct shoal_state *st,
+				       const struct shoal_state_limit_hold *hold)
+{
+	if (!hold->value)
+		return 0;
+	return (uint64_t)((const char *)hold->value - (const char *)st->hdr);
+}
+
+bool shoal_state_limit_release_at(const struct shoal_state *st, uint64_t offset)
+{
+	uint64_t start = st->hdr->limit_offset, used = LOAD(st->hdr->limit_used);
+	struct shoal_state_limit_hold hold;
+	uint64_t v;
+
+	/* The record comes from a process that died: check it before trusting it. */
+	if (offset < start || offset >= start + used || offset % sizeof(uint64_t) ||
+	    offset + sizeof(uint64_t) > st->size)
+		return false;
+	hold.value = (_Atomic uint64_t *)((char *)st->hdr + offset);
+	v = atomic_load(hold.value);
+	if (!CONN_COUNT(v))
+		return false;
+	shoal_state_limit_release(&hold);
+	return true;
+}
+
 /* --- the directory --- */
 
 static void limit_text(char *dst, size_t size, const char *src)

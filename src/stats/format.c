@@ -13,6 +13,7 @@ static const int status_codes[SHOAL_STATS_NCODES] = { SHOAL_STATS_CODES };
 static const char *const error_kinds[NERRORS] = { "parse", "timeout", "reset", "limit" };
 static const char *const phases[] = { "reading", "writing", "idle" };
 static const char *const failure_kinds[NFAILURES] = { "connect", "timeout", "reset", "invalid" };
+static const char *const proxy_outcomes[] = { "accepted", "refused", "malformed", "timeout" };
 /* Room for the labels of an upstream server, every byte of both names escaped. */
 #define UPSTREAM_LABELS (4 * SHOAL_STATS_UPSTREAM_TEXT + 32)
 
@@ -139,6 +140,19 @@ static void summary_latency(FILE *out, const uint64_t *c)
 	fprintf(out, " mean %s\n", buf);
 }
 
+/* Only where some listener takes PROXY protocol headers: elsewhere the line says nothing. */
+static void summary_proxy_protocol(FILE *out, const uint64_t *c)
+{
+	if (!c[SHOAL_STATS_PROXY_ACCEPTED] && !c[SHOAL_STATS_PROXY_REFUSED] &&
+	    !c[SHOAL_STATS_PROXY_MALFORMED] && !c[SHOAL_STATS_PROXY_TIMEOUT])
+		return;
+	fprintf(out,
+		"proxy headers %" PRIu64 " accepted, %" PRIu64 " refused (source), %" PRIu64
+		" malformed, %" PRIu64 " timed out\n",
+		c[SHOAL_STATS_PROXY_ACCEPTED], c[SHOAL_STATS_PROXY_REFUSED],
+		c[SHOAL_STATS_PROXY_MALFORMED], c[SHOAL_STATS_PROXY_TIMEOUT]);
+}
+
 int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *snap)
 {
 	char up[32];
@@ -149,6 +163,7 @@ int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *sna
 		snap->retired_workers);
 	summary_connections(out, snap->totals);
 	summary_responses(out, snap->totals);
+	summary_proxy_protocol(out, snap->totals);
 	summary_latency(out, snap->totals);
 	return format_result(out);
 }
@@ -309,7 +324,10 @@ static void json_counters(FILE *out, const uint64_t *c)
 	fprintf(out, "\"latency_buckets\": [");
 	for (unsigned i = 0; i < SHOAL_STATS_LATENCY_BUCKETS; i++)
 		fprintf(out, "%s%" PRIu64, i ? ", " : "", c[SHOAL_STATS_LATENCY + i]);
-	fprintf(out, "]}");
+	fputc(']', out);
+	for (unsigned i = SHOAL_STATS_PROXY_ACCEPTED; i < SHOAL_STATS_NCOUNTERS; i++)
+		fprintf(out, ", \"%s\": %" PRIu64, shoal_stats_counter_name(i), c[i]);
+	fputc('}', out);
 }
 
 static void json_worker(FILE *out, const struct shoal_stats_worker *w)
@@ -458,6 +476,12 @@ static void prom_labelled(FILE *out, const uint64_t *c)
 	for (int i = 0; i < NERRORS; i++)
 		fprintf(out, "shoal_errors_total{kind=\"%s\"} %" PRIu64 "\n", error_kinds[i],
 			c[SHOAL_STATS_ERR_PARSE + i]);
+	prom_family(out, "shoal_proxy_protocol_headers_total", "counter",
+		    "PROXY protocol headers by outcome: accepted, refused (the peer is not in "
+		    "proxy_protocol_from), malformed, timeout.");
+	for (unsigned i = 0; i < sizeof(proxy_outcomes) / sizeof(proxy_outcomes[0]); i++)
+		fprintf(out, "shoal_proxy_protocol_headers_total{outcome=\"%s\"} %" PRIu64 "\n",
+			proxy_outcomes[i], c[SHOAL_STATS_PROXY_ACCEPTED + i]);
 }
 
 /* The series of one histogram; labels is "" or 'name="value",...'. */

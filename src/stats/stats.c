@@ -561,8 +561,16 @@ const char *shoal_stats_counter_name(unsigned counter)
 		"errors_parse", "errors_timeout", "errors_reset", "errors_limit",
 		"latency_sum_us",
 	};
+	static const char *const proxy[SHOAL_STATS_NCOUNTERS - SHOAL_STATS_PROXY_ACCEPTED] = {
+		"proxy_protocol_accepted", "proxy_protocol_refused", "proxy_protocol_malformed",
+		"proxy_protocol_timeout",
+	};
 
-	return counter < SHOAL_STATS_LATENCY ? names[counter] : NULL;
+	if (counter < SHOAL_STATS_LATENCY)
+		return names[counter];
+	if (counter >= SHOAL_STATS_PROXY_ACCEPTED && counter < SHOAL_STATS_NCOUNTERS)
+		return proxy[counter - SHOAL_STATS_PROXY_ACCEPTED];
+	return NULL;
 }
 
 const char *shoal_stats_state_name(enum shoal_stats_state state)

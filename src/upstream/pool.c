@@ -1,3 +1,4 @@
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "shoal/stats/upstream.h"
@@ -29,22 +30,62 @@ static void pool_on_idle_event(struct shoal_upstream_conn *uc, uint32_t events)
 	shoal_upstream_conn_close(uc);
 }
 
+static struct shoal_upstream_conn *pool_lend(struct shoal_upstream_conn *uc,
+					     shoal_upstream_conn_fn on_event, void *holder)
+{
+	pool_unlink(uc);
+	uc->on_event = on_event;
+	uc->holder = holder;
+	return uc;
+}
+
+/* Whether s still holds uc (an idle connection), which is closed if its address set was
+ * replaced. */
+static bool pool_current(struct shoal_upstream_server *s, struct shoal_upstream_conn *uc)
+{
+	if (shoal_upstream_address_current(s, uc->addr_seq))
+		return true;
+	pool_unlink(uc);
+	shoal_upstream_conn_close(uc);
+	return false;
+}
+
 struct shoal_upstream_conn *shoal_upstream_pool_get(struct shoal_upstream_server *s,
 						    shoal_upstream_conn_fn on_event, void *holder)
 {
 	struct shoal_upstream_conn *uc;
 
-	while ((uc = s->idle)) {
-		pool_unlink(uc);
-		if (shoal_upstream_address_current(s, uc->addr_seq))
-			break;
-		shoal_upstream_conn_close(uc);
+	while ((uc = s->idle))
+		if (pool_current(s, uc))
+			return pool_lend(uc, on_event, holder);
+	return NULL;
+}
+
+static bool same_announce(const struct shoal_upstream_announce *a,
+			  const struct shoal_upstream_announce *b)
+{
+	const struct shoal_proxy_proto_addrs *x = &a->ends, *y = &b->ends;
+
+	if (a->client_fd != b->client_fd || x->src_family != y->src_family ||
+	    x->src_port != y->src_port || memcmp(x->src, y->src, sizeof(x->src)) != 0)
+		return false;
+	return a->client_fd >= 0 || (x->dst_family == y->dst_family && x->dst_port == y->dst_port &&
+				     memcmp(x->dst, y->dst, sizeof(x->dst)) == 0);
+}
+
+struct shoal_upstream_conn *
+shoal_upstream_pool_get_announced(struct shoal_upstream_server *s,
+				  const struct shoal_upstream_announce *want,
+				  shoal_upstream_conn_fn on_event, void *holder)
+{
+	struct shoal_upstream_conn *uc, *next;
+
+	for (uc = s->idle; uc; uc = next) {
+		next = uc->next;
+		if (pool_current(s, uc) && same_announce(&uc->announce, want))
+			return pool_lend(uc, on_event, holder);
 	}
-	if (!uc)
-		return NULL;
-	uc->on_event = on_event;
-	uc->holder = holder;
-	return uc;
+	return NULL;
 }
 
 void shoal_upstream_pool_put(struct shoal_upstream_conn *uc)

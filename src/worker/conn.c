@@ -37,7 +37,7 @@ static enum shoal_stats_phase phase_of_queue(const struct shoal_conn_env *env,
 {
 	if (q == &env->keepalive_q)
 		return SHOAL_STATS_PHASE_IDLE;
-	if (q == &env->header_q)
+	if (q == &env->header_q || q == &env->proxy_q)
 		return SHOAL_STATS_PHASE_READING;
 	return SHOAL_STATS_PHASE_WRITING;
 }
@@ -57,19 +57,28 @@ static void conn_set_timer(struct shoal_conn *c, struct shoal_timer_queue *q)
 
 static void conn_set_peer(struct shoal_conn *c, const struct sockaddr_storage *peer)
 {
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
+
 	c->peer_family = (uint8_t)peer->ss_family;
-	if (peer->ss_family == AF_INET6)
-		memcpy(c->peer_addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
-	else
-		memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+	if (peer->ss_family == AF_INET6) {
+		memcpy(c->peer_addr, &sin6->sin6_addr, 16);
+		c->peer_port = ntohs(sin6->sin6_port);
+	} else {
+		memcpy(c->peer_addr, &sin->sin_addr, 4);
+		c->peer_port = ntohs(sin->sin_port);
+	}
 }
 
 void shoal_conn_accept(const struct shoal_conn_origin *origin, int fd,
 		       const struct sockaddr_storage *peer)
 {
 	struct shoal_conn_env *env = origin->env;
-	struct shoal_conn *c = shoal_pool_conn_get(&env->pool);
+	struct shoal_conn *c;
 
+	if (origin->proxy_header && shoal_proxy_header_refuse(env, origin->proxy_header, fd, peer))
+		return;
+	c = shoal_pool_conn_get(&env->pool);
 	if (!c) {
 		close(fd);
 		return;
@@ -81,7 +90,10 @@ void shoal_conn_accept(const struct shoal_conn_origin *origin, int fd,
 	env->nconns++;
 	shoal_stats_conn_opened(env->handler->stats);
 	c->stats_phase = SHOAL_STATS_PHASE_READING;
-	conn_set_timer(c, &env->header_q);
+	/* The header's time runs from the accept and is never extended. */
+	if (origin->proxy_header)
+		c->state = SHOAL_CONN_PROXY_HEADER;
+	conn_set_timer(c, origin->proxy_header ? &env->proxy_q : &env->header_q);
 	/* The listener defers accepting until the request has arrived (TCP_DEFER_ACCEPT), so it
 	 * is read and answered right away; a connection that is then done is closed without
 	 * ever having been registered with epoll. */
@@ -222,10 +234,30 @@ static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_
 	       c->requests < (uint32_t)env->handler->cfg->max_keepalive_requests;
 }
 
-/* Counts the response just queued and logs it. bytes_in: the request head's size; up: how
- * an answer that went on ended, NULL for the others. */
+/* The client an access log line names. */
+struct conn_client {
+	uint8_t family;
+	const uint8_t *addr;
+};
+
+/* The connection's client: that of a request which could not be read, which no router saw. */
+static struct conn_client conn_peer(const struct shoal_conn *c)
+{
+	return (struct conn_client){ c->peer_family, c->peer_addr };
+}
+
+/* The client the router found for the request answered last (real_ip_from may have named
+ * another than the peer), kept in io for an answer that goes on. */
+static struct conn_client conn_routed(const struct shoal_conn_io *io)
+{
+	return (struct conn_client){ io->client_family, io->client_addr };
+}
+
+/* Counts the response just queued and logs it with who as the client. bytes_in: the request
+ * head's size; up: how an answer that went on ended, NULL for the others. */
 static void conn_account_as(struct shoal_conn *c, const struct shoal_http_request *req,
-			    size_t bytes_in, size_t bytes_out, const struct shoal_handler_result *up)
+			    struct conn_client who, size_t bytes_in, size_t bytes_out,
+			    const struct shoal_handler_result *up)
 {
 	struct shoal_conn_env *env = conn_env(c);
 	struct shoal_out *out = &c->io->out;
@@ -245,19 +277,14 @@ static void conn_account_as(struct shoal_conn *c, const struct shoal_http_reques
 					 shoal_clock_mono_us() - c->io->read_us);
 	if (!shoal_access_log_enabled(env->access_log))
 		return;
-	/* A request that was routed has the client the router found; one not even read, the
-	 * connection's peer. */
-	if (req)
-		inet_ntop(c->io->client_family, c->io->client_addr, client, sizeof(client));
-	else
-		inet_ntop(c->peer_family, c->peer_addr, client, sizeof(client));
+	inet_ntop(who.family, who.addr, client, sizeof(client));
 	shoal_access_log_write(env->access_log, env->handler->date.sec, &e);
 }
 
 static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
-			 size_t bytes_in, size_t bytes_out)
+			 struct conn_client who, size_t bytes_in, size_t bytes_out)
 {
-	conn_account_as(c, req, bytes_in, bytes_out, NULL);
+	conn_account_as(c, req, who, bytes_in, bytes_out, NULL);
 }
 
 /* Expects the body of a request that was answered, to read past it. */
@@ -289,7 +316,8 @@ static void conn_refuse(struct shoal_conn *c, const struct shoal_http_request *r
 	shoal_stats_error(env->handler->stats, status == 408 ? SHOAL_STATS_ERROR_TIMEOUT
 					      : limit ? SHOAL_STATS_ERROR_LIMIT
 					      : SHOAL_STATS_ERROR_PARSE);
-	conn_account(c, req, bytes_in, io->out.bytes - queued);
+	conn_account(c, req, req ? conn_routed(io) : conn_peer(c), bytes_in,
+		     io->out.bytes - queued);
 }
 
 /* An answer that went on has ended: it is counted now, and the connection resumes after
@@ -303,7 +331,7 @@ static void conn_async_done(struct shoal_handler_client *cl, const struct shoal_
 	/* Not closed for a stop that began after the answer's head promised keep-alive: the
 	 * client may be sending its next request already, which then gets the close. */
 	c->close_after = c->close_after || !r->keep_alive;
-	conn_account_as(c, r->req, io->async_head_len, r->bytes_out, r);
+	conn_account_as(c, r->req, conn_routed(io), io->async_head_len, r->bytes_out, r);
 	c->state = SHOAL_CONN_WRITING;
 	conn_set_timer(c, &conn_env(c)->send_q);
 	conn_defer(conn_env(c), c);
@@ -331,7 +359,9 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 	size_t queued = io->out.bytes;
 	struct shoal_handler_req r = {
 		.ctx = env->handler, .http = req, .out = &io->out,
-		.peer_family = c->peer_family, .peer_addr = c->peer_addr, .client = conn_client(c),
+		.peer_family = c->peer_family, .peer_addr = c->peer_addr, .peer_port = c->peer_port,
+		.relayed = c->relayed ? shoal_pool_relayed(&env->pool, c->relayed) : NULL,
+		.client = conn_client(c),
 	};
 	struct shoal_out_mark mark;
 	int rc;
@@ -359,7 +389,8 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 			return;
 		}
 	}
-	conn_account(c, req, head_len, io->out.bytes - queued);
+	conn_account(c, req, (struct conn_client){ r.peer_family, r.peer_addr }, head_len,
+		     io->out.bytes - queued);
 }
 
 static size_t conn_buffered_head(const struct shoal_conn *c)
@@ -522,6 +553,40 @@ static bool conn_read_and_parse(struct shoal_conn *c)
 	return false;
 }
 
+/* Reads the PROXY protocol header that opens the connection; what follows it in the buffer
+ * is the first request. Returns as conn_read_and_parse does. */
+static bool conn_read_proxy_header(struct shoal_conn *c)
+{
+	struct shoal_conn_env *env = conn_env(c);
+	struct shoal_conn_io *io = c->io;
+	size_t used;
+
+	switch (shoal_proxy_header_take(env, c, &used)) {
+	case SHOAL_PROXY_HEADER_TAKEN:
+		io->in_pos = (uint32_t)used;
+		c->state = SHOAL_CONN_READING;
+		conn_set_timer(c, &env->header_q);
+		return true;
+	case SHOAL_PROXY_HEADER_CLOSE:
+		conn_close(c);
+		return false;
+	case SHOAL_PROXY_HEADER_MORE:
+		break;
+	}
+	if (c->readable) {
+		enum io_result r = conn_fill(c);
+		if (r == IO_DONE)
+			return true;
+		if (r == IO_ERROR) {
+			conn_close(c);
+			return false;
+		}
+	}
+	if (!io->in_len)
+		conn_release_io(c);
+	return false;
+}
+
 /* Registers a connection that has to wait (for bytes, for room to write, for the client to
  * close): edge-triggered, both directions, once for its lifetime. */
 static void conn_watch(struct shoal_conn *c)
@@ -546,6 +611,11 @@ static void conn_step(struct shoal_conn *c)
 		if (!conn_take_io(c)) {
 			conn_close(c);
 			return;
+		}
+		if (c->state == SHOAL_CONN_PROXY_HEADER) {
+			if (!conn_read_proxy_header(c))
+				return;
+			continue;
 		}
 		if (c->state == SHOAL_CONN_READING) {
 			if (!conn_read_and_parse(c))
@@ -595,7 +665,8 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 	if (c->state == SHOAL_CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		return;
 	/* Nothing to read and nothing to write: an EPOLLOUT edge on an idle connection. */
-	if (c->state == SHOAL_CONN_READING && !c->readable && !c->io)
+	if ((c->state == SHOAL_CONN_READING || c->state == SHOAL_CONN_PROXY_HEADER) &&
+	    !c->readable && !c->io)
 		return;
 	conn_run(c);
 }
@@ -627,6 +698,8 @@ static void conn_on_timer(struct shoal_timer *t)
 	/* A request that started but never finished gets a 408; an idle one just closes. */
 	if (c->timer_q == &env->send_q)
 		shoal_stats_error(env->handler->stats, SHOAL_STATS_ERROR_TIMEOUT);
+	if (c->timer_q == &env->proxy_q)
+		shoal_stats_proxy_header(env->handler->stats, SHOAL_STATS_PROXY_HEADER_TIMEOUT);
 	if (c->timer_q == &env->header_q && c->state == SHOAL_CONN_READING && io &&
 	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
 		conn_refuse(c, NULL, io->in_len - io->in_pos, 408);
@@ -656,6 +729,8 @@ void shoal_conn_env_init(struct shoal_conn_env *env, struct shoal_handler_ctx *h
 	shoal_timer_queue_init(&env->linger_q, LINGER_MS, conn_on_timer);
 	/* The answer keeps its own timers; this queue only holds the connection's place. */
 	shoal_timer_queue_init(&env->async_q, ASYNC_MS, conn_on_timer);
+	shoal_timer_queue_init(&env->proxy_q, (uint64_t)cfg->proxy_protocol_timeout_ms,
+			       conn_on_timer);
 }
 
 void shoal_conn_env_free(struct shoal_conn_env *env)
@@ -672,12 +747,15 @@ void shoal_conn_expire(struct shoal_conn_env *env)
 	shoal_timer_expire(&env->send_q, now_ms);
 	shoal_timer_expire(&env->linger_q, now_ms);
 	shoal_timer_expire(&env->async_q, now_ms);
+	shoal_timer_expire(&env->proxy_q, now_ms);
+	shoal_proxy_header_tell(&env->proxy_refusals, env->handler->log, now_ms);
 }
 
 int64_t shoal_conn_next_ms(const struct shoal_conn_env *env)
 {
 	const struct shoal_timer_queue *queues[] = { &env->header_q, &env->keepalive_q,
-						     &env->send_q, &env->linger_q, &env->async_q };
+						     &env->send_q, &env->linger_q, &env->async_q,
+						     &env->proxy_q };
 	int64_t next = -1;
 
 	if (env->deferred)
@@ -711,4 +789,5 @@ void shoal_conn_close_all(struct shoal_conn_env *env)
 	conn_close_queue(&env->send_q);
 	conn_close_queue(&env->linger_q);
 	conn_close_queue(&env->async_q);
+	conn_close_queue(&env->proxy_q);
 }

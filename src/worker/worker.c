@@ -23,6 +23,7 @@
 #include "shoal/stats/stats.h"
 #include "shoal/worker/access_log.h"
 #include "shoal/worker/conn.h"
+#include "shoal/worker/proxy_header.h"
 #include "shoal/worker/worker.h"
 
 /* After EMFILE/ENFILE, accepting pauses this long instead of spinning on a full queue. */
@@ -35,6 +36,7 @@ struct worker_listener {
 	struct shoal_worker *worker;
 	struct shoal_conn_origin origin;
 	struct shoal_route route; /* the sites on this address */
+	struct shoal_proxy_header_listen proxy_header; /* with the proxy_protocol flag */
 };
 
 struct shoal_worker {
@@ -310,6 +312,14 @@ static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_
 		if (shoal_route_init(&l->route, w->sites, w->nsites, p->addrs[i], w->status_acl,
 				     w->nstatus_acl) < 0)
 			return shoal_err_set(err, "out of memory");
+		switch (shoal_proxy_header_listen_init(&l->proxy_header, p->cfg, p->addrs[i])) {
+		case 1:
+			l->origin.proxy_header = &l->proxy_header;
+			break;
+		case -1:
+			return shoal_err_set(err, "%s: proxy_protocol_from: out of memory",
+					     p->addrs[i]->text);
+		}
 	}
 	return 0;
 }
@@ -354,6 +364,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	    shoal_limit_env_init(&w->limit, w->cfg, w->handler.state, w->handler.log, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
+	w->limit.journal = p->limit_journal;
 	w->handler.limit = &w->limit;
 	w->listening = true;
 	worker_set_accepting(w, true);
@@ -438,8 +449,10 @@ static void worker_teardown(struct shoal_worker *w)
 	shoal_limit_env_free(&w->limit);
 	shoal_file_cache_free(&w->handler.cache);
 	shoal_access_log_close(&w->access_log);
-	for (size_t i = 0; w->listeners && i < w->nlisteners; i++)
+	for (size_t i = 0; w->listeners && i < w->nlisteners; i++) {
 		shoal_route_free(&w->listeners[i].route);
+		shoal_proxy_header_listen_free(&w->listeners[i].proxy_header);
+	}
 	free(w->listeners);
 	free(w->status_acl);
 	for (size_t i = 0; w->sites && i < w->nsites; i++) {

@@ -126,7 +126,8 @@ def sample_values():
     return {"user": '"%s"' % pwd.getpwuid(os.getuid()).pw_name,
             "group": '"%s"' % grp.getgrgid(os.getgid()).gr_name,
             "status_path": '"/status"', "health_path": '"/healthz"',
-            "proxy_host": '"app.internal:8080"', "host": '"app.internal"'}
+            "proxy_host": '"app.internal:8080"', "host": '"app.internal"',
+            "send_proxy_protocol": '"v2"'}
 
 
 def out_of_range(low, high, kind):

@@ -225,6 +225,34 @@ class LimitTest(unittest.TestCase):
             t.join(20)
         self.assertEqual(statuses, [200, 200])
 
+    def test_a_killed_workers_requests_in_flight_are_given_back(self):
+        """kill -9 a worker holding a key's whole concurrency: its journal lets the master give
+        the holds back, so the key is not refused for ever."""
+        origin = Origin("slow")
+        self.addCleanup(origin.stop)
+        origin.answer_all(status=200, delay=30.0)
+        top = ('upstreams = ( { name = "app"; servers = ( { address = "%s"; } ); } );\n'
+               % origin.address)
+        s = self.serve([zone("inflight", key="client_ip", conn=2)],
+                       ['{ path = "/app/"; proxy = "app"; limit = [ "inflight" ]; }'],
+                       top=top, workers=1)
+        held = [harness.Client(s.port), harness.Client(s.port)]
+        for c in held:
+            self.addCleanup(c.close)
+            c.send(harness.build_request(path="/app/held", headers={"Host": "t"}))
+        harness.wait_until(lambda: len(origin.requests) >= 2, 10, what="two requests at the origin")
+        c = KeepAlive(s.port)
+        self.assertEqual(c.get("/app/third")[0], 429, "the key's two places are taken")
+        c.close()
+        (pid,) = s.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        s.wait_for_log(r"left 2 requests in flight in limit zones")
+        s.wait_ready(2)
+        origin.answer_all(status=200, delay=0.0)
+        c = KeepAlive(s.port)
+        self.assertEqual([c.get("/app/after")[0] for _ in range(3)], [200, 200, 200])
+        c.close()
+
     def test_shoalctl_limits_shows_the_counts_and_the_refused_address(self):
         s = self.serve([zone("perip", key="client_ip", rate=5.0, burst=0)],
                        ['{ path = "/"; root = "ROOT"; limit = [ "perip" ]; }'])

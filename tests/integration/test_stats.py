@@ -12,6 +12,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Client, wait_until  # noqa: E402
+from origin import Origin  # noqa: E402
+from test_limit import limited_config, zone  # noqa: E402
+from test_proxy import location, upstream  # noqa: E402
 
 SHOALCTL = None
 
@@ -26,6 +29,65 @@ def prometheus_value(text, metric):
     if not m:
         raise AssertionError("%s not in:\n%s" % (metric, text))
     return int(m.group(1))
+
+
+METRIC_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+SAMPLE = re.compile(r"(%s)(\{%s(?:,%s)*\})? (\S+)$" % (METRIC_NAME, LABEL, LABEL))
+HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
+
+
+def exposition(text):
+    """{family: type} of a Prometheus text exposition, after checking what joining the stats'
+    and the state's parts could break: every family declared once (HELP, then TYPE), every
+    sample well formed and in the group of its family, no series twice."""
+    families, series, current = {}, set(), None
+    if not text.endswith("\n"):
+        raise AssertionError("no final newline")
+    for line in text.splitlines():
+        help_ = re.match(r"# HELP (%s) \S" % METRIC_NAME, line)
+        type_ = re.match(r"# TYPE (\S+) (counter|gauge|histogram)$", line)
+        sample = SAMPLE.match(line)
+        if help_:
+            if help_.group(1) in families:
+                raise AssertionError("declared twice: %s" % line)
+            current = help_.group(1)
+            families[current] = None
+        elif type_:
+            if type_.group(1) != current or families[current] is not None:
+                raise AssertionError("a TYPE not right after its HELP: %s" % line)
+            families[current] = type_.group(2)
+        elif sample:
+            name, key = sample.group(1), sample.group(1) + (sample.group(2) or "")
+            names = {current} | ({current + p for p in HISTOGRAM_PARTS}
+                                 if families.get(current) == "histogram" else set())
+            if current is None or families[current] is None or name not in names:
+                raise AssertionError("outside its family's group: %s" % line)
+            if not re.fullmatch(r"[-+]?(\d+(\.\d*)?(e[-+]?\d+)?|Inf|NaN)", sample.group(3)):
+                raise AssertionError("not a number: %s" % line)
+            if key in series:
+                raise AssertionError("a series twice: %s" % line)
+            series.add(key)
+        else:
+            raise AssertionError("malformed: %r" % line)
+    if not series:
+        raise AssertionError("no sample")
+    return families
+
+
+class ExpositionCheckTest(unittest.TestCase):
+    def test_it_refuses_what_it_must(self):
+        declared = "# HELP a A.\n# TYPE a counter\n"
+        for bad in (declared + "a 1\n" + declared + "a 2\n", declared + "b 1\n",
+                    declared + 'a{x="1"} 1\na{x="1"} 2\n', declared + 'a{x="1} 1\n',
+                    declared + 'a{x="\\q"} 1\n', declared + 'a{1x="1"} 1\n',
+                    declared + "a one\n", "# HELP a A.\n# TYPE a gauge\na_bucket 1\n",
+                    "# HELP a A.\n# TYPE b counter\nb 1\n", "a 1\n", declared + "a 1",
+                    declared + "# HELP b B.\n# TYPE b counter\nb 1\na 1\n"):
+            with self.assertRaises(AssertionError, msg=bad):
+                exposition(bad)
+        self.assertEqual(exposition('# HELP a A.\n# TYPE a histogram\na_bucket{le="+Inf",'
+                                    'x="\\""} 1\na_sum 0.5\na_count 1\n'), {"a": "histogram"})
 
 
 class StatsTest(unittest.TestCase):
@@ -116,6 +178,64 @@ class StatsTest(unittest.TestCase):
         self.assertEqual(r.body, b"")
         self.assertEqual(s.request("GET", "/-/status/x").status, 404)
 
+    def test_status_export_and_shoalctl_carry_the_zones_and_the_upstreams(self):
+        """The three expositions have the stats', the servers' state and the zones' families,
+        each declared once, and follow the traffic: a request refused by a zone is counted."""
+        origin = Origin("app")
+        self.addCleanup(origin.stop)
+        s = self.server(workers=2, start=False, status_path="/-/status", stats_interval=1)
+        export = os.path.join(s.dir, "shoal.prom")
+        s.settings["stats_export"] = export
+        s.write_file("f.txt", b"limited\n")
+        s.rewrite_config(text=limited_config(
+            s, [zone("slow", key="client_ip", rate=0.2, burst=0)],
+            [location("/app/", proxy="app"), location("/", root=s.root, limit=["slow"])],
+            top="upstreams = ( %s );\n" % upstream("app", [origin.address])))
+        s.start()
+        server = '{upstream="app",server="%s"}' % origin.address
+        rejected = 'shoal_limit_requests_total{zone="slow",result="rejected"}'
+
+        def status():
+            r = s.request("GET", "/-/status")
+            self.assertEqual(r.status, 200)
+            return r.body.decode()
+        text = status()
+        families = exposition(text)
+        for family in ("shoal_requests_total", "shoal_upstream_requests_total",
+                       "shoal_upstream_up", "shoal_upstream_checks_total",
+                       "shoal_limit_requests_total", "shoal_limit_keys",
+                       "shoal_limit_evictions_total"):
+            self.assertIn(family, families)
+        self.assertEqual(prometheus_value(text, rejected), 0)
+        self.assertEqual(prometheus_value(text, "shoal_upstream_up" + server), 1)
+
+        self.assertEqual(s.request("GET", "/app/size/10").status, 200)
+        c = Client(s.port)
+        self.addCleanup(c.close)
+        self.assertEqual([c.request("GET", "/f.txt").status for _ in range(2)], [200, 429])
+        text = status()
+        self.assertEqual(exposition(text), families)
+        self.assertEqual(prometheus_value(text, rejected), 1)
+        self.assertEqual(prometheus_value(
+            text, 'shoal_limit_requests_total{zone="slow",result="passed"}'), 1)
+        self.assertEqual(prometheus_value(text, 'shoal_limit_keys{zone="slow"}'), 1)
+        self.assertEqual(prometheus_value(text, "shoal_upstream_requests_total" + server), 1)
+
+        def exported():
+            try:
+                with open(export) as f:
+                    return f.read()
+            except OSError:
+                return ""
+        wait_until(lambda: re.search(r"(?m)^%s 1$" % re.escape(rejected), exported()), 5,
+                   what="an export counting the refused request")
+        self.assertEqual(exposition(exported()), families)
+        self.assertFalse(os.path.exists(export + ".tmp"))
+        r = shoalctl("-f", s.stats_file, "--state", s.state_file, "stats", "--prometheus")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(exposition(r.stdout), families)
+        self.assertEqual(prometheus_value(r.stdout, rejected), 1)
+
     def test_status_endpoint_refuses_other_clients(self):
         s = self.server(workers=1, status_path="/status", status_allow=["10.0.0.0/8", "::1"])
         self.assertEqual(s.request("GET", "/status").status, 403)
@@ -137,11 +257,13 @@ class StatsTest(unittest.TestCase):
         r = shoalctl("-f", s.stats_file, "stats", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
-        self.assertEqual(doc["version"], 3)
+        self.assertEqual(doc["version"], 4)
         self.assertEqual(doc["upstreams"], [])
         self.assertEqual(doc["upstream_dropped"], 0)
-        r = shoalctl("-f", s.stats_file, "stats", "--prometheus")
+        # Its own state file (with no server nor zone), not the default one of another shoal.
+        r = shoalctl("-f", s.stats_file, "--state", s.state_file, "stats", "--prometheus")
         self.assertNotIn("shoal_upstream_", r.stdout)
+        self.assertNotIn("shoal_limit_", r.stdout)
 
     def test_the_file_takes_memory_for_the_slots_used(self):
         # Sized for every slot a master may ever need, backed only where workers have run.

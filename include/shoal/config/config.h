@@ -26,8 +26,17 @@ struct shoal_location_conf {
 	size_t *limit_zone; /* their indexes in the config's limit_zones, set at load */
 };
 
+/* What a listen address may carry after it ("*:80 proxy_protocol"). Servers that share an
+ * address agree on its flags. */
+enum shoal_listen_flag {
+	/* Every connection opens with a PROXY protocol header (v1 or v2), from a peer in
+	 * proxy_protocol_from; its source is the client. */
+	SHOAL_LISTEN_PROXY_PROTOCOL = 1u << 0,
+};
+
 struct shoal_server_conf {
 	struct shoal_addr *listen;
+	unsigned *listen_flags; /* SHOAL_LISTEN_* of each of listen */
 	size_t nlisten;
 	int backlog;
 	char *root; /* absolute */
@@ -41,11 +50,15 @@ struct shoal_server_conf {
 	size_t nerror_pages;
 	bool follow_symlinks; /* false: no symlink is followed beneath root */
 	bool autoindex;       /* list directories that have no index file */
+	struct shoal_location_conf *locations; /* in file order */
+	size_t nlocations;
+	/* Peers that may send a PROXY protocol header (status_allow's syntax); required, and the
+	 * same in every server, on an address with proxy_protocol. */
+	char **proxy_protocol_from;
+	size_t nproxy_protocol_from;
 	char **real_ip_from;  /* peers (status_allow's syntax) whose real_ip_header is believed */
 	size_t nreal_ip_from;
 	char *real_ip_header; /* "X-Forwarded-For" or "Forwarded", any case */
-	struct shoal_location_conf *locations; /* in file order */
-	size_t nlocations;
 };
 
 /* One server of an upstream group. */
@@ -143,6 +156,8 @@ struct shoal_upstream_conf {
 				* every worker; beyond: 503 at once */
 	int queue_timeout_ms;  /* a request waits at most this long in the queue, then 503 */
 	int resolve_interval_ms; /* between two lookups of a server's name (resolve) */
+	int send_proxy_protocol; /* 1 or 2: the PROXY protocol header of that version opens
+				  * every new connection to a server; 0: none */
 	struct shoal_upstream_policy policy;
 	struct shoal_health_check_conf health_check;
 };
@@ -204,6 +219,7 @@ struct shoal_config {
 	int header_timeout;   /* seconds to receive a whole request head */
 	int keepalive_timeout; /* seconds an idle keep-alive connection is kept */
 	int send_timeout;      /* seconds a response may wait for the client to read */
+	int proxy_protocol_timeout_ms; /* for a PROXY protocol header, from the accept */
 	int max_keepalive_requests;
 	int max_header_size; /* bytes of request line plus headers */
 	int max_headers;     /* header fields in a request; beyond: 431 */

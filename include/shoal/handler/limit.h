@@ -18,6 +18,7 @@
 
 #include "shoal/base/error.h"
 #include "shoal/handler/handler.h"
+#include "shoal/handler/limit_journal.h"
 #include "shoal/net/acl.h"
 #include "shoal/state/limit.h"
 
@@ -33,11 +34,13 @@ struct shoal_limit_env {
 	struct shoal_acl_entry *allow;
 	size_t nallow;
 	uint64_t *said_ms; /* per zone: when a dry run was last logged */
+	struct shoal_limit_journal *journal; /* where holds are recorded; NULL: nowhere */
 };
 
 /* What a request holds in concurrency zones until its answer ends. */
 struct shoal_limit_holds {
 	struct shoal_state_limit_hold hold[SHOAL_LIMIT_HOLDS_MAX];
+	_Atomic uint64_t *cell[SHOAL_LIMIT_HOLDS_MAX]; /* each one's journal cell, or NULL */
 	unsigned n;
 };
 
@@ -46,7 +49,7 @@ struct shoal_limit_holds {
 struct shoal_state_limit_spec shoal_limit_spec(const struct shoal_limit_zone_conf *c);
 
 /* Finds the zones of cfg in state (NULL: no zones apply) and parses limit_allow; a zone that
- * is missing is logged to log. -1 with err set if memory runs out or an entry is bad. */
+ * is missing is logged to log. The caller sets journal. -1 with err set if memory runs out or an entry is bad. */
 int shoal_limit_env_init(struct shoal_limit_env *env, const struct shoal_config *cfg,
 			 const struct shoal_state *state, struct shoal_log *log,
 			 struct shoal_err *err);
@@ -58,7 +61,10 @@ void shoal_limit_env_free(struct shoal_limit_env *env);
 bool shoal_limit_apply(struct shoal_handler_req *req, const struct shoal_location_conf *loc,
 		       struct shoal_limit_holds *holds);
 
-/* Gives back every hold; holds is empty after. */
+/* The journal cells a worker of cfg needs: one per hold each of its connections can have. */
+size_t shoal_limit_journal_cells(const struct shoal_config *cfg);
+
+/* Gives back every hold, clearing its journal cell first; holds is empty after. */
 void shoal_limit_release(struct shoal_limit_holds *holds);
 
 #endif

@@ -1,5 +1,6 @@
-/* The status endpoint (status_path): the stats file in Prometheus text, or JSON with
- * ?format=json. Who may read it is the router's decision (status_allow). */
+/* The status endpoint (status_path): in Prometheus text, the stats file's series and the
+ * state file's (upstream state, limit zones: shoal/handler/metrics.h); with ?format=json,
+ * the stats file alone as JSON. Who may read it is the router's decision (status_allow). */
 #ifndef SHOAL_HANDLER_STATUS_H
 #define SHOAL_HANDLER_STATUS_H
 

@@ -16,8 +16,8 @@
 
 /* The longest version 1 header, "PROXY TCP6 <39> <39> 65535 65535\r\n", per the spec. */
 #define SHOAL_PROXY_PROTO_V1_MAX 107
-/* The longest header this writer makes: the 16 bytes of a version 2 header and two IPv6
- * addresses with ports (no TLV). */
+/* Room for any header this writer makes: a version 1 line takes at most 104 bytes (two IPv6
+ * addresses of 39), a version 2 header 52 (16 bytes, two IPv6 addresses and ports, no TLV). */
 #define SHOAL_PROXY_PROTO_WRITE_MAX SHOAL_PROXY_PROTO_V1_MAX
 
 /* Both ends of the relayed connection. */

@@ -202,6 +202,16 @@ bool shoal_state_limit_acquire(struct shoal_state_limit_zone *z, uint64_t key_ha
 /* Ends what acquire let go on (nothing if hold->value is NULL); clears *hold. */
 void shoal_state_limit_release(struct shoal_state_limit_hold *hold);
 
+/* Where in st's file the value hold counts on lies (a multiple of 8 inside the tables' area),
+ * for a record that outlives the process holding it; 0 when hold->value is NULL. */
+uint64_t shoal_state_limit_hold_offset(const struct shoal_state *st,
+				       const struct shoal_state_limit_hold *hold);
+
+/* Ends a request in flight that a process which died counted at offset (as hold_offset gave
+ * it): what release would have done. false, changing nothing, when offset is not a place in
+ * st's tables or its count is already 0. */
+bool shoal_state_limit_release_at(const struct shoal_state *st, uint64_t offset);
+
 /* --- the master, holding the file lock --- */
 
 /* Bytes of the table a zone of spec needs. */

@@ -60,7 +60,7 @@
 #endif
 
 #define SHOAL_STATS_MAGIC "SHOALSTS"
-#define SHOAL_STATS_VERSION 3u
+#define SHOAL_STATS_VERSION 4u
 #define SHOAL_STATS_DEFAULT_PATH "/dev/shm/shoal.stats"
 #define SHOAL_STATS_MAX_CAPACITY 65536u
 #define SHOAL_STATS_CACHELINE 64
@@ -90,11 +90,18 @@ enum shoal_stats_counter {
 	SHOAL_STATS_ERR_LIMIT = 33, /* refused by a limit (connections, sizes) */
 	SHOAL_STATS_LATENCY_SUM_US = 34,
 	SHOAL_STATS_LATENCY = 35, /* SHOAL_STATS_LATENCY_BUCKETS buckets */
-	SHOAL_STATS_NCOUNTERS = SHOAL_STATS_LATENCY + SHOAL_STATS_LATENCY_BUCKETS,
+	/* PROXY protocol headers on the addresses that require one (layout 4): taken, refused
+	 * with their connection as its peer is not in proxy_protocol_from, malformed (or longer
+	 * than the buffer), not whole within proxy_protocol_timeout. */
+	SHOAL_STATS_PROXY_ACCEPTED = SHOAL_STATS_LATENCY + SHOAL_STATS_LATENCY_BUCKETS,
+	SHOAL_STATS_PROXY_REFUSED = SHOAL_STATS_PROXY_ACCEPTED + 1,
+	SHOAL_STATS_PROXY_MALFORMED = SHOAL_STATS_PROXY_ACCEPTED + 2,
+	SHOAL_STATS_PROXY_TIMEOUT = SHOAL_STATS_PROXY_ACCEPTED + 3,
+	SHOAL_STATS_NCOUNTERS = SHOAL_STATS_PROXY_ACCEPTED + 4,
 };
 
 /* Room for counters in the layout; the ones past SHOAL_STATS_NCOUNTERS stay zero. */
-#define SHOAL_STATS_COUNTER_ROOM 64
+#define SHOAL_STATS_COUNTER_ROOM 128
 
 /* The status codes counted one by one, in the order of their counters. */
 #define SHOAL_STATS_CODES \
@@ -158,6 +165,14 @@ enum shoal_stats_error {
 	SHOAL_STATS_ERROR_TIMEOUT = 1,
 	SHOAL_STATS_ERROR_RESET = 2,
 	SHOAL_STATS_ERROR_LIMIT = 3,
+};
+
+/* What became of a PROXY protocol header, in the order of its counters. */
+enum shoal_stats_proxy {
+	SHOAL_STATS_PROXY_HEADER_ACCEPTED = 0,
+	SHOAL_STATS_PROXY_HEADER_REFUSED = 1,
+	SHOAL_STATS_PROXY_HEADER_MALFORMED = 2,
+	SHOAL_STATS_PROXY_HEADER_TIMEOUT = 3,
 };
 
 struct shoal_stats_header {
@@ -228,7 +243,7 @@ _Static_assert(offsetof(struct shoal_stats_header, upstream_entry_size) == 108, 
 _Static_assert(offsetof(struct shoal_stats_header, upstream_retired_used) == 112, "layout");
 _Static_assert(offsetof(struct shoal_stats_header, upstream_dropped) == 120, "layout");
 _Static_assert(sizeof(struct shoal_stats_header) == 128, "layout");
-_Static_assert(sizeof(struct shoal_stats_block) == 512, "layout");
+_Static_assert(sizeof(struct shoal_stats_block) == 1024, "layout");
 _Static_assert(offsetof(struct shoal_stats_upstream_entry, server) == 64, "layout");
 _Static_assert(offsetof(struct shoal_stats_upstream_entry, counters) == 128, "layout");
 _Static_assert(sizeof(struct shoal_stats_upstream_entry) == 512, "layout");
@@ -236,8 +251,8 @@ _Static_assert(offsetof(struct shoal_stats_slot, state) == 20, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, heartbeat_ms) == 32, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, upstreams) == 40, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, block) == 64, "layout");
-_Static_assert(offsetof(struct shoal_stats_slot, upstream) == 576, "layout");
-_Static_assert(sizeof(struct shoal_stats_slot) == 576 + 64 * 512, "layout");
+_Static_assert(offsetof(struct shoal_stats_slot, upstream) == 1088, "layout");
+_Static_assert(sizeof(struct shoal_stats_slot) == 1088 + 64 * 512, "layout");
 _Static_assert(SHOAL_STATS_RESP_CODE + SHOAL_STATS_NCODES == SHOAL_STATS_ERR_PARSE, "codes");
 _Static_assert(SHOAL_STATS_NCOUNTERS <= SHOAL_STATS_COUNTER_ROOM, "counter room");
 _Static_assert(SHOAL_STATS_UP_NCOUNTERS <= SHOAL_STATS_UP_COUNTER_ROOM, "upstream counter room");
@@ -465,6 +480,16 @@ static inline void shoal_stats_error(struct shoal_stats_slot *slot, enum shoal_s
 	shoal_stats_write_end(slot);
 }
 
+static inline void shoal_stats_proxy_header(struct shoal_stats_slot *slot,
+					    enum shoal_stats_proxy outcome)
+{
+	if (!slot)
+		return;
+	shoal_stats_write_begin(slot);
+	shoal_stats_add(slot, SHOAL_STATS_PROXY_ACCEPTED + (unsigned)outcome, 1);
+	shoal_stats_write_end(slot);
+}
+
 /* --- readers --- */
 
 /* Maps path read-only after checking it is a stats file of this layout version. */
@@ -490,8 +515,8 @@ double shoal_stats_histogram_quantile_us(const uint64_t *buckets, double q);
 /* The request latency quantile of a counters array (see above). */
 double shoal_stats_latency_quantile_us(const uint64_t *counters, double q);
 
-/* Stable snake_case names (JSON keys): "requests", "responses_404", "errors_timeout", ...;
- * NULL for the latency buckets and past the end. */
+/* Stable snake_case names (JSON keys): "requests", "responses_404", "errors_timeout",
+ * "proxy_protocol_refused", ...; NULL for the latency buckets and past the end. */
 const char *shoal_stats_counter_name(unsigned counter);
 const char *shoal_stats_state_name(enum shoal_stats_state state);
 

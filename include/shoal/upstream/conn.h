@@ -11,11 +11,28 @@
 #include <stdint.h>
 
 #include "shoal/net/event.h"
+#include "shoal/net/proxy_proto.h"
 #include "shoal/upstream/address.h"
 #include "shoal/upstream/upstream.h"
 
 struct shoal_upstream_conn;
 typedef void (*shoal_upstream_conn_fn)(struct shoal_upstream_conn *uc, uint32_t events);
+
+/* The client that a connection's PROXY protocol header announced (a group with
+ * send_proxy_protocol): the server takes every request on it as that client's, so it serves
+ * no other (shoal_upstream_pool_get_announced). */
+struct shoal_upstream_announce {
+	struct shoal_proxy_proto_addrs ends; /* addresses zero-filled past their family's size */
+	/* The client's socket, when the destination is that socket's own end (no header on
+	 * shoal's listener relayed the client): the connection then serves that client
+	 * connection alone, whose socket fixes the destination, so ends.dst is not compared
+	 * (which would cost a getsockname per request). A later client connection accepted on
+	 * the same descriptor from the very same address and port, to another local address,
+	 * would be taken for it: the handler sees no identity of a client connection to tell
+	 * them apart. -1 when a header named both ends: any request relayed with the same ends
+	 * may use it. */
+	int client_fd;
+};
 
 struct shoal_upstream_conn {
 	struct shoal_event_source ev; /* fd -1 once closed */
@@ -26,6 +43,7 @@ struct shoal_upstream_conn {
 	uint32_t requests; /* sent on this connection so far: 0 means fresh */
 	uint32_t addr_seq; /* the server's address set it was opened under (address.h) */
 	bool idle;
+	struct shoal_upstream_announce announce; /* set by the proxy, with send_proxy_protocol */
 };
 
 /* Opens a connection to s, at its next address (shoal_upstream_address_next): a

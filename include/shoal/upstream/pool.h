@@ -15,6 +15,15 @@
 struct shoal_upstream_conn *shoal_upstream_pool_get(struct shoal_upstream_server *s,
 						    shoal_upstream_conn_fn on_event, void *holder);
 
+/* The same, for a group with send_proxy_protocol: an idle connection whose header announced
+ * what want does (the same source, and the same destination or client socket: see struct
+ * shoal_upstream_announce), the most recently used first, or NULL. A linear scan, over at
+ * most the group's keepalive connections. */
+struct shoal_upstream_conn *
+shoal_upstream_pool_get_announced(struct shoal_upstream_server *s,
+				  const struct shoal_upstream_announce *want,
+				  shoal_upstream_conn_fn on_event, void *holder);
+
 /* Takes back a connection whose exchange ended cleanly (the response was read whole, the
  * server keeps it open): kept if the pool has room, else closed. */
 void shoal_upstream_pool_put(struct shoal_upstream_conn *uc);

@@ -5,6 +5,10 @@
  * connection remembers whether the socket may still hold unread bytes. An idle connection
  * holds no buffer: only the few bytes of struct shoal_conn.
  *
+ * On an address with proxy_protocol, a connection must first come from a peer in
+ * proxy_protocol_from, then send a PROXY protocol header within proxy_protocol_timeout of its
+ * accept (read once; the header's source is then its client); a failure closes it unanswered.
+ *
  * Connections live in a struct shoal_conn_env, which the worker owns and fills and which
  * this module alone changes afterwards: the connection count, the timer queues, the pool and
  * the connections to resume. The worker learns of a closed connection through on_closed. */
@@ -23,12 +27,14 @@
 #include "shoal/route/route.h"
 #include "shoal/worker/access_log.h"
 #include "shoal/worker/pool.h"
+#include "shoal/worker/proxy_header.h"
 
 enum shoal_conn_state {
 	SHOAL_CONN_READING,   /* waiting for or parsing requests */
 	SHOAL_CONN_WRITING,   /* a batch of responses is being sent */
 	SHOAL_CONN_LINGERING, /* write side shut; reading until the client closes */
 	SHOAL_CONN_ASYNC,     /* an answer that goes on (the proxy) owns the socket */
+	SHOAL_CONN_PROXY_HEADER, /* waiting for the PROXY protocol header that opens it */
 };
 
 /* The buffers of a connection that is busy, taken from the pool. */
@@ -62,6 +68,8 @@ struct shoal_conn_env;
 struct shoal_conn_origin {
 	struct shoal_conn_env *env;
 	const struct shoal_route *route;
+	/* NULL, or the address requires a PROXY protocol header from these peers */
+	const struct shoal_proxy_header_listen *proxy_header;
 };
 
 struct shoal_conn {
@@ -74,8 +82,12 @@ struct shoal_conn {
 		struct shoal_conn *next;   /* while in the pool's free or closed list */
 	};
 	uint32_t requests;
+	/* The ends its PROXY protocol header named, in the pool (shoal_pool_relayed); 0: none.
+	 * An index, not a pointer: it fits in what was padding. */
+	uint32_t relayed;
+	uint16_t peer_port;  /* host byte order */
 	uint8_t peer_family; /* AF_INET or AF_INET6 */
-	uint8_t peer_addr[16];
+	uint8_t peer_addr[16]; /* the socket's peer, or the header's source */
 	uint8_t state;
 	uint8_t stats_phase; /* enum shoal_stats_phase */
 	bool readable;    /* the socket may hold bytes we have not read */
@@ -94,6 +106,8 @@ struct shoal_conn_env {
 	struct shoal_timer_queue send_q;      /* waiting for the client to read */
 	struct shoal_timer_queue linger_q;    /* closing: draining what the client still sends */
 	struct shoal_timer_queue async_q;     /* answered by an answer that keeps its own time */
+	struct shoal_timer_queue proxy_q;     /* waiting for a PROXY protocol header */
+	struct shoal_proxy_header_refusals proxy_refusals;
 	struct shoal_conn_io *deferred; /* connections to resume: see shoal_conn_resume_deferred */
 	struct shoal_http_limits limits;
 	struct shoal_http_request req; /* the request being answered; never kept across events */

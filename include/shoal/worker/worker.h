@@ -9,6 +9,7 @@
 
 #include "shoal/base/log.h"
 #include "shoal/config/config.h"
+#include "shoal/handler/limit_journal.h"
 
 struct shoal_addr;
 struct shoal_mime;
@@ -36,6 +37,7 @@ struct shoal_worker_params {
 	struct shoal_stats_slot *stats; /* NULL: no statistics */
 	const struct shoal_stats_view *stats_view; /* the whole file, for the status endpoint */
 	const struct shoal_state *state; /* the shared upstream health and loads; NULL: none */
+	struct shoal_limit_journal *limit_journal; /* its concurrency holds; NULL: none kept */
 };
 
 /* Runs the worker; returns the process exit status. */
