@@ -121,12 +121,15 @@ class RealIpTest(unittest.TestCase):
         self.assertEqual(statuses("192.0.2.4", source=OTHER, n=1), [429])
 
     def test_upstream_gets_the_list_cut_after_the_client(self):
-        def sent(xff, source=TRUSTED):
-            status, body = request(self.server.port, "/api/echo", xff, source)
+        def sent(xff, source=TRUSTED, path="/api/echo"):
+            status, body = request(self.server.port, path, xff, source)
             self.assertEqual(status, 200)
             return forwarded_for(body)
-        self.assertEqual(sent("198.51.100.1, 192.0.2.7, 127.0.0.1, 127.0.0.1"),
+        self.assertEqual(sent("198.51.100.1, 192.0.2.7, 127.0.0.1, 127.0.0.1",
+                              path="/api/echo?cut"),
                          "198.51.100.1, 192.0.2.7")
+        # The proxy's answer goes on after its handler returned: logged with the client too.
+        self.assert_logged("192.0.2.7", "/api/echo?cut")
         self.assertEqual(sent("192.0.2.7:4711"), "192.0.2.7")
         self.assertEqual(sent(None), TRUSTED)
         # Nothing named: the list goes on whole, the peer appended.
