@@ -49,6 +49,13 @@ class CheckLayers(unittest.TestCase):
         self.assert_bad({'src/shoalctl.c': '#include "shoal/config/config.h"\n'},
                         'may not include config')
 
+    def test_tls_sees_only_base_and_net(self):
+        self.assert_bad({'src/tls/conn.c': '#include "shoal/http/parser.h"\n'}, 'tls may not include http')
+        self.assert_bad({'src/tls/conn.c': '#include "shoal/config/config.h"\n'}, 'tls may not include config')
+        r = run(self.tree({'src/tls/conn.c': '#include "shoal/net/transport.h"\n#include "shoal/base/log.h"\n',
+                           'src/config/a.c': '#include "shoal/tls/context.h"\n'}))
+        self.assertEqual(r.returncode, 0, r.stdout)
+
     def test_flat_and_unknown_headers_fail(self):
         self.assert_bad({'src/base/a.c': '#include "shoal/log.h"\n'}, 'not a header of a layer')
         self.assert_bad({'src/nowhere/a.c': '#include "shoal/base/log.h"\n'}, 'not in a known layer')

@@ -240,6 +240,26 @@ START_TEST(tcp_close_closes_the_descriptor)
 }
 END_TEST
 
+/* TCP holds nothing and waits in the direction of the call that failed, even with bytes
+ * queued in the socket (the kernel's, not the transport's). */
+START_TEST(tcp_waits_in_the_direction_of_the_call_and_holds_nothing)
+{
+	struct shoal_transport *t;
+	int server, client;
+
+	tcp_pair(&server, &client, false);
+	t = SHOAL_TRANSPORT_TCP(server);
+	ck_assert_int_eq(write(client, "queued", 6), 6);
+	wait_readable(server);
+	ck_assert(!shoal_transport_pending(t));
+	ck_assert_int_eq(shoal_transport_waits_for(t, SHOAL_TRANSPORT_READ), SHOAL_TRANSPORT_READ);
+	ck_assert_int_eq(shoal_transport_waits_for(t, SHOAL_TRANSPORT_WRITE),
+			 SHOAL_TRANSPORT_WRITE);
+	close(server);
+	close(client);
+}
+END_TEST
+
 #define SINK_CAP (4u << 20)
 
 /* A transport that is no socket: it records what it is sent, takes at most per_call bytes a
@@ -445,6 +465,7 @@ int main(void)
 	tcase_add_test(tcp, tcp_cork_sets_and_clears_tcp_cork);
 	tcase_add_test(tcp, tcp_shutdown_write_then_the_peer_sees_the_end);
 	tcase_add_test(tcp, tcp_close_closes_the_descriptor);
+	tcase_add_test(tcp, tcp_waits_in_the_direction_of_the_call_and_holds_nothing);
 	suite_add_tcase(s, tcp);
 	tcase_add_test(out, out_works_over_a_transport_that_is_no_socket);
 	tcase_add_test(out, out_copies_the_body_when_the_transport_cannot_sendfile);

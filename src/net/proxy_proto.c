@@ -258,13 +258,19 @@ static int v2_parse(const uint8_t *b, size_t len, struct shoal_proxy_proto *out)
 		return NEED_MORE;
 	if (b[12] != V2_LOCAL && b[12] != V2_PROXY)
 		return INVALID;
-	if (len < 14)
-		return NEED_MORE;
+	if (len < V2_HEAD)
+		return b[12] == V2_PROXY && len >= 14 && v2_addr_len(b[13]) < 0 ? INVALID : NEED_MORE;
+	total = V2_HEAD + (size_t)be16(b + 14);
+	/* The spec has the receiver of LOCAL discard the block, the family byte included:
+	 * whatever a balancer puts there (HAProxy does not check it either) is skipped. */
+	if (b[12] == V2_LOCAL) {
+		if (len < total)
+			return NEED_MORE;
+		*out = (struct shoal_proxy_proto){ .version = 2, .local = true };
+		return (int)total;
+	}
 	if ((alen = v2_addr_len(b[13])) < 0)
 		return INVALID;
-	if (len < V2_HEAD)
-		return NEED_MORE;
-	total = V2_HEAD + (size_t)be16(b + 14);
 	if (total < V2_HEAD + (size_t)alen)
 		return INVALID;
 	if ((rc = v2_tlvs(b, len, V2_HEAD + (size_t)alen, total)) != 0)

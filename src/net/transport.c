@@ -44,6 +44,19 @@ static int tcp_shutdown_write(struct shoal_transport *t)
 	return shutdown(t->fd, SHUT_WR);
 }
 
+static enum shoal_transport_dir tcp_waits_for(struct shoal_transport *t,
+					      enum shoal_transport_dir dir)
+{
+	(void)t;
+	return dir;
+}
+
+static bool tcp_pending(struct shoal_transport *t)
+{
+	(void)t;
+	return false;
+}
+
 static void tcp_close(struct shoal_transport *t)
 {
 	close(t->fd);
@@ -55,5 +68,7 @@ const struct shoal_transport_ops shoal_transport_tcp_ops = {
 	.sendfile = tcp_sendfile,
 	.cork = tcp_cork,
 	.shutdown_write = tcp_shutdown_write,
+	.waits_for = tcp_waits_for,
+	.pending = tcp_pending,
 	.close = tcp_close,
 };

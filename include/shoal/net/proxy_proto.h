@@ -45,7 +45,8 @@ struct shoal_proxy_proto {
  * version, a command, family or transport byte outside the spec, a version 1 line over
  * SHOAL_PROXY_PROTO_V1_MAX bytes or with a malformed address, port or separator, a version 2
  * address block shorter than its family needs, or TLVs that overrun the header's length
- * (TLVs are otherwise skipped, not interpreted). A caller whose buffer is full while the
+ * (TLVs are otherwise skipped, not interpreted). A version 2 LOCAL header's block is discarded
+ * whole, its family byte included, as the spec has the receiver do. A caller whose buffer is full while the
  * answer is still -2 refuses the connection: a version 2 header may announce up to 64 KiB.
  * out is written only on success. */
 int shoal_proxy_proto_parse(const char *buf, size_t len, struct shoal_proxy_proto *out);

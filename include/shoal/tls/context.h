@@ -1,0 +1,101 @@
+/* OpenSSL contexts made from plain parameters: the server's (one per certificate), the set of
+ * them a listener serves by server name (SNI), the check `shoal -t` runs on a certificate and
+ * key, and the client's for HTTPS upstreams.
+ *
+ * A server context offers ALPN http/1.1 only, keeps no session cache (a prefork server's
+ * workers share no memory for one) and resumes sessions with stateless tickets sealed by the
+ * shared key ring (shoal/tls/keys.h), TLS 1.2 tickets and TLS 1.3 resumption alike, so that
+ * any worker resumes any session. Its connections release their record buffers while idle
+ * (idle keep-alive connections are most of a prefork server's), refuse renegotiation, and ask
+ * for kernel TLS, which the kernel grants or not per connection (shoal/tls/conn.h).
+ *
+ * Contexts are OpenSSL's SSL_CTX, reference counted: a set takes its own reference on each;
+ * release yours with shoal_tls_context_free. Headers of higher layers need not include
+ * OpenSSL's: the types here are OpenSSL's structs, declared and not defined. Every function
+ * leaves OpenSSL's error queue empty; its reason goes into err. */
+#ifndef SHOAL_TLS_CONTEXT_H
+#define SHOAL_TLS_CONTEXT_H
+
+#include <stdbool.h>
+
+#include "shoal/base/error.h"
+#include "shoal/tls/keys.h"
+
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+struct ssl_st;     /* OpenSSL's SSL */
+
+enum shoal_tls_version {
+	SHOAL_TLS_VERSION_NONE, /* in parameters: the default; in an outcome: none, or older */
+	SHOAL_TLS_1_2,
+	SHOAL_TLS_1_3,
+};
+
+struct shoal_tls_server_params {
+	const char *certificate; /* PEM: the leaf first, then the chain */
+	const char *key;         /* PEM: the leaf's private key */
+	enum shoal_tls_version min_version; /* NONE: TLS 1.2 */
+	enum shoal_tls_version max_version; /* NONE: TLS 1.3 */
+	const char *ciphers;      /* TLS 1.2 cipher list in OpenSSL's syntax; NULL: OpenSSL's */
+	const char *ciphersuites; /* TLS 1.3 suites, ':' between; NULL: OpenSSL's */
+	bool prefer_server_ciphers;
+	/* The ticket keys, which must outlive the context; NULL: no tickets, no resumption. */
+	const struct shoal_tls_keys *keys;
+};
+
+/* "TLSv1.2" or "TLSv1.3" (OpenSSL's and nginx's names) into *out; -1 for anything else. */
+int shoal_tls_context_version_parse(const char *name, enum shoal_tls_version *out);
+/* The name of a version ("TLSv1.3"), "none" for NONE: for logs and stats. */
+const char *shoal_tls_context_version_name(enum shoal_tls_version v);
+
+/* A new server context, or NULL with err set: a file that does not load, a key that does not
+ * match the certificate (both named with OpenSSL's reason), a bad version range or cipher
+ * list (named as given). */
+struct ssl_ctx_st *shoal_tls_context_server(const struct shoal_tls_server_params *p,
+					    struct shoal_err *err);
+
+/* Drops the caller's reference to ctx (a server's or a client's); NULL is ignored. */
+void shoal_tls_context_free(struct ssl_ctx_st *ctx);
+
+/* For `shoal -t`: the chain in certificate and the key in key load and match. 0, with
+ * warning->msg set when the leaf has expired or expires within 30 days ("" otherwise), or -1
+ * with err set naming the file and OpenSSL's reason. Loads the files each call: not for a
+ * worker. */
+int shoal_tls_context_check(const char *certificate, const char *key,
+			    struct shoal_err *warning, struct shoal_err *err);
+
+/* The contexts one listener serves, chosen by the name a client asks for (SNI): exact names
+ * first, then the longest "*.suffix" pattern that matches (any depth, as vhosts match), both
+ * ignoring case; no name or an unknown one gets the fallback. The switch is made for the
+ * certificate: OpenSSL keeps some settings of the context a connection began with (its
+ * protocol range, for one), so give every context of a set the same parameters but the
+ * files. Built once before the workers fork, then only read; it must outlive every
+ * connection made from it. */
+struct shoal_tls_context_set;
+
+/* A set whose fallback is ctx; NULL with err set (out of memory). */
+struct shoal_tls_context_set *shoal_tls_context_set_new(struct ssl_ctx_st *fallback,
+							 struct shoal_err *err);
+/* Serves name ("www.example.com" or "*.example.com") with ctx; the first context added for a
+ * name keeps it. -1 with err set: a malformed name, or a context with other ticket keys than
+ * the fallback's (a ticket is opened before the name is known and sealed after). */
+int shoal_tls_context_set_add(struct shoal_tls_context_set *set, const char *name,
+			      struct ssl_ctx_st *ctx, struct shoal_err *err);
+void shoal_tls_context_set_free(struct shoal_tls_context_set *set);
+
+/* A new server-side SSL for one accepted connection of set (shoal_tls_conn_accept calls
+ * this); NULL with err set (out of memory). */
+struct ssl_st *shoal_tls_context_set_ssl(const struct shoal_tls_context_set *set,
+					 struct shoal_err *err);
+
+/* A client context for HTTPS upstreams: TLS 1.2 and 1.3, ALPN http/1.1, the peer's
+ * certificate verified against ca_file (PEM, one or more CAs) or, when NULL, the system's
+ * store. NULL with err set when ca_file does not load. */
+struct ssl_ctx_st *shoal_tls_context_client(const char *ca_file, struct shoal_err *err);
+
+/* A new client-side SSL of client for one connection to host, a name or an IP address
+ * (without brackets): a name is sent as SNI and must be one the certificate names; an
+ * address is not sent and must be one the certificate lists. NULL with err set. */
+struct ssl_st *shoal_tls_context_client_ssl(struct ssl_ctx_st *client, const char *host,
+					    struct shoal_err *err);
+
+#endif
