@@ -15,7 +15,10 @@ with a rate zone never reached, and shoal-loc its location without the zone: scr
 LIMIT=1), divide shoal-limit's median by theirs, and lines "per round" give shoal-limit's
 cpu and own CPU time divided by theirs in each round both ran, and the median of those. In the
 cpu column a server whose own CPU time exceeds its core's busy time (which /proc/stat samples
-at ticks) is ranked by its own time, the figure that cannot undercount.
+at ticks) is ranked by its own time, the figure that cannot undercount. The TLS scenarios add
+"resumed%" (handshakes the server resumed; tls-resume is flagged below 99%, tls-full above 0)
+and, where the kernel offers TLS, "kTLS" (connections that got it); like MB/s, a column shows
+only when some run measured it.
 """
 import itertools
 import statistics
@@ -32,7 +35,10 @@ COLUMNS = [
     ("proc", "own us/req", 11, "{:.2f}", False),
     ("other", "other%", 6, "{:.0f}", None),
     ("idle", "B/idle conn", 11, "{:.0f}", False),
+    ("resumed", "resumed%", 8, "{:.1f}", None),
+    ("ktls", "kTLS", 6, "{:.0f}", None),
 ]
+OPTIONAL = ("mbps", "resumed", "ktls")  # columns shown only when some run measured them
 LABEL_WIDTH = 30
 VS_WIDTH = 7
 SERVER_WIDTH = 17
@@ -70,6 +76,18 @@ def medians(values, scenario, server):
     if churn:
         row["churn"] = statistics.median(churn)
     return row
+
+
+def resumption_flag(scenario, row):
+    """A TLS run whose handshakes were not what its scenario is named for."""
+    resumed = row.get("resumed")
+    if resumed is None:
+        return ""
+    if scenario == "tls-resume" and resumed < 99:
+        return f"  ! only {resumed:.1f}% resumed"
+    if scenario == "tls-full" and resumed > 0:
+        return f"  ! {resumed:.1f}% resumed, not full handshakes"
+    return ""
 
 
 def cells(row, formatter, columns):
@@ -170,8 +188,8 @@ def main():
         SERVER_WIDTH = len(LIMITED + "/" + LOCATION)
     peers = [s for s in sys.argv[3].split(",") if s]
     scenarios = [(arg.split("=") + [""])[:3] for arg in sys.argv[4:]]
-    # MB/s only where it was measured (the proxy scenarios)
-    columns = [c for c in COLUMNS if c[0] != "mbps" or any(k[2] == "mbps" for k in values)]
+    # MB/s only where it was measured (the proxy scenarios), and so the TLS figures
+    columns = [c for c in COLUMNS if c[0] not in OPTIONAL or any(k[2] == c[0] for k in values)]
     header = " ".join(title.rjust(width) for _, title, width, _, _ in columns)
     if any(rank for _, _, rank in scenarios):
         header += " " + "vs best".rjust(VS_WIDTH)
@@ -183,6 +201,7 @@ def main():
         for server, row in rows.items():
             vs = " " + vs_best(row, best, rank).rjust(VS_WIDTH) if rank else ""
             flag = f"  ! {row['errors']:.0f} errors" if row["errors"] else ""
+            flag += resumption_flag(key, row)
             if row.get("churn"):
                 flag += f"  ! pool churn: {row['churn']:.0f} upstream connections closed"
             if row.get("proc", 0) > 1.1 * row.get("cpu", float("inf")):
