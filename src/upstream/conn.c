@@ -109,20 +109,19 @@ void shoal_upstream_conn_preface(struct shoal_upstream_conn *uc, const char *p, 
 {
 	uc->preface = p;
 	uc->preface_len = (uint16_t)len;
-	uc->preface_sent = 0;
 }
 
 /* A preface is a few hundred bytes at most, into an empty socket: it leaves at once. */
 static int conn_send_preface(struct shoal_upstream_conn *uc)
 {
-	while (uc->preface_sent < uc->preface_len) {
-		ssize_t n = send(uc->ev.fd, uc->preface + uc->preface_sent,
-				 uc->preface_len - uc->preface_sent, MSG_NOSIGNAL);
+	while (uc->preface_len) {
+		ssize_t n = send(uc->ev.fd, uc->preface, uc->preface_len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno;
-		uc->preface_sent += (uint16_t)n;
+		uc->preface += n;
+		uc->preface_len -= (uint16_t)n;
 	}
 	return 0;
 }

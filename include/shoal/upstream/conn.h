@@ -54,10 +54,10 @@ struct shoal_upstream_conn {
 	uint32_t addr_seq; /* the server's address set it was opened under (address.h) */
 	bool idle;
 	uint8_t stage;     /* how far establishing has come (conn.c) */
-	uint16_t preface_len, preface_sent; /* of preface */
+	uint16_t preface_len; /* of preface, what is left of it to send */
+	struct shoal_upstream_announce announce; /* set by the proxy, with send_proxy_protocol */
 	const char *preface; /* the holder's: sent in clear before the handshake */
 	struct shoal_tls_conn *tls; /* a tls group's, once connected; NULL: plain TCP so far */
-	struct shoal_upstream_announce announce; /* set by the proxy, with send_proxy_protocol */
 };
 
 /* Opens a connection to s, at its next address (shoal_upstream_address_next): a
