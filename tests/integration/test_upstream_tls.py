@@ -92,10 +92,10 @@ def read_proxy_header(conn):
 class TLSOrigin:
     """An HTTPS server on 127.0.0.1 with the certificate pair: keep-alive HTTP/1.1, each TLS
     connection recorded in conns ({"sni", "header", "paths"}, or {"error"} for a handshake
-    that failed). GET /health answers health; GET .../big/N answers N bytes of a pattern; .../drop
-    answers and then closes the connection without close_notify; anything else answers a
-    JSON account of the request: the connection's number, its SNI, the method, the path and
-    the body's length and SHA-256."""
+    that failed). An upgrade switches to an echo; GET /health answers health; GET .../big/N
+    answers N bytes of a pattern; .../drop answers and then closes the connection without
+    close_notify; anything else answers a JSON account of the request: the connection's
+    number, its SNI, the method, the path and the body's length and SHA-256."""
 
     def __init__(self, pair, proxy_header=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -174,8 +174,22 @@ class TLSOrigin:
                 buf += data
             body, buf = buf[:length], buf[length:]
             record["paths"].append(path)
+            if "upgrade" in fields:
+                self._echo(tls, buf)
+                return
             if not self._answer(tls, number, record, method, path, body, fields):
                 return
+
+    @staticmethod
+    def _echo(tls, buf):
+        """Switches protocols, then sends back every byte that comes."""
+        tls.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n"
+                    b"Connection: upgrade\r\n\r\n" + buf)
+        while True:
+            data = tls.recv(65536)
+            if not data:
+                return
+            tls.sendall(data)
 
     def _answer(self, tls, number, record, method, path, body, fields):
         status, payload = 200, None
@@ -372,6 +386,17 @@ class UpstreamTLSTest(unittest.TestCase):
             s.wait_for_log(r"server %s: tls handshake failed: certificate: %s"
                            % (named.address, why))
         self.assertEqual([r["sni"] for r in named.connections()], ["app.test"])
+
+    def test_an_upgrade_tunnels_both_ways_through_tls(self):
+        o = self.origin(self.pki.ip)
+        s = self.serve([("app", group("app", [o.address], self.pki.ca))])
+        c = self.client(s)
+        c.send(build_request("GET", "/app/ws", [("Host", "example.test"),
+                                                 ("Connection", "Upgrade"), ("Upgrade", "echo")]))
+        self.assertEqual(c.read_head()[1], 101)
+        for data in (b"hello", os.urandom(200000)):
+            c.send(data)
+            self.assertEqual(c.read_exact(len(data)), data)
 
     def test_tls_verify_false_takes_any_certificate(self):
         bad = self.origin(self.pki.other)
