@@ -235,6 +235,10 @@ static inline void assert_same_upstreams(const struct shoal_config *a, const str
 		ck_assert_int_eq(x->tunnel_timeout_ms, y->tunnel_timeout_ms);
 		ck_assert_int_eq(x->resolve_interval_ms, y->resolve_interval_ms);
 		ck_assert_int_eq(x->send_proxy_protocol, y->send_proxy_protocol);
+		ck_assert(x->tls == y->tls);
+		ck_assert_pstr_eq(x->tls_ca, y->tls_ca);
+		ck_assert_pstr_eq(x->tls_server_name, y->tls_server_name);
+		ck_assert(x->tls_verify == y->tls_verify);
 		assert_same_policy(&x->policy, &y->policy);
 		assert_same_check(&x->health_check, &y->health_check);
 	}

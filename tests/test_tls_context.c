@@ -319,11 +319,18 @@ static void make_upstream_pki(struct upstream_pki *u)
 	EVP_PKEY_free(key);
 }
 
-/* Our client to our server serving pair, stepped in turn; the client's outcome, its verify
- * result and the server's failure class. */
+/* What the client's handshake came to besides its step: its verify result and the reason it
+ * gives, and the server's failure class. */
+struct upstream_outcome {
+	long verify;
+	const char *reason;
+	enum shoal_tls_fail server_fail;
+};
+
+/* Our client to our server serving pair, stepped in turn: the client's step, and out. */
 static enum shoal_tls_step connect_upstream(SSL_CTX *client_ctx, const char *host,
-					    const struct tls_pair *pair, long *verify,
-					    enum shoal_tls_fail *server_fail)
+					    const struct tls_pair *pair,
+					    struct upstream_outcome *out)
 {
 	SSL_CTX *ctx = fixture_server_ctx(pair, NULL);
 	struct shoal_tls_context_set *set = fixture_set(ctx);
@@ -344,8 +351,9 @@ static enum shoal_tls_step connect_upstream(SSL_CTX *client_ctx, const char *hos
 		if (fixture_terminal(c_step) && fixture_terminal(s_step))
 			break;
 	}
-	*verify = SSL_get_verify_result(client.ssl);
-	*server_fail = server.fail;
+	out->verify = SSL_get_verify_result(client.ssl);
+	out->reason = client.reason;
+	out->server_fail = server.fail;
 	if (c_step == SHOAL_TLS_DONE) {
 		const unsigned char *alpn;
 		unsigned int len;
@@ -365,35 +373,53 @@ START_TEST(the_client_verifies_the_upstream_against_its_ca_and_name)
 	struct upstream_pki u;
 	struct shoal_err err = { "" };
 	SSL_CTX *client_ctx;
-	enum shoal_tls_fail server_fail;
-	long verify;
+	struct upstream_outcome o;
 
 	make_upstream_pki(&u);
 	client_ctx = shoal_tls_context_client(u.ca, &err);
 	ck_assert_msg(client_ctx != NULL, "%s", err.msg);
-	ck_assert_int_eq(connect_upstream(client_ctx, "upstream.test", &u.signed_pair, &verify,
-					  &server_fail),
+	ck_assert_int_eq(connect_upstream(client_ctx, "upstream.test", &u.signed_pair, &o),
 			 SHOAL_TLS_DONE);
-	ck_assert_int_eq(verify, X509_V_OK);
-	ck_assert_int_eq(connect_upstream(client_ctx, "127.0.0.1", &u.signed_pair, &verify,
-					  &server_fail),
+	ck_assert_int_eq(o.verify, X509_V_OK);
+	ck_assert_int_eq(connect_upstream(client_ctx, "127.0.0.1", &u.signed_pair, &o),
 			 SHOAL_TLS_DONE);
 	/* A wrong name, a wrong address: refused, and the server hears why. */
-	ck_assert_int_eq(connect_upstream(client_ctx, "other.test", &u.signed_pair, &verify,
-					  &server_fail),
+	ck_assert_int_eq(connect_upstream(client_ctx, "other.test", &u.signed_pair, &o),
 			 SHOAL_TLS_ERROR);
-	ck_assert_int_eq(verify, X509_V_ERR_HOSTNAME_MISMATCH);
-	ck_assert_int_eq(server_fail, SHOAL_TLS_FAIL_CERTIFICATE);
-	ck_assert_int_eq(connect_upstream(client_ctx, "127.0.0.2", &u.signed_pair, &verify,
-					  &server_fail),
+	ck_assert_int_eq(o.verify, X509_V_ERR_HOSTNAME_MISMATCH);
+	ck_assert_str_eq(o.reason, "hostname mismatch");
+	ck_assert_int_eq(o.server_fail, SHOAL_TLS_FAIL_CERTIFICATE);
+	ck_assert_int_eq(connect_upstream(client_ctx, "127.0.0.2", &u.signed_pair, &o),
 			 SHOAL_TLS_ERROR);
-	ck_assert_int_eq(verify, X509_V_ERR_IP_ADDRESS_MISMATCH);
+	ck_assert_int_eq(o.verify, X509_V_ERR_IP_ADDRESS_MISMATCH);
+	ck_assert_str_eq(o.reason, "IP address mismatch");
 	/* The right names, not signed by the CA. */
-	ck_assert_int_eq(connect_upstream(client_ctx, "upstream.test", &u.self_pair, &verify,
-					  &server_fail),
+	ck_assert_int_eq(connect_upstream(client_ctx, "upstream.test", &u.self_pair, &o),
 			 SHOAL_TLS_ERROR);
-	ck_assert_int_eq(verify, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
-	ck_assert_int_eq(server_fail, SHOAL_TLS_FAIL_CERTIFICATE);
+	ck_assert_int_eq(o.verify, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+	ck_assert_str_eq(o.reason, X509_verify_cert_error_string(o.verify));
+	ck_assert_int_eq(o.server_fail, SHOAL_TLS_FAIL_CERTIFICATE);
+	shoal_tls_context_free(client_ctx);
+}
+END_TEST
+
+/* tls_verify = false: a certificate of nobody's, for another name, is taken. */
+START_TEST(a_client_that_trusts_any_takes_any_certificate)
+{
+	struct upstream_pki u;
+	struct shoal_err err = { "" };
+	struct upstream_outcome o;
+	SSL_CTX *client_ctx;
+
+	make_upstream_pki(&u);
+	client_ctx = shoal_tls_context_client(u.ca, &err);
+	ck_assert_msg(client_ctx != NULL, "%s", err.msg);
+	shoal_tls_context_client_trust_any(client_ctx);
+	ck_assert_int_eq(connect_upstream(client_ctx, "other.test", &u.self_pair, &o),
+			 SHOAL_TLS_DONE);
+	ck_assert_int_ne(o.verify, X509_V_OK);
+	ck_assert_int_eq(connect_upstream(client_ctx, "127.0.0.2", &u.signed_pair, &o),
+			 SHOAL_TLS_DONE);
 	shoal_tls_context_free(client_ctx);
 }
 END_TEST
@@ -403,18 +429,17 @@ START_TEST(the_client_uses_the_system_store_without_a_ca_file)
 {
 	struct upstream_pki u;
 	struct shoal_err err = { "" };
-	enum shoal_tls_fail server_fail;
+	struct upstream_outcome o;
 	SSL_CTX *client_ctx;
 	char missing[PATH_MAX];
-	long verify;
 
 	make_upstream_pki(&u);
 	client_ctx = shoal_tls_context_client(NULL, &err);
 	ck_assert_msg(client_ctx != NULL, "%s", err.msg);
-	ck_assert_int_eq(connect_upstream(client_ctx, "upstream.test", &u.signed_pair, &verify,
-					  &server_fail),
+	ck_assert_int_eq(connect_upstream(client_ctx, "upstream.test", &u.signed_pair, &o),
 			 SHOAL_TLS_ERROR);
-	ck_assert_int_eq(verify, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+	ck_assert_int_eq(o.verify, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+	ck_assert_str_eq(o.reason, "unable to get local issuer certificate");
 	shoal_tls_context_free(client_ctx);
 	fixture_path(&f, "no-ca.crt", missing);
 	ck_assert_ptr_null(shoal_tls_context_client(missing, &err));
@@ -443,6 +468,7 @@ int main(void)
 	tcase_add_test(server, alpn_is_http_1_1_and_nothing_else);
 	tcase_add_test(client, the_client_verifies_the_upstream_against_its_ca_and_name);
 	tcase_add_test(client, the_client_uses_the_system_store_without_a_ca_file);
+	tcase_add_test(client, a_client_that_trusts_any_takes_any_certificate);
 	suite_add_tcase(s, check);
 	suite_add_tcase(s, server);
 	suite_add_tcase(s, client);

@@ -51,10 +51,15 @@ bool shoal_check_wanted(const struct shoal_config *cfg)
 
 /* --- a probe's course --- */
 
-/* "status 503", "connected", or the errno's text as a log line goes on: "connection refused". */
-static void check_detail_text(int detail, char *buf, size_t size)
+/* "status 503", "connected", a refused handshake's reason, or the errno's text as a log line
+ * goes on: "connection refused". */
+static void check_detail_text(const struct shoal_check_probe *p, char *buf, size_t size)
 {
-	if (detail > 0)
+	int detail = p->detail;
+
+	if (detail == -EPROTO && p->tls_why[0])
+		snprintf(buf, size, "tls handshake failed: %s", p->tls_why);
+	else if (detail > 0)
 		snprintf(buf, size, "status %d", detail);
 	else if (detail == 0)
 		snprintf(buf, size, "connected");
@@ -68,11 +73,11 @@ static void check_publish(struct shoal_check_probe *p, bool passed)
 	const struct shoal_health_check_conf *conf = p->group->conf;
 	const struct shoal_upstream_server *s = p->server;
 	int streak = passed ? conf->rise : conf->fall;
-	char why[128];
+	char why[192];
 
 	if (!shoal_upstream_probe_result(p->server, passed, p->detail, p->check->now_ms))
 		return;
-	check_detail_text(p->detail, why, sizeof(why));
+	check_detail_text(p, why, sizeof(why));
 	shoal_log_write(p->check->log, passed ? SHOAL_LOG_INFO : SHOAL_LOG_WARN,
 			"upstream %s server %s is %s (check: %s, %d %s)", s->group->conf->name,
 			shoal_config_server_label(s->conf), passed ? "up" : "down", why, streak,

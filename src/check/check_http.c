@@ -24,6 +24,7 @@ static int http_announce(struct shoal_check_probe *p, size_t n)
 	memcpy(request, pp, pp_len);
 	p->http.request = request;
 	p->http.request_len = pp_len + n;
+	p->http.pp_len = pp_len;
 	return 0;
 }
 
@@ -56,11 +57,17 @@ static void http_dispose(struct shoal_check_probe *p)
 	p->http.request = NULL;
 }
 
+/* Over TLS the PROXY protocol header goes in clear ahead of the handshake. */
 static void http_start(struct shoal_check_probe *p)
 {
 	struct check_http *h = &p->http;
 
 	h->sent = 0;
+	if (p->server->group->tls && h->pp_len) {
+		shoal_upstream_conn_preface(p->conn, h->request, h->pp_len);
+		h->sent = h->pp_len;
+	}
+	p->tls_why[0] = '\0';
 	h->line_len = 0;
 	h->skip_match = 0;
 	h->skipping = false;
@@ -134,10 +141,12 @@ static enum check_step http_byte(struct shoal_check_probe *p, char c)
 static enum check_step http_send(struct shoal_check_probe *p)
 {
 	struct check_http *h = &p->http;
+	struct shoal_transport tcp;
+	struct shoal_transport *t = shoal_upstream_conn_transport(p->conn, &tcp);
 
 	while (h->sent < h->request_len) {
-		ssize_t n = send(p->conn->ev.fd, h->request + h->sent, h->request_len - h->sent,
-				 MSG_NOSIGNAL);
+		struct iovec v = { h->request + h->sent, h->request_len - h->sent };
+		ssize_t n = shoal_transport_writev(t, &v, 1, false);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -152,10 +161,12 @@ static enum check_step http_send(struct shoal_check_probe *p)
  * if a status line was cut. */
 static enum check_step http_read(struct shoal_check_probe *p)
 {
+	struct shoal_transport tcp;
+	struct shoal_transport *t = shoal_upstream_conn_transport(p->conn, &tcp);
 	char buf[512];
 
 	for (;;) {
-		ssize_t n = recv(p->conn->ev.fd, buf, sizeof(buf), 0);
+		ssize_t n = shoal_transport_read(t, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -176,12 +187,13 @@ static enum check_step http_on_event(struct shoal_check_probe *p, uint32_t event
 	enum check_step step;
 
 	if (!h->connected) {
-		int err = shoal_upstream_conn_error(p->conn);
-		if (err)
+		int err = shoal_upstream_conn_establish(p->conn, events);
+		if (err == EAGAIN)
+			return CHECK_PENDING;
+		if (err) {
+			shoal_upstream_conn_tls_failure(p->conn, p->tls_why, sizeof(p->tls_why));
 			return http_fail(p, -err);
-		if (!(events & EPOLLOUT))
-			return events & (EPOLLERR | EPOLLHUP) ? http_fail(p, -ECONNRESET)
-							      : CHECK_PENDING;
+		}
 		h->connected = true;
 	}
 	step = http_send(p);

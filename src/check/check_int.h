@@ -50,12 +50,14 @@ struct shoal_check_group {
 	struct shoal_timer_queue resolve; /* the next lookup's start */
 };
 
-/* The HTTP kind's bytes: the request, then the status line read back. */
+/* The HTTP kind's bytes: the request, then the status line read back. To a tls group the
+ * probe speaks TLS, verified as the proxy's connections are (shoal/upstream/conn.h). */
 #define CHECK_HTTP_LINE 13 /* "HTTP/1.1 200 ": enough to know the status */
 
 struct check_http {
-	char *request; /* made once, at init */
+	char *request; /* made once, at init: the PROXY protocol header, if any, then the GET */
 	size_t request_len, sent;
+	size_t pp_len; /* of the header: sent in clear before a tls group's handshake */
 	char line[CHECK_HTTP_LINE];
 	size_t line_len;
 	unsigned skip_match; /* in an interim (1xx) head: bytes of "\r\n\r\n" matched */
@@ -72,6 +74,7 @@ struct shoal_check_probe {
 	struct shoal_timer tick, timeout;
 	bool due;   /* the next probe came due while this one ran: it starts when this ends */
 	int detail; /* the kind's: an HTTP status, 0 for an open TCP connection, or -errno */
+	char tls_why[128]; /* a failed handshake's reason (detail -EPROTO); "" otherwise */
 	struct check_http http;
 };
 

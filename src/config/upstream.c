@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libconfig.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
 #include "shoal/net/addr.h"
+#include "shoal/tls/context.h"
 
 /* ---- an upstream server's address: numeric, or a name with resolve; one that can be
  * connected to ---- */
@@ -203,6 +205,61 @@ static const struct shoal_conf_kind kind_send_proxy = {
 	parse_send_proxy, default_send_proxy, dump_send_proxy, NULL
 };
 
+/* ---- tls ---- */
+
+/* What SNI may carry and a certificate may name: a host name, or an address (verified as one,
+ * and not sent). */
+static const char *check_server_name(const char *name)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
+		return NULL;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+			return "must be a host name or an IP address, without a port";
+	if (name[0] == '.' || name[0] == '-')
+		return "must be a host name or an IP address, without a port";
+	return NULL;
+}
+
+/* Keys that mean nothing without tls: set alone, they would only seem to work. */
+static const char *const tls_only[] = { "tls_ca", "tls_server_name", "tls_verify" };
+
+/* The CA file is loaded as the workers will load it, so that one that cannot be read or
+ * holds no certificate fails here, and with shoal -t, rather than in every worker. */
+static int check_tls(const struct shoal_conf_key *key, const struct shoal_upstream_conf *up,
+		     const config_setting_t *e, size_t i, const struct shoal_conf_ctx *ctx)
+{
+	const config_setting_t *s;
+	struct ssl_ctx_st *client;
+	struct shoal_err why;
+	char name[64];
+	FILE *f;
+
+	for (size_t k = 0; !up->tls && k < ARRAY_LEN(tls_only); k++) {
+		s = config_setting_get_member(e, tls_only[k]);
+		/* tls_verify = true is the default, which the dump writes for every group. */
+		if (!s || (strcmp(tls_only[k], "tls_verify") == 0 && up->tls_verify))
+			continue;
+		snprintf(name, sizeof(name), "%s[%zu].%s", key->name, i, tls_only[k]);
+		return shoal_schema_fail(ctx, s, name, -1, "applies only to a group with tls = true");
+	}
+	if (!up->tls || !up->tls_ca)
+		return 0;
+	s = config_setting_get_member(e, "tls_ca");
+	snprintf(name, sizeof(name), "%s[%zu].tls_ca", key->name, i);
+	if (!(f = fopen(up->tls_ca, "r")))
+		return shoal_schema_fail(ctx, s, name, -1, "cannot read %s: %s", up->tls_ca,
+					 strerror(errno));
+	fclose(f);
+	if (!(client = shoal_tls_context_client(up->tls_ca, &why)))
+		return shoal_schema_fail(ctx, s, name, -1, "%s", why.msg);
+	shoal_tls_context_free(client);
+	return 0;
+}
+
 /* ---- the keys of a group ---- */
 
 /* Names appear in logs, in shoalctl's table and as Prometheus label values. */
@@ -243,6 +300,10 @@ static const struct shoal_conf_key upstream_keys[] = {
 	  .max = 3600 * 1000LL, .def_int = 10000 },
 	{ .name = "send_proxy_protocol", .kind = &kind_send_proxy,
 	  .offset = offsetof(struct shoal_upstream_conf, send_proxy_protocol) },
+	UPSTREAM_KEY(tls, shoal_schema_bool, .def_int = 0),
+	UPSTREAM_KEY(tls_ca, shoal_schema_path, .def_str = NULL),
+	UPSTREAM_KEY(tls_server_name, shoal_schema_string, .check = check_server_name),
+	UPSTREAM_KEY(tls_verify, shoal_schema_bool, .def_int = 1),
 	UPSTREAM_KEY(keepalive, shoal_schema_int, .min = 0, .max = 10000, .def_int = 32),
 	UPSTREAM_KEY(queue, shoal_schema_int, .min = 0, .max = 1000000, .def_int = 0),
 	TIMEOUT_KEY(queue_timeout, 3600, 5),
@@ -301,7 +362,7 @@ static int finish_upstreams(const struct shoal_conf_key *key, void *groups, size
 		const config_setting_t *e = config_setting_get_elem(list, (unsigned int)i);
 		char name[64];
 
-		if (check_queue(key, &ups[i], e, i, ctx) < 0)
+		if (check_queue(key, &ups[i], e, i, ctx) < 0 || check_tls(key, &ups[i], e, i, ctx) < 0)
 			return -1;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(ups[j].name, ups[i].name) != 0)

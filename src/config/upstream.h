@@ -9,7 +9,8 @@
 
 /* The section of a key of kind shoal_schema_groups whose field is a struct
  * shoal_upstream_conf *. It fails on a group whose servers are all backup, and once all are
- * read, on a group with queue and no server with max_conns, and if two groups have the same
+ * read, on a group with queue and no server with max_conns, on a tls_* key of a group
+ * without tls, on a tls_ca that does not load as a CA file, and if two groups have the same
  * name, naming the line of the second. */
 extern const struct shoal_conf_section shoal_upstream_section;
 

@@ -95,14 +95,19 @@ static void px_copy_request(struct shoal_http_request *dst, const struct shoal_h
 
 /* ---- ending ---- */
 
-static void px_log(const struct shoal_proxy_exchange *x, const char *what, int err)
+static void px_log_why(const struct shoal_proxy_exchange *x, const char *what, const char *why)
 {
 	struct shoal_log *log = x->env->ctx->log;
 
 	if (log)
 		log_error(log, "upstream \"%s\" server %s: %s%s%s", x->group->conf->name,
-			  shoal_config_server_label(x->server->conf), what, err ? ": " : "",
-			  err ? strerror(err) : "");
+			  shoal_config_server_label(x->server->conf), what, why ? ": " : "",
+			  why ? why : "");
+}
+
+static void px_log(const struct shoal_proxy_exchange *x, const char *what, int err)
+{
+	px_log_why(x, what, err ? strerror(err) : NULL);
 }
 
 static struct shoal_stats_slot *px_stats(const struct shoal_proxy_exchange *x)
@@ -338,10 +343,17 @@ static bool px_advance(struct shoal_proxy_exchange *x, bool sent)
 	return true;
 }
 
+/* A refused handshake or certificate is a failed connect, logged with OpenSSL's reason. */
 static void px_connect_error(struct shoal_proxy_exchange *x, int err)
 {
+	char buf[256];
+	const char *tls = x->uc ? shoal_upstream_conn_tls_failure(x->uc, buf, sizeof(buf)) : NULL;
+
 	px_count_failure(x, SHOAL_STATS_UPSTREAM_CONNECT);
-	px_log(x, "connect", err);
+	if (tls)
+		px_log_why(x, "tls handshake failed", tls);
+	else
+		px_log(x, "connect", err);
 	px_report_failure(x);
 }
 
@@ -484,9 +496,9 @@ void shoal_proxy_on_timer(struct shoal_timer *t)
 		return;
 	}
 	px_count_failure(x, SHOAL_STATS_UPSTREAM_TIMEOUT);
-	px_log(x, x->timer_q == &q->connect_q ? "connect timed out"
-		  : x->timer_q == &q->send_q ? "timed out taking the request"
-		  : "timed out responding", 0);
+	px_log(x, x->timer_q == &q->send_q ? "timed out taking the request"
+		  : x->timer_q == &q->read_q ? "timed out responding"
+		  : x->uc && x->uc->tls ? "tls handshake timed out" : "connect timed out", 0);
 	px_report_failure(x);
 	px_next_or_fail(x, x->timer_q != &q->connect_q, 504);
 }
@@ -574,19 +586,19 @@ static void px_on_upstream(struct shoal_upstream_conn *uc, uint32_t events)
 
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		x->up_hup = true;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		x->up_readable = true;
-	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		x->up_writable = true;
+	shoal_upstream_conn_readiness(uc, events, &x->up_readable, &x->up_writable);
 	if (x->connecting) {
-		int err;
-		if (!(events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+		int err = shoal_upstream_conn_establish(uc, events);
+		if (err == EAGAIN)
 			return;
-		if ((err = shoal_upstream_conn_error(uc))) {
+		if (err) {
 			px_connect_failed(x, err);
 			return;
 		}
 		x->connecting = false;
+		/* Bytes may have come with the handshake's last records: read at once. */
+		if (uc->tls)
+			x->up_readable = x->up_writable = true;
 	}
 	px_run(x);
 }

@@ -69,4 +69,10 @@ void shoal_proxy_announce_conn(struct shoal_proxy_exchange *x, bool opened)
 	x->pp_len = (uint8_t)shoal_proxy_proto_write(x->pp, x->group->conf->send_proxy_protocol,
 						     &x->announce.ends);
 	x->uc->announce = x->announce;
+	/* Over TLS the header goes in clear ahead of the handshake, as the protocol has it, and
+	 * not with the head. */
+	if (x->group->tls) {
+		shoal_upstream_conn_preface(x->uc, x->pp, x->pp_len);
+		x->pp_len = 0;
+	}
 }

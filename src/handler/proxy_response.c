@@ -9,8 +9,8 @@
 /* Sends what the client's batch holds: earlier answers, then ours. */
 static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
 {
-	return shoal_proxy_io_flush(x->client->out, x->client->fd, &x->cl_writable,
-				    PX_CLIENT_GONE);
+	return shoal_proxy_io_flush(x->client->out, SHOAL_TRANSPORT_TCP(x->client->fd),
+				    &x->cl_writable, PX_CLIENT_GONE);
 }
 
 /* Queues a head for the client, built from the parsed response. False if the batch has no
@@ -189,6 +189,7 @@ static enum px_stop rs_eof(struct shoal_proxy_exchange *x)
 static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 {
 	struct px_response *rs = &x->rs;
+	struct shoal_transport tcp;
 	size_t want;
 	ssize_t n;
 
@@ -204,8 +205,8 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	want = x->env->window - rs->len;
 	if (!rs->first_read_done && want > PX_FIRST_READ)
 		want = PX_FIRST_READ;
-	n = shoal_proxy_io_read(x->uc->ev.fd, rs->win + rs->len, want, &x->up_readable,
-				!x->up_hup);
+	n = shoal_proxy_io_read(shoal_upstream_conn_transport(x->uc, &tcp), rs->win + rs->len,
+				want, &x->up_readable, !x->up_hup);
 	if (n < 0 && errno == EAGAIN)
 		return PX_WAIT;
 	if (n < 0) {

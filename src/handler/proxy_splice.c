@@ -8,13 +8,13 @@
 
 /* Splicing moves the socket's pages into a pipe and from it into the other socket: the
  * body is never copied into shoal's memory and back. It needs plain TCP at both ends (a TLS
- * transport would have to see the bytes); today both are. */
+ * transport has to see the bytes): a tls group's bodies are copied. */
 
 bool shoal_proxy_splice_wanted(const struct shoal_proxy_exchange *x)
 {
 	const struct px_response *rs = &x->rs;
 
-	return rs->head_done && !rs->done && rs->body == SHOAL_HTTP_BODY_LENGTH &&
+	return !x->group->tls && rs->head_done && !rs->done && rs->body == SHOAL_HTTP_BODY_LENGTH &&
 	       (rs->pipe[0] >= 0 || (rs->left >= PX_SPLICE_MIN && rs->length <= PX_SPLICE_MAX));
 }
 

@@ -97,6 +97,18 @@ const char *shoal_tls_conn_fail_name(enum shoal_tls_fail fail)
 	return "none";
 }
 
+/* A verification error says more than "certificate verify failed", its queued reason. */
+static const char *failure_reason(const SSL *ssl, int ssl_error)
+{
+	long verify = SSL_get_verify_result(ssl);
+
+	if (verify != X509_V_OK)
+		return X509_verify_cert_error_string(verify);
+	if (ssl_error != SSL_ERROR_SSL)
+		return NULL;
+	return ERR_reason_error_string(ERR_peek_error());
+}
+
 static void established(struct shoal_tls_conn *c)
 {
 	int v = SSL_version(c->ssl);
@@ -130,6 +142,7 @@ enum shoal_tls_step shoal_tls_conn_handshake(struct shoal_tls_conn *c)
 		return d == SHOAL_TRANSPORT_READ ? SHOAL_TLS_NEED_READ : SHOAL_TLS_NEED_WRITE;
 	}
 	c->fail = classify(e);
+	c->reason = failure_reason(c->ssl, e);
 	ERR_clear_error();
 	return SHOAL_TLS_ERROR;
 }

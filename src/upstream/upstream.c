@@ -1,9 +1,12 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "shoal/base/clock.h"
 #include "shoal/state/upstream.h"
+#include "shoal/tls/context.h"
 
 #include "shoal/upstream/balancer.h"
 #include "shoal/upstream/conn.h"
@@ -23,6 +26,49 @@ static int upstream_share(struct shoal_state_upstream **shared, bool *own,
 	*shared = calloc(1, sizeof(**shared));
 	*own = true;
 	return *shared ? 0 : -1;
+}
+
+/* A server's name for TLS: the group's, else the host of its NAME:PORT, else its address
+ * without port nor brackets (verified as an address). */
+static char *upstream_tls_name(const struct shoal_upstream_conf *g,
+			       const struct shoal_upstream_server_conf *s)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&s->address.ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)&s->address.ss;
+	char text[INET6_ADDRSTRLEN];
+
+	if (g->tls_server_name)
+		return strdup(g->tls_server_name);
+	if (s->host) {
+		const char *colon = strrchr(s->host, ':');
+		return strndup(s->host, colon ? (size_t)(colon - s->host) : strlen(s->host));
+	}
+	if (s->address.ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
+	else
+		inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
+	return strdup(text);
+}
+
+/* The client context every connection of a tls group is made from, and each server's name.
+ * The configuration loaded the CAs already: this fails only if they went away since, or if
+ * the workers' user may not read them. */
+static int upstream_tls(struct shoal_upstream *u, struct shoal_err *err)
+{
+	const struct shoal_upstream_conf *conf = u->conf;
+	struct shoal_err why;
+
+	if (!conf->tls)
+		return 0;
+	u->tls = shoal_tls_context_client(conf->tls_ca, &why);
+	if (!u->tls)
+		return shoal_err_set(err, "upstream \"%s\": %s", conf->name, why.msg);
+	if (!conf->tls_verify)
+		shoal_tls_context_client_trust_any(u->tls);
+	for (size_t i = 0; i < u->nservers; i++)
+		if (!(u->servers[i].tls_name = upstream_tls_name(conf, u->servers[i].conf)))
+			return shoal_err_set(err, "out of memory");
+	return 0;
 }
 
 static int upstream_init(struct shoal_upstream *u, const struct shoal_upstream_conf *conf,
@@ -80,6 +126,10 @@ int shoal_upstream_set_init(struct shoal_upstream_set *set, const struct shoal_c
 			shoal_upstream_set_free(set);
 			return shoal_err_set(err, "out of memory");
 		}
+		if (upstream_tls(&set->groups[i], err) < 0) {
+			shoal_upstream_set_free(set);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -101,8 +151,10 @@ static void upstream_free(struct shoal_upstream *u)
 		shoal_upstream_pool_drain(&u->servers[j]);
 		if (u->servers[j].shared_own)
 			free(u->servers[j].shared);
+		free(u->servers[j].tls_name);
 	}
 	free(u->servers);
+	shoal_tls_context_free(u->tls);
 	if (u->queue_own)
 		free(u->queue_shared);
 }

@@ -127,7 +127,8 @@ def sample_values():
             "group": '"%s"' % grp.getgrgid(os.getgid()).gr_name,
             "status_path": '"/status"', "health_path": '"/healthz"',
             "proxy_host": '"app.internal:8080"', "host": '"app.internal"',
-            "send_proxy_protocol": '"v2"'}
+            "send_proxy_protocol": '"v2"', "tls_ca": '"ca.pem"',
+            "tls_server_name": '"app.internal"'}
 
 
 def out_of_range(low, high, kind):
@@ -208,7 +209,20 @@ class ConfigPageTest(unittest.TestCase):
             return {scope: "user = %s;\ngroup = %s;" % (sample_values()["user"], value)}
         if scope == "limit_zone" and key not in ("rate", "conn"):
             return {scope: "%s\n%s = %s;" % (ZONE_RATE, key, value)}
+        if scope == "upstream" and key.startswith("tls_"):
+            if key == "tls_ca":
+                self.make_ca()
+            return {scope: "tls = true;\n%s = %s;" % (key, value)}
         return {scope: "%s = %s;" % (key, value)}
+
+    def make_ca(self):
+        """A CA certificate beside the configuration, as tls_ca's sample names it."""
+        ca = os.path.join(self.dir, "ca.pem")
+        if not os.path.exists(ca):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=Docs CA",
+                            "-days", "1", "-keyout", os.path.join(self.dir, "ca.key"),
+                            "-out", ca], check=True, capture_output=True, timeout=30)
 
     def dump(self, **lines):
         r = run_cli(["-T", "-c", self.config(**lines)])

@@ -158,6 +158,12 @@ struct shoal_upstream_conf {
 	int resolve_interval_ms; /* between two lookups of a server's name (resolve) */
 	int send_proxy_protocol; /* 1 or 2: the PROXY protocol header of that version opens
 				  * every new connection to a server; 0: none */
+	bool tls;              /* the servers speak HTTPS: connections to them are TLS */
+	char *tls_ca;          /* tls: the CAs (PEM) that sign the servers' certificates;
+				* NULL: the system's store */
+	char *tls_server_name; /* tls: the name sent (SNI) and verified; NULL: each server's
+				* own, its host name or else its address */
+	bool tls_verify;       /* tls: certificates are verified (false: tests only) */
 	struct shoal_upstream_policy policy;
 	struct shoal_health_check_conf health_check;
 };

@@ -60,12 +60,17 @@ enum shoal_tls_fail {
 struct shoal_tls_conn {
 	struct shoal_transport transport; /* .fd: the socket */
 	struct ssl_st *ssl;               /* OpenSSL's SSL of the connection */
-	/* What the handshake came to, for the stats: valid once it returned DONE (resumed,
-	 * version, ktls_send) or ERROR (fail). */
+	/* What the handshake came to, for the stats and the logs: valid once it returned DONE
+	 * (resumed, version, ktls_send) or ERROR (fail, reason). */
 	bool resumed;                   /* an abbreviated handshake: a ticket was accepted */
 	bool ktls_send;                 /* the kernel encrypts what is sent (sendfile works) */
 	enum shoal_tls_version version; /* the protocol version agreed on */
 	enum shoal_tls_fail fail;
+	/* OpenSSL's words for a failure, for a log line: the peer's certificate's verification
+	 * error ("unable to get local issuer certificate", "hostname mismatch"), else the
+	 * error's reason ("wrong version number"); NULL when OpenSSL gave none (the peer
+	 * closed). Static text. */
+	const char *reason;
 	/* The transport's own. */
 	bool established;                      /* the handshake returned DONE */
 	bool drained;                          /* the last read(2) left the socket empty */

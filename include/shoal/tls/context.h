@@ -92,6 +92,12 @@ struct ssl_st *shoal_tls_context_set_ssl(const struct shoal_tls_context_set *set
  * store. NULL with err set when ca_file does not load. */
 struct ssl_ctx_st *shoal_tls_context_client(const char *ca_file, struct shoal_err *err);
 
+/* Turns off the verification of client's peers: any certificate is taken, whoever it names
+ * and whoever signed it, and the connections are encrypted but not authenticated (anyone on
+ * the path may stand in for the server). Only for tests against servers with throwaway
+ * certificates (an upstream group's tls_verify = false). */
+void shoal_tls_context_client_trust_any(struct ssl_ctx_st *client);
+
 /* A new client-side SSL of client for one connection to host, a name or an IP address
  * (without brackets): a name is sent as SNI and must be one the certificate names; an
  * address is not sent and must be one the certificate lists. NULL with err set. */

@@ -3,7 +3,15 @@
  * a request on a kept-alive connection costs no epoll_ctl. Its events go to whoever holds
  * it: the exchange that uses it, or the pool while it is idle (upstream/pool.h).
  *
- * Closing puts the struct on the set's closed list; it is reused after the event batch. */
+ * To a group with tls, the connection is TLS: once the TCP connect is done, a client
+ * handshake (the group's context, the server's tls_name), stepped on the connection's
+ * events; it holds its struct shoal_tls_conn in an allocation of its own, which stays where
+ * it is until the connection is closed. A holder waits for shoal_upstream_conn_establish,
+ * then moves every byte through shoal_upstream_conn_transport; a pooled connection is
+ * established already.
+ *
+ * Closing puts the struct on the set's closed list; it is reused after the event batch. A
+ * TLS connection is closed without close_notify, as HTTP peers expect. */
 #ifndef SHOAL_UPSTREAM_CONN_H
 #define SHOAL_UPSTREAM_CONN_H
 
@@ -12,6 +20,8 @@
 
 #include "shoal/net/event.h"
 #include "shoal/net/proxy_proto.h"
+#include "shoal/net/transport.h"
+#include "shoal/tls/conn.h"
 #include "shoal/upstream/address.h"
 #include "shoal/upstream/upstream.h"
 
@@ -43,7 +53,11 @@ struct shoal_upstream_conn {
 	uint32_t requests; /* sent on this connection so far: 0 means fresh */
 	uint32_t addr_seq; /* the server's address set it was opened under (address.h) */
 	bool idle;
+	uint8_t stage;     /* how far establishing has come (conn.c) */
+	uint16_t preface_len; /* of preface, what is left of it to send */
 	struct shoal_upstream_announce announce; /* set by the proxy, with send_proxy_protocol */
+	const char *preface; /* the holder's: sent in clear before the handshake */
+	struct shoal_tls_conn *tls; /* a tls group's, once connected; NULL: plain TCP so far */
 };
 
 /* Opens a connection to s, at its next address (shoal_upstream_address_next): a
@@ -62,9 +76,49 @@ int shoal_upstream_conn_open_to(struct shoal_upstream_server *s,
 /* The pending error of the socket (SO_ERROR): 0 once connected. */
 int shoal_upstream_conn_error(const struct shoal_upstream_conn *uc);
 
-/* Whether nothing waits unread in the socket: a connection whose reads did not go on to
- * EAGAIN is checked before it is pooled, since bytes already there raise no new event. One
- * system call (a peek). */
+/* Bytes to send in clear as soon as the connection is made, before a tls group's handshake:
+ * a PROXY protocol header, which the protocol puts ahead of TLS. p must stay valid until
+ * the connection is established. Right after opening, before any event. */
+void shoal_upstream_conn_preface(struct shoal_upstream_conn *uc, const char *p, size_t len);
+
+/* Takes a new connection on, event by event (call it with the events of each, from the
+ * first, until it returns other than EAGAIN): 0 once it is ready for the holder's bytes (the
+ * connect done, the preface sent, a tls group's handshake done; read at once then: no event
+ * may come for bytes that arrived during it); EAGAIN until then; else the failure's errno:
+ * the connect's (ECONNREFUSED, ...; ECONNRESET when the socket hung up without one), ENOMEM,
+ * or EPROTO for a failed handshake, which shoal_upstream_conn_tls_failure describes. The
+ * holder bounds the time it takes (connect_timeout). */
+int shoal_upstream_conn_establish(struct shoal_upstream_conn *uc, uint32_t events);
+
+/* Why uc's handshake failed, for a log line: the failure's class and OpenSSL's words
+ * ("certificate: unable to get local issuer certificate", or "closed" alone), written into
+ * buf; NULL when uc has no failed handshake. */
+const char *shoal_upstream_conn_tls_failure(const struct shoal_upstream_conn *uc, char *buf,
+					    size_t size);
+
+/* What the readiness in events (EPOLLIN, EPOLLOUT, an end) means for an established uc:
+ * whether a read may go on (*readable) and a write (*writable). For TCP each direction
+ * has its own readiness; over TLS a direction whose last EAGAIN waits for the other's
+ * (shoal/net/transport.h) goes on with that one too. Sets only, never clears. */
+void shoal_upstream_conn_readiness(struct shoal_upstream_conn *uc, uint32_t events,
+				   bool *readable, bool *writable);
+
+/* The transport of an established uc's bytes: its TLS, or plain TCP over its socket, built
+ * in *tcp, which must outlive the use of the result. Inline: the proxy asks for every read
+ * and write. */
+static inline struct shoal_transport *shoal_upstream_conn_transport(struct shoal_upstream_conn *uc,
+								    struct shoal_transport *tcp)
+{
+	if (uc->tls)
+		return &uc->tls->transport;
+	tcp->ops = &shoal_transport_tcp_ops;
+	tcp->fd = uc->ev.fd;
+	return tcp;
+}
+
+/* Whether nothing waits unread in the socket, nor inside a TLS connection: a connection
+ * whose reads did not go on to EAGAIN is checked before it is pooled, since bytes already
+ * there raise no new event. One system call (a peek). */
 bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc);
 
 /* Closes the socket and recycles the struct after the event batch. Not for an idle one:

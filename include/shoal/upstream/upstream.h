@@ -27,6 +27,7 @@ struct shoal_balancer;
 struct shoal_stats_slot;
 struct shoal_state;
 struct shoal_state_upstream;
+struct ssl_ctx_st;
 
 /* One server of a group, with its pool of idle connections. */
 struct shoal_upstream_server {
@@ -42,6 +43,9 @@ struct shoal_upstream_server {
 	bool shared_own;        /* shared is the worker's own allocation */
 	unsigned addr_turn;     /* a name's: the address of its set the next connection goes
 				 * to (shoal/upstream/address.h) */
+	char *tls_name;         /* a tls group's: what its certificate must name (and SNI
+				 * carries, for a name): tls_server_name, else the host of a
+				 * name, else the address; NULL without tls */
 };
 
 /* A group of servers that locations forward to. */
@@ -58,6 +62,8 @@ struct shoal_upstream {
 	 * waiting in the queue over every worker (shoal/upstream/health.h); NULL without. */
 	struct shoal_state_upstream *queue_shared;
 	bool queue_own;         /* queue_shared is the worker's own allocation */
+	struct ssl_ctx_st *tls; /* a tls group's client context (tls_ca, tls_verify); NULL:
+				 * plain TCP */
 };
 
 /* Servers one request may try: the first and every retry. */
@@ -90,8 +96,9 @@ struct shoal_upstream_set {
 };
 
 /* Makes the groups of cfg, each with its configured balancer, their servers' entries found
- * in state (NULL: no state file; every server then gets an entry of its own). -1 with err
- * set if memory runs out; the set then holds nothing to free. */
+ * in state (NULL: no state file; every server then gets an entry of its own), and a tls
+ * group's client context, its CAs loaded. -1 with err set if memory runs out or a group's
+ * tls_ca does not load (named); the set then holds nothing to free. */
 int shoal_upstream_set_init(struct shoal_upstream_set *set, const struct shoal_config *cfg,
 			    const struct shoal_state *state, struct shoal_event_loop *loop,
 			    struct shoal_err *err);
