@@ -137,17 +137,18 @@ struct shoal_proxy_exchange {
 
 /* The byte moves the pumps share (proxy_io.c). */
 
-/* Sends what out holds through the socket fd: PX_DONE once out is empty, PX_WAIT while the
- * socket is full (*writable is cleared then) or not known writable, `broken` when the
+/* Sends what out holds through the transport t: PX_DONE once out is empty, PX_WAIT while
+ * the socket is full (*writable is cleared then) or not known writable, `broken` when the
  * stream is (errno set). */
-enum px_stop shoal_proxy_io_flush(struct shoal_out *out, int fd, bool *writable,
-				  enum px_stop broken);
-/* One read of up to want bytes from the socket fd, EINTR retried: the bytes read, 0 at the end
+enum px_stop shoal_proxy_io_flush(struct shoal_out *out, struct shoal_transport *t,
+				  bool *writable, enum px_stop broken);
+/* One read of up to want bytes from the transport t, EINTR retried: the bytes read, 0 at the end
  * of the stream, -1 with errno, EAGAIN when nothing is there or *readable was false (then
  * *readable is false). A shorter read than want drained the socket and clears *readable too,
  * if short_drains: not when the peer's end of stream may have come with the bytes, since no
  * event tells of it, only a further read. */
-ssize_t shoal_proxy_io_read(int fd, void *buf, size_t want, bool *readable, bool short_drains);
+ssize_t shoal_proxy_io_read(struct shoal_transport *t, void *buf, size_t want, bool *readable,
+			    bool short_drains);
 /* Queues p[0..n) on out as one chunk of shoal's own framing: size line, data, CRLF; out has
  * room for 3 pieces and 20 scratch bytes. Returns the bytes queued. */
 size_t shoal_proxy_io_chunk(struct shoal_out *out, const char *p, size_t n);

@@ -3,14 +3,14 @@
 #include "proxy_int.h"
 #include "shoal/net/transport.h"
 
-enum px_stop shoal_proxy_io_flush(struct shoal_out *out, int fd, bool *writable,
-				  enum px_stop broken)
+enum px_stop shoal_proxy_io_flush(struct shoal_out *out, struct shoal_transport *t,
+				  bool *writable, enum px_stop broken)
 {
 	if (shoal_out_empty(out))
 		return PX_DONE;
 	if (!*writable)
 		return PX_WAIT;
-	switch (shoal_out_flush(out, SHOAL_TRANSPORT_TCP(fd))) {
+	switch (shoal_out_flush(out, t)) {
 	case SHOAL_OUT_DONE:
 		return PX_DONE;
 	case SHOAL_OUT_AGAIN:
@@ -23,7 +23,8 @@ enum px_stop shoal_proxy_io_flush(struct shoal_out *out, int fd, bool *writable,
 	return broken;
 }
 
-ssize_t shoal_proxy_io_read(int fd, void *buf, size_t want, bool *readable, bool short_drains)
+ssize_t shoal_proxy_io_read(struct shoal_transport *t, void *buf, size_t want, bool *readable,
+			    bool short_drains)
 {
 	ssize_t n;
 
@@ -32,7 +33,7 @@ ssize_t shoal_proxy_io_read(int fd, void *buf, size_t want, bool *readable, bool
 		return -1;
 	}
 	do
-		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(fd), buf, want);
+		n = shoal_transport_read(t, buf, want);
 	while (n < 0 && errno == EINTR);
 	if ((n < 0 && errno == EAGAIN) || (n > 0 && (size_t)n < want && short_drains))
 		*readable = false;

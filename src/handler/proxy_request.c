@@ -58,7 +58,7 @@ static enum px_stop rq_read(struct shoal_proxy_exchange *x)
 
 	if (rq->body == SHOAL_HTTP_BODY_LENGTH && rq->left < want)
 		want = (size_t)rq->left;
-	n = shoal_proxy_io_read(x->client->fd, rq->win, want, &x->cl_readable, !x->cl_hup);
+	n = shoal_proxy_io_read(x->client->transport, rq->win, want, &x->cl_readable, !x->cl_hup);
 	if (n < 0 && errno == EAGAIN)
 		return PX_WAIT;
 	if (n <= 0)
@@ -126,8 +126,8 @@ static enum px_stop rq_queue(struct shoal_proxy_exchange *x, const char *p, size
 
 static enum px_stop rq_flush(struct shoal_proxy_exchange *x)
 {
-	enum px_stop s = shoal_proxy_io_flush(&x->rq.out, x->uc->ev.fd, &x->up_writable,
-					      PX_UP_BROKEN);
+	enum px_stop s = shoal_proxy_io_flush(&x->rq.out, SHOAL_TRANSPORT_TCP(x->uc->ev.fd),
+					      &x->up_writable, PX_UP_BROKEN);
 
 	if (s == PX_UP_BROKEN)
 		x->up_errno = errno;

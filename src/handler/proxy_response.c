@@ -9,7 +9,7 @@
 /* Sends what the client's batch holds: earlier answers, then ours. */
 static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
 {
-	return shoal_proxy_io_flush(x->client->out, x->client->fd, &x->cl_writable,
+	return shoal_proxy_io_flush(x->client->out, x->client->transport, &x->cl_writable,
 				    PX_CLIENT_GONE);
 }
 
@@ -204,8 +204,8 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	want = x->env->window - rs->len;
 	if (!rs->first_read_done && want > PX_FIRST_READ)
 		want = PX_FIRST_READ;
-	n = shoal_proxy_io_read(x->uc->ev.fd, rs->win + rs->len, want, &x->up_readable,
-				!x->up_hup);
+	n = shoal_proxy_io_read(SHOAL_TRANSPORT_TCP(x->uc->ev.fd), rs->win + rs->len, want,
+				&x->up_readable, !x->up_hup);
 	if (n < 0 && errno == EAGAIN)
 		return PX_WAIT;
 	if (n < 0) {

@@ -5,7 +5,7 @@
 /* One direction of a tunnel: bytes read from `from` are queued on out and sent to `to`,
  * through a window that is refilled only once out is empty. */
 struct tn_dir {
-	int from, to;
+	struct shoal_transport *from, *to;
 	bool *readable, *writable;
 	struct shoal_out *out;
 	char *win;
@@ -37,12 +37,12 @@ enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x)
 {
 	uint64_t up_bytes = 0, down_bytes = 0;
 	struct tn_dir up = {
-		.from = x->client->fd, .to = x->uc->ev.fd,
+		.from = x->client->transport, .to = SHOAL_TRANSPORT_TCP(x->uc->ev.fd),
 		.readable = &x->cl_readable, .writable = &x->up_writable,
 		.out = &x->rq.out, .win = x->rq.win,
 	};
 	struct tn_dir down = {
-		.from = x->uc->ev.fd, .to = x->client->fd,
+		.from = SHOAL_TRANSPORT_TCP(x->uc->ev.fd), .to = x->client->transport,
 		.readable = &x->up_readable, .writable = &x->cl_writable,
 		.out = x->client->out, .win = x->rs.win,
 	};
