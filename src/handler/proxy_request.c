@@ -194,7 +194,7 @@ bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal
 	char client[INET6_ADDRSTRLEN] = "unknown";
 	struct shoal_http_forward_opts o = {
 		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
-		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
+		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) }, .https = req->client->tls,
 	};
 
 	if (o.x_forwarded || o.forwarded)

@@ -15,8 +15,7 @@ bool shoal_proxy_splice_wanted(const struct shoal_proxy_exchange *x)
 	const struct px_response *rs = &x->rs;
 
 	/* Splice moves the socket's own bytes: a TLS client's must be encrypted on the way. */
-	return x->client->transport->ops == &shoal_transport_tcp_ops && rs->head_done &&
-	       !rs->done && rs->body == SHOAL_HTTP_BODY_LENGTH &&
+	return !x->client->tls && rs->head_done && !rs->done && rs->body == SHOAL_HTTP_BODY_LENGTH &&
 	       (rs->pipe[0] >= 0 || (rs->left >= PX_SPLICE_MIN && rs->length <= PX_SPLICE_MAX));
 }
 

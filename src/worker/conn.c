@@ -317,7 +317,7 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd };
 	io->client = (struct shoal_handler_client){
 		.fd = c->ev.fd, .transport = c->tls ? shoal_conn_tls_transport(conn_env(c), c) : &io->tcp,
-		.out = &io->out, .in = io->in, .in_pos = &io->in_pos,
+		.tls = c->tls != 0, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,
 		.in_len = io->in_len, .readable = c->readable, .draining = &conn_env(c)->draining,
 		.done = conn_async_done,
 	};

@@ -106,6 +106,7 @@ struct shoal_handler_client {
 	/* The client's stream: every byte read from or sent to it goes through it (TLS or
 	 * plain TCP); fd is for what only a socket can tell (its own address). */
 	struct shoal_transport *transport;
+	bool tls; /* transport is TLS: the request came over https, and splice cannot send */
 	struct shoal_out *out;
 	const char *in;
 	uint32_t *in_pos;
