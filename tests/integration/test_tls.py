@@ -417,6 +417,29 @@ class TlsReloadTest(unittest.TestCase):
         self.assertNotEqual(want, old)
         self.assertEqual(failures, [])
 
+    def resumes(self, sess, version_flag):
+        r = openssl("s_client", "-connect", "127.0.0.1:%d" % self.server.port, "-ign_eof",
+                    "-servername", "a.test", version_flag, "-sess_in", sess,
+                    stdin=b"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n")
+        return b"Reused, " in r.stdout
+
+    def test_sessions_resume_across_a_reload_and_a_binary_upgrade(self):
+        sessions = {}
+        for flag in ("-tls1_3", "-tls1_2"):
+            sessions[flag] = os.path.join(self.server.dir, "s%s.pem" % flag)
+            r = openssl("s_client", "-connect", "127.0.0.1:%d" % self.server.port, "-ign_eof",
+                        "-servername", "a.test", flag, "-sess_out", sessions[flag],
+                        stdin=b"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n")
+            self.assertIn(b"New, ", r.stdout)
+        self.server.signal(signal.SIGHUP)
+        self.server.wait_for_log(r"reloaded .*generation 2")
+        self.server.wait_for_log(r"worker \d \(pid \d+\) exited", count=2)
+        for flag, sess in sessions.items():
+            self.assertTrue(self.resumes(sess, flag), "after the reload, %s" % flag)
+        self.server.upgrade()
+        for flag, sess in sessions.items():
+            self.assertTrue(self.resumes(sess, flag), "after the upgrade, %s" % flag)
+
     def test_shoal_t_warns_of_an_expired_certificate_and_fails_on_a_broken_one(self):
         cert, key = make_expired_cert(self.server.dir, "old")
         text = tls_config(self.server, self.server.port, self.tls.plain_port,
