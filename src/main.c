@@ -109,7 +109,7 @@ static int check_config(const struct cli *cli)
 	struct shoal_config cfg;
 	struct shoal_err err;
 
-	if (shoal_master_check(cli->config, &cfg, &err) < 0) {
+	if (shoal_master_check(cli->config, &cfg, stderr, &err) < 0) {
 		fprintf(stderr, "shoal: %s\n", err.msg);
 		fprintf(stderr, "shoal: configuration file %s test failed\n", cli->config);
 		return 1;

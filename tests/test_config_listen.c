@@ -66,8 +66,8 @@ END_TEST
 #define PP_FROM "proxy_protocol_from = [ \"10.0.0.0/8\" ];"
 
 static const struct error_case error_cases[] = {
-	{ "servers = (\n  { listen = [ \"127.0.0.1:80 tls\" ]; root = \"www\"; }\n);\n", 2,
-	  "servers[0].listen[0]", "unknown flag 'tls' (the flags are: proxy_protocol)" },
+	{ "servers = (\n  { listen = [ \"127.0.0.1:80 ssl\" ]; root = \"www\"; }\n);\n", 2,
+	  "servers[0].listen[0]", "unknown flag 'ssl' (the flags are: proxy_protocol, tls)" },
 	{ "servers = (\n  { listen = [ \"127.0.0.1:80 proxy_protocol proxy_protocol\" ];\n"
 	  "    root = \"www\"; " PP_FROM " }\n);\n", 2, "servers[0].listen[0]",
 	  "flag 'proxy_protocol' is given twice" },

@@ -37,6 +37,8 @@ START_TEST(counter_names_follow_the_layout)
 			 "proxy_protocol_accepted");
 	ck_assert_str_eq(shoal_stats_counter_name(SHOAL_STATS_PROXY_TIMEOUT),
 			 "proxy_protocol_timeout");
+	ck_assert_str_eq(shoal_stats_counter_name(SHOAL_STATS_TLS_FAIL + SHOAL_STATS_TLS_FAIL_TIMEOUT),
+			 "tls_failed_timeout");
 	ck_assert_ptr_null(shoal_stats_counter_name(SHOAL_STATS_NCOUNTERS));
 	ck_assert_uint_eq(SHOAL_STATS_PROXY_ACCEPTED + SHOAL_STATS_PROXY_HEADER_MALFORMED,
 			  SHOAL_STATS_PROXY_MALFORMED);
@@ -583,7 +585,8 @@ START_TEST(json_and_text_show_the_known_counts)
 		"\"requests\": 3, ", "\"responses_404\": 1, ", "\"errors_timeout\": 1, ",
 		"\"latency_sum_us\": 2000004, \"latency_buckets\": [1, 0, 1, 0",
 		", 0], \"proxy_protocol_accepted\": 2, \"proxy_protocol_refused\": 1, "
-		"\"proxy_protocol_malformed\": 0, \"proxy_protocol_timeout\": 1}",
+		"\"proxy_protocol_malformed\": 0, \"proxy_protocol_timeout\": 1, ",
+		"\"tls_version_1_2\": 0, \"tls_version_1_3\": 0}",
 		"\"workers\": [\n  {\"index\": 0, \"slot\": 5, \"pid\": 4242, \"generation\": 3, ",
 		"\"slot\": 5, \"pid\": 4242, \"generation\": 3, \"state\": \"running\"",
 	};
@@ -629,6 +632,60 @@ START_TEST(text_leaves_out_proxy_headers_when_there_were_none)
 	shoal_stats_request_done(slot, 200, 80, 1000, 1);
 	text = format_to_string(shoal_stats_format_text, &st.view);
 	ck_assert_msg(strstr(text, "requests      1 ") && !strstr(text, "proxy headers"), "%s", text);
+	free(text);
+	shoal_stats_close(&st, true);
+	tmp_remove(&t);
+}
+END_TEST
+
+/* TLS handshakes in every format: the summary line only once there were some. */
+START_TEST(tls_handshakes_in_every_format)
+{
+	static const char *const json[] = {
+		"\"tls_handshakes_full\": 2, \"tls_handshakes_resumed\": 1, "
+		"\"tls_failed_protocol\": 0, \"tls_failed_certificate\": 0, "
+		"\"tls_failed_garbage\": 1, \"tls_failed_closed\": 0, \"tls_failed_timeout\": 1, "
+		"\"tls_failed_other\": 0, \"tls_version_1_2\": 1, \"tls_version_1_3\": 2}",
+	};
+	static const char *const text_lines[] = {
+		"\ntls           2 full, 1 resumed (TLSv1.2 1, TLSv1.3 2); failed: protocol 0 "
+		"certificate 0 garbage 1 closed 0 timeout 1 other 0\n",
+	};
+	static const char *const prom[] = {
+		"# TYPE shoal_tls_handshakes_total counter\n",
+		"\nshoal_tls_handshakes_total{kind=\"full\"} 2\n",
+		"\nshoal_tls_handshakes_total{kind=\"resumed\"} 1\n",
+		"\nshoal_tls_handshake_failures_total{reason=\"garbage\"} 1\n",
+		"\nshoal_tls_handshake_failures_total{reason=\"timeout\"} 1\n",
+		"\nshoal_tls_handshake_failures_total{reason=\"closed\"} 0\n",
+		"\nshoal_tls_versions_total{version=\"TLSv1.2\"} 1\n",
+		"\nshoal_tls_versions_total{version=\"TLSv1.3\"} 2\n",
+	};
+	struct tmp t;
+	struct shoal_stats st;
+	struct shoal_stats_slot *slot;
+	char *text;
+
+	tmp_make(&t);
+	create_or_fail(&st, t.path, 2);
+	slot = shoal_stats_slot_at(&st, shoal_stats_claim(&st, 0, 1));
+	shoal_stats_worker_start(slot, 4242);
+	text = format_to_string(shoal_stats_format_text, &st.view);
+	ck_assert_msg(!strstr(text, "\ntls "), "%s", text);
+	free(text);
+	shoal_stats_tls_handshake(slot, false, SHOAL_STATS_TLS_V1_3);
+	shoal_stats_tls_handshake(slot, false, SHOAL_STATS_TLS_V1_3);
+	shoal_stats_tls_handshake(slot, true, SHOAL_STATS_TLS_V1_2);
+	shoal_stats_tls_failed(slot, SHOAL_STATS_TLS_FAIL_GARBAGE);
+	shoal_stats_tls_failed(slot, SHOAL_STATS_TLS_FAIL_TIMEOUT);
+	text = format_to_string(shoal_stats_format_json, &st.view);
+	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
+	free(text);
+	text = format_to_string(shoal_stats_format_text, &st.view);
+	expect_lines(text, text_lines, sizeof(text_lines) / sizeof(text_lines[0]));
+	free(text);
+	text = format_to_string(shoal_stats_format_prometheus, &st.view);
+	expect_lines(text, prom, sizeof(prom) / sizeof(prom[0]));
 	free(text);
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
@@ -715,6 +772,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(format, prometheus_exposes_the_known_counts);
 	tcase_add_test(format, json_and_text_show_the_known_counts);
 	tcase_add_test(format, text_leaves_out_proxy_headers_when_there_were_none);
+	tcase_add_test(format, tls_handshakes_in_every_format);
 	tcase_add_test(format, human_units);
 	suite_add_tcase(s, layout);
 	suite_add_tcase(s, file);

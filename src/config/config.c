@@ -10,6 +10,7 @@
 #include "location.h"
 #include "schema.h"
 #include "server.h"
+#include "tls_conf.h"
 #include "upstream.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
@@ -164,6 +165,11 @@ static const struct shoal_conf_key top_keys[] = {
 	TOP_KEY(cache_max_open_files, shoal_schema_int, .min = 0, .max = 65536, .def_int = 256),
 	TOP_KEY(proxy_buffer_size, shoal_schema_int, .min = 4096, .max = 16777216,
 		.def_int = 65536),
+	TOP_KEY(tls_protocols, shoal_tls_conf_protocols, .min = 1),
+	TOP_KEY(tls_ciphers, shoal_schema_string, .def_str = NULL),
+	TOP_KEY(tls_ciphersuites, shoal_schema_string, .def_str = NULL),
+	TOP_KEY(tls_prefer_server_ciphers, shoal_schema_bool, .def_int = 1),
+	TOP_KEY(tls_ticket_rotate, shoal_schema_int, .min = 60, .max = 86400, .def_int = 3600),
 	/* Before servers, so that a dump lists the zones and groups before the locations naming
 	 * them. */
 	TOP_KEY(limit_zones, shoal_schema_groups,

@@ -6,6 +6,7 @@
 
 #include "location.h"
 #include "server.h"
+#include "tls_conf.h"
 #include "shoal/base/util.h"
 #include "shoal/config/config.h"
 #include "shoal/http/real_ip.h"
@@ -82,6 +83,7 @@ static const struct {
 	unsigned flag;
 } listen_flag_names[] = {
 	{ "proxy_protocol", SHOAL_LISTEN_PROXY_PROTOCOL },
+	{ "tls", SHOAL_LISTEN_TLS },
 };
 
 /* The flag called word[0..len), or 0. */
@@ -233,6 +235,8 @@ static const struct shoal_conf_key server_keys[] = {
 		   .check = check_acl),
 	SERVER_KEY(real_ip_header, shoal_schema_string, .def_str = "X-Forwarded-For",
 		   .check = check_real_ip_header),
+	SERVER_KEY(tls, shoal_tls_conf_server, .required = false),
+	SERVER_KEY(https_redirect, shoal_schema_bool, .def_int = 0),
 };
 
 /* ---- checks across servers ---- */
@@ -353,6 +357,8 @@ static int check_listen_flags(const struct shoal_conf_key *key,
 		snprintf(ctx->where + len, sizeof(ctx->where) - len, "%s[%zu].", key->name, i);
 		for (size_t k = 0; k < servers[i].nlisten && rc == 0; k++)
 			rc = check_listen_address(servers, i, k, e, ctx);
+		if (rc == 0)
+			rc = shoal_tls_conf_check_server(&servers[i], e, ctx);
 		ctx->where[len] = '\0';
 	}
 	return rc;

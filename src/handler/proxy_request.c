@@ -58,8 +58,7 @@ static enum px_stop rq_read(struct shoal_proxy_exchange *x)
 
 	if (rq->body == SHOAL_HTTP_BODY_LENGTH && rq->left < want)
 		want = (size_t)rq->left;
-	n = shoal_proxy_io_read(SHOAL_TRANSPORT_TCP(x->client->fd), rq->win, want, &x->cl_readable,
-				!x->cl_hup);
+	n = shoal_proxy_io_read(x->client->transport, rq->win, want, &x->cl_readable, !x->cl_hup);
 	if (n < 0 && errno == EAGAIN)
 		return PX_WAIT;
 	if (n <= 0)
@@ -196,7 +195,7 @@ bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal
 	char client[INET6_ADDRSTRLEN] = "unknown";
 	struct shoal_http_forward_opts o = {
 		.client_addr = client, .x_forwarded = loc->x_forwarded, .forwarded = loc->forwarded,
-		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) },
+		.upgrade = x->tunnel, .default_host = { addr, strlen(addr) }, .https = req->client->tls,
 		.xff_cut = req->real_ip.family ? &req->real_ip : NULL,
 	};
 

@@ -9,8 +9,8 @@
 /* Sends what the client's batch holds: earlier answers, then ours. */
 static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
 {
-	return shoal_proxy_io_flush(x->client->out, SHOAL_TRANSPORT_TCP(x->client->fd),
-				    &x->cl_writable, PX_CLIENT_GONE);
+	return shoal_proxy_io_flush(x->client->out, x->client->transport, &x->cl_writable,
+				    PX_CLIENT_GONE);
 }
 
 /* Queues a head for the client, built from the parsed response. False if the batch has no

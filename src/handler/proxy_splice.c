@@ -14,7 +14,10 @@ bool shoal_proxy_splice_wanted(const struct shoal_proxy_exchange *x)
 {
 	const struct px_response *rs = &x->rs;
 
-	return !x->group->tls && rs->head_done && !rs->done && rs->body == SHOAL_HTTP_BODY_LENGTH &&
+	/* Splice moves the sockets' own bytes: a TLS peer's must be decrypted or encrypted on
+	 * the way. */
+	return !x->group->tls && !x->client->tls && rs->head_done && !rs->done &&
+	       rs->body == SHOAL_HTTP_BODY_LENGTH &&
 	       (rs->pipe[0] >= 0 || (rs->left >= PX_SPLICE_MIN && rs->length <= PX_SPLICE_MAX));
 }
 

@@ -37,7 +37,7 @@ enum px_stop shoal_proxy_tunnel_pump(struct shoal_proxy_exchange *x)
 {
 	uint64_t up_bytes = 0, down_bytes = 0;
 	struct shoal_transport tcp;
-	struct shoal_transport *client = SHOAL_TRANSPORT_TCP(x->client->fd);
+	struct shoal_transport *client = x->client->transport;
 	struct shoal_transport *upstream = shoal_upstream_conn_transport(x->uc, &tcp);
 	struct tn_dir up = {
 		.from = client, .to = upstream,

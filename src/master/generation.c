@@ -17,6 +17,7 @@ static void gen_free_derived(struct shoal_generation *g)
 	free(g->root_fds);
 	free(g->addrs);
 	free(g->backlogs);
+	shoal_generation_tls_free(g);
 	if (g->mime)
 		shoal_mime_free(g->mime);
 }
@@ -160,8 +161,8 @@ struct shoal_generation *shoal_generation_load(const char *path, struct shoal_er
 		return NULL;
 	}
 	if (gen_resolve_user(g, err) < 0 || gen_collect_addrs(g, err) < 0 ||
-	    gen_open_roots(g, err) < 0 ||
-	    gen_load_types(g, err) < 0) {
+	    gen_open_roots(g, err) < 0 || gen_load_types(g, err) < 0 ||
+	    shoal_generation_tls_check(g, err) < 0) {
 		shoal_generation_free(g);
 		return NULL;
 	}

@@ -77,7 +77,8 @@ void shoal_master_handover_start(struct master *m)
 		log_error(&m->log, "binary upgrade: pipe: %s", strerror(errno));
 		return;
 	}
-	pid = shoal_upgrade_exec(m->exe, argv, m->sockets.v, m->sockets.n, pipefd[1], &err);
+	pid = shoal_upgrade_exec(m->exe, argv, m->sockets.v, m->sockets.n, pipefd[1],
+				 m->tls_keys ? shoal_tls_keys_fd(m->tls_keys) : -1, &err);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);

@@ -18,6 +18,7 @@
 #include "spawn.h"
 #include "state.h"
 #include "takeover.h"
+#include "tls.h"
 #include "workers.h"
 
 /* How often the master looks at the workers' heartbeats. */
@@ -27,12 +28,21 @@
  * claimed, so its 66 MiB for 2048 slots stay mostly a hole. */
 #define STATS_CAPACITY (2 * MAX_SLOTS)
 
-int shoal_master_check(const char *config_path, struct shoal_config *cfg, struct shoal_err *err)
+int shoal_master_check(const char *config_path, struct shoal_config *cfg, FILE *warnings,
+		       struct shoal_err *err)
 {
 	struct shoal_generation *g = shoal_generation_load(config_path, err);
 
 	if (!g)
 		return -1;
+	/* The contexts are made as a start would make them, for what only OpenSSL can tell
+	 * (a cipher list that names nothing). */
+	if (shoal_generation_tls_build(g, NULL, err) < 0) {
+		shoal_generation_free(g);
+		return -1;
+	}
+	for (size_t i = 0; i < g->ntls_warnings; i++)
+		fprintf(warnings, "shoal: warning: %s\n", g->tls_warnings[i].msg);
 	shoal_generation_into_config(g, cfg);
 	return 0;
 }
@@ -57,6 +67,7 @@ static void master_run_timers(struct master *m)
 		}
 	}
 	shoal_master_checker_timers(m);
+	shoal_master_tls_timers(m);
 }
 
 /* A worker whose heartbeat stopped is stuck (an endless loop, a blocked system call): only
@@ -112,6 +123,7 @@ static int master_next_timeout(const struct master *m)
 	if (m->pidfile_retry_ms && m->pidfile_retry_ms < next)
 		next = m->pidfile_retry_ms;
 	next = shoal_master_checker_next(m, next);
+	next = shoal_master_tls_next(m, next);
 	if (next == UINT64_MAX)
 		return -1;
 	return next > m->now_ms ? (int)(next - m->now_ms) : 0;
@@ -142,7 +154,7 @@ static int master_start(struct master *m, struct shoal_err *err)
 	m->current = g;
 	g->id = ++m->next_gen_id;
 	if (shoal_log_open(&m->log, g->cfg.error_log, g->cfg.log_level, err) < 0 ||
-	    shoal_master_takeover_adopt(m, err) < 0)
+	    shoal_master_takeover_adopt(m, err) < 0 || shoal_master_tls_start(m, g, err) < 0)
 		return -1;
 	/* After an upgrade the old master holds the pid file until we serve. */
 	if (m->upgrade_ready_fd < 0 && shoal_pidfile_acquire(&m->pidfile, g->cfg.pid_file, err) < 0)
@@ -173,6 +185,7 @@ static void master_cleanup(struct master *m)
 	shoal_stats_close(&m->stats, !m->handing_over);
 	shoal_master_state_close(m);
 	shoal_master_handover_close(m);
+	shoal_master_tls_close(m);
 	if (m->upgrade_ready_fd >= 0)
 		close(m->upgrade_ready_fd);
 	shoal_slot_sockets_close_all(&m->sockets);

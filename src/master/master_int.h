@@ -18,6 +18,7 @@
 #include "shoal/net/event.h"
 #include "shoal/state/state.h"
 #include "shoal/stats/stats.h"
+#include "shoal/tls/keys.h"
 
 #define MAX_SLOTS 1024
 
@@ -84,6 +85,8 @@ struct master {
 	struct master_worker **dead;
 	size_t ndead, cap_dead;
 	uint64_t next_export_ms;
+	struct shoal_tls_keys *tls_keys; /* the session ticket keys (tls.c) */
+	uint64_t tls_rotate_ms;          /* the next rotation */
 	/* Binary upgrade, old master's side: the new master while it starts. */
 	const char *exe;
 	pid_t upgrade_pid;

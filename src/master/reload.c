@@ -7,6 +7,7 @@
 #include "slots.h"
 #include "spawn.h"
 #include "state.h"
+#include "tls.h"
 
 struct shoal_generation *shoal_master_reload_load(const struct master *m, struct shoal_err *err)
 {
@@ -28,6 +29,10 @@ void shoal_master_reload(struct master *m)
 
 	shoal_notify("RELOADING=1");
 	g = shoal_master_reload_load(m, &err);
+	if (g && shoal_master_tls_generation(m, g, &err) < 0) {
+		shoal_generation_free(g);
+		g = NULL;
+	}
 	if (!g) {
 		log_error(&m->log, "reload failed, still serving the previous configuration: %s", err.msg);
 		shoal_notify("READY=1\nSTATUS=serving (last reload failed)");

@@ -102,23 +102,27 @@ static void clear_cloexec(int fd)
 /* In the child: everything else the old master has is close-on-exec. */
 static void exec_new_master(const char *exe, char *const argv[],
 			    const struct shoal_slot_socket *socks, size_t n, int ready_fd,
-			    const char *sockets_env)
+			    int keys_fd, const char *sockets_env)
 {
-	char ready[16];
+	char ready[16], keys[16];
 
 	for (size_t i = 0; i < n; i++)
 		clear_cloexec(socks[i].fd);
 	clear_cloexec(ready_fd);
 	snprintf(ready, sizeof(ready), "%d", ready_fd);
+	snprintf(keys, sizeof(keys), "%d", keys_fd);
+	if (keys_fd >= 0)
+		clear_cloexec(keys_fd);
 	if (setenv(SHOAL_UPGRADE_SOCKETS_ENV, sockets_env, 1) == 0 &&
-	    setenv(SHOAL_UPGRADE_READY_ENV, ready, 1) == 0)
+	    setenv(SHOAL_UPGRADE_READY_ENV, ready, 1) == 0 &&
+	    (keys_fd < 0 || setenv(SHOAL_UPGRADE_TLS_KEYS_ENV, keys, 1) == 0))
 		execv(exe, argv);
 	fprintf(stderr, "shoal: cannot execute %s: %s\n", exe, strerror(errno));
 	_exit(127);
 }
 
 pid_t shoal_upgrade_exec(const char *exe, char *const argv[],
-			 const struct shoal_slot_socket *socks, size_t n, int ready_fd,
+			 const struct shoal_slot_socket *socks, size_t n, int ready_fd, int keys_fd,
 			 struct shoal_err *err)
 {
 	size_t cap = 64 + n * (SHOAL_ADDR_TEXT_MAX + 24);
@@ -133,7 +137,7 @@ pid_t shoal_upgrade_exec(const char *exe, char *const argv[],
 	}
 	pid = fork();
 	if (pid == 0)
-		exec_new_master(exe, argv, socks, n, ready_fd, env);
+		exec_new_master(exe, argv, socks, n, ready_fd, keys_fd, env);
 	free(env);
 	if (pid < 0)
 		return shoal_err_set(err, "fork: %s", strerror(errno));

@@ -6,6 +6,7 @@
 #include "shoal/handler/limit.h"
 #include "shoal/handler/proxy.h"
 #include "shoal/http/path.h"
+#include "shoal/handler/redirect.h"
 #include "shoal/handler/reply.h"
 #include "shoal/handler/static.h"
 #include "shoal/handler/status.h"
@@ -209,7 +210,8 @@ bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *
 	if (route_is_endpoint(cfg->health_path, http))
 		return shoal_health_handle(req);
 	if (!route_is_endpoint(cfg->status_path, http))
-		return route_site_answer(req);
+		return rt->tls || !req->site->conf->https_redirect ? route_site_answer(req)
+								   : shoal_redirect_https(req);
 	/* The status endpoint tells every counter: the machine's own by default. */
 	if (!shoal_acl_allows(rt->status_acl, rt->nstatus_acl, req->peer_family, req->peer_addr)) {
 		req->site = NULL;

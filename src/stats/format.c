@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shoal/base/util.h"
 #include "shoal/stats/format.h"
 #include "shoal/stats/upstream.h"
 
@@ -14,6 +15,9 @@ static const char *const error_kinds[NERRORS] = { "parse", "timeout", "reset", "
 static const char *const phases[] = { "reading", "writing", "idle" };
 static const char *const failure_kinds[NFAILURES] = { "connect", "timeout", "reset", "invalid" };
 static const char *const proxy_outcomes[] = { "accepted", "refused", "malformed", "timeout" };
+static const char *const tls_reasons[] = { "protocol", "certificate", "garbage", "closed",
+					   "timeout", "other" };
+static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3" };
 /* Room for the labels of an upstream server, every byte of both names escaped. */
 #define UPSTREAM_LABELS (4 * SHOAL_STATS_UPSTREAM_TEXT + 32)
 
@@ -153,6 +157,24 @@ static void summary_proxy_protocol(FILE *out, const uint64_t *c)
 		c[SHOAL_STATS_PROXY_MALFORMED], c[SHOAL_STATS_PROXY_TIMEOUT]);
 }
 
+/* Only where some listener speaks TLS. */
+static void summary_tls(FILE *out, const uint64_t *c)
+{
+	uint64_t any = c[SHOAL_STATS_TLS_FULL] + c[SHOAL_STATS_TLS_RESUMED];
+
+	for (unsigned i = 0; i < ARRAY_LEN(tls_reasons); i++)
+		any += c[SHOAL_STATS_TLS_FAIL + i];
+	if (!any)
+		return;
+	fprintf(out, "tls           %" PRIu64 " full, %" PRIu64 " resumed (TLSv1.2 %" PRIu64
+		", TLSv1.3 %" PRIu64 "); failed:", c[SHOAL_STATS_TLS_FULL],
+		c[SHOAL_STATS_TLS_RESUMED], c[SHOAL_STATS_TLS_VERSION],
+		c[SHOAL_STATS_TLS_VERSION + 1]);
+	for (unsigned i = 0; i < ARRAY_LEN(tls_reasons); i++)
+		fprintf(out, " %s %" PRIu64, tls_reasons[i], c[SHOAL_STATS_TLS_FAIL + i]);
+	fputc('\n', out);
+}
+
 int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *snap)
 {
 	char up[32];
@@ -164,6 +186,7 @@ int shoal_stats_format_summary(FILE *out, const struct shoal_stats_snapshot *sna
 	summary_connections(out, snap->totals);
 	summary_responses(out, snap->totals);
 	summary_proxy_protocol(out, snap->totals);
+	summary_tls(out, snap->totals);
 	summary_latency(out, snap->totals);
 	return format_result(out);
 }
@@ -457,6 +480,26 @@ static void prom_totals(FILE *out, const struct shoal_stats_snapshot *snap)
 	}
 }
 
+static void prom_tls(FILE *out, const uint64_t *c)
+{
+	prom_family(out, "shoal_tls_handshakes_total", "counter",
+		    "TLS handshakes done, in full or resuming a session.");
+	fprintf(out, "shoal_tls_handshakes_total{kind=\"full\"} %" PRIu64 "\n",
+		c[SHOAL_STATS_TLS_FULL]);
+	fprintf(out, "shoal_tls_handshakes_total{kind=\"resumed\"} %" PRIu64 "\n",
+		c[SHOAL_STATS_TLS_RESUMED]);
+	prom_family(out, "shoal_tls_handshake_failures_total", "counter",
+		    "TLS handshakes failed, by reason.");
+	for (unsigned i = 0; i < ARRAY_LEN(tls_reasons); i++)
+		fprintf(out, "shoal_tls_handshake_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+			tls_reasons[i], c[SHOAL_STATS_TLS_FAIL + i]);
+	prom_family(out, "shoal_tls_versions_total", "counter",
+		    "TLS handshakes done, by protocol version.");
+	for (unsigned i = 0; i < ARRAY_LEN(tls_versions); i++)
+		fprintf(out, "shoal_tls_versions_total{version=\"%s\"} %" PRIu64 "\n",
+			tls_versions[i], c[SHOAL_STATS_TLS_VERSION + i]);
+}
+
 static void prom_labelled(FILE *out, const uint64_t *c)
 {
 	prom_family(out, "shoal_connections_active", "gauge", "Open connections by phase.");
@@ -482,6 +525,7 @@ static void prom_labelled(FILE *out, const uint64_t *c)
 	for (unsigned i = 0; i < sizeof(proxy_outcomes) / sizeof(proxy_outcomes[0]); i++)
 		fprintf(out, "shoal_proxy_protocol_headers_total{outcome=\"%s\"} %" PRIu64 "\n",
 			proxy_outcomes[i], c[SHOAL_STATS_PROXY_ACCEPTED + i]);
+	prom_tls(out, c);
 }
 
 /* The series of one histogram; labels is "" or 'name="value",...'. */

@@ -564,6 +564,10 @@ const char *shoal_stats_counter_name(unsigned counter)
 	static const char *const proxy[SHOAL_STATS_NCOUNTERS - SHOAL_STATS_PROXY_ACCEPTED] = {
 		"proxy_protocol_accepted", "proxy_protocol_refused", "proxy_protocol_malformed",
 		"proxy_protocol_timeout",
+		"tls_handshakes_full", "tls_handshakes_resumed",
+		"tls_failed_protocol", "tls_failed_certificate", "tls_failed_garbage",
+		"tls_failed_closed", "tls_failed_timeout", "tls_failed_other",
+		"tls_version_1_2", "tls_version_1_3",
 	};
 
 	if (counter < SHOAL_STATS_LATENCY)

@@ -13,6 +13,8 @@
 #include "shoal/stats/stats.h"
 #include "shoal/net/transport.h"
 #include "shoal/worker/conn.h"
+#include "shoal/worker/conn_body.h"
+#include "shoal/worker/conn_tls.h"
 
 /* How long a closing connection may keep sending before we stop reading it. */
 #define LINGER_MS 5000
@@ -30,6 +32,8 @@ static struct shoal_conn_env *conn_env(const struct shoal_conn *c)
 {
 	return c->origin->env;
 }
+
+#define CONN_TRANSPORT(c) SHOAL_CONN_TRANSPORT(conn_env(c), (c))
 
 /* The timer queue a connection waits in tells its phase, for the connection gauges. */
 static enum shoal_stats_phase phase_of_queue(const struct shoal_conn_env *env,
@@ -93,12 +97,17 @@ void shoal_conn_accept(const struct shoal_conn_origin *origin, int fd,
 	/* The header's time runs from the accept and is never extended. */
 	if (origin->proxy_header)
 		c->state = SHOAL_CONN_PROXY_HEADER;
+	else if (origin->tls)
+		c->state = SHOAL_CONN_TLS_HANDSHAKE;
 	conn_set_timer(c, origin->proxy_header ? &env->proxy_q : &env->header_q);
 	/* The listener defers accepting until the request has arrived (TCP_DEFER_ACCEPT), so it
 	 * is read and answered right away; a connection that is then done is closed without
 	 * ever having been registered with epoll. */
 	c->readable = true;
-	conn_run(c);
+	if (origin->tls && !shoal_conn_tls_accept(env, c, origin->tls))
+		conn_close(c);
+	else
+		conn_run(c);
 }
 
 /* A connection whose turn ended with more to send: resumed after the current events. */
@@ -151,7 +160,7 @@ static void conn_close(struct shoal_conn *c)
 		a->ops->cancel(a);
 	}
 	/* Closing the fd removes it from epoll: workers never share connection fds. */
-	shoal_transport_close(SHOAL_TRANSPORT_TCP(c->ev.fd));
+	shoal_transport_close(CONN_TRANSPORT(c));
 	c->ev.fd = -1;
 	shoal_stats_conn_closed(env->handler->stats, (enum shoal_stats_phase)c->stats_phase);
 	shoal_timer_disarm(&c->timer);
@@ -178,8 +187,11 @@ static enum io_result conn_fill(struct shoal_conn *c)
 		io->in_pos = 0;
 	}
 	space = env->pool.in_size - io->in_len;
+	/* A PROXY protocol header before TLS is peeked at: the rest is OpenSSL's to read. */
 	do
-		n = shoal_transport_read(SHOAL_TRANSPORT_TCP(c->ev.fd), io->in + io->in_len, space);
+		n = c->tls && c->state == SHOAL_CONN_PROXY_HEADER
+			    ? shoal_conn_tls_peek(c, io->in + io->in_len, space)
+			    : shoal_transport_read(CONN_TRANSPORT(c), io->in + io->in_len, space);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN) {
 		c->readable = false;
@@ -196,30 +208,9 @@ static enum io_result conn_fill(struct shoal_conn *c)
 	return IO_DONE;
 }
 
-/* Skips request body bytes in the buffer. Returns 1 when the body is behind us, 0 while more
- * is expected, -400 when its framing is broken, -413 when it is larger than allowed. */
 static int conn_skip_body(struct shoal_conn *c)
 {
-	struct shoal_conn_io *io = c->io;
-	size_t avail = io->in_len - io->in_pos;
-	size_t used;
-	int rc;
-
-	if (!io->body_chunked) {
-		used = io->body_left < avail ? (size_t)io->body_left : avail;
-		io->in_pos += (uint32_t)used;
-		io->body_left -= used;
-		return io->body_left == 0;
-	}
-	rc = shoal_http_chunked_skip(&io->chunked, io->in + io->in_pos, avail, &used, &io->body_seen);
-	io->in_pos += (uint32_t)used;
-	if (rc < 0)
-		rc = -400;
-	else if (io->body_seen > (uint64_t)conn_env(c)->handler->cfg->max_body_size)
-		rc = -413;
-	if (rc != 0)
-		io->body_chunked = false;
-	return rc;
+	return shoal_conn_body_skip(c->io, (uint64_t)conn_env(c)->handler->cfg->max_body_size);
 }
 
 static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_request *req)
@@ -287,18 +278,6 @@ static void conn_account(struct shoal_conn *c, const struct shoal_http_request *
 	conn_account_as(c, req, who, bytes_in, bytes_out, NULL);
 }
 
-/* Expects the body of a request that was answered, to read past it. */
-static void conn_expect_body(struct shoal_conn_io *io, const struct shoal_http_request *req)
-{
-	if (req->body == SHOAL_HTTP_BODY_LENGTH) {
-		io->body_left = req->content_length;
-	} else if (req->body == SHOAL_HTTP_BODY_CHUNKED) {
-		io->body_chunked = true;
-		io->body_seen = 0;
-		shoal_http_chunked_init(&io->chunked);
-	}
-}
-
 /* A request that could not be read whole (req NULL: not even its head), or whose body turned
  * out malformed or too large: its status, then the connection closes. */
 static void conn_refuse(struct shoal_conn *c, const struct shoal_http_request *req,
@@ -342,8 +321,10 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 {
 	struct shoal_conn_io *io = c->io;
 
+	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd };
 	io->client = (struct shoal_handler_client){
-		.fd = c->ev.fd, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,
+		.fd = c->ev.fd, .transport = c->tls ? shoal_conn_tls_transport(conn_env(c), c) : &io->tcp,
+		.tls = c->tls != 0, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,
 		.in_len = io->in_len, .readable = c->readable, .draining = &conn_env(c)->draining,
 		.done = conn_async_done,
 	};
@@ -380,7 +361,7 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 		return;
 	}
 	if (!r.body_refused) {
-		conn_expect_body(io, req);
+		shoal_conn_body_expect(io, req);
 		/* A body whose framing is broken in what arrived with the head makes the whole
 		 * request bad: its answer, not sent yet, gives way to the error. */
 		if ((rc = conn_skip_body(c)) < 0) {
@@ -451,10 +432,13 @@ static void conn_finish(struct shoal_conn *c)
 	struct shoal_conn_io *io = c->io;
 
 	if (!c->readable && (!io || (io->in_pos == io->in_len && !io->body_left && !io->body_chunked))) {
+		/* TLS says its end (close_notify) before the socket closes. */
+		if (c->tls)
+			shoal_transport_shutdown_write(CONN_TRANSPORT(c));
 		conn_close(c);
 		return;
 	}
-	shoal_transport_shutdown_write(SHOAL_TRANSPORT_TCP(c->ev.fd));
+	shoal_transport_shutdown_write(CONN_TRANSPORT(c));
 	conn_release_io(c);
 	c->state = SHOAL_CONN_LINGERING;
 	conn_set_timer(c, &env->linger_q);
@@ -465,7 +449,7 @@ static void conn_linger(struct shoal_conn *c)
 	char sink[4096];
 	ssize_t n;
 
-	while ((n = shoal_transport_read(SHOAL_TRANSPORT_TCP(c->ev.fd), sink, sizeof(sink))) > 0)
+	while ((n = shoal_transport_read(CONN_TRANSPORT(c), sink, sizeof(sink))) > 0)
 		;
 	if (n == 0 || errno != EAGAIN)
 		conn_close(c);
@@ -565,6 +549,15 @@ static bool conn_read_proxy_header(struct shoal_conn *c)
 	case SHOAL_PROXY_HEADER_TAKEN:
 		io->in_pos = (uint32_t)used;
 		c->state = SHOAL_CONN_READING;
+		/* What follows the header is the handshake's, still in the socket. */
+		if (c->tls && !shoal_conn_tls_skip(c, used)) {
+			conn_close(c);
+			return false;
+		}
+		if (c->tls) {
+			io->in_pos = io->in_len = 0;
+			c->state = SHOAL_CONN_TLS_HANDSHAKE;
+		}
 		conn_set_timer(c, &env->header_q);
 		return true;
 	case SHOAL_PROXY_HEADER_CLOSE:
@@ -573,6 +566,8 @@ static bool conn_read_proxy_header(struct shoal_conn *c)
 	case SHOAL_PROXY_HEADER_MORE:
 		break;
 	}
+	if (c->tls)
+		io->in_len = 0; /* peeked at again from the start */
 	if (c->readable) {
 		enum io_result r = conn_fill(c);
 		if (r == IO_DONE)
@@ -608,6 +603,18 @@ static void conn_step(struct shoal_conn *c)
 			conn_linger(c);
 			return;
 		}
+		if (c->state == SHOAL_CONN_TLS_HANDSHAKE) {
+			enum shoal_conn_tls_step step = shoal_conn_tls_handshake(env, c);
+			if (step == SHOAL_CONN_TLS_CLOSE)
+				conn_close(c);
+			if (step != SHOAL_CONN_TLS_DONE)
+				return;
+			/* The first request may have come with the last handshake record. */
+			c->state = SHOAL_CONN_READING;
+			c->readable = true;
+			conn_set_timer(c, &env->header_q);
+			continue;
+		}
 		if (!conn_take_io(c)) {
 			conn_close(c);
 			return;
@@ -622,7 +629,7 @@ static void conn_step(struct shoal_conn *c)
 				return;
 			continue;
 		}
-		switch (shoal_out_flush(&c->io->out, SHOAL_TRANSPORT_TCP(c->ev.fd))) {
+		switch (shoal_out_flush(&c->io->out, CONN_TRANSPORT(c))) {
 		case SHOAL_OUT_AGAIN:
 			conn_set_timer(c, &env->send_q);
 			return;
@@ -654,7 +661,8 @@ static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 
 	if (c->ev.fd < 0)
 		return;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+	    (c->tls && shoal_conn_tls_read_wakes(conn_env(c), c, events)))
 		c->readable = true;
 	if (c->state == SHOAL_CONN_ASYNC) {
 		c->io->async->ops->on_client(c->io->async, events);
@@ -700,6 +708,8 @@ static void conn_on_timer(struct shoal_timer *t)
 		shoal_stats_error(env->handler->stats, SHOAL_STATS_ERROR_TIMEOUT);
 	if (c->timer_q == &env->proxy_q)
 		shoal_stats_proxy_header(env->handler->stats, SHOAL_STATS_PROXY_HEADER_TIMEOUT);
+	if (c->state == SHOAL_CONN_TLS_HANDSHAKE)
+		shoal_conn_tls_timed_out(env);
 	if (c->timer_q == &env->header_q && c->state == SHOAL_CONN_READING && io &&
 	    io->in_len > io->in_pos && shoal_out_empty(&io->out)) {
 		conn_refuse(c, NULL, io->in_len - io->in_pos, 408);

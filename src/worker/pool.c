@@ -9,29 +9,77 @@
 #define SLAB_CONNS 64
 /* Buffers of busy connections kept for reuse; more are freed when their connection rests. */
 #define IO_POOL_MAX 256
-/* Relayed ends are allocated this many at a time. */
-#define SLAB_RELAYED 64
-
-/* A free entry holds the index of the next free one. */
-union pool_relayed {
-	struct shoal_proxy_proto_addrs addrs;
-	uint32_t next_free;
-};
-
-struct shoal_pool_relayed_slab {
-	union pool_relayed entries[SLAB_RELAYED];
-};
+/* Entries beside connections are allocated this many at a time. */
+#define SLAB_SIDE 64
 
 struct shoal_conn_slab {
 	struct shoal_conn_slab *next;
 	struct shoal_conn conns[SLAB_CONNS];
 };
 
+static void pool_side_init(struct shoal_pool_side *side, size_t size)
+{
+	*side = (struct shoal_pool_side){ .size = size };
+}
+
+static void pool_side_free(struct shoal_pool_side *side)
+{
+	for (uint32_t i = 0; i < side->nslabs; i++)
+		free(side->slabs[i]);
+	free(side->slabs);
+	pool_side_init(side, side->size);
+}
+
+static void *pool_side_at(const struct shoal_pool_side *side, uint32_t index)
+{
+	return side->slabs[(index - 1) / SLAB_SIDE] + (size_t)((index - 1) % SLAB_SIDE) * side->size;
+}
+
+static void pool_side_put(struct shoal_pool_side *side, uint32_t index)
+{
+	memcpy(pool_side_at(side, index), &side->free, sizeof(side->free));
+	side->free = index;
+}
+
+/* A slab more: the slab array grows, the entries never move. */
+static int pool_side_grow(struct shoal_pool_side *side)
+{
+	char **slabs;
+	uint32_t first = side->nslabs * SLAB_SIDE + 1;
+
+	if (side->nslabs >= UINT32_MAX / SLAB_SIDE - 1)
+		return -1;
+	slabs = realloc(side->slabs, (side->nslabs + 1) * sizeof(*slabs));
+	if (!slabs)
+		return -1;
+	side->slabs = slabs;
+	slabs[side->nslabs] = malloc(SLAB_SIDE * side->size);
+	if (!slabs[side->nslabs])
+		return -1;
+	side->nslabs++;
+	for (uint32_t i = SLAB_SIDE; i-- > 0;)
+		pool_side_put(side, first + i);
+	return 0;
+}
+
+static uint32_t pool_side_get(struct shoal_pool_side *side)
+{
+	uint32_t index;
+
+	if (!side->free && pool_side_grow(side) < 0)
+		return 0;
+	index = side->free;
+	memcpy(&side->free, pool_side_at(side, index), sizeof(side->free));
+	return index;
+}
+
 void shoal_pool_init(struct shoal_conn_pool *p, size_t in_size, size_t scratch_size)
 {
 	memset(p, 0, sizeof(*p));
 	p->in_size = in_size;
 	p->scratch_size = scratch_size;
+	pool_side_init(&p->relayed, sizeof(struct shoal_proxy_proto_addrs));
+	pool_side_init(&p->tls, sizeof(struct shoal_tls_conn));
 }
 
 void shoal_pool_free(struct shoal_conn_pool *p)
@@ -46,63 +94,31 @@ void shoal_pool_free(struct shoal_conn_pool *p)
 		p->free_io = io->next_free;
 		free(io);
 	}
-	for (uint32_t i = 0; i < p->nrelayed_slabs; i++)
-		free(p->relayed[i]);
-	free(p->relayed);
-	p->relayed = NULL;
-	p->nrelayed_slabs = 0;
-	p->free_relayed = 0;
+	pool_side_free(&p->relayed);
+	pool_side_free(&p->tls);
 	p->free_conns = NULL;
 	p->nfree_io = 0;
 }
 
-static union pool_relayed *pool_relayed_at(const struct shoal_conn_pool *p, uint32_t index)
-{
-	return &p->relayed[(index - 1) / SLAB_RELAYED]->entries[(index - 1) % SLAB_RELAYED];
-}
-
-static void pool_relayed_put(struct shoal_conn_pool *p, uint32_t index)
-{
-	pool_relayed_at(p, index)->next_free = p->free_relayed;
-	p->free_relayed = index;
-}
-
-/* A slab more: the slab array grows, the entries never move. */
-static int pool_relayed_grow(struct shoal_conn_pool *p)
-{
-	struct shoal_pool_relayed_slab **slabs;
-	uint32_t first = p->nrelayed_slabs * SLAB_RELAYED + 1;
-
-	if (p->nrelayed_slabs >= UINT32_MAX / SLAB_RELAYED - 1)
-		return -1;
-	slabs = realloc(p->relayed, (p->nrelayed_slabs + 1) * sizeof(*slabs));
-	if (!slabs)
-		return -1;
-	p->relayed = slabs;
-	slabs[p->nrelayed_slabs] = malloc(sizeof(**slabs));
-	if (!slabs[p->nrelayed_slabs])
-		return -1;
-	p->nrelayed_slabs++;
-	for (uint32_t i = SLAB_RELAYED; i-- > 0;)
-		pool_relayed_put(p, first + i);
-	return 0;
-}
-
 uint32_t shoal_pool_relayed_get(struct shoal_conn_pool *p)
 {
-	uint32_t index;
-
-	if (!p->free_relayed && pool_relayed_grow(p) < 0)
-		return 0;
-	index = p->free_relayed;
-	p->free_relayed = pool_relayed_at(p, index)->next_free;
-	return index;
+	return pool_side_get(&p->relayed);
 }
 
 struct shoal_proxy_proto_addrs *shoal_pool_relayed(const struct shoal_conn_pool *p,
 						   uint32_t index)
 {
-	return &pool_relayed_at(p, index)->addrs;
+	return pool_side_at(&p->relayed, index);
+}
+
+uint32_t shoal_pool_tls_get(struct shoal_conn_pool *p)
+{
+	return pool_side_get(&p->tls);
+}
+
+struct shoal_tls_conn *shoal_pool_tls(const struct shoal_conn_pool *p, uint32_t index)
+{
+	return pool_side_at(&p->tls, index);
 }
 
 static void pool_conn_put(struct shoal_conn_pool *p, struct shoal_conn *c)
@@ -142,7 +158,9 @@ void shoal_pool_recycle(struct shoal_conn_pool *p)
 		struct shoal_conn *c = p->closed;
 		p->closed = c->next;
 		if (c->relayed)
-			pool_relayed_put(p, c->relayed);
+			pool_side_put(&p->relayed, c->relayed);
+		if (c->tls)
+			pool_side_put(&p->tls, c->tls);
 		pool_conn_put(p, c);
 	}
 }

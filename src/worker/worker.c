@@ -312,6 +312,10 @@ static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_
 		if (shoal_route_init(&l->route, w->sites, w->nsites, p->addrs[i], w->status_acl,
 				     w->nstatus_acl) < 0)
 			return shoal_err_set(err, "out of memory");
+		if (p->tls_sets && p->tls_sets[i]) {
+			l->origin.tls = p->tls_sets[i];
+			l->route.tls = true;
+		}
 		switch (shoal_proxy_header_listen_init(&l->proxy_header, p->cfg, p->addrs[i])) {
 		case 1:
 			l->origin.proxy_header = &l->proxy_header;

@@ -35,7 +35,10 @@ GROUPS = {("upstream", "health_check"): "health_check"}
 # root of a location, which cannot be set beside the proxy the base location has, and the
 # conn of a zone, which cannot be set beside the rate the base zone has. The base group
 # hashes, so that the keys only a hash group may set are printed and can be set.
-BASE = {"top": {"servers", "upstreams", "limit_zones"}, "server": {"listen", "root", "locations"},
+# A server's tls group is left out: it needs an address with the tls flag and files the
+# check loads (integration/tls sets it).
+BASE = {"top": {"servers", "upstreams", "limit_zones"},
+        "server": {"listen", "root", "locations", "tls"},
         "upstream": {"name", "servers", "balance", "health_check"},
         "upstream_server": {"address"}, "location": {"path", "proxy", "root"},
         "health_check": {"type"}, "limit_zone": {"name", "key", "rate", "conn"}}
@@ -128,7 +131,8 @@ def sample_values():
             "status_path": '"/status"', "health_path": '"/healthz"',
             "proxy_host": '"app.internal:8080"', "host": '"app.internal"',
             "send_proxy_protocol": '"v2"', "tls_ca": '"ca.pem"',
-            "tls_server_name": '"app.internal"'}
+            "tls_server_name": '"app.internal"', "tls_ciphers": '"ECDHE+AESGCM"',
+            "tls_ciphersuites": '"TLS_AES_128_GCM_SHA256"'}
 
 
 def out_of_range(low, high, kind):

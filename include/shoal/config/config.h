@@ -9,6 +9,7 @@
 #include "shoal/base/error.h"
 #include "shoal/net/addr.h"
 #include "shoal/base/log.h"
+#include "shoal/tls/context.h"
 
 /* A place of the site's URL space served its own way: by an upstream group, or from a root
  * of its own. The location whose path is the longest prefix of the request's path wins. */
@@ -32,6 +33,22 @@ enum shoal_listen_flag {
 	/* Every connection opens with a PROXY protocol header (v1 or v2), from a peer in
 	 * proxy_protocol_from; its source is the client. */
 	SHOAL_LISTEN_PROXY_PROTOCOL = 1u << 0,
+	/* Connections speak TLS (after the PROXY protocol header, with both flags): every server
+	 * on the address brings its certificate (tls), and the name the client asks for (SNI)
+	 * picks it. */
+	SHOAL_LISTEN_TLS = 1u << 1,
+};
+
+/* A server's `tls = { certificate = "..."; key = "..."; }`. */
+struct shoal_server_tls_conf {
+	char *certificate; /* absolute, PEM: the leaf, then its chain; NULL: no tls group */
+	char *key;         /* absolute, PEM: the leaf's private key */
+	unsigned line;     /* where the group is, for errors found when the files are loaded */
+};
+
+/* `tls_protocols`: the range of versions offered, both ends included. */
+struct shoal_tls_protocols {
+	enum shoal_tls_version min, max;
 };
 
 struct shoal_server_conf {
@@ -59,6 +76,8 @@ struct shoal_server_conf {
 	char **real_ip_from;  /* peers (status_allow's syntax) whose real_ip_header is believed */
 	size_t nreal_ip_from;
 	char *real_ip_header; /* "X-Forwarded-For" or "Forwarded", any case */
+	struct shoal_server_tls_conf tls; /* required when an address has the tls flag */
+	bool https_redirect; /* requests on its plain addresses get 308 to https:// */
 };
 
 /* One server of an upstream group. */
@@ -239,6 +258,11 @@ struct shoal_config {
 	int cache_revalidate;    /* seconds a cached file is trusted before it is checked again */
 	int cache_max_open_files; /* larger files kept open per worker; 0: none */
 	int proxy_buffer_size;   /* bytes of each proxied exchange's window, per direction */
+	struct shoal_tls_protocols tls_protocols;
+	char *tls_ciphers;       /* TLS 1.2 cipher list (OpenSSL's syntax); NULL: OpenSSL's */
+	char *tls_ciphersuites;  /* TLS 1.3 suites, ':' between; NULL: OpenSSL's */
+	bool tls_prefer_server_ciphers;
+	int tls_ticket_rotate;   /* seconds between two new session ticket keys */
 	struct shoal_upstream_conf *upstreams;
 	size_t nupstreams;
 	struct shoal_server_conf *servers;

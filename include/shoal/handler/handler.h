@@ -26,6 +26,7 @@
 #include "shoal/http/real_ip.h"
 #include "shoal/net/out.h"
 #include "shoal/net/proxy_proto.h"
+#include "shoal/net/transport.h"
 
 struct shoal_log;
 struct shoal_mime;
@@ -103,6 +104,10 @@ struct shoal_handler_result {
  * it itself. The connection passes the socket's events to async->ops->on_client. */
 struct shoal_handler_client {
 	int fd;
+	/* The client's stream: every byte read from or sent to it goes through it (TLS or
+	 * plain TCP); fd is for what only a socket can tell (its own address). */
+	struct shoal_transport *transport;
+	bool tls; /* transport is TLS: the request came over https, and splice cannot send */
 	struct shoal_out *out;
 	const char *in;
 	uint32_t *in_pos;

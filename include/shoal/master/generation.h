@@ -12,6 +12,7 @@
 #include "shoal/config/config.h"
 #include "shoal/base/error.h"
 #include "shoal/http/mime.h"
+#include "shoal/tls/context.h"
 
 struct shoal_generation {
 	unsigned id;
@@ -26,11 +27,34 @@ struct shoal_generation {
 	bool drop_privileges;
 	uid_t uid;
 	gid_t gid;
+	/* Per addrs[i]: the contexts a tls address serves by SNI, else NULL; none until
+	 * shoal_generation_tls_build. */
+	struct shoal_tls_context_set **tls_sets;
+	/* What the load found wrong but servable (a certificate that expires soon or has):
+	 * each to be told once. */
+	struct shoal_err *tls_warnings;
+	size_t ntls_warnings;
 };
 
-/* Loads and derives; an error names the file, line and key. */
+/* Loads and derives; an error names the file, line and key. Every server's certificate and
+ * key are loaded and checked (shoal_tls_context_check): a pair that does not load or match
+ * is an error, one that expires within 30 days a warning in tls_warnings. */
 struct shoal_generation *shoal_generation_load(const char *path, struct shoal_err *err);
 void shoal_generation_free(struct shoal_generation *g);
+
+/* Makes the contexts of every tls address of g (tls_sets), their tickets sealed by keys
+ * (NULL: no tickets, as for a check): a context per server with the global tls_* settings,
+ * chosen by its server_names, the address's default_server's (else its first server's) for
+ * a name no server has. -1 with err naming the file, line and key of the server whose
+ * certificate or settings OpenSSL refused (g's sets then hold nothing). */
+int shoal_generation_tls_build(struct shoal_generation *g, const struct shoal_tls_keys *keys,
+			       struct shoal_err *err);
+
+/* Checks every server's certificate and key (shoal_generation_load does). */
+int shoal_generation_tls_check(struct shoal_generation *g, struct shoal_err *err);
+
+/* Frees the contexts and warnings; g keeps the rest. */
+void shoal_generation_tls_free(struct shoal_generation *g);
 
 /* A master started as root needs a user to drop the workers to, unless allow_root is set. */
 int shoal_generation_check_root(const struct shoal_generation *g, struct shoal_err *err);

@@ -26,6 +26,7 @@ struct shoal_route {
 	size_t default_index;
 	const struct shoal_acl_entry *status_acl; /* who may read status_path */
 	size_t nstatus_acl;
+	bool tls; /* the address speaks TLS; else a site's https_redirect sends its requests there */
 };
 
 /* Parses status_allow into *list (malloc'ed, *n entries); without one, only the machine
@@ -49,10 +50,11 @@ struct shoal_site *shoal_route_default_site(const struct shoal_route *rt);
  * real_ip_header names a client (shoal/http/real_ip.h), that client becomes the request's
  * peer (req->real_ip holds it, peer_port is 0) before anything else looks at the peer.
  * Then answers: 413 for a body over max_body_size, then health_path, status_path (403
- * unless the peer is in status_allow), else the site's location whose path is the longest
- * prefix of the request's (proxied to its upstream group), else the site's static files.
- * Returns what the handler returns (see handler.h); a proxied request may be answered later
- * (req->async). */
+ * unless the peer is in status_allow), else the site's 308 to https:// for a site with
+ * https_redirect on an address without TLS, else the site's location whose path is the
+ * longest prefix of the request's (proxied to its upstream group), else the site's static
+ * files. Returns what the handler returns (see handler.h); a proxied request may be
+ * answered later (req->async). */
 bool shoal_route_answer(const struct shoal_route *rt, struct shoal_handler_req *req);
 
 #endif

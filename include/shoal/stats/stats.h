@@ -97,7 +97,14 @@ enum shoal_stats_counter {
 	SHOAL_STATS_PROXY_REFUSED = SHOAL_STATS_PROXY_ACCEPTED + 1,
 	SHOAL_STATS_PROXY_MALFORMED = SHOAL_STATS_PROXY_ACCEPTED + 2,
 	SHOAL_STATS_PROXY_TIMEOUT = SHOAL_STATS_PROXY_ACCEPTED + 3,
-	SHOAL_STATS_NCOUNTERS = SHOAL_STATS_PROXY_ACCEPTED + 4,
+	/* TLS handshakes on the addresses with the tls flag (layout 4, in its room): done in
+	 * full, done by resuming a session (a ticket accepted), failed by reason (enum
+	 * shoal_stats_tls_fail), and those done by protocol version (TLSv1.2, TLSv1.3). */
+	SHOAL_STATS_TLS_FULL = SHOAL_STATS_PROXY_ACCEPTED + 4,
+	SHOAL_STATS_TLS_RESUMED = SHOAL_STATS_TLS_FULL + 1,
+	SHOAL_STATS_TLS_FAIL = SHOAL_STATS_TLS_FULL + 2,
+	SHOAL_STATS_TLS_VERSION = SHOAL_STATS_TLS_FAIL + 6,
+	SHOAL_STATS_NCOUNTERS = SHOAL_STATS_TLS_VERSION + 2,
 };
 
 /* Room for counters in the layout; the ones past SHOAL_STATS_NCOUNTERS stay zero. */
@@ -173,6 +180,24 @@ enum shoal_stats_proxy {
 	SHOAL_STATS_PROXY_HEADER_REFUSED = 1,
 	SHOAL_STATS_PROXY_HEADER_MALFORMED = 2,
 	SHOAL_STATS_PROXY_HEADER_TIMEOUT = 3,
+};
+
+/* Why a TLS handshake failed, in the order of its counters: no version, cipher or group in
+ * common; a certificate refused; not TLS (plain HTTP, a scan); the peer closed or reset
+ * mid-handshake; not done within header_timeout; anything else. */
+enum shoal_stats_tls_fail {
+	SHOAL_STATS_TLS_FAIL_PROTOCOL = 0,
+	SHOAL_STATS_TLS_FAIL_CERTIFICATE = 1,
+	SHOAL_STATS_TLS_FAIL_GARBAGE = 2,
+	SHOAL_STATS_TLS_FAIL_CLOSED = 3,
+	SHOAL_STATS_TLS_FAIL_TIMEOUT = 4,
+	SHOAL_STATS_TLS_FAIL_OTHER = 5,
+};
+
+/* The protocol version of a TLS handshake done, in the order of its counters. */
+enum shoal_stats_tls_version {
+	SHOAL_STATS_TLS_V1_2 = 0,
+	SHOAL_STATS_TLS_V1_3 = 1,
 };
 
 struct shoal_stats_header {
@@ -254,6 +279,8 @@ _Static_assert(offsetof(struct shoal_stats_slot, block) == 64, "layout");
 _Static_assert(offsetof(struct shoal_stats_slot, upstream) == 1088, "layout");
 _Static_assert(sizeof(struct shoal_stats_slot) == 1088 + 64 * 512, "layout");
 _Static_assert(SHOAL_STATS_RESP_CODE + SHOAL_STATS_NCODES == SHOAL_STATS_ERR_PARSE, "codes");
+_Static_assert(SHOAL_STATS_TLS_FAIL + SHOAL_STATS_TLS_FAIL_OTHER + 1 == SHOAL_STATS_TLS_VERSION,
+	       "tls failure reasons");
 _Static_assert(SHOAL_STATS_NCOUNTERS <= SHOAL_STATS_COUNTER_ROOM, "counter room");
 _Static_assert(SHOAL_STATS_UP_NCOUNTERS <= SHOAL_STATS_UP_COUNTER_ROOM, "upstream counter room");
 
@@ -487,6 +514,29 @@ static inline void shoal_stats_proxy_header(struct shoal_stats_slot *slot,
 		return;
 	shoal_stats_write_begin(slot);
 	shoal_stats_add(slot, SHOAL_STATS_PROXY_ACCEPTED + (unsigned)outcome, 1);
+	shoal_stats_write_end(slot);
+}
+
+/* A TLS handshake done: resumed or in full, and its version. */
+static inline void shoal_stats_tls_handshake(struct shoal_stats_slot *slot, bool resumed,
+					     enum shoal_stats_tls_version version)
+{
+	if (!slot)
+		return;
+	shoal_stats_write_begin(slot);
+	shoal_stats_add(slot, resumed ? SHOAL_STATS_TLS_RESUMED : SHOAL_STATS_TLS_FULL, 1);
+	if ((unsigned)version <= SHOAL_STATS_TLS_V1_3)
+		shoal_stats_add(slot, SHOAL_STATS_TLS_VERSION + (unsigned)version, 1);
+	shoal_stats_write_end(slot);
+}
+
+static inline void shoal_stats_tls_failed(struct shoal_stats_slot *slot,
+					  enum shoal_stats_tls_fail why)
+{
+	if (!slot)
+		return;
+	shoal_stats_write_begin(slot);
+	shoal_stats_add(slot, SHOAL_STATS_TLS_FAIL + (unsigned)why, 1);
 	shoal_stats_write_end(slot);
 }
 

@@ -9,6 +9,10 @@
  * proxy_protocol_from, then send a PROXY protocol header within proxy_protocol_timeout of its
  * accept (read once; the header's source is then its client); a failure closes it unanswered.
  *
+ * On an address with the tls flag, a connection first makes its TLS handshake (after the PROXY
+ * protocol header, with both flags) under header_timeout, then speaks through its TLS state
+ * (shoal/worker/conn_tls.h) whatever it does.
+ *
  * Connections live in a struct shoal_conn_env, which the worker owns and fills and which
  * this module alone changes afterwards: the connection count, the timer queues, the pool and
  * the connections to resume. The worker learns of a closed connection through on_closed. */
@@ -35,6 +39,7 @@ enum shoal_conn_state {
 	SHOAL_CONN_LINGERING, /* write side shut; reading until the client closes */
 	SHOAL_CONN_ASYNC,     /* an answer that goes on (the proxy) owns the socket */
 	SHOAL_CONN_PROXY_HEADER, /* waiting for the PROXY protocol header that opens it */
+	SHOAL_CONN_TLS_HANDSHAKE, /* making its TLS handshake */
 };
 
 /* The buffers of a connection that is busy, taken from the pool. */
@@ -51,6 +56,7 @@ struct shoal_conn_io {
 	struct shoal_http_chunked chunked;
 	uint64_t read_us; /* when the last bytes arrived, for the latency histogram */
 	struct shoal_handler_client client;  /* lent to an answer that goes on */
+	struct shoal_transport tcp;          /* its transport, over plain TCP */
 	struct shoal_handler_async *async;   /* that answer, until it is done */
 	uint32_t async_head_len;             /* its request head's size, for the stats */
 	/* The client of the request answered last, as the router found it (real_ip_from may
@@ -70,6 +76,8 @@ struct shoal_conn_origin {
 	const struct shoal_route *route;
 	/* NULL, or the address requires a PROXY protocol header from these peers */
 	const struct shoal_proxy_header_listen *proxy_header;
+	/* NULL, or the address speaks TLS with these contexts */
+	const struct shoal_tls_context_set *tls;
 };
 
 struct shoal_conn {
@@ -85,15 +93,20 @@ struct shoal_conn {
 	/* The ends its PROXY protocol header named, in the pool (shoal_pool_relayed); 0: none.
 	 * An index, not a pointer: it fits in what was padding. */
 	uint32_t relayed;
+	/* Its TLS state on a tls address, in the pool (shoal_pool_tls); 0: plain TCP. */
+	uint32_t tls;
 	uint16_t peer_port;  /* host byte order */
 	uint8_t peer_family; /* AF_INET or AF_INET6 */
 	uint8_t peer_addr[16]; /* the socket's peer, or the header's source */
-	uint8_t state;
-	uint8_t stats_phase; /* enum shoal_stats_phase */
-	bool readable;    /* the socket may hold bytes we have not read */
-	bool watched;     /* registered with epoll: only once it has to wait for something */
-	bool close_after; /* close once the pending responses are out */
+	/* Bit-fields, so that tls fits in the 96 bytes the struct had. */
+	unsigned state : 3;       /* enum shoal_conn_state */
+	unsigned stats_phase : 2; /* enum shoal_stats_phase */
+	bool readable : 1;    /* the socket may hold bytes we have not read */
+	bool watched : 1;     /* registered with epoll: only once it has to wait for something */
+	bool close_after : 1; /* close once the pending responses are out */
 };
+
+_Static_assert(sizeof(struct shoal_conn) == 96, "an idle connection's size");
 
 struct shoal_conn_env {
 	struct shoal_event_loop *loop;

@@ -16,6 +16,7 @@ struct shoal_mime;
 struct shoal_stats_slot;
 struct shoal_stats_view;
 struct shoal_state;
+struct shoal_tls_context_set;
 
 /* What the master hands to a worker it forks. */
 struct shoal_worker_params {
@@ -25,6 +26,8 @@ struct shoal_worker_params {
 	unsigned generation;
 	const struct shoal_addr *const *addrs; /* the distinct listen addresses of cfg */
 	const int *listen_fds;                 /* this slot's socket for each of addrs */
+	/* The TLS contexts of each of addrs that has the tls flag, else NULL (or NULL: none) */
+	struct shoal_tls_context_set *const *tls_sets;
 	size_t nlisten;
 	/* O_PATH root of each of cfg->servers, then of each location with a root of its own,
 	 * server by server, in order */
