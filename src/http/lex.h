@@ -66,6 +66,29 @@ static inline bool lex_is_field_char(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7F);
 }
 
+/* Whether p[0..n) holds field characters only. Eight bytes at a time while a word has no
+ * byte below 0x20 and none 0x7F (exact tests: a borrow only crosses from a byte that is one);
+ * a word with one, a tab perhaps, and the tail go byte by byte. Values are the longest part of
+ * most heads (User-Agent, Cookie), and this test ran at 11 instructions a byte. */
+static inline bool lex_are_field_chars(const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, del;
+
+		memcpy(&w, p + i, sizeof(w));
+		del = w ^ (0x7F * ones);
+		if ((((w - 0x20 * ones) & ~w) | ((del - ones) & ~del)) & highs)
+			break;
+	}
+	for (; i < n; i++)
+		if (!lex_is_field_char((unsigned char)p[i]))
+			return false;
+	return true;
+}
+
 /* A read position in value p[0..len). A lex_take_* that fails may have moved it: the caller
  * then either rejects the value or starts again from the beginning with another form. */
 struct lex_cursor {
@@ -223,9 +246,8 @@ static inline bool lex_split_field_line(const char *line, size_t len, struct sho
 		i++;
 	if (i == 0 || i == len || line[i] != ':')
 		return false;
-	for (v = i + 1; v < len; v++)
-		if (!lex_is_field_char((unsigned char)line[v]))
-			return false;
+	if (!lex_are_field_chars(line + i + 1, len - i - 1))
+		return false;
 	for (v = i + 1; v < end && lex_is_ows((unsigned char)line[v]); v++)
 		;
 	while (end > v && lex_is_ows((unsigned char)line[end - 1]))
