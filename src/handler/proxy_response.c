@@ -17,7 +17,7 @@ static enum px_stop rs_flush(struct shoal_proxy_exchange *x)
  * the window holds starts, the head goes right in front of it if the room there takes it
  * (the upstream's head, parsed, is no longer needed, and the window is not read into again
  * before the batch is sent): head and body then leave as one piece, in one write(2) instead
- * of a writev(2) of two, which cost the kernel 0.3-0.9 us more per response here. False if
+ * of a writev(2) of two (on a loopback pair here, 0.4-0.9 us less CPU a call). False if
  * the batch has no room for it now (it will after a flush) or at all (invalid: the caller
  * tells by an empty batch). */
 static bool rs_queue_head(struct shoal_proxy_exchange *x, const struct shoal_http_response *r,
