@@ -23,7 +23,8 @@ static void px_on_upstream(struct shoal_upstream_conn *uc, uint32_t events);
 
 static size_t px_size(const struct shoal_proxy_env *env)
 {
-	return sizeof(struct shoal_proxy_exchange) + env->head_cap + PX_SIZE_LINES + 2 * env->window;
+	return sizeof(struct shoal_proxy_exchange) + env->head_cap + PX_SIZE_LINES + 2 * env->window +
+	       PX_HEAD_ROOM;
 }
 
 /* The response direction as before its first byte, its window where it was: for a new
@@ -55,7 +56,7 @@ static struct shoal_proxy_exchange *px_get(struct shoal_proxy_env *env)
 	x->head = x->storage;
 	shoal_out_init(&x->rq.out, x->storage + env->head_cap, PX_SIZE_LINES);
 	x->rq.win = x->storage + env->head_cap + PX_SIZE_LINES;
-	x->rs.win = x->rq.win + env->window;
+	x->rs.win = x->rq.win + env->window + PX_HEAD_ROOM;
 	px_response_reset(x);
 	env->nbusy++;
 	return x;

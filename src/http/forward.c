@@ -2,6 +2,7 @@
  * a plan (what happens to each field, decided by its name through a table of actions that
  * the call's options fill, and the names the Connection fields list), then the writing,
  * which copies the kept fields in order and adds the ones the proxy generates. */
+#include <stdint.h>
 #include <string.h>
 
 #include "shoal/http/forward.h"
@@ -91,9 +92,15 @@ static void put_u64(struct out *w, uint64_t n)
 
 static void put_field(struct out *w, struct shoal_http_str name, struct shoal_http_str value)
 {
-	put_str(w, name);
-	PUT_LIT(w, ": ");
-	put_str(w, value);
+	/* Most lines were written "Name: value": copied as they came, in one piece. */
+	if ((uintptr_t)value.p - (uintptr_t)name.p == name.len + 2 && name.p[name.len] == ':' &&
+	    name.p[name.len + 1] == ' ') {
+		put(w, name.p, name.len + 2 + value.len);
+	} else {
+		put_str(w, name);
+		PUT_LIT(w, ": ");
+		put_str(w, value);
+	}
 	PUT_LIT(w, "\r\n");
 }
 
@@ -102,38 +109,38 @@ static size_t out_end(const struct out *w)
 	return w->len <= w->cap ? w->len : 0;
 }
 
+/* The names treated apart, by length first: a name is compared with one or two of them, not
+ * walked through all eighteen (which cost a proxied request a tenth of its instructions). */
+static enum field classify_known(struct shoal_http_str name)
+{
+#define IS(lower) shoal_http_str_eq(name, lower)
+	switch (name.len) {
+	case 2: return IS("te") ? F_TE : F_OTHER;
+	case 4: return IS("host") ? F_HOST : IS("date") ? F_DATE : F_OTHER;
+	case 5: return IS("proxy") ? F_PROXY_OTHER : F_OTHER;
+	case 6: return IS("expect") ? F_EXPECT : F_OTHER;
+	case 7: return IS("trailer") ? F_TRAILER : IS("upgrade") ? F_UPGRADE : F_OTHER;
+	case 9: return IS("forwarded") ? F_FORWARDED : F_OTHER;
+	case 10: return IS("connection") ? F_CONNECTION : IS("keep-alive") ? F_KEEP_ALIVE : F_OTHER;
+	case 14: return IS("content-length") ? F_CONTENT_LENGTH : F_OTHER;
+	case 15: return IS("x-forwarded-for") ? F_XFF : F_OTHER;
+	case 16: return IS("x-forwarded-host") ? F_XFH
+		      : IS("proxy-connection") ? F_PROXY_CONNECTION : F_OTHER;
+	case 17: return IS("x-forwarded-proto") ? F_XFP
+		      : IS("transfer-encoding") ? F_TRANSFER_ENCODING : F_OTHER;
+	case 18: return IS("proxy-authenticate") ? F_PROXY_AUTH : F_OTHER;
+	case 25: return IS("proxy-authentication-info") ? F_PROXY_AUTH : F_OTHER;
+	default: return F_OTHER;
+	}
+#undef IS
+}
+
 static enum field classify(struct shoal_http_str name)
 {
-#define NAME(s, f) { s, sizeof(s) - 1, f }
-	static const struct {
-		const char *lower;
-		size_t len;
-		enum field field;
-	} names[] = {
-		NAME("te", F_TE),
-		NAME("host", F_HOST),
-		NAME("date", F_DATE),
-		NAME("proxy", F_PROXY_OTHER),
-		NAME("expect", F_EXPECT),
-		NAME("trailer", F_TRAILER),
-		NAME("upgrade", F_UPGRADE),
-		NAME("forwarded", F_FORWARDED),
-		NAME("connection", F_CONNECTION),
-		NAME("keep-alive", F_KEEP_ALIVE),
-		NAME("content-length", F_CONTENT_LENGTH),
-		NAME("x-forwarded-for", F_XFF),
-		NAME("x-forwarded-host", F_XFH),
-		NAME("proxy-connection", F_PROXY_CONNECTION),
-		NAME("x-forwarded-proto", F_XFP),
-		NAME("transfer-encoding", F_TRANSFER_ENCODING),
-		NAME("proxy-authenticate", F_PROXY_AUTH),
-		NAME("proxy-authentication-info", F_PROXY_AUTH),
-	};
-#undef NAME
+	enum field f = classify_known(name);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name.len == names[i].len && shoal_http_str_eq(name, names[i].lower))
-			return names[i].field;
+	if (f != F_OTHER)
+		return f;
 	if (name.len > 6 && shoal_http_str_eq(lex_str(name.p, 6), "proxy-"))
 		return F_PROXY_OTHER;
 	return memchr(name.p, '_', name.len) ? F_UNDERSCORE : F_OTHER;

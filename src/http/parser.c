@@ -34,15 +34,6 @@ static bool is_reg_name_char(unsigned char c)
 	}
 }
 
-bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
-{
-	for (size_t i = 0; i < s.len; i++)
-		if (lower[i] == '\0' ||
-		    lex_to_lower((unsigned char)s.p[i]) != (unsigned char)lower[i])
-			return false;
-	return lower[s.len] == '\0';
-}
-
 /* The request line is measured from the start of the buffer, leading empty lines included,
  * so that the verdict does not depend on how the bytes were split across reads. */
 static bool request_line_fits(const char *buf, size_t len, size_t max)

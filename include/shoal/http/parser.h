@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SHOAL_HTTP_MAX_HEADERS 128
 
@@ -81,7 +82,24 @@ struct shoal_http_limits {
 int shoal_http_parse_request(const char *buf, size_t len, size_t prev_len,
 			     const struct shoal_http_limits *limits, struct shoal_http_request *req);
 
-/* Case-insensitive comparison of a parsed string with a lowercase literal. */
-bool shoal_http_str_eq(struct shoal_http_str s, const char *lower);
+/* Case-insensitive comparison of a parsed string with a lowercase literal. Inline: the
+ * literal's length is then known where it is called, and most comparisons (a field name
+ * against the names a parser looks for) end with it, before a byte is read. */
+static inline bool shoal_http_str_eq(struct shoal_http_str s, const char *lower)
+{
+	size_t n = strlen(lower);
+
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c + ('a' - 'A'));
+		if (c != (unsigned char)lower[i])
+			return false;
+	}
+	return true;
+}
 
 #endif
