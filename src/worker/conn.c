@@ -1,4 +1,3 @@
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -13,6 +12,7 @@
 #include "shoal/stats/stats.h"
 #include "shoal/net/transport.h"
 #include "shoal/worker/conn.h"
+#include "shoal/worker/conn_account.h"
 #include "shoal/worker/conn_body.h"
 #include "shoal/worker/conn_tls.h"
 
@@ -225,59 +225,6 @@ static bool conn_keep_alive(const struct shoal_conn *c, const struct shoal_http_
 	       c->requests < (uint32_t)env->handler->cfg->max_keepalive_requests;
 }
 
-/* The client an access log line names. */
-struct conn_client {
-	uint8_t family;
-	const uint8_t *addr;
-};
-
-/* The connection's client: that of a request which could not be read, which no router saw. */
-static struct conn_client conn_peer(const struct shoal_conn *c)
-{
-	return (struct conn_client){ c->peer_family, c->peer_addr };
-}
-
-/* The client the router found for the request answered last (real_ip_from may have named
- * another than the peer), kept in io for an answer that goes on. */
-static struct conn_client conn_routed(const struct shoal_conn_io *io)
-{
-	return (struct conn_client){ io->client_family, io->client_addr };
-}
-
-/* Counts the response just queued and logs it with who as the client. bytes_in: the request
- * head's size; up: how an answer that went on ended, NULL for the others. */
-static void conn_account_as(struct shoal_conn *c, const struct shoal_http_request *req,
-			    struct conn_client who, size_t bytes_in, size_t bytes_out,
-			    const struct shoal_handler_result *up)
-{
-	struct shoal_conn_env *env = conn_env(c);
-	struct shoal_out *out = &c->io->out;
-	char client[INET6_ADDRSTRLEN] = "-";
-	struct shoal_access_entry e = {
-		.client = client, .req = req, .status = out->last_status, .body_bytes = out->last_body,
-	};
-
-	if (up && up->upstream) {
-		e.upstream = up->upstream;
-		e.upstream_status = up->upstream_status;
-		e.upstream_us = up->upstream_us;
-	}
-
-	if (env->handler->stats)
-		shoal_stats_request_done(env->handler->stats, out->last_status, bytes_in, bytes_out,
-					 shoal_clock_mono_us() - c->io->read_us);
-	if (!shoal_access_log_enabled(env->access_log))
-		return;
-	inet_ntop(who.family, who.addr, client, sizeof(client));
-	shoal_access_log_write(env->access_log, env->handler->date.sec, &e);
-}
-
-static void conn_account(struct shoal_conn *c, const struct shoal_http_request *req,
-			 struct conn_client who, size_t bytes_in, size_t bytes_out)
-{
-	conn_account_as(c, req, who, bytes_in, bytes_out, NULL);
-}
-
 /* A request that could not be read whole (req NULL: not even its head), or whose body turned
  * out malformed or too large: its status, then the connection closes. */
 static void conn_refuse(struct shoal_conn *c, const struct shoal_http_request *req,
@@ -295,8 +242,13 @@ static void conn_refuse(struct shoal_conn *c, const struct shoal_http_request *r
 	shoal_stats_error(env->handler->stats, status == 408 ? SHOAL_STATS_ERROR_TIMEOUT
 					      : limit ? SHOAL_STATS_ERROR_LIMIT
 					      : SHOAL_STATS_ERROR_PARSE);
-	conn_account(c, req, req ? conn_routed(io) : conn_peer(c), bytes_in,
-		     io->out.bytes - queued);
+	/* Not read: no router saw it, and the connection's peer is its client. */
+	if (req)
+		shoal_conn_account(c, req, io->client_family, io->client_addr, bytes_in,
+				   io->out.bytes - queued, NULL);
+	else
+		shoal_conn_account(c, req, c->peer_family, c->peer_addr, bytes_in,
+				   io->out.bytes - queued, NULL);
 }
 
 /* An answer that went on has ended: it is counted now, and the connection resumes after
@@ -310,7 +262,8 @@ static void conn_async_done(struct shoal_handler_client *cl, const struct shoal_
 	/* Not closed for a stop that began after the answer's head promised keep-alive: the
 	 * client may be sending its next request already, which then gets the close. */
 	c->close_after = c->close_after || !r->keep_alive;
-	conn_account_as(c, r->req, conn_routed(io), io->async_head_len, r->bytes_out, r);
+	shoal_conn_account(c, r->req, io->client_family, io->client_addr, io->async_head_len,
+			   r->bytes_out, r);
 	c->state = SHOAL_CONN_WRITING;
 	conn_set_timer(c, &conn_env(c)->send_q);
 	conn_defer(conn_env(c), c);
@@ -370,8 +323,8 @@ static void conn_answer(struct shoal_conn *c, const struct shoal_http_request *r
 			return;
 		}
 	}
-	conn_account(c, req, (struct conn_client){ r.peer_family, r.peer_addr }, head_len,
-		     io->out.bytes - queued);
+	shoal_conn_account(c, req, r.peer_family, r.peer_addr, head_len, io->out.bytes - queued,
+			   NULL);
 }
 
 static size_t conn_buffered_head(const struct shoal_conn *c)
