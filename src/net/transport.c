@@ -32,7 +32,7 @@ static ssize_t tcp_sendfile(struct shoal_transport *t, int file_fd, off_t *off, 
 	return sendfile(t->fd, file_fd, off, len);
 }
 
-static void tcp_cork(struct shoal_transport *t, bool on)
+void shoal_transport_tcp_cork(struct shoal_transport *t, bool on)
 {
 	int value = on;
 
@@ -66,7 +66,7 @@ const struct shoal_transport_ops shoal_transport_tcp_ops = {
 	.read = tcp_read,
 	.writev = tcp_writev,
 	.sendfile = tcp_sendfile,
-	.cork = tcp_cork,
+	.cork = shoal_transport_tcp_cork,
 	.shutdown_write = tcp_shutdown_write,
 	.waits_for = tcp_waits_for,
 	.pending = tcp_pending,

@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -332,13 +331,6 @@ static ssize_t tls_sendfile(struct shoal_transport *t, int file_fd, off_t *off, 
 	return n;
 }
 
-static void tls_cork(struct shoal_transport *t, bool on)
-{
-	int value = on;
-
-	setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
-}
-
 /* close_notify goes first, once: a second SSL_shutdown would wait for the peer's. */
 static int tls_shutdown_write(struct shoal_transport *t)
 {
@@ -376,7 +368,7 @@ static const struct shoal_transport_ops tls_ops = {
 	.read = tls_read,
 	.writev = tls_writev,
 	.sendfile = tls_sendfile,
-	.cork = tls_cork,
+	.cork = shoal_transport_tcp_cork,
 	.shutdown_write = tls_shutdown_write,
 	.waits_for = tls_waits_for,
 	.pending = tls_pending,

@@ -89,6 +89,10 @@ struct shoal_transport {
 
 extern const struct shoal_transport_ops shoal_transport_tcp_ops;
 
+/* TCP_CORK on t's socket: the cork of every transport over TCP (plain, and TLS, whose
+ * records are TCP segments all the same). */
+void shoal_transport_tcp_cork(struct shoal_transport *t, bool on);
+
 /* Plain TCP over the connected socket sock (any stream socket will do): a pointer to a
  * transport built on the caller's stack, valid to the end of the enclosing block. A macro,
  * because only a compound literal in the caller's own scope can be that. */
