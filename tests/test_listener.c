@@ -65,6 +65,26 @@ START_TEST(equality_is_by_address_not_text)
 }
 END_TEST
 
+/* What inet_ntop writes, for every IPv4 length of octet; IPv6 through inet_ntop; no other. */
+START_TEST(formats_an_ip_as_inet_ntop_does)
+{
+	static const uint8_t v4[][4] = { { 0, 0, 0, 0 }, { 9, 10, 99, 100 }, { 255, 1, 20, 199 },
+					 { 127, 0, 0, 1 } };
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	char got[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		ck_assert_ptr_nonnull(inet_ntop(AF_INET, v4[i], want, sizeof(want)));
+		ck_assert_uint_eq(shoal_addr_format_ip(AF_INET, v4[i], got, sizeof(got)), strlen(want));
+		ck_assert_str_eq(got, want);
+	}
+	ck_assert_uint_eq(shoal_addr_format_ip(AF_INET6, v6, got, sizeof(got)), 11);
+	ck_assert_str_eq(got, "2001:db8::1");
+	ck_assert_uint_eq(shoal_addr_format_ip(AF_UNIX, v6, got, sizeof(got)), 0);
+	ck_assert_str_eq(got, "");
+}
+END_TEST
+
 START_TEST(probe_detects_a_foreign_listener)
 {
 	struct shoal_addr addr;
@@ -178,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, parses_and_canonicalises);
 	tcase_add_test(tc, rejects_bad_addresses);
 	tcase_add_test(tc, equality_is_by_address_not_text);
+	tcase_add_test(tc, formats_an_ip_as_inet_ntop_does);
 	tcase_add_test(tc, probe_detects_a_foreign_listener);
 	tcase_add_test(tc, slot_sockets_share_a_port);
 	tcase_add_test(tc, steering_skips_retiring_sockets);

@@ -1,9 +1,10 @@
-#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "proxy_int.h"
 #include "shoal/http/forward.h"
+#include "shoal/net/addr.h"
 
 /* Queues the head and the body from its first byte, behind the PROXY protocol header of a
  * new connection if there is one: at the start, and again for a resend on a fresh
@@ -165,25 +166,6 @@ enum px_stop shoal_proxy_request_pump(struct shoal_proxy_exchange *x)
 	}
 }
 
-/* The client's address as X-Forwarded-For shows it. IPv4 by hand: inet_ntop formats through
- * stdio, which costs more than the rest of the head. */
-static void rq_client_addr(const struct shoal_handler_req *req, char *out, size_t size)
-{
-	if (req->peer_family == AF_INET) {
-		for (int i = 0; i < 4; i++) {
-			unsigned v = req->peer_addr[i];
-			if (v >= 100)
-				*out++ = (char)('0' + v / 100);
-			if (v >= 10)
-				*out++ = (char)('0' + v / 10 % 10);
-			*out++ = (char)('0' + v % 10);
-			*out++ = i < 3 ? '.' : '\0';
-		}
-		return;
-	}
-	if (!inet_ntop(req->peer_family, req->peer_addr, out, (socklen_t)size))
-		strcpy(out, "unknown");
-}
 
 /* A request waiting in the queue has no server yet: the group's first names the host, as
  * the first try's does for every retry. */
@@ -200,7 +182,8 @@ bool shoal_proxy_request_head(struct shoal_proxy_exchange *x, const struct shoal
 	};
 
 	if (o.x_forwarded || o.forwarded)
-		rq_client_addr(req, client, sizeof(client));
+		if (!shoal_addr_format_ip(req->peer_family, req->peer_addr, client, sizeof(client)))
+			strcpy(client, "unknown");
 	if (loc->proxy_host)
 		o.host = (struct shoal_http_str){ loc->proxy_host, strlen(loc->proxy_host) };
 	x->rq.head_len = (uint32_t)shoal_http_forward_request(req->http, &o, x->head,

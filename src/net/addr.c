@@ -127,3 +127,25 @@ int shoal_addr_from_sockaddr(struct shoal_addr *out, const struct sockaddr *sa, 
 	addr_text(out);
 	return 0;
 }
+
+size_t shoal_addr_format_ip(int family, const uint8_t *addr, char *out, size_t size)
+{
+	char *p = out;
+
+	if (family != AF_INET) {
+		if (inet_ntop(family, addr, out, (socklen_t)size))
+			return strlen(out);
+		out[0] = '\0';
+		return 0;
+	}
+	for (int i = 0; i < 4; i++) {
+		unsigned v = addr[i];
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	return (size_t)(p - out - 1);
+}

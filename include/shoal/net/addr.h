@@ -4,6 +4,8 @@
 #define SHOAL_NET_ADDR_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "shoal/base/error.h"
@@ -24,5 +26,12 @@ int shoal_addr_parse(const char *text, struct shoal_addr *out, struct shoal_err 
  * to), with its canonical text. -1 for another family or a len too short for it. */
 int shoal_addr_from_sockaddr(struct shoal_addr *out, const struct sockaddr *sa, socklen_t len);
 bool shoal_addr_equal(const struct shoal_addr *a, const struct shoal_addr *b);
+
+/* Writes the IP address addr (4 bytes for AF_INET, 16 for AF_INET6) as text without a port
+ * ("192.0.2.1", "2001:db8::1") into out[0..size), size at least INET6_ADDRSTRLEN, with a NUL;
+ * returns its length, or 0 (out empty) for another family. Called per request (limit keys,
+ * X-Forwarded-For): IPv4 is written by hand, since inet_ntop formats through stdio, which
+ * cost more than a limit zone's own work (perf: 1.8 % of a worker's samples against 1.1 %). */
+size_t shoal_addr_format_ip(int family, const uint8_t *addr, char *out, size_t size);
 
 #endif
