@@ -380,8 +380,12 @@ class Server:
         """Kills everything this server started, whatever state it is in."""
         if self.proc is not None:
             self.worker_pids()
+            # The group of the process this server started: after a binary upgrade the master
+            # (self.pid) leads none, but it and its workers are still in that one, and one
+            # signal to the group leaves no master the time to fork a worker in place of one
+            # killed before it (which, unseen, would outlive the test).
             try:
-                os.killpg(self.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
             for pid in self._seen_pids:

@@ -57,7 +57,7 @@ class ShoalHost:
         m = s.wait_for_log(r"binary upgrade done: this master \(pid (\d+)\)", timeout=15,
                            count=done + 1)
         s.pid = int(m[-1].group(1))
-        s._seen_pids.add(s.pid)  # so that close() kills it too: it leads no process group
+        s._seen_pids.add(s.pid)
         harness.wait_until(lambda: not harness.pid_alive(old), 30, what="the old master to exit")
 
     def close(self):
