@@ -1,4 +1,5 @@
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,6 +113,23 @@ START_TEST(check_warns_of_a_certificate_that_expires_soon_or_has)
 	fixture_self_signed(&f, "fine.test", 31 * DAY, &fine);
 	ck_assert_int_eq(shoal_tls_context_check(fine.cert, fine.key, &warning, &err), 0);
 	ck_assert_str_eq(warning.msg, "");
+}
+END_TEST
+
+/* The answer is the kernel's list of ULPs, read after the question (which, asked by root,
+ * loads the kernel's tls module if it has one). */
+START_TEST(kernel_tls_is_offered_as_the_kernel_lists_it)
+{
+	bool offered = shoal_tls_context_kernel_tls();
+	char list[256] = "";
+	FILE *ulp = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+
+	if (ulp) {
+		if (!fgets(list, sizeof(list), ulp))
+			list[0] = '\0';
+		fclose(ulp);
+	}
+	ck_assert_int_eq(offered, strstr(list, "tls") != NULL);
 }
 END_TEST
 
@@ -462,6 +480,7 @@ int main(void)
 	tcase_add_test(check, check_refuses_a_key_that_does_not_match);
 	tcase_add_test(check, check_names_a_file_that_cannot_be_read);
 	tcase_add_test(check, check_warns_of_a_certificate_that_expires_soon_or_has);
+	tcase_add_test(server, kernel_tls_is_offered_as_the_kernel_lists_it);
 	tcase_add_test(server, a_server_context_refuses_bad_parameters_by_name);
 	tcase_add_test(server, a_set_refuses_malformed_names_and_other_ticket_keys);
 	tcase_add_test(server, sni_picks_the_certificate_of_the_name_asked_for);

@@ -89,6 +89,7 @@ static int gen_tls_contexts(const struct shoal_generation *g, const struct shoal
 			    struct ssl_ctx_st **ctxs, struct shoal_err *err)
 {
 	const struct shoal_config *cfg = &g->cfg;
+	bool kernel_tls = shoal_tls_context_kernel_tls();
 	struct shoal_err cause;
 
 	for (size_t i = 0; i < cfg->nservers; i++) {
@@ -97,7 +98,8 @@ static int gen_tls_contexts(const struct shoal_generation *g, const struct shoal
 			.certificate = t->certificate, .key = t->key,
 			.min_version = cfg->tls_protocols.min, .max_version = cfg->tls_protocols.max,
 			.ciphers = cfg->tls_ciphers, .ciphersuites = cfg->tls_ciphersuites,
-			.prefer_server_ciphers = cfg->tls_prefer_server_ciphers, .keys = keys,
+			.prefer_server_ciphers = cfg->tls_prefer_server_ciphers,
+			.kernel_tls = kernel_tls, .keys = keys,
 		};
 
 		if (!t->certificate)

@@ -1,7 +1,12 @@
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -284,7 +289,8 @@ SSL_CTX *shoal_tls_context_server(const struct shoal_tls_server_params *p, struc
 		return NULL;
 	}
 	common_settings(ctx);
-	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+	if (p->kernel_tls)
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
 	if (load_pair(ctx, p->certificate, p->key, err) < 0 ||
 	    set_versions(ctx, p->min_version, p->max_version, err) < 0 ||
 	    set_ciphers(ctx, p, err) < 0) {
@@ -295,6 +301,20 @@ SSL_CTX *shoal_tls_context_server(const struct shoal_tls_server_params *p, struc
 	SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
 	return ctx;
+}
+
+bool shoal_tls_context_kernel_tls(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool offered;
+
+	if (fd < 0)
+		return false;
+	/* The ULP is looked up before the socket's state is: a kernel that has it refuses an
+	 * unconnected socket (ENOTCONN), one that has not says ENOENT. */
+	offered = setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0 || errno != ENOENT;
+	close(fd);
+	return offered;
 }
 
 void shoal_tls_context_free(SSL_CTX *ctx)

@@ -7,7 +7,8 @@
  * shared key ring (shoal/tls/keys.h), TLS 1.2 tickets and TLS 1.3 resumption alike, so that
  * any worker resumes any session. Its connections release their record buffers while idle
  * (idle keep-alive connections are most of a prefork server's), refuse renegotiation, and ask
- * for kernel TLS, which the kernel grants or not per connection (shoal/tls/conn.h).
+ * for kernel TLS where the kernel offers it (params.kernel_tls), which it then grants or not
+ * per connection (shoal/tls/conn.h).
  *
  * Contexts are OpenSSL's SSL_CTX, reference counted: a set takes its own reference on each;
  * release yours with shoal_tls_context_free. Headers of higher layers need not include
@@ -38,6 +39,10 @@ struct shoal_tls_server_params {
 	const char *ciphers;      /* TLS 1.2 cipher list in OpenSSL's syntax; NULL: OpenSSL's */
 	const char *ciphersuites; /* TLS 1.3 suites, ':' between; NULL: OpenSSL's */
 	bool prefer_server_ciphers;
+	/* Ask for kernel TLS: OpenSSL then tries to hand each connection's keys to the kernel
+	 * (two setsockopt per connection, failing where the kernel has no tls module; see
+	 * shoal_tls_context_kernel_tls). */
+	bool kernel_tls;
 	/* The ticket keys, which must outlive the context; NULL: no tickets, no resumption. */
 	const struct shoal_tls_keys *keys;
 };
@@ -52,6 +57,11 @@ const char *shoal_tls_context_version_name(enum shoal_tls_version v);
  * list (named as given). */
 struct ssl_ctx_st *shoal_tls_context_server(const struct shoal_tls_server_params *p,
 					    struct shoal_err *err);
+
+/* Whether this kernel offers the tls ULP (kernel TLS), asked once with a socket of its own.
+ * Run by root, the kernel loads its tls module for the question if it has one (as it would
+ * not for a worker that dropped its privileges). */
+bool shoal_tls_context_kernel_tls(void);
 
 /* Drops the caller's reference to ctx (a server's or a client's); NULL is ignored. */
 void shoal_tls_context_free(struct ssl_ctx_st *ctx);
