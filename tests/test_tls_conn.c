@@ -382,6 +382,32 @@ START_TEST(a_read_fills_the_buffer_across_records)
 }
 END_TEST
 
+/* A read(2) that emptied the socket is the last of the turn: bytes that come after it raise
+ * an event of their own (edge-triggered), so a read that follows in the same turn
+ * (read_follows) says EAGAIN without a read(2), and leaves them in the socket for the
+ * next turn, whose read takes them. */
+START_TEST(a_read_after_one_that_emptied_the_socket_waits_for_the_next_turn)
+{
+	char buf[64];
+	struct link l;
+
+	link_open(&l, TLS1_3_VERSION);
+	link_handshake(&l);
+	ck_assert_int_eq(SSL_write(l.client, "one", 3), 3);
+	ck_assert_int_eq(shoal_transport_read(l.t, buf, sizeof(buf)), 3);
+	ck_assert_int_eq(SSL_write(l.client, "two", 3), 3);
+	shoal_tls_conn_read_follows(&l.server);
+	errno = 0;
+	ck_assert_int_eq(shoal_transport_read(l.t, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_gt(queued(l.s), 0); /* not read(2) */
+	ck_assert_int_eq(shoal_transport_read(l.t, buf, sizeof(buf)), 3);
+	ck_assert(memcmp(buf, "two", 3) == 0);
+	ck_assert_int_eq(queued(l.s), 0);
+	link_close(&l);
+}
+END_TEST
+
 /* shutdown_write sends close_notify and ends our direction; the client may still send, and
  * its own close_notify reads as the end. */
 START_TEST(shutdown_write_sends_close_notify_and_reads_go_on)
@@ -626,6 +652,7 @@ int main(void)
 	tcase_add_test(io, a_large_write_takes_part_then_waits_then_goes_on);
 	tcase_add_test(io, bytes_held_inside_are_pending);
 	tcase_add_test(io, a_read_fills_the_buffer_across_records);
+	tcase_add_test(io, a_read_after_one_that_emptied_the_socket_waits_for_the_next_turn);
 	tcase_add_test(io, shutdown_write_sends_close_notify_and_reads_go_on);
 	tcase_add_test(io, without_kernel_tls_a_file_is_copied_through_writev);
 	tcase_add_test(resume, tls13_resumes_in_another_process_through_one_rotation);

@@ -119,6 +119,11 @@ static void established(struct shoal_tls_conn *c)
 	c->ktls_send = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
 }
 
+void shoal_tls_conn_read_follows(struct shoal_tls_conn *c)
+{
+	c->drained_fresh = true;
+}
+
 enum shoal_tls_step shoal_tls_conn_handshake(struct shoal_tls_conn *c)
 {
 	int r, e;
@@ -127,6 +132,9 @@ enum shoal_tls_step shoal_tls_conn_handshake(struct shoal_tls_conn *c)
 		return SHOAL_TLS_DONE;
 	if (c->fail != SHOAL_TLS_FAIL_NONE)
 		return SHOAL_TLS_ERROR;
+	/* Unknown until this step reads: the request that came with the client's last handshake
+	 * record is then read without a read(2) that could only say EAGAIN. */
+	c->drained = false;
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		established(c);
@@ -212,7 +220,9 @@ static ssize_t tls_read(struct shoal_transport *t, void *buf, size_t len)
 
 	if (!ready(c))
 		return -1;
-	c->drained = false;
+	if (!c->drained_fresh)
+		c->drained = false;
+	c->drained_fresh = false;
 	while (got < len) {
 		size_t n;
 
@@ -331,16 +341,22 @@ static ssize_t tls_sendfile(struct shoal_transport *t, int file_fd, off_t *off, 
 	return n;
 }
 
-/* close_notify goes first, once: a second SSL_shutdown would wait for the peer's. */
-static int tls_shutdown_write(struct shoal_transport *t)
+/* Once: a second SSL_shutdown would wait for the peer's. */
+int shoal_tls_conn_close_notify(struct shoal_tls_conn *c)
 {
-	struct shoal_tls_conn *c = conn_of(t);
-
 	if (c->established && !c->broken && !c->shut) {
 		if (SSL_shutdown(c->ssl) < 0)
 			return (int)io_failed(c, SHOAL_TRANSPORT_WRITE, 0);
 		c->shut = true;
 	}
+	return 0;
+}
+
+/* close_notify goes first. */
+static int tls_shutdown_write(struct shoal_transport *t)
+{
+	if (shoal_tls_conn_close_notify(conn_of(t)) < 0)
+		return -1;
 	return shutdown(t->fd, SHUT_WR);
 }
 
@@ -375,18 +391,26 @@ static const struct shoal_transport_ops tls_ops = {
 	.close = tls_close,
 };
 
-/* Notes whether each read(2) left the socket empty: read stops there, with no read(2) more
- * to hear EAGAIN (one system call per request, as for TCP). */
+/* Notes whether each read(2) left the socket empty, and spares the read(2) that could only
+ * say EAGAIN: the socket is edge-triggered, so bytes that came after a read that emptied it
+ * raise an event, and every operation forgets drained when it starts (it may follow one).
+ * The handshake's read after its flight, and a TLS read after a short one, cost no system
+ * call: one read(2) per request, as for TCP. */
 static long on_bio(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
 		   int ret, size_t *processed)
 {
+	struct shoal_tls_conn *c = (struct shoal_tls_conn *)BIO_get_callback_arg(b);
+
 	(void)argp;
 	(void)argi;
 	(void)argl;
-	if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-		struct shoal_tls_conn *c = (struct shoal_tls_conn *)BIO_get_callback_arg(b);
-		c->drained = ret <= 0 || !processed || *processed < len;
+	if (oper == BIO_CB_READ && c->drained) {
+		BIO_clear_retry_flags(b);
+		BIO_set_retry_read(b);
+		return -1;
 	}
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		c->drained = ret <= 0 || !processed || *processed < len;
 	return ret;
 }
 

@@ -387,7 +387,7 @@ static void conn_finish(struct shoal_conn *c)
 	if (!c->readable && (!io || (io->in_pos == io->in_len && !io->body_left && !io->body_chunked))) {
 		/* TLS says its end (close_notify) before the socket closes. */
 		if (c->tls)
-			shoal_transport_shutdown_write(CONN_TRANSPORT(c));
+			shoal_conn_tls_close_notify(env, c);
 		conn_close(c);
 		return;
 	}

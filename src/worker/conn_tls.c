@@ -59,6 +59,7 @@ enum shoal_conn_tls_step shoal_conn_tls_handshake(struct shoal_conn_env *env,
 
 	switch (shoal_tls_conn_handshake(t)) {
 	case SHOAL_TLS_DONE:
+		shoal_tls_conn_read_follows(t); /* conn.c reads the first request at once */
 		shoal_stats_tls_handshake(env->handler->stats, t->resumed,
 					  t->version == SHOAL_TLS_1_2 ? SHOAL_STATS_TLS_V1_2
 								      : SHOAL_STATS_TLS_V1_3);
@@ -71,6 +72,11 @@ enum shoal_conn_tls_step shoal_conn_tls_handshake(struct shoal_conn_env *env,
 	}
 	shoal_stats_tls_failed(env->handler->stats, tls_reason(t->fail));
 	return SHOAL_CONN_TLS_CLOSE;
+}
+
+void shoal_conn_tls_close_notify(const struct shoal_conn_env *env, const struct shoal_conn *c)
+{
+	(void)shoal_tls_conn_close_notify(tls_of(env, c));
 }
 
 void shoal_conn_tls_timed_out(struct shoal_conn_env *env)

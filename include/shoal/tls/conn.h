@@ -74,6 +74,7 @@ struct shoal_tls_conn {
 	/* The transport's own. */
 	bool established;                      /* the handshake returned DONE */
 	bool drained;                          /* the last read(2) left the socket empty */
+	bool drained_fresh;                    /* the next read keeps drained */
 	bool shut;                             /* close_notify is sent */
 	enum shoal_transport_dir waits[2];     /* per direction: what its EAGAIN waits for */
 	int broken;                            /* the errno due after bytes already returned */
@@ -95,6 +96,17 @@ int shoal_tls_conn_connect(struct shoal_tls_conn *c, struct ssl_ctx_st *client,
 /* One step of the handshake, never blocking: what to wait for before the next, DONE (also
  * on every call after), or ERROR with c->fail set. */
 enum shoal_tls_step shoal_tls_conn_handshake(struct shoal_tls_conn *c);
+
+/* The caller's next operation on c is a read, in this same turn of its event loop (no event
+ * taken in between): that read keeps what the last read(2) found (the socket empty) and
+ * spares the read(2) that could only say EAGAIN. For the request that comes with the
+ * client's last handshake record, read right after the handshake step that returned DONE. */
+void shoal_tls_conn_read_follows(struct shoal_tls_conn *c);
+
+/* Sends close_notify (once), and not the end of the TCP stream: for a connection that is
+ * closed right after, whose close says that (shutdown_write would cost a system call more).
+ * 0, or -1 with errno as shutdown_write. */
+int shoal_tls_conn_close_notify(struct shoal_tls_conn *c);
 
 /* The name of a failure class for logs and stats ("garbage"); "none" for NONE. */
 const char *shoal_tls_conn_fail_name(enum shoal_tls_fail fail);

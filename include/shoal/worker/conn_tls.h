@@ -50,6 +50,10 @@ enum shoal_conn_tls_step {
 enum shoal_conn_tls_step shoal_conn_tls_handshake(struct shoal_conn_env *env,
 						  struct shoal_conn *c);
 
+/* c (c->tls set) is closed next, all said: its close_notify, best effort (a record that
+ * finds no room is dropped with the connection). */
+void shoal_conn_tls_close_notify(const struct shoal_conn_env *env, const struct shoal_conn *c);
+
 /* c's handshake did not end within header_timeout: counted. */
 void shoal_conn_tls_timed_out(struct shoal_conn_env *env);
 
