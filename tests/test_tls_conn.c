@@ -408,6 +408,28 @@ START_TEST(a_read_after_one_that_emptied_the_socket_waits_for_the_next_turn)
 }
 END_TEST
 
+/* The peer's close_notify behind its last bytes, its TCP connection still open: the read that
+ * returns the bytes cannot return the end too, and no event will tell of it, so pending says
+ * it is there and the next read returns it. */
+START_TEST(an_end_read_behind_the_last_bytes_is_pending)
+{
+	char buf[64];
+	struct link l;
+
+	link_open(&l, TLS1_3_VERSION);
+	link_handshake(&l);
+	ck_assert_int_eq(SSL_write(l.client, "last", 4), 4);
+	ck_assert_int_eq(SSL_shutdown(l.client), 0); /* close_notify sent, the socket open */
+	ck_assert(!shoal_transport_pending(l.t));
+	ck_assert_int_eq(shoal_transport_read(l.t, buf, sizeof(buf)), 4);
+	ck_assert(memcmp(buf, "last", 4) == 0);
+	ck_assert_int_eq(queued(l.s), 0);
+	ck_assert(shoal_transport_pending(l.t));
+	ck_assert_int_eq(shoal_transport_read(l.t, buf, sizeof(buf)), 0);
+	link_close(&l);
+}
+END_TEST
+
 /* shutdown_write sends close_notify and ends our direction; the client may still send, and
  * its own close_notify reads as the end. */
 START_TEST(shutdown_write_sends_close_notify_and_reads_go_on)
@@ -653,6 +675,7 @@ int main(void)
 	tcase_add_test(io, bytes_held_inside_are_pending);
 	tcase_add_test(io, a_read_fills_the_buffer_across_records);
 	tcase_add_test(io, a_read_after_one_that_emptied_the_socket_waits_for_the_next_turn);
+	tcase_add_test(io, an_end_read_behind_the_last_bytes_is_pending);
 	tcase_add_test(io, shutdown_write_sends_close_notify_and_reads_go_on);
 	tcase_add_test(io, without_kernel_tls_a_file_is_copied_through_writev);
 	tcase_add_test(resume, tls13_resumes_in_another_process_through_one_rotation);

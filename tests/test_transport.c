@@ -260,6 +260,50 @@ START_TEST(tcp_waits_in_the_direction_of_the_call_and_holds_nothing)
 }
 END_TEST
 
+/* A transport whose operations wait for the other direction's readiness, as TLS may. */
+static enum shoal_transport_dir crossed_waits_for(struct shoal_transport *t,
+						  enum shoal_transport_dir dir)
+{
+	(void)t;
+	return dir == SHOAL_TRANSPORT_READ ? SHOAL_TRANSPORT_WRITE : SHOAL_TRANSPORT_READ;
+}
+
+static void readiness(struct shoal_transport *t, bool in, bool out, bool *readable,
+		      bool *writable)
+{
+	*readable = *writable = false;
+	shoal_transport_readiness(t, in, out, readable, writable);
+}
+
+/* Each direction is woken by its own readiness; one that waits for the other's (TLS answering
+ * a key update) by that one too; TCP waits for its own alone. */
+START_TEST(readiness_wakes_what_waits_for_each_direction)
+{
+	struct shoal_transport_ops crossed_ops = shoal_transport_tcp_ops;
+	struct shoal_transport crossed = { .ops = &crossed_ops, .fd = -1 };
+	struct shoal_transport *tcp = SHOAL_TRANSPORT_TCP(-1);
+	bool r, w;
+
+	crossed_ops.waits_for = crossed_waits_for;
+	readiness(tcp, true, false, &r, &w);
+	ck_assert(r && !w);
+	readiness(tcp, false, true, &r, &w);
+	ck_assert(!r && w);
+	readiness(tcp, false, false, &r, &w);
+	ck_assert(!r && !w);
+	readiness(&crossed, true, false, &r, &w);
+	ck_assert(r && w);
+	readiness(&crossed, false, true, &r, &w);
+	ck_assert(r && w);
+	readiness(&crossed, false, false, &r, &w);
+	ck_assert(!r && !w);
+	/* It only ever sets. */
+	r = w = true;
+	shoal_transport_readiness(tcp, false, false, &r, &w);
+	ck_assert(r && w);
+}
+END_TEST
+
 #define SINK_CAP (4u << 20)
 
 /* A transport that is no socket: it records what it is sent, takes at most per_call bytes a
@@ -466,6 +510,7 @@ int main(void)
 	tcase_add_test(tcp, tcp_shutdown_write_then_the_peer_sees_the_end);
 	tcase_add_test(tcp, tcp_close_closes_the_descriptor);
 	tcase_add_test(tcp, tcp_waits_in_the_direction_of_the_call_and_holds_nothing);
+	tcase_add_test(tcp, readiness_wakes_what_waits_for_each_direction);
 	suite_add_tcase(s, tcp);
 	tcase_add_test(out, out_works_over_a_transport_that_is_no_socket);
 	tcase_add_test(out, out_copies_the_body_when_the_transport_cannot_sendfile);

@@ -617,10 +617,10 @@ static void px_on_client(struct shoal_handler_async *a, uint32_t events)
 	}
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		x->cl_hup = true;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		x->cl_readable = true;
-	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		x->cl_writable = true;
+	shoal_transport_readiness(x->client->transport,
+				  events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
+				  events & (EPOLLOUT | EPOLLHUP | EPOLLERR), &x->cl_readable,
+				  &x->cl_writable);
 	if (!x->queued)
 		px_run(x);
 }

@@ -152,8 +152,9 @@ enum px_stop shoal_proxy_io_flush(struct shoal_out *out, struct shoal_transport 
 /* One read of up to want bytes from t, EINTR retried: the bytes read, 0 at the end of the
  * stream, -1 with errno, EAGAIN when nothing is there or *readable was false (then
  * *readable is false). A shorter read than want drained the socket and clears *readable too,
- * if short_drains: not when the peer's end of stream may have come with the bytes, since no
- * event tells of it, only a further read. */
+ * if short_drains and t holds nothing (a TLS end of stream read behind the bytes is held):
+ * not when the peer's end of stream may have come with the bytes, since no event tells of
+ * it, only a further read. */
 ssize_t shoal_proxy_io_read(struct shoal_transport *t, void *buf, size_t want, bool *readable,
 			    bool short_drains);
 /* Queues p[0..n) on out as one chunk of shoal's own framing: size line, data, CRLF; out has

@@ -35,7 +35,8 @@ ssize_t shoal_proxy_io_read(struct shoal_transport *t, void *buf, size_t want, b
 	do
 		n = shoal_transport_read(t, buf, want);
 	while (n < 0 && errno == EINTR);
-	if ((n < 0 && errno == EAGAIN) || (n > 0 && (size_t)n < want && short_drains))
+	if ((n < 0 && errno == EAGAIN) ||
+	    (n > 0 && (size_t)n < want && short_drains && !shoal_transport_pending(t)))
 		*readable = false;
 	return n;
 }

@@ -62,6 +62,20 @@ static void tcp_close(struct shoal_transport *t)
 	close(t->fd);
 }
 
+void shoal_transport_readiness(struct shoal_transport *t, bool in, bool out, bool *readable,
+			       bool *writable)
+{
+	/* Plain TCP waits for its own direction: no call to ask it. */
+	bool tcp = t->ops == &shoal_transport_tcp_ops;
+
+	if (in || (out && !tcp &&
+		   shoal_transport_waits_for(t, SHOAL_TRANSPORT_READ) == SHOAL_TRANSPORT_WRITE))
+		*readable = true;
+	if (out || (in && !tcp &&
+		    shoal_transport_waits_for(t, SHOAL_TRANSPORT_WRITE) == SHOAL_TRANSPORT_READ))
+		*writable = true;
+}
+
 const struct shoal_transport_ops shoal_transport_tcp_ops = {
 	.read = tcp_read,
 	.writev = tcp_writev,

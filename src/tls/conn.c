@@ -368,7 +368,9 @@ static enum shoal_transport_dir tls_waits_for(struct shoal_transport *t,
 
 static bool tls_pending(struct shoal_transport *t)
 {
-	return SSL_has_pending(conn_of(t)->ssl) == 1;
+	SSL *ssl = conn_of(t)->ssl;
+
+	return SSL_has_pending(ssl) == 1 || (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN);
 }
 
 static void tls_close(struct shoal_transport *t)

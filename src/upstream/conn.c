@@ -220,16 +220,11 @@ const char *shoal_upstream_conn_tls_failure(const struct shoal_upstream_conn *uc
 void shoal_upstream_conn_readiness(struct shoal_upstream_conn *uc, uint32_t events,
 				   bool *readable, bool *writable)
 {
-	bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
-	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-	struct shoal_transport *t = uc->tls ? &uc->tls->transport : NULL;
+	struct shoal_transport tcp;
 
-	if (in || (out && t && shoal_transport_waits_for(t, SHOAL_TRANSPORT_READ) ==
-				       SHOAL_TRANSPORT_WRITE))
-		*readable = true;
-	if (out || (in && t && shoal_transport_waits_for(t, SHOAL_TRANSPORT_WRITE) ==
-				      SHOAL_TRANSPORT_READ))
-		*writable = true;
+	shoal_transport_readiness(shoal_upstream_conn_transport(uc, &tcp),
+				  events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
+				  events & (EPOLLOUT | EPOLLHUP | EPOLLERR), readable, writable);
 }
 
 bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc)

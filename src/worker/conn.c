@@ -203,7 +203,7 @@ static enum io_result conn_fill(struct shoal_conn *c)
 		return IO_ERROR;
 	io->in_len += (uint32_t)n;
 	io->read_us = shoal_clock_mono_us();
-	if ((size_t)n < space)
+	if ((size_t)n < space && !(c->tls && shoal_transport_pending(CONN_TRANSPORT(c))))
 		c->readable = false;
 	return IO_DONE;
 }
@@ -611,19 +611,22 @@ static void conn_run(struct shoal_conn *c)
 static void conn_on_event(struct shoal_event_source *src, uint32_t events)
 {
 	struct shoal_conn *c = container_of(src, struct shoal_conn, ev);
+	bool readable = false, writable = false;
 
 	if (c->ev.fd < 0)
 		return;
-	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
-	    (c->tls && shoal_conn_tls_read_wakes(conn_env(c), c, events)))
+	shoal_transport_readiness(CONN_TRANSPORT(c),
+				  events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
+				  events & (EPOLLOUT | EPOLLERR | EPOLLHUP), &readable, &writable);
+	if (readable)
 		c->readable = true;
 	if (c->state == SHOAL_CONN_ASYNC) {
 		c->io->async->ops->on_client(c->io->async, events);
 		return;
 	}
-	/* A connection only rests in WRITING when the client stopped reading: new input waits
-	 * until the socket takes more output. */
-	if (c->state == SHOAL_CONN_WRITING && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+	/* A connection only rests in WRITING when the client stopped reading (or, over TLS, a
+	 * write waits for a read): new input waits until the write can go on. */
+	if (c->state == SHOAL_CONN_WRITING && !writable)
 		return;
 	/* Nothing to read and nothing to write: an EPOLLOUT edge on an idle connection. */
 	if ((c->state == SHOAL_CONN_READING || c->state == SHOAL_CONN_PROXY_HEADER) &&

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "shoal/stats/stats.h"
@@ -82,14 +81,6 @@ void shoal_conn_tls_close_notify(const struct shoal_conn_env *env, const struct 
 void shoal_conn_tls_timed_out(struct shoal_conn_env *env)
 {
 	shoal_stats_tls_failed(env->handler->stats, SHOAL_STATS_TLS_FAIL_TIMEOUT);
-}
-
-bool shoal_conn_tls_read_wakes(const struct shoal_conn_env *env, const struct shoal_conn *c,
-			       uint32_t events)
-{
-	return c->tls && (events & EPOLLOUT) &&
-	       shoal_transport_waits_for(&tls_of(env, c)->transport, SHOAL_TRANSPORT_READ) ==
-		       SHOAL_TRANSPORT_WRITE;
 }
 
 ssize_t shoal_conn_tls_peek(const struct shoal_conn *c, void *buf, size_t len)

@@ -193,6 +193,8 @@ class TLSOrigin:
 
     def _answer(self, tls, number, record, method, path, body, fields):
         status, payload = 200, None
+        if "/closedelim/" in path:
+            return self._close_delimited(tls, int(path.rsplit("/", 1)[1]))
         if path == "/health":
             status, payload = self.health, b"health\n"
         elif "/big/" in path:
@@ -209,6 +211,17 @@ class TLSOrigin:
         if path.endswith("/drop"):
             time.sleep(0.2)  # shoal has pooled the connection by then
         return not asked_close and not path.endswith("/drop")
+
+    @staticmethod
+    def _close_delimited(tls, n):
+        """n bytes with no length, ended by close_notify alone: the TCP connection stays
+        open until the peer closes it."""
+        tls.sendall(b"HTTP/1.1 200 X\r\n\r\n" + (b"c" * n))
+        try:
+            tls.unwrap()  # close_notify, then waits for the peer's, or for its close
+        except (ssl.SSLError, OSError):
+            pass
+        return False
 
     def connections(self):
         with self.lock:
@@ -397,6 +410,21 @@ class UpstreamTLSTest(unittest.TestCase):
         for data in (b"hello", os.urandom(200000)):
             c.send(data)
             self.assertEqual(c.read_exact(len(data)), data)
+
+    def test_a_body_ended_by_close_notify_alone_ends_at_once(self):
+        # The origin's close_notify comes with the body's last bytes and its socket stays
+        # open: no event tells of the end, which must not wait for read_timeout.
+        o = self.origin(self.pki.ip)
+        s = self.serve([("app", group("app", [o.address], self.pki.ca, "read_timeout = 5;"))])
+        c = self.client(s)
+        started = time.monotonic()
+        # HTTP/1.0: the answer's end is the close, which this client reads to.
+        r = c.request("GET", "/app/closedelim/3000", headers=[("Host", "example.test")],
+                      version="HTTP/1.0")
+        elapsed = time.monotonic() - started
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.body, b"c" * 3000)
+        self.assertLess(elapsed, 2.5)
 
     def test_tls_verify_false_takes_any_certificate(self):
         bad = self.origin(self.pki.other)

@@ -14,7 +14,10 @@
  * - Bytes held inside. A TCP read that returns less than was asked means the socket is empty
  *   for now: no epoll event is lost by not reading again. A TLS read keeps that promise, and
  *   fills the whole buffer while it has bytes; decrypted bytes it still holds after a full
- *   buffer raise no event of the socket, and pending says they are there.
+ *   buffer raise no event of the socket, and pending says they are there. So does the end
+ *   of the stream a TLS read found behind the bytes it returned (close_notify in the same
+ *   read(2), the TCP connection still open: no event will tell of it): a caller whose read
+ *   came back short reads again while pending says so.
  * - Committed bytes. A TLS write encrypts a record before the socket takes it; after EAGAIN
  *   that record is still to go, so the caller offers the same bytes again (it would anyway:
  *   none were taken) rather than others.
@@ -73,9 +76,9 @@ struct shoal_transport_ops {
 	enum shoal_transport_dir (*waits_for)(struct shoal_transport *t,
 					      enum shoal_transport_dir dir);
 	/* Whether read would return bytes the transport holds already (decrypted, or received
-	 * and not yet decrypted), for which no event of the socket will come. A caller that
-	 * stopped reading with a full buffer reads again before it waits, with TCP too: the
-	 * socket may have more. Plain TCP holds none: false. */
+	 * and not yet decrypted), or the end of the stream it has read, for which no event of
+	 * the socket will come. A caller that stopped reading with a full buffer reads again
+	 * before it waits, with TCP too: the socket may have more. Plain TCP holds none: false. */
 	bool (*pending)(struct shoal_transport *t);
 	/* Releases the transport and closes its descriptor, which also takes it out of epoll as
 	 * long as no other process holds it (workers share none). t must not be used again. */
@@ -131,6 +134,13 @@ static inline enum shoal_transport_dir shoal_transport_waits_for(struct shoal_tr
 {
 	return t->ops->waits_for(t, dir);
 }
+
+/* What an event of t's socket lets go on: in (readable, or the peer's end or an error) and
+ * out (writable, or an error) as epoll said. Sets *readable when a read may go on, *writable
+ * when a write may (never clears them): an operation of one direction that waits for the
+ * other's readiness (TLS answering a key update) is woken by that one. */
+void shoal_transport_readiness(struct shoal_transport *t, bool in, bool out, bool *readable,
+			       bool *writable);
 
 static inline bool shoal_transport_pending(struct shoal_transport *t)
 {

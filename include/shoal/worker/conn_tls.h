@@ -57,11 +57,6 @@ void shoal_conn_tls_close_notify(const struct shoal_conn_env *env, const struct 
 /* c's handshake did not end within header_timeout: counted. */
 void shoal_conn_tls_timed_out(struct shoal_conn_env *env);
 
-/* Whether the events of c's socket let a read of c go on that waited for the other
- * direction (a TLS 1.3 key update being answered); false for plain TCP. */
-bool shoal_conn_tls_read_wakes(const struct shoal_conn_env *env, const struct shoal_conn *c,
-			       uint32_t events);
-
 /* The PROXY protocol before TLS: reads what the socket holds into buf, len bytes at most,
  * leaving it there (MSG_PEEK), so that the header can be parsed; as a read of the transport
  * (bytes, 0 at the end, -1 with errno). */
