@@ -123,6 +123,10 @@ static const struct error_case error_cases[] = {
 	{ "tls_ticket_rotate = 59;\n" MIN_SERVERS, 1, "tls_ticket_rotate",
 	  "must be an integer from 60 to 86400" },
 	{ "tls_ciphers = \"\";\n" MIN_SERVERS, 1, "tls_ciphers", "must not be empty" },
+	{ "workers = 1;\ntls_ciphers = \"NOPE-CIPHER\";\n" MIN_SERVERS, 2, "tls_ciphers",
+	  "'NOPE-CIPHER' is refused by OpenSSL: no cipher match" },
+	{ "tls_ciphersuites = \"TLS_NOPE\";\n" MIN_SERVERS, 1, "tls_ciphersuites",
+	  "'TLS_NOPE' is refused by OpenSSL: no cipher match" },
 	{ "tls_prefer_server_ciphers = \"yes\";\n" MIN_SERVERS, 1, "tls_prefer_server_ciphers",
 	  "must be true or false" },
 };

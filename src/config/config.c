@@ -213,7 +213,9 @@ static int read_config(config_t *lc, FILE *fp, struct shoal_config *cfg,
 	if (shoal_schema_parse(top_keys, ARRAY_LEN(top_keys), root, cfg, ctx) < 0 ||
 	    shoal_location_resolve(cfg, root, ctx) < 0)
 		return -1;
-	return check_user_group(root, cfg, ctx);
+	if (check_user_group(root, cfg, ctx) < 0)
+		return -1;
+	return shoal_tls_conf_check_ciphers(root, cfg, ctx);
 }
 
 static int open_config(const char *path, char **abs, FILE **fp, struct shoal_err *err)

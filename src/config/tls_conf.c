@@ -142,6 +142,25 @@ const struct shoal_conf_kind shoal_tls_conf_protocols = {
 	parse_protocols, default_protocols, dump_protocols, NULL
 };
 
+/* ---- tls_ciphers, tls_ciphersuites ---- */
+
+int shoal_tls_conf_check_ciphers(const config_setting_t *root, const struct shoal_config *cfg,
+				 const struct shoal_conf_ctx *ctx)
+{
+	const char *ciphers = cfg->tls_ciphers, *suites = cfg->tls_ciphersuites;
+	struct shoal_err why;
+
+	if (ciphers && shoal_tls_context_check_ciphers(ciphers, NULL, &why) < 0)
+		return shoal_schema_fail(ctx, config_setting_get_member(root, "tls_ciphers"),
+					 "tls_ciphers", -1, "'%s' is refused by OpenSSL: %s",
+					 ciphers, why.msg);
+	if (suites && shoal_tls_context_check_ciphers(NULL, suites, &why) < 0)
+		return shoal_schema_fail(ctx, config_setting_get_member(root, "tls_ciphersuites"),
+					 "tls_ciphersuites", -1, "'%s' is refused by OpenSSL: %s",
+					 suites, why.msg);
+	return 0;
+}
+
 /* ---- a server's addresses and its group ---- */
 
 int shoal_tls_conf_check_server(const struct shoal_server_conf *s, const config_setting_t *e,

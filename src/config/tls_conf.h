@@ -17,6 +17,12 @@ extern const struct shoal_conf_kind shoal_tls_conf_server;
  * range from the lowest to the highest named; absent, both. */
 extern const struct shoal_conf_kind shoal_tls_conf_protocols;
 
+/* tls_ciphers and tls_ciphersuites of cfg, read from root: each one OpenSSL takes, else
+ * reported at its own line (not at the first server's tls group, whose context would
+ * refuse it). Returns 0, or -1 once reported. */
+int shoal_tls_conf_check_ciphers(const config_setting_t *root, const struct shoal_config *cfg,
+				 const struct shoal_conf_ctx *ctx);
+
 /* Server s, read from group e under ctx->where: an address with the tls flag needs a tls
  * group, and a tls group needs such an address (else it would be loaded for nothing, which
  * is more likely a forgotten flag). Returns 0, or -1 once reported. */

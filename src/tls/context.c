@@ -263,6 +263,24 @@ static int set_ciphers(SSL_CTX *ctx, const struct shoal_tls_server_params *p,
 	return 0;
 }
 
+int shoal_tls_context_check_ciphers(const char *ciphers, const char *ciphersuites,
+				    struct shoal_err *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char why[256];
+	int rc = 0;
+
+	if (!ctx) {
+		ssl_reason(why, sizeof(why));
+		return shoal_err_set(err, "cannot make a context: %s", why);
+	}
+	if ((ciphers && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) ||
+	    (ciphersuites && SSL_CTX_set_ciphersuites(ctx, ciphersuites) != 1))
+		rc = shoal_err_set(err, "%s", ssl_reason(why, sizeof(why)));
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
 /* Stateless tickets through the ring; no cache: each worker would have its own. */
 static void set_tickets(SSL_CTX *ctx, const struct shoal_tls_keys *keys)
 {

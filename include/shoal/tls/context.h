@@ -66,6 +66,12 @@ bool shoal_tls_context_kernel_tls(void);
 /* Drops the caller's reference to ctx (a server's or a client's); NULL is ignored. */
 void shoal_tls_context_free(struct ssl_ctx_st *ctx);
 
+/* Whether OpenSSL takes ciphers (a TLS 1.2 cipher list) and ciphersuites (TLS 1.3 suites,
+ * ':' between), either NULL for unset: 0, or -1 with err set to OpenSSL's reason (without the
+ * value: the caller names it). For the configuration, which names the key's own line. */
+int shoal_tls_context_check_ciphers(const char *ciphers, const char *ciphersuites,
+				    struct shoal_err *err);
+
 /* For `shoal -t`: the chain in certificate and the key in key load and match. 0, with
  * warning->msg set when the leaf has expired or expires within 30 days ("" otherwise), or -1
  * with err set naming the file and OpenSSL's reason. Loads the files each call: not for a
