@@ -1,7 +1,9 @@
 #include <arpa/inet.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "shoal/base/clock.h"
+#include "shoal/net/addr.h"
 #include "shoal/stats/stats.h"
 #include "shoal/worker/conn.h"
 #include "shoal/worker/conn_account.h"
@@ -27,6 +29,7 @@ void shoal_conn_account(struct shoal_conn *c, const struct shoal_http_request *r
 					 shoal_clock_mono_us() - c->io->read_us);
 	if (!shoal_access_log_enabled(env->access_log))
 		return;
-	inet_ntop(family, addr, client, sizeof(client));
+	if (!shoal_addr_format_ip(family, addr, client, sizeof(client)))
+		strcpy(client, "-");
 	shoal_access_log_write(env->access_log, env->handler->date.sec, &e);
 }
