@@ -12,46 +12,13 @@
 #include "shoal/state/state.h"
 
 #include "check_run.h"
+#include "limit_fixture.h"
 
-#define NO_OWNER ((uid_t)-1), ((gid_t)-1)
 #define SEC 1000000ull
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct shoal_state st;
+	struct limit_state s;
 };
-
-static void fixture_open(struct fixture *f)
-{
-	struct shoal_err err = { "" };
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/shoal-limit-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/state", f->dir);
-	ck_assert_msg(shoal_state_create(&f->st, f->path, NO_OWNER, &err) == 0, "%s", err.msg);
-}
-
-static void fixture_close(struct fixture *f)
-{
-	shoal_state_close(&f->st, true);
-	ck_assert_int_eq(rmdir(f->dir), 0);
-}
-
-static struct shoal_state_limit_zone *zone_add(struct fixture *f,
-					       const struct shoal_state_limit_spec *spec)
-{
-	struct shoal_err err = { "" };
-	struct shoal_state_limit_zone *z;
-
-	shoal_state_lock(&f->st);
-	ck_assert_msg(shoal_state_limit_reserve(&f->st, 1, shoal_state_limit_table_bytes(spec),
-						&err) == 0, "%s", err.msg);
-	z = shoal_state_limit_add(&f->st, spec);
-	shoal_state_unlock(&f->st);
-	ck_assert_ptr_nonnull(z);
-	return z;
-}
 
 static struct shoal_state_limit_zone *rate_zone(struct fixture *f, double rate, uint32_t burst,
 						uint32_t size)
@@ -60,7 +27,7 @@ static struct shoal_state_limit_zone *rate_zone(struct fixture *f, double rate, 
 		.name = "perip", .key = "client_ip", .size = size, .rate = rate, .burst = burst,
 	};
 
-	return zone_add(f, &spec);
+	return limit_state_zone_add(&f->s, &spec);
 }
 
 static struct shoal_state_limit_zone *conn_zone(struct fixture *f, uint32_t conn, uint32_t size)
@@ -69,13 +36,13 @@ static struct shoal_state_limit_zone *conn_zone(struct fixture *f, uint32_t conn
 		.name = "inflight", .key = "client_ip", .size = size, .conn = conn,
 	};
 
-	return zone_add(f, &spec);
+	return limit_state_zone_add(&f->s, &spec);
 }
 
 static bool take(struct fixture *f, struct shoal_state_limit_zone *z, const char *key,
 		 uint64_t now, uint64_t *retry)
 {
-	uint64_t h = shoal_state_limit_hash(&f->st, key, strlen(key));
+	uint64_t h = shoal_state_limit_hash(&f->s.st, key, strlen(key));
 	uint64_t ignored;
 
 	return shoal_state_limit_take(z, h, key, strlen(key), now, retry ? retry : &ignored);
@@ -84,7 +51,7 @@ static bool take(struct fixture *f, struct shoal_state_limit_zone *z, const char
 static bool acquire(struct fixture *f, struct shoal_state_limit_zone *z, const char *key,
 		    struct shoal_state_limit_hold *hold)
 {
-	uint64_t h = shoal_state_limit_hash(&f->st, key, strlen(key));
+	uint64_t h = shoal_state_limit_hash(&f->s.st, key, strlen(key));
 
 	return shoal_state_limit_acquire(z, h, key, strlen(key), 0, hold);
 }
@@ -102,7 +69,7 @@ static struct shoal_state_limit_bucket *only_bucket(struct fixture *f,
 						    const struct shoal_state_limit_zone *z)
 {
 	ck_assert_uint_eq(z->buckets, 1);
-	return (struct shoal_state_limit_bucket *)((char *)f->st.hdr + z->table_offset);
+	return (struct shoal_state_limit_bucket *)((char *)f->s.st.hdr + z->table_offset);
 }
 
 START_TEST(file_has_a_directory_and_a_sparse_area)
@@ -111,8 +78,8 @@ START_TEST(file_has_a_directory_and_a_sparse_area)
 	struct stat sb;
 	const struct shoal_state_header *h;
 
-	fixture_open(&f);
-	h = f.st.hdr;
+	limit_state_open(&f.s, "limit");
+	h = f.s.st.hdr;
 	ck_assert_uint_eq(h->version, 3);
 	ck_assert_uint_eq(h->zone_room, 256);
 	ck_assert_uint_eq(h->zone_entry_size, 384);
@@ -122,15 +89,15 @@ START_TEST(file_has_a_directory_and_a_sparse_area)
 	ck_assert_uint_ge(h->limit_offset, h->zone_offset + 256 * 384);
 	ck_assert_uint_eq(h->limit_offset + h->limit_size, 256u << 20);
 	ck_assert_uint_eq(h->limit_used, 0);
-	ck_assert_uint_eq(shoal_state_limit_count(&f.st), 0);
-	ck_assert_int_eq(stat(f.path, &sb), 0);
+	ck_assert_uint_eq(shoal_state_limit_count(&f.s.st), 0);
+	ck_assert_int_eq(stat(f.s.path, &sb), 0);
 	ck_assert_uint_eq((uint64_t)sb.st_size, 256u << 20);
 	/* Only what comes before the tables is allocated. */
 	ck_assert_uint_le((uint64_t)sb.st_blocks * 512, h->limit_offset + 65536);
 	rate_zone(&f, 10, 0, 65536);
-	ck_assert_int_eq(stat(f.path, &sb), 0);
+	ck_assert_int_eq(stat(f.s.path, &sb), 0);
 	ck_assert_uint_ge((uint64_t)sb.st_blocks * 512, h->limit_offset + 8192 * 576);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -141,16 +108,16 @@ START_TEST(hash_is_siphash_keyed_with_the_seed)
 	unsigned char msg[15];
 	uint64_t other;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	for (unsigned i = 0; i < sizeof(msg); i++)
 		msg[i] = (unsigned char)i;
-	other = shoal_state_limit_hash(&f.st, msg, sizeof(msg));
-	f.st.hdr->hash_seed[0] = 0x0706050403020100ull;
-	f.st.hdr->hash_seed[1] = 0x0f0e0d0c0b0a0908ull;
-	ck_assert_uint_eq(shoal_state_limit_hash(&f.st, msg, 0), 0x726fdb47dd0e0e31ull);
-	ck_assert_uint_eq(shoal_state_limit_hash(&f.st, msg, 15), 0xa129ca6149be45e5ull);
+	other = shoal_state_limit_hash(&f.s.st, msg, sizeof(msg));
+	f.s.st.hdr->hash_seed[0] = 0x0706050403020100ull;
+	f.s.st.hdr->hash_seed[1] = 0x0f0e0d0c0b0a0908ull;
+	ck_assert_uint_eq(shoal_state_limit_hash(&f.s.st, msg, 0), 0x726fdb47dd0e0e31ull);
+	ck_assert_uint_eq(shoal_state_limit_hash(&f.s.st, msg, 15), 0xa129ca6149be45e5ull);
 	ck_assert_uint_ne(other, 0xa129ca6149be45e5ull);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -175,7 +142,7 @@ START_TEST(rate_without_burst_is_exact)
 	struct shoal_state_limit_zone *z;
 	unsigned passed = 0;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 100, 0, 1024);
 	/* Asked every millisecond for 10 s: one every 10 ms, from the first. */
 	for (uint64_t now = 0; now < 10 * SEC; now += 1000)
@@ -188,7 +155,7 @@ START_TEST(rate_without_burst_is_exact)
 	/* Without burst, the time a request comes late is lost. */
 	passed = hammer(&f, z, 100, 0, 10 * SEC);
 	ck_assert_uint_ge(passed, 800);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -198,7 +165,7 @@ START_TEST(rate_with_burst_passes_it_at_once_then_the_rate)
 	struct shoal_state_limit_zone *z;
 	unsigned passed = 0;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 100, 20, 1024);
 	for (int i = 0; i < 30; i++)
 		passed += take(&f, z, "10.0.0.1", 0, NULL);
@@ -208,7 +175,7 @@ START_TEST(rate_with_burst_passes_it_at_once_then_the_rate)
 	ck_assert_uint_eq(passed, 1 + 20 + 100);
 	z = rate_zone(&f, 100, 20, 1024);
 	ck_assert_uint_ge(hammer(&f, z, 100, 20, 10 * SEC), 1010);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -230,7 +197,7 @@ START_TEST(retry_after_is_when_a_request_would_pass)
 	struct fixture f;
 	struct shoal_state_limit_zone *z;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 100, 0, 1024);
 	ck_assert(take(&f, z, "k", 0, NULL));
 	expect_retry(&f, z, 3000, 7000);
@@ -239,7 +206,7 @@ START_TEST(retry_after_is_when_a_request_would_pass)
 		ck_assert(take(&f, z, "k", 0, NULL));
 	expect_retry(&f, z, 0, 2 * SEC);
 	expect_retry(&f, z, 2 * SEC + 500000, 1500000);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -251,7 +218,7 @@ START_TEST(parameters_apply_to_the_next_request)
 		.name = "perip", .key = "client_ip", .size = 1024, .rate = 1000, .burst = 0,
 	};
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 10, 0, 1024);
 	ck_assert(take(&f, z, "k", 0, NULL));
 	ck_assert(!take(&f, z, "k", 50000, NULL));
@@ -264,7 +231,7 @@ START_TEST(parameters_apply_to_the_next_request)
 	ck_assert(take(&f, z, "k", 100000, NULL));
 	ck_assert(!take(&f, z, "k", 100999, NULL));
 	ck_assert(take(&f, z, "k", 101000, NULL));
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -277,7 +244,7 @@ START_TEST(eviction_keeps_a_hot_key_limited)
 	unsigned hot = 0;
 	char key[32];
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 10, 0, 1024);
 	for (unsigned i = 0; i < 100000; i++) {
 		uint64_t now = (uint64_t)i * 20;
@@ -296,7 +263,7 @@ START_TEST(eviction_keeps_a_hot_key_limited)
 	/* Still working: after a quiet second, a new key is tracked again. */
 	ck_assert(take(&f, z, "late", 3 * SEC, NULL));
 	ck_assert(!take(&f, z, "late", 3 * SEC, NULL));
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -306,7 +273,7 @@ START_TEST(a_key_whose_bucket_is_hot_passes_untracked)
 	struct shoal_state_limit_zone *z;
 	char key[16];
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 1, 0, 8); /* one bucket, T = 1 s */
 	only_bucket(&f, z);
 	for (int i = 0; i < 8; i++) {
@@ -325,7 +292,7 @@ START_TEST(a_key_whose_bucket_is_hot_passes_untracked)
 	ck_assert_uint_eq(counts(z).untracked, 3);
 	ck_assert_uint_eq(counts(z).evictions, 1);
 	ck_assert_uint_eq(counts(z).keys, 8);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -335,7 +302,7 @@ START_TEST(concurrency_acquire_and_release)
 	struct shoal_state_limit_zone *z;
 	struct shoal_state_limit_hold a1, a2, a3, b1;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = conn_zone(&f, 2, 1024);
 	ck_assert(acquire(&f, z, "a", &a1));
 	ck_assert(acquire(&f, z, "a", &a2));
@@ -356,7 +323,7 @@ START_TEST(concurrency_acquire_and_release)
 	ck_assert_uint_eq(counts(z).passed, 6);
 	ck_assert_uint_eq(counts(z).rejected, 3);
 	ck_assert_uint_eq(counts(z).keys, 2);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -367,7 +334,7 @@ START_TEST(concurrency_reuses_idle_entries_and_passes_untracked_when_busy)
 	struct shoal_state_limit_hold held[8], extra, again;
 	char key[16];
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = conn_zone(&f, 1, 8);
 	only_bucket(&f, z);
 	for (int i = 0; i < 8; i++) {
@@ -387,7 +354,7 @@ START_TEST(concurrency_reuses_idle_entries_and_passes_untracked_when_busy)
 	/* k3 lost its entry while idle; now every entry is busy again. */
 	ck_assert(acquire(&f, z, "k3", &again));
 	ck_assert_ptr_null(again.value);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -399,7 +366,7 @@ START_TEST(a_dead_movers_lock_is_taken_over)
 	struct shoal_state_limit_zone *z;
 	struct shoal_state_limit_bucket *b;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 1, 0, 8);
 	b = only_bucket(&f, z);
 	ck_assert(take(&f, z, "k0", 0, NULL));
@@ -416,7 +383,7 @@ START_TEST(a_dead_movers_lock_is_taken_over)
 	ck_assert_uint_eq(atomic_load(&b->lock), 0);
 	ck_assert_uint_eq(counts(z).untracked, 2);
 	ck_assert_uint_eq(counts(z).keys, 2);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -429,11 +396,11 @@ START_TEST(zones_are_found_by_name_and_signature)
 	struct shoal_state_limit_spec changed = old;
 	struct shoal_state_limit_zone *z1, *z2;
 
-	fixture_open(&f);
-	ck_assert_ptr_null(shoal_state_limit_find(&f.st, &old));
-	z1 = zone_add(&f, &old);
-	ck_assert_ptr_eq(shoal_state_limit_find(&f.st, &old), z1);
-	ck_assert_ptr_eq(shoal_state_limit_live(&f.st, "perip"), z1);
+	limit_state_open(&f.s, "limit");
+	ck_assert_ptr_null(shoal_state_limit_find(&f.s.st, &old));
+	z1 = limit_state_zone_add(&f.s, &old);
+	ck_assert_ptr_eq(shoal_state_limit_find(&f.s.st, &old), z1);
+	ck_assert_ptr_eq(shoal_state_limit_live(&f.s.st, "perip"), z1);
 	ck_assert_ptr_null(shoal_state_limit_differs(z1, &old));
 	changed.rate = 20;
 	ck_assert_ptr_null(shoal_state_limit_differs(z1, &changed));
@@ -446,15 +413,15 @@ START_TEST(zones_are_found_by_name_and_signature)
 	changed.conn = 3;
 	ck_assert_str_eq(shoal_state_limit_differs(z1, &changed), "kind");
 	shoal_state_limit_retire(z1);
-	ck_assert_ptr_null(shoal_state_limit_live(&f.st, "perip"));
-	z2 = zone_add(&f, &changed);
-	ck_assert_ptr_eq(shoal_state_limit_live(&f.st, "perip"), z2);
-	ck_assert_ptr_eq(shoal_state_limit_find(&f.st, &changed), z2);
-	ck_assert_ptr_eq(shoal_state_limit_find(&f.st, &old), z1);
-	ck_assert_uint_eq(shoal_state_limit_count(&f.st), 2);
-	ck_assert_ptr_eq(shoal_state_limit_at(&f.st, 1), z2);
+	ck_assert_ptr_null(shoal_state_limit_live(&f.s.st, "perip"));
+	z2 = limit_state_zone_add(&f.s, &changed);
+	ck_assert_ptr_eq(shoal_state_limit_live(&f.s.st, "perip"), z2);
+	ck_assert_ptr_eq(shoal_state_limit_find(&f.s.st, &changed), z2);
+	ck_assert_ptr_eq(shoal_state_limit_find(&f.s.st, &old), z1);
+	ck_assert_uint_eq(shoal_state_limit_count(&f.s.st), 2);
+	ck_assert_ptr_eq(shoal_state_limit_at(&f.s.st, 1), z2);
 	ck_assert_uint_eq(z2->table_offset, z1->table_offset + 128 * 576);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -467,19 +434,19 @@ START_TEST(reserve_refuses_what_does_not_fit)
 	};
 	uint64_t left;
 
-	fixture_open(&f);
-	left = f.st.hdr->limit_size;
-	ck_assert_int_eq(shoal_state_limit_reserve(&f.st, 1, shoal_state_limit_table_bytes(&huge),
+	limit_state_open(&f.s, "limit");
+	left = f.s.st.hdr->limit_size;
+	ck_assert_int_eq(shoal_state_limit_reserve(&f.s.st, 1, shoal_state_limit_table_bytes(&huge),
 						   &err), -1);
 	ck_assert_msg(strstr(err.msg, "restart to compact"), "%s", err.msg);
-	ck_assert_ptr_null(shoal_state_limit_add(&f.st, &huge));
-	ck_assert_int_eq(shoal_state_limit_reserve(&f.st, 257, 0, &err), -1);
+	ck_assert_ptr_null(shoal_state_limit_add(&f.s.st, &huge));
+	ck_assert_int_eq(shoal_state_limit_reserve(&f.s.st, 257, 0, &err), -1);
 	ck_assert_msg(strstr(err.msg, "no room for 257 more limit zones"), "%s", err.msg);
-	ck_assert_int_eq(shoal_state_limit_reserve(&f.st, 1, left + 1, &err), -1);
+	ck_assert_int_eq(shoal_state_limit_reserve(&f.s.st, 1, left + 1, &err), -1);
 	ck_assert_msg(strstr(err.msg, "of limit tables"), "%s", err.msg);
-	ck_assert_int_eq(shoal_state_limit_reserve(&f.st, 256, 1 << 20, &err), 0);
-	ck_assert_uint_eq(shoal_state_limit_count(&f.st), 0);
-	fixture_close(&f);
+	ck_assert_int_eq(shoal_state_limit_reserve(&f.s.st, 256, 1 << 20, &err), 0);
+	ck_assert_uint_eq(shoal_state_limit_count(&f.s.st), 0);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -490,7 +457,7 @@ START_TEST(top_keys_are_the_most_refused)
 	struct shoal_state_limit_top top[2];
 	uint64_t saved;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit");
 	z = rate_zone(&f, 1, 0, 1024);
 	for (int i = 0; i < 4; i++)
 		take(&f, z, "10.0.0.1", 0, NULL);
@@ -499,17 +466,17 @@ START_TEST(top_keys_are_the_most_refused)
 	take(&f, z, "10.0.0.3", 0, NULL);
 	take(&f, z, "10.0.0.3", 0, NULL);
 	take(&f, z, "10.0.0.4", 0, NULL);
-	ck_assert_uint_eq(shoal_state_limit_top(&f.st, z, top, 2), 2);
+	ck_assert_uint_eq(shoal_state_limit_top(&f.s.st, z, top, 2), 2);
 	ck_assert_str_eq(top[0].key, "a key longer than forty bytes, cut in it");
 	ck_assert_uint_eq(top[0].rejected, 5);
 	ck_assert_str_eq(top[1].key, "10.0.0.1");
 	ck_assert_uint_eq(top[1].rejected, 3);
 	/* A table said to lie beyond the file is not read. */
 	saved = z->table_offset;
-	z->table_offset = f.st.hdr->limit_offset + f.st.hdr->limit_size - 576;
-	ck_assert_uint_eq(shoal_state_limit_top(&f.st, z, top, 2), 0);
+	z->table_offset = f.s.st.hdr->limit_offset + f.s.st.hdr->limit_size - 576;
+	ck_assert_uint_eq(shoal_state_limit_top(&f.s.st, z, top, 2), 0);
 	z->table_offset = saved;
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -583,7 +550,7 @@ static void run_children(struct fixture *f, const struct shoal_state_limit_spec 
 		ck_assert_int_ge(pid, 0);
 		uint64_t begin = tl->start + (keys[i] ? 0 : flood_delay);
 		if (pid == 0)
-			child_hammer(f->path, spec, keys[i], begin, tl, keys[i] ? fds[1] : -1);
+			child_hammer(f->s.path, spec, keys[i], begin, tl, keys[i] ? fds[1] : -1);
 	}
 	close(fds[1]);
 	*hot = (struct run){ 0, UINT64_MAX, 0 };
@@ -651,15 +618,15 @@ START_TEST(processes_hammering_one_key_get_the_rate)
 	struct shoal_state_limit_zone *z;
 	struct run hot;
 
-	fixture_open(&f);
-	z = zone_add(&f, &spec);
+	limit_state_open(&f.s, "limit");
+	z = limit_state_zone_add(&f.s, &spec);
 	run_children(&f, &spec, keys, 4, 0, tl, &hot);
 	ck_assert_uint_eq(counts(z).untracked, 0);
 	expect_rate(&hot, tl, 100);
 	ck_assert_uint_ge(hot.passed, 50); /* the children ran most of the second */
 	ck_assert_uint_eq(counts(z).passed, hot.passed);
 	munmap(tl, sizeof(*tl));
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -678,14 +645,14 @@ START_TEST(a_flood_of_keys_in_its_bucket_leaves_a_hot_key_exact)
 	struct shoal_state_limit_zone *z;
 	struct run hot;
 
-	fixture_open(&f);
-	z = zone_add(&f, &spec);
+	limit_state_open(&f.s, "limit");
+	z = limit_state_zone_add(&f.s, &spec);
 	run_children(&f, &spec, keys, 4, 50000, tl, &hot);
 	expect_rate(&hot, tl, 10);
 	ck_assert_uint_gt(counts(z).evictions, 10);
 	ck_assert_uint_gt(counts(z).untracked, 0);
 	munmap(tl, sizeof(*tl));
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 

@@ -9,46 +9,13 @@
 #include "shoal/state/state.h"
 
 #include "check_run.h"
+#include "limit_fixture.h"
 
-#define NO_OWNER ((uid_t)-1), ((gid_t)-1)
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct shoal_state st;
+	struct limit_state s;
 	struct shoal_state_limit_top top[10];
 };
-
-static void fixture_open(struct fixture *f)
-{
-	struct shoal_err err = { "" };
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/shoal-limit-format-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/state", f->dir);
-	ck_assert_msg(shoal_state_create(&f->st, f->path, NO_OWNER, &err) == 0, "%s", err.msg);
-}
-
-static void fixture_close(struct fixture *f)
-{
-	shoal_state_close(&f->st, true);
-	ck_assert_int_eq(rmdir(f->dir), 0);
-}
-
-static struct shoal_state_limit_zone *zone_add(struct fixture *f,
-					       const struct shoal_state_limit_spec *spec)
-{
-	struct shoal_err err = { "" };
-	struct shoal_state_limit_zone *z;
-
-	shoal_state_lock(&f->st);
-	ck_assert_msg(shoal_state_limit_reserve(&f->st, 1, shoal_state_limit_table_bytes(spec),
-						&err) == 0, "%s", err.msg);
-	z = shoal_state_limit_add(&f->st, spec);
-	shoal_state_unlock(&f->st);
-	ck_assert_ptr_nonnull(z);
-	return z;
-}
 
 static struct shoal_state_limit_zone *rate_zone(struct fixture *f, const char *name,
 						double rate, uint32_t burst)
@@ -57,13 +24,13 @@ static struct shoal_state_limit_zone *rate_zone(struct fixture *f, const char *n
 		.name = name, .key = "client_ip", .size = 1024, .rate = rate, .burst = burst,
 	};
 
-	return zone_add(f, &spec);
+	return limit_state_zone_add(&f->s, &spec);
 }
 
 /* n requests of key at one instant: those beyond the burst are refused. */
 static void take_n(struct fixture *f, struct shoal_state_limit_zone *z, const char *key, int n)
 {
-	uint64_t h = shoal_state_limit_hash(&f->st, key, strlen(key)), retry;
+	uint64_t h = shoal_state_limit_hash(&f->s.st, key, strlen(key)), retry;
 
 	for (int i = 0; i < n; i++)
 		shoal_state_limit_take(z, h, key, strlen(key), 1000000, &retry);
@@ -80,11 +47,11 @@ static char *shown(struct fixture *f, enum form form, size_t max)
 
 	ck_assert_ptr_nonnull(out);
 	if (form == TEXT)
-		shoal_state_limit_format_text(out, &f->st, f->top, max);
+		shoal_state_limit_format_text(out, &f->s.st, f->top, max);
 	else if (form == JSON)
-		shoal_state_limit_format_json(out, &f->st, f->top, max);
+		shoal_state_limit_format_json(out, &f->s.st, f->top, max);
 	else
-		shoal_state_limit_format_prometheus(out, &f->st);
+		shoal_state_limit_format_prometheus(out, &f->s.st);
 	ck_assert_int_eq(fclose(out), 0);
 	return text;
 }
@@ -111,7 +78,7 @@ START_TEST(without_live_zones_says_so)
 {
 	struct fixture f;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit-format");
 	expect_shown(&f, TEXT, 10, "no limit zones\n");
 	expect_shown(&f, JSON, 10, "{\"zones\": []}\n");
 	expect_shown(&f, PROMETHEUS, 10, "");
@@ -119,7 +86,7 @@ START_TEST(without_live_zones_says_so)
 	shoal_state_limit_retire(rate_zone(&f, "old", 1, 0));
 	expect_shown(&f, TEXT, 10, "no limit zones\n");
 	expect_shown(&f, PROMETHEUS, 10, "");
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -138,14 +105,14 @@ static void two_zones(struct fixture *f)
 	take_n(f, z, "10.0.0.1", 6);
 	take_n(f, z, "10.0.0.2", 3);
 	take_n(f, z, "10.0.0.3", 1);
-	zone_add(f, &conn);
+	limit_state_zone_add(&f->s, &conn);
 }
 
 START_TEST(text_is_a_row_per_zone_then_its_top_keys)
 {
 	struct fixture f;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit-format");
 	two_zones(&f);
 	expect_shown(&f, TEXT, 10,
 		     "ZONE     KIND KEY                  RATE  BURST   CONN     SIZE     KEYS"
@@ -163,7 +130,7 @@ START_TEST(text_is_a_row_per_zone_then_its_top_keys)
 	ck_assert(shows(&f, TEXT, 1, "           4  10.0.0.1\n\ninflight: no key refused\n"));
 	ck_assert(!shows(&f, TEXT, 0, "perip:"));
 	ck_assert(!shows(&f, TEXT, 0, "inflight:"));
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -171,7 +138,7 @@ START_TEST(json_is_an_object_per_zone_with_its_top_keys)
 {
 	struct fixture f;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit-format");
 	two_zones(&f);
 	expect_shown(&f, JSON, 10,
 		     "{\"zones\": [\n"
@@ -186,7 +153,7 @@ START_TEST(json_is_an_object_per_zone_with_its_top_keys)
 		     "\"untracked\": 0, \"top\": []}\n"
 		     "]}\n");
 	ck_assert(shows(&f, JSON, 0, "\"untracked\": 0, \"top\": []},\n"));
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -195,7 +162,7 @@ START_TEST(prometheus_has_a_series_per_zone_and_none_per_key)
 	struct fixture f;
 	char *text;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit-format");
 	two_zones(&f);
 	text = shown(&f, PROMETHEUS, 10);
 	ck_assert_ptr_nonnull(strstr(text,
@@ -215,7 +182,7 @@ START_TEST(prometheus_has_a_series_per_zone_and_none_per_key)
 	ck_assert_ptr_null(strstr(text, "10.0.0.1"));
 	ck_assert_ptr_null(strstr(text, "rejected\"} 50"));
 	free(text);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -225,7 +192,7 @@ START_TEST(names_and_keys_are_escaped_for_each_format)
 	struct shoal_state_limit_zone *z;
 	char *text;
 
-	fixture_open(&f);
+	limit_state_open(&f.s, "limit-format");
 	z = rate_zone(&f, "a\"b\\c", 1, 0);
 	take_n(&f, z, "x\ty\xc3\xa9\"", 2);
 	text = shown(&f, TEXT, 10);
@@ -238,7 +205,7 @@ START_TEST(names_and_keys_are_escaped_for_each_format)
 	text = shown(&f, PROMETHEUS, 10);
 	ck_assert_ptr_nonnull(strstr(text, "\nshoal_limit_keys{zone=\"a\\\"b\\\\c\"} 1\n"));
 	free(text);
-	fixture_close(&f);
+	limit_state_close(&f.s);
 }
 END_TEST
 
@@ -256,12 +223,12 @@ START_TEST(rates_are_shown_without_trailing_zeros)
 		struct fixture f;
 		char *text;
 
-		fixture_open(&f);
+		limit_state_open(&f.s, "limit-format");
 		rate_zone(&f, "z", cases[i].rate, 0);
 		text = shown(&f, JSON, 0);
 		ck_assert_msg(strstr(text, cases[i].shown), "%s lacks %s", text, cases[i].shown);
 		free(text);
-		fixture_close(&f);
+		limit_state_close(&f.s);
 	}
 }
 END_TEST
