@@ -359,7 +359,7 @@ static enum shoal_tls_step connect_upstream(SSL_CTX *client_ctx, const char *hos
 
 	fixture_socketpair(&s, &c);
 	ck_assert_int_eq(shoal_tls_conn_accept(&server, set, s, NULL), 0);
-	ck_assert_msg(shoal_tls_conn_connect(&client, client_ctx, host, c, &err) == 0, "%s",
+	ck_assert_msg(shoal_tls_conn_connect(&client, client_ctx, host, NULL, c, &err) == 0, "%s",
 		      err.msg);
 	for (int round = 0; round < 100; round++) {
 		if (!fixture_terminal(c_step))
@@ -385,6 +385,83 @@ static enum shoal_tls_step connect_upstream(SSL_CTX *client_ctx, const char *hos
 	shoal_tls_context_free(ctx);
 	return c_step;
 }
+
+/* One connection of our client with slot to a server of ctx, its handshake stepped in turn,
+ * then a read of the client (which takes what the server sent after the handshake: TLS 1.3
+ * tickets). Whether the client resumed a session. */
+static bool connect_with_slot(SSL_CTX *client_ctx, SSL_CTX *ctx,
+			      struct shoal_tls_session_slot *slot)
+{
+	struct shoal_tls_context_set *set = fixture_set(ctx);
+	struct shoal_tls_conn server, client;
+	enum shoal_tls_step s_step = SHOAL_TLS_NEED_READ, c_step = SHOAL_TLS_NEED_WRITE;
+	struct shoal_err err = { "" };
+	char buf[64];
+	bool resumed;
+	int s, c;
+
+	fixture_socketpair(&s, &c);
+	ck_assert_int_eq(shoal_tls_conn_accept(&server, set, s, NULL), 0);
+	ck_assert_msg(shoal_tls_conn_connect(&client, client_ctx, "upstream.test", slot, c, &err) ==
+			      0, "%s", err.msg);
+	for (int round = 0; round < 100 && !(fixture_terminal(c_step) && fixture_terminal(s_step));
+	     round++) {
+		if (!fixture_terminal(c_step))
+			c_step = shoal_tls_conn_handshake(&client);
+		if (!fixture_terminal(s_step))
+			s_step = shoal_tls_conn_handshake(&server);
+	}
+	ck_assert_int_eq(c_step, SHOAL_TLS_DONE);
+	ck_assert_int_eq(s_step, SHOAL_TLS_DONE);
+	ck_assert_int_eq(shoal_transport_read(&client.transport, buf, sizeof(buf)), -1);
+	resumed = client.resumed;
+	ck_assert_int_eq(server.resumed, resumed);
+	shoal_transport_close(&client.transport);
+	shoal_transport_close(&server.transport);
+	shoal_tls_context_set_free(set);
+	return resumed;
+}
+
+/* A slot keeps the session the server issued: the next connection with it resumes, TLS 1.3
+ * (a ticket read after the handshake) and TLS 1.2 alike; another slot has none. */
+START_TEST(a_session_slot_resumes_the_next_connection_to_the_server)
+{
+	struct upstream_pki u;
+	struct shoal_err err = { "" };
+	struct shoal_tls_keys *keys;
+	SSL_CTX *client_ctx;
+
+	make_upstream_pki(&u);
+	ck_assert_int_eq(shoal_tls_keys_create(&keys, NULL), 0);
+	client_ctx = shoal_tls_context_client(u.ca, &err);
+	ck_assert_msg(client_ctx != NULL, "%s", err.msg);
+	for (int v = SHOAL_TLS_1_2; v <= SHOAL_TLS_1_3; v++) {
+		struct shoal_tls_server_params p = {
+			.certificate = u.signed_pair.cert, .key = u.signed_pair.key,
+			.min_version = (enum shoal_tls_version)v,
+			.max_version = (enum shoal_tls_version)v, .keys = keys,
+		};
+		struct shoal_tls_session_slot slot = { NULL }, other = { NULL };
+		SSL_CTX *ctx = shoal_tls_context_server(&p, &err);
+
+		ck_assert_msg(ctx != NULL, "%s", err.msg);
+		ck_assert(!connect_with_slot(client_ctx, ctx, &slot));
+		ck_assert_ptr_nonnull(slot.session);
+		for (int n = 2; n <= 4; n++)
+			ck_assert_msg(connect_with_slot(client_ctx, ctx, &slot),
+				      "connection %d, TLS %s, not resumed", n,
+				      shoal_tls_context_version_name((enum shoal_tls_version)v));
+		ck_assert(!connect_with_slot(client_ctx, ctx, &other));
+		ck_assert(!connect_with_slot(client_ctx, ctx, NULL));
+		shoal_tls_session_slot_clear(&slot);
+		ck_assert_ptr_null(slot.session);
+		shoal_tls_session_slot_clear(&other);
+		shoal_tls_context_free(ctx);
+	}
+	shoal_tls_context_free(client_ctx);
+	shoal_tls_keys_close(keys);
+}
+END_TEST
 
 START_TEST(the_client_verifies_the_upstream_against_its_ca_and_name)
 {
@@ -488,6 +565,7 @@ int main(void)
 	tcase_add_test(client, the_client_verifies_the_upstream_against_its_ca_and_name);
 	tcase_add_test(client, the_client_uses_the_system_store_without_a_ca_file);
 	tcase_add_test(client, a_client_that_trusts_any_takes_any_certificate);
+	tcase_add_test(client, a_session_slot_resumes_the_next_connection_to_the_server);
 	suite_add_tcase(s, check);
 	suite_add_tcase(s, server);
 	suite_add_tcase(s, client);

@@ -377,6 +377,11 @@ static void tls_close(struct shoal_transport *t)
 {
 	struct shoal_tls_conn *c = conn_of(t);
 
+	/* Freed without its close_notify, a connection's session would be marked unfit to
+	 * resume, and a client's session slot holds it. An established connection is closed as
+	 * if said; one that failed had its session struck by OpenSSL at the fatal alert. */
+	if (c->ssl && c->established)
+		SSL_set_shutdown(c->ssl, SSL_get_shutdown(c->ssl) | SSL_SENT_SHUTDOWN);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	close(t->fd);
@@ -445,7 +450,8 @@ int shoal_tls_conn_accept(struct shoal_tls_conn *c, const struct shoal_tls_conte
 }
 
 int shoal_tls_conn_connect(struct shoal_tls_conn *c, struct ssl_ctx_st *client,
-			   const char *host, int fd, struct shoal_err *err)
+			   const char *host, struct shoal_tls_session_slot *slot, int fd,
+			   struct shoal_err *err)
 {
-	return attach(c, shoal_tls_context_client_ssl(client, host, err), fd, err);
+	return attach(c, shoal_tls_context_client_ssl(client, host, slot, err), fd, err);
 }

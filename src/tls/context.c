@@ -150,7 +150,13 @@ static int on_ticket(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_
 	OPENSSL_cleanse(&key, sizeof(key));
 	if (!ok)
 		return -1;
-	return found == SHOAL_TLS_KEYS_PREVIOUS ? 2 : 1;
+	/* 2: resume and issue a new ticket. A TLS 1.3 client uses a ticket once (RFC 8446
+	 * C.4; OpenSSL's clients and browsers do), so each resumption must bring the next one,
+	 * or every other connection would be a full handshake. A TLS 1.2 ticket is used again:
+	 * renewed only when sealed by the previous key, before it stops opening. */
+	return found == SHOAL_TLS_KEYS_PREVIOUS || (!enc && SSL_version(ssl) == TLS1_3_VERSION)
+		       ? 2
+		       : 1;
 }
 
 /* http/1.1 when the client offers it; a client that offers only other protocols (h2 alone)
@@ -457,6 +463,25 @@ SSL *shoal_tls_context_set_ssl(const struct shoal_tls_context_set *set, struct s
 	return ssl;
 }
 
+/* A session the server issued (after a TLS 1.3 handshake, with a ticket; after a TLS 1.2
+ * one, at its end) replaces the slot's; 1: the slot keeps OpenSSL's reference. */
+static int on_client_session(SSL *ssl, SSL_SESSION *session)
+{
+	struct shoal_tls_session_slot *slot = SSL_get_app_data(ssl);
+
+	if (!slot)
+		return 0;
+	shoal_tls_session_slot_clear(slot);
+	slot->session = session;
+	return 1;
+}
+
+void shoal_tls_session_slot_clear(struct shoal_tls_session_slot *slot)
+{
+	SSL_SESSION_free(slot->session);
+	slot->session = NULL;
+}
+
 SSL_CTX *shoal_tls_context_client(const char *ca_file, struct shoal_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -484,6 +509,9 @@ SSL_CTX *shoal_tls_context_client(const char *ca_file, struct shoal_err *err)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	SSL_CTX_set_session_cache_mode(ctx,
+				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, on_client_session);
 	return ctx;
 }
 
@@ -499,7 +527,8 @@ static bool is_address(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-SSL *shoal_tls_context_client_ssl(SSL_CTX *client, const char *host, struct shoal_err *err)
+SSL *shoal_tls_context_client_ssl(SSL_CTX *client, const char *host,
+				  struct shoal_tls_session_slot *slot, struct shoal_err *err)
 {
 	SSL *ssl = SSL_new(client);
 	int ok;
@@ -517,6 +546,11 @@ SSL *shoal_tls_context_client_ssl(SSL_CTX *client, const char *host, struct shoa
 		ssl_err(err, "cannot verify the peer as this host", host);
 		SSL_free(ssl);
 		return NULL;
+	}
+	if (slot) {
+		SSL_set_app_data(ssl, slot);
+		if (slot->session && SSL_set_session(ssl, slot->session) != 1)
+			ERR_clear_error(); /* a full handshake then */
 	}
 	SSL_set_connect_state(ssl);
 	return ssl;

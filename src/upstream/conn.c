@@ -136,7 +136,8 @@ static int conn_start_tls(struct shoal_upstream_conn *uc)
 	uc->tls = malloc(sizeof(*uc->tls));
 	if (!uc->tls)
 		return ENOMEM;
-	if (shoal_tls_conn_connect(uc->tls, s->group->tls, s->tls_name, uc->ev.fd, &err) < 0) {
+	if (shoal_tls_conn_connect(uc->tls, s->group->tls, s->tls_name, &s->tls_session, uc->ev.fd,
+				   &err) < 0) {
 		free(uc->tls);
 		uc->tls = NULL;
 		return ENOMEM;

@@ -152,6 +152,7 @@ static void upstream_free(struct shoal_upstream *u)
 		if (u->servers[j].shared_own)
 			free(u->servers[j].shared);
 		free(u->servers[j].tls_name);
+		shoal_tls_session_slot_clear(&u->servers[j].tls_session);
 	}
 	free(u->servers);
 	shoal_tls_context_free(u->tls);

@@ -271,6 +271,18 @@ class TlsTest(unittest.TestCase):
     def test_tls12_tickets_resume_on_another_worker(self):
         self.resumes_on_the_other_worker("-tls1_2", "TLSv1.2")
 
+    def test_a_resumed_tls13_session_brings_the_next_ticket(self):
+        # A TLS 1.3 client uses a ticket once (RFC 8446 C.4), so every resumption must bring
+        # a new one: a chain of connections, each offering the ticket the last one got.
+        sess = [os.path.join(self.server.dir, "chain-%d.pem" % i) for i in range(5)]
+        r = self.s_client("-servername", "a.test", "-tls1_3", "-sess_out", sess[0])
+        self.assertIn(b"New, TLSv1.3", r.stdout, r.stdout.decode())
+        for i in range(1, 5):
+            r = self.s_client("-servername", "a.test", "-tls1_3", "-sess_in", sess[i - 1],
+                              "-sess_out", sess[i], "-msg")
+            self.assertIn(b"Reused, TLSv1.3", r.stdout, "link %d: %s" % (i, r.stdout.decode()))
+            self.assertTrue(b"NewSessionTicket" in r.stdout, "link %d brought no ticket" % i)
+
     # -- connections --
 
     def test_keep_alive_serves_several_requests_over_one_tls_connection(self):

@@ -145,6 +145,7 @@ class TLSOrigin:
             conn.close()
             return
         record["sni"] = getattr(tls, "sni_name", None)
+        record["reused"] = tls.session_reused
         number = self._record(record)
         try:
             self._requests(tls, number, record)
@@ -364,6 +365,18 @@ class UpstreamTLSTest(unittest.TestCase):
         self.assertEqual(self.get_json(c, "/app/next")["conn"], 2)
         self.assertEqual(self.get_json(c, "/app/then")["conn"], 2)
         self.assertEqual(idle_connections(s, o.address), 1)
+
+    def test_a_new_connection_resumes_the_session_of_the_last_one(self):
+        # Each connection is closed by the origin after one answer: every next one is new,
+        # and resumes the session (a TLS 1.3 ticket) the one before it was issued.
+        o = self.origin(self.pki.ip)
+        s = self.serve([("app", group("app", [o.address], self.pki.ca))])
+        c = self.client(s)
+        for i in range(4):
+            self.assertEqual(self.get_json(c, "/app/%d/drop" % i)["conn"], i + 1)
+            wait_until(lambda: idle_connections(s, o.address) == 0, 5,
+                       what="the closed connection dropped from the pool")
+        self.assertEqual([r["reused"] for r in o.connections()], [False, True, True, True])
 
     def test_a_server_signed_by_another_ca_is_refused_and_another_server_answers(self):
         good = self.origin(self.pki.ip)

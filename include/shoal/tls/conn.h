@@ -88,10 +88,12 @@ int shoal_tls_conn_accept(struct shoal_tls_conn *c, const struct shoal_tls_conte
 			  int fd, struct shoal_err *err);
 
 /* Makes c the client side of the connected socket fd (once a non-blocking connect has
- * finished) to host, a name or an address the certificate must name
- * (shoal_tls_context_client_ssl). 0, or -1 with err set as for accept. */
+ * finished) to host, a name or an address the certificate must name, offering the session
+ * of slot, which keeps those the server issues (NULL: none; shoal_tls_context_client_ssl).
+ * 0, or -1 with err set as for accept. */
 int shoal_tls_conn_connect(struct shoal_tls_conn *c, struct ssl_ctx_st *client,
-			   const char *host, int fd, struct shoal_err *err);
+			   const char *host, struct shoal_tls_session_slot *slot, int fd,
+			   struct shoal_err *err);
 
 /* One step of the handshake, never blocking: what to wait for before the next, DONE (also
  * on every call after), or ERROR with c->fail set. */

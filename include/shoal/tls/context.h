@@ -22,8 +22,9 @@
 #include "shoal/base/error.h"
 #include "shoal/tls/keys.h"
 
-struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
-struct ssl_st;     /* OpenSSL's SSL */
+struct ssl_ctx_st;     /* OpenSSL's SSL_CTX */
+struct ssl_st;         /* OpenSSL's SSL */
+struct ssl_session_st; /* OpenSSL's SSL_SESSION */
 
 enum shoal_tls_version {
 	SHOAL_TLS_VERSION_NONE, /* in parameters: the default; in an outcome: none, or older */
@@ -105,7 +106,8 @@ struct ssl_st *shoal_tls_context_set_ssl(const struct shoal_tls_context_set *set
 
 /* A client context for HTTPS upstreams: TLS 1.2 and 1.3, ALPN http/1.1, the peer's
  * certificate verified against ca_file (PEM, one or more CAs) or, when NULL, the system's
- * store. NULL with err set when ca_file does not load. */
+ * store; sessions kept in the callers' slots (no cache of OpenSSL's own). NULL with err set
+ * when ca_file does not load. */
 struct ssl_ctx_st *shoal_tls_context_client(const char *ca_file, struct shoal_err *err);
 
 /* Turns off the verification of client's peers: any certificate is taken, whoever it names
@@ -114,10 +116,26 @@ struct ssl_ctx_st *shoal_tls_context_client(const char *ca_file, struct shoal_er
  * certificates (an upstream group's tls_verify = false). */
 void shoal_tls_context_client_trust_any(struct ssl_ctx_st *client);
 
+/* The session a client resumes on its next connection to one server (a TLS 1.3 ticket, or a
+ * TLS 1.2 session), so that a new connection to a server it has spoken to costs an
+ * abbreviated handshake, as nginx's proxy_ssl_session_reuse does. The caller keeps one per
+ * server, zeroed to begin with, and alive as long as connections made with it are open:
+ * each session the server issues on one of them replaces the slot's (a ticket may arrive
+ * with any read). Sessions are established with the server's certificate verified as
+ * host's, so a slot must serve one host name. */
+struct shoal_tls_session_slot {
+	struct ssl_session_st *session; /* NULL: none yet, a full handshake */
+};
+
+/* Lets the slot's session go; the slot is empty and may be used again. */
+void shoal_tls_session_slot_clear(struct shoal_tls_session_slot *slot);
+
 /* A new client-side SSL of client for one connection to host, a name or an IP address
  * (without brackets): a name is sent as SNI and must be one the certificate names; an
- * address is not sent and must be one the certificate lists. NULL with err set. */
+ * address is not sent and must be one the certificate lists. It offers the session of slot
+ * and keeps the sessions the server issues there; slot NULL: none. NULL with err set. */
 struct ssl_st *shoal_tls_context_client_ssl(struct ssl_ctx_st *client, const char *host,
+					    struct shoal_tls_session_slot *slot,
 					    struct shoal_err *err);
 
 #endif

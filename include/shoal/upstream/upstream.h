@@ -20,6 +20,7 @@
 #include "shoal/base/error.h"
 #include "shoal/config/config.h"
 #include "shoal/net/event.h"
+#include "shoal/tls/context.h"
 
 struct shoal_upstream;
 struct shoal_upstream_conn;
@@ -46,6 +47,9 @@ struct shoal_upstream_server {
 	char *tls_name;         /* a tls group's: what its certificate must name (and SNI
 				 * carries, for a name): tls_server_name, else the host of a
 				 * name, else the address; NULL without tls */
+	/* A tls group's: the session its next new connection resumes (the last one the server
+	 * issued to this worker), so that only the first costs a full handshake. */
+	struct shoal_tls_session_slot tls_session;
 };
 
 /* A group of servers that locations forward to. */
