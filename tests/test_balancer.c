@@ -45,7 +45,7 @@ static void group_conf(struct group *g, enum shoal_balance balance, const int *w
 
 static void group_start(struct group *g)
 {
-	ck_assert_int_eq(shoal_upstream_set_init(&g->set, &g->cfg, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&g->set, &g->cfg, NULL, NULL, NULL, NULL), 0);
 	g->set.rng = SEED;
 	g->u = &g->set.groups[0];
 }

@@ -78,7 +78,7 @@ static void fixture_start(struct fixture *f)
 {
 	struct shoal_err err = { "" };
 
-	ck_assert_msg(shoal_check_init(&f->check, &f->cfg, NULL, &f->log, &err) == 0, "%s",
+	ck_assert_msg(shoal_check_init(&f->check, &f->cfg, NULL, NULL, &f->log, &err) == 0, "%s",
 		      err.msg);
 }
 

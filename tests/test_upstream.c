@@ -50,7 +50,7 @@ static void fixture_init(struct fixture *f, const int *weights, size_t n, int ke
 						 .nservers = n, .keepalive = keepalive };
 	f->cfg.upstreams = &f->group;
 	f->cfg.nupstreams = 1;
-	ck_assert_int_eq(shoal_upstream_set_init(&f->set, &f->cfg, NULL, &f->loop, NULL), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&f->set, &f->cfg, NULL, NULL, &f->loop, NULL), 0);
 	ck_assert_uint_eq(f->set.ngroups, 1);
 }
 
@@ -280,7 +280,7 @@ START_TEST(set_init_makes_the_groups_in_config_order)
 	struct shoal_upstream_set set;
 
 	ck_assert_int_eq(shoal_event_init(&loop, NULL), 0);
-	ck_assert_int_eq(shoal_upstream_set_init(&set, &cfg, NULL, &loop, NULL), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&set, &cfg, NULL, NULL, &loop, NULL), 0);
 	ck_assert_uint_eq(set.ngroups, 2);
 	ck_assert_ptr_eq(set.loop, &loop);
 	for (size_t i = 0; i < 2; i++) {
@@ -299,7 +299,9 @@ START_TEST(set_init_makes_the_groups_in_config_order)
 	ck_assert_uint_eq(set.groups[1].nprimaries, 2);
 	shoal_upstream_set_free(&set);
 	ck_assert_ptr_null(set.groups);
-	ck_assert_int_eq(shoal_upstream_set_init(&set, &(struct shoal_config){ 0 }, NULL, &loop, NULL), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&set, &(struct shoal_config){ 0 }, NULL, NULL,
+						 &loop, NULL),
+			 0);
 	ck_assert_uint_eq(set.ngroups, 0);
 	shoal_upstream_set_free(&set);
 	shoal_event_close(&loop);

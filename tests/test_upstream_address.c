@@ -50,7 +50,7 @@ static void fixture_init(struct fixture *f)
 						 .nservers = 2, .keepalive = 4 };
 	f->cfg.upstreams = &f->group;
 	f->cfg.nupstreams = 1;
-	ck_assert_int_eq(shoal_upstream_set_init(&f->set, &f->cfg, NULL, &f->loop, NULL), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&f->set, &f->cfg, NULL, NULL, &f->loop, NULL), 0);
 	f->name = &f->set.groups[0].servers[0];
 	f->numeric = &f->set.groups[0].servers[1];
 }

@@ -81,7 +81,7 @@ static int up_init(struct up *u, const char *ca, size_t n, struct shoal_err *err
 						 .tls_ca = (char *)ca, .tls_verify = true };
 	u->cfg.upstreams = &u->group;
 	u->cfg.nupstreams = 1;
-	return shoal_upstream_set_init(&u->set, &u->cfg, NULL, &u->loop, err);
+	return shoal_upstream_set_init(&u->set, &u->cfg, NULL, NULL, &u->loop, err);
 }
 
 static void up_free(struct up *u)
@@ -111,7 +111,7 @@ START_TEST(a_tls_group_has_a_context_and_each_server_its_name)
 						.tls_verify = true };
 	u.cfg.upstreams = &u.group;
 	u.cfg.nupstreams = 1;
-	ck_assert_msg(shoal_upstream_set_init(&u.set, &u.cfg, NULL, &u.loop, &err) == 0, "%s",
+	ck_assert_msg(shoal_upstream_set_init(&u.set, &u.cfg, NULL, NULL, &u.loop, &err) == 0, "%s",
 		      err.msg);
 	g = &u.set.groups[0];
 	ck_assert_ptr_nonnull(g->tls);
@@ -121,13 +121,13 @@ START_TEST(a_tls_group_has_a_context_and_each_server_its_name)
 	shoal_upstream_set_free(&u.set);
 	/* The group's name stands for every server's. */
 	u.group.tls_server_name = "api.internal";
-	ck_assert_int_eq(shoal_upstream_set_init(&u.set, &u.cfg, NULL, &u.loop, &err), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&u.set, &u.cfg, NULL, NULL, &u.loop, &err), 0);
 	for (size_t i = 0; i < 3; i++)
 		ck_assert_str_eq(u.set.groups[0].servers[i].tls_name, "api.internal");
 	shoal_upstream_set_free(&u.set);
 	/* Without tls: no context, no names. */
 	u.group.tls = false;
-	ck_assert_int_eq(shoal_upstream_set_init(&u.set, &u.cfg, NULL, &u.loop, &err), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&u.set, &u.cfg, NULL, NULL, &u.loop, &err), 0);
 	ck_assert_ptr_null(u.set.groups[0].tls);
 	ck_assert_ptr_null(u.set.groups[0].servers[0].tls_name);
 	shoal_upstream_set_free(&u.set);
@@ -358,7 +358,7 @@ START_TEST(a_plain_connection_is_established_once_connected)
 	ck_assert_int_eq(up_init(&u, k.ca, 1, NULL), 0);
 	shoal_upstream_set_free(&u.set);
 	u.group.tls = false;
-	ck_assert_int_eq(shoal_upstream_set_init(&u.set, &u.cfg, NULL, &u.loop, NULL), 0);
+	ck_assert_int_eq(shoal_upstream_set_init(&u.set, &u.cfg, NULL, NULL, &u.loop, NULL), 0);
 	ck_assert_int_eq(shoal_upstream_conn_open(&u.set.groups[0].servers[0], on_event, &h, &uc),
 			 0);
 	while (h.result == EAGAIN && now_ms() < deadline)

@@ -198,8 +198,8 @@ static void check_arm_first(struct shoal_check *c)
 }
 
 int shoal_check_init(struct shoal_check *c, const struct shoal_config *cfg,
-		     const struct shoal_state *state, struct shoal_log *log,
-		     struct shoal_err *err)
+		     struct ssl_ctx_st *const *tls_clients, const struct shoal_state *state,
+		     struct shoal_log *log, struct shoal_err *err)
 {
 	size_t n = check_count(cfg);
 
@@ -208,7 +208,7 @@ int shoal_check_init(struct shoal_check *c, const struct shoal_config *cfg,
 	c->now_ms = shoal_clock_mono_ms();
 	if (shoal_event_init(&c->loop, err) < 0)
 		return -1;
-	if (shoal_upstream_set_init(&c->set, cfg, state, &c->loop, err) < 0) {
+	if (shoal_upstream_set_init(&c->set, cfg, tls_clients, state, &c->loop, err) < 0) {
 		shoal_event_close(&c->loop);
 		return -1;
 	}
@@ -355,7 +355,7 @@ int shoal_check_main(const struct shoal_check_params *p)
 	int rc = 0;
 
 	if (shoal_privileges_drop(p->drop_privileges, p->uid, p->gid, &err) < 0 || check_follow_parent(p, &err) < 0 ||
-	    shoal_check_init(&c, p->cfg, p->state, p->log, &err) < 0) {
+	    shoal_check_init(&c, p->cfg, p->tls_clients, p->state, p->log, &err) < 0) {
 		log_error(p->log, "%s", err.msg);
 		return 1;
 	}

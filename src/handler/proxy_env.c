@@ -70,7 +70,7 @@ int shoal_proxy_env_init(struct shoal_proxy_env *env, struct shoal_handler_ctx *
 	env->resp_limits.max_head = (size_t)cfg->max_header_size;
 	env->resp_limits.max_headers = (size_t)cfg->max_headers;
 	shoal_timer_queue_init(&env->client_q, (uint64_t)cfg->send_timeout * 1000, shoal_proxy_on_timer);
-	if (shoal_upstream_set_init(&env->set, cfg, ctx->state, loop, err) < 0)
+	if (shoal_upstream_set_init(&env->set, cfg, ctx->tls_clients, ctx->state, loop, err) < 0)
 		return -1;
 	env->queues = calloc(env->set.ngroups ? env->set.ngroups : 1, sizeof(*env->queues));
 	if (!env->queues) {

@@ -71,6 +71,7 @@ static void checker_run_child(struct master *m, const struct shoal_generation *g
 {
 	struct shoal_check_params p = {
 		.cfg = &g->cfg, .state = m->state.hdr ? &m->state : NULL, .log = &m->log,
+		.tls_clients = g->tls_clients,
 		.ready_fd = ready_fd, .parent = master_pid,
 		.drop_privileges = g->drop_privileges, .uid = g->uid, .gid = g->gid,
 	};

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "shoal/master/generation.h"
+#include "shoal/upstream/upstream.h"
 
 /* Growing by one: warnings are few, one per certificate at most. */
 static int gen_tls_warn(struct shoal_generation *g, const struct shoal_err *w)
@@ -120,12 +121,37 @@ static bool gen_tls_any(const struct shoal_config *cfg)
 	return false;
 }
 
+/* The client context of each upstream group with tls, into g->tls_clients. */
+static int gen_tls_clients(struct shoal_generation *g, struct shoal_err *err)
+{
+	const struct shoal_config *cfg = &g->cfg;
+	struct shoal_err why;
+
+	for (size_t i = 0; i < cfg->nupstreams; i++) {
+		const struct shoal_upstream_conf *u = &cfg->upstreams[i];
+
+		if (!u->tls)
+			continue;
+		if (!g->tls_clients && !(g->tls_clients = calloc(cfg->nupstreams,
+								 sizeof(*g->tls_clients))))
+			return shoal_err_set(err, "out of memory");
+		if (!(g->tls_clients[i] = shoal_upstream_tls_client(u, &why)))
+			return shoal_err_set(err, "%s: upstream \"%s\": %s", cfg->path, u->name,
+					     why.msg);
+	}
+	return 0;
+}
+
 int shoal_generation_tls_build(struct shoal_generation *g, const struct shoal_tls_keys *keys,
 			       struct shoal_err *err)
 {
 	struct ssl_ctx_st **ctxs;
 	int rc = 0;
 
+	if (gen_tls_clients(g, err) < 0) {
+		shoal_generation_tls_free(g);
+		return -1;
+	}
 	if (!gen_tls_any(&g->cfg))
 		return 0;
 	ctxs = calloc(g->cfg.nservers, sizeof(*ctxs));
@@ -148,6 +174,10 @@ int shoal_generation_tls_build(struct shoal_generation *g, const struct shoal_tl
 
 void shoal_generation_tls_free(struct shoal_generation *g)
 {
+	for (size_t i = 0; g->tls_clients && i < g->cfg.nupstreams; i++)
+		shoal_tls_context_free(g->tls_clients[i]);
+	free(g->tls_clients);
+	g->tls_clients = NULL;
 	for (size_t i = 0; g->tls_sets && i < g->naddrs; i++)
 		shoal_tls_context_set_free(g->tls_sets[i]);
 	free(g->tls_sets);

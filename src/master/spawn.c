@@ -55,7 +55,7 @@ static void spawn_run_child(struct master *m, struct shoal_generation *g, unsign
 	struct shoal_worker_params p = {
 		.cfg = &g->cfg, .log = &m->log, .slot = slot, .generation = g->id,
 		.addrs = g->addrs, .listen_fds = listen_fds, .nlisten = g->naddrs,
-		.tls_sets = g->tls_sets,
+		.tls_sets = g->tls_sets, .tls_clients = g->tls_clients,
 		.root_fds = g->root_fds, .mime = g->mime, .ready_fd = ready_fd,
 		.drop_privileges = g->drop_privileges, .uid = g->uid, .gid = g->gid,
 		.stats = shoal_stats_slot_at(&m->stats, stats_index),

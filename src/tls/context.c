@@ -341,6 +341,12 @@ bool shoal_tls_context_kernel_tls(void)
 	return offered;
 }
 
+SSL_CTX *shoal_tls_context_ref(SSL_CTX *ctx)
+{
+	SSL_CTX_up_ref(ctx);
+	return ctx;
+}
+
 void shoal_tls_context_free(SSL_CTX *ctx)
 {
 	SSL_CTX_free(ctx);

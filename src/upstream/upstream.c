@@ -51,20 +51,22 @@ static char *upstream_tls_name(const struct shoal_upstream_conf *g,
 }
 
 /* The client context every connection of a tls group is made from, and each server's name.
- * The configuration loaded the CAs already: this fails only if they went away since, or if
- * the workers' user may not read them. */
-static int upstream_tls(struct shoal_upstream *u, struct shoal_err *err)
+ * The master's, given (client); else made here, which fails if the CAs went away since the
+ * configuration loaded them, or if this process's user may not read them. */
+static int upstream_tls(struct shoal_upstream *u, struct ssl_ctx_st *client, struct shoal_err *err)
 {
 	const struct shoal_upstream_conf *conf = u->conf;
 	struct shoal_err why;
 
 	if (!conf->tls)
 		return 0;
-	u->tls = shoal_tls_context_client(conf->tls_ca, &why);
-	if (!u->tls)
-		return shoal_err_set(err, "upstream \"%s\": %s", conf->name, why.msg);
-	if (!conf->tls_verify)
-		shoal_tls_context_client_trust_any(u->tls);
+	if (client) {
+		u->tls = shoal_tls_context_ref(client);
+	} else {
+		u->tls = shoal_upstream_tls_client(conf, &why);
+		if (!u->tls)
+			return shoal_err_set(err, "upstream \"%s\": %s", conf->name, why.msg);
+	}
 	for (size_t i = 0; i < u->nservers; i++)
 		if (!(u->servers[i].tls_name = upstream_tls_name(conf, u->servers[i].conf)))
 			return shoal_err_set(err, "out of memory");
@@ -104,9 +106,19 @@ static int upstream_init(struct shoal_upstream *u, const struct shoal_upstream_c
 	return u->balancer->init(u);
 }
 
+struct ssl_ctx_st *shoal_upstream_tls_client(const struct shoal_upstream_conf *conf,
+					     struct shoal_err *err)
+{
+	struct ssl_ctx_st *client = shoal_tls_context_client(conf->tls_ca, err);
+
+	if (client && !conf->tls_verify)
+		shoal_tls_context_client_trust_any(client);
+	return client;
+}
+
 int shoal_upstream_set_init(struct shoal_upstream_set *set, const struct shoal_config *cfg,
-			    const struct shoal_state *state, struct shoal_event_loop *loop,
-			    struct shoal_err *err)
+			    struct ssl_ctx_st *const *tls_clients, const struct shoal_state *state,
+			    struct shoal_event_loop *loop, struct shoal_err *err)
 {
 	memset(set, 0, sizeof(*set));
 	set->loop = loop;
@@ -126,7 +138,7 @@ int shoal_upstream_set_init(struct shoal_upstream_set *set, const struct shoal_c
 			shoal_upstream_set_free(set);
 			return shoal_err_set(err, "out of memory");
 		}
-		if (upstream_tls(&set->groups[i], err) < 0) {
+		if (upstream_tls(&set->groups[i], tls_clients ? tls_clients[i] : NULL, err) < 0) {
 			shoal_upstream_set_free(set);
 			return -1;
 		}

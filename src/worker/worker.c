@@ -338,6 +338,7 @@ static int worker_setup_handling(struct shoal_worker *w, const struct shoal_work
 	h->stats = p->stats;
 	h->stats_view = p->stats_view;
 	h->state = p->state;
+	h->tls_clients = p->tls_clients;
 	h->log = p->log;
 	h->now_ms = shoal_clock_mono_ms();
 	/* Even when the cache could not be made: teardown walks the connections' queues. */

@@ -378,6 +378,20 @@ class UpstreamTLSTest(unittest.TestCase):
                        what="the closed connection dropped from the pool")
         self.assertEqual([r["reused"] for r in o.connections()], [False, True, True, True])
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to start workers as another user")
+    def test_a_ca_file_only_root_may_read_serves_workers_of_another_user(self):
+        # As server keys: the master loads tls_ca as its user and the workers inherit it.
+        o = self.origin(self.pki.ip)
+        ca = self.pki.path("ca-root-only.pem")
+        shutil.copyfile(self.pki.ca, ca)
+        os.chmod(ca, 0o600)
+        s = harness.Server(workers=1, start=False, user="nobody")
+        self.addCleanup(s.close)
+        s.rewrite_config(text=config(s, [("app", group("app", [o.address], ca))]))
+        s.start()
+        self.assertEqual(self.get_json(self.client(s), "/app/x")["path"], "/app/x")
+        self.assertNotIn("cannot load", s.log())
+
     def test_a_server_signed_by_another_ca_is_refused_and_another_server_answers(self):
         good = self.origin(self.pki.ip)
         bad = self.origin(self.pki.other)

@@ -57,6 +57,8 @@ struct shoal_check {
 struct shoal_check_params {
 	const struct shoal_config *cfg;
 	const struct shoal_state *state; /* NULL: no state file */
+	/* The master's client context of each upstream group with tls; NULL: made here */
+	struct ssl_ctx_st *const *tls_clients;
 	struct shoal_log *log;
 	int ready_fd;  /* written "R" once probing, then closed; -1: none */
 	pid_t parent;  /* the master: the checker exits when it is gone */
@@ -69,12 +71,13 @@ struct shoal_check_params {
  * to look up (a server not down given by name). */
 bool shoal_check_wanted(const struct shoal_config *cfg);
 
-/* Makes c for cfg, its servers' entries found in state (NULL: entries of its own), and arms
- * the first probes, spread over their intervals from now. log is used for state changes.
- * -1 with err set if something could not be made; c then holds nothing to free. */
+/* Makes c for cfg, its servers' entries found in state (NULL: entries of its own), its tls
+ * groups' client contexts from tls_clients (shoal_upstream_set_init), and arms the first
+ * probes, spread over their intervals from now. log is used for state changes. -1 with err
+ * set if something could not be made; c then holds nothing to free. */
 int shoal_check_init(struct shoal_check *c, const struct shoal_config *cfg,
-		     const struct shoal_state *state, struct shoal_log *log,
-		     struct shoal_err *err);
+		     struct ssl_ctx_st *const *tls_clients, const struct shoal_state *state,
+		     struct shoal_log *log, struct shoal_err *err);
 
 /* One turn: waits up to max_wait_ms (-1: until the next timer) for events on c->loop, which
  * may hold sources of the caller's, handles them and starts or times out the probes that are

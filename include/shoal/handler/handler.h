@@ -69,6 +69,9 @@ struct shoal_handler_ctx {
 	struct shoal_stats_slot *stats;            /* this worker's counters; may be NULL */
 	const struct shoal_stats_view *stats_view; /* the whole file, for status; may be NULL */
 	const struct shoal_state *state;           /* the shared upstream state; may be NULL */
+	/* The master's client context of each upstream group with tls (cfg order, NULL for the
+	 * others); NULL: the proxy makes its own. */
+	struct ssl_ctx_st *const *tls_clients;
 	struct shoal_log *log;
 	struct shoal_proxy_env *proxy; /* the upstream groups and exchanges; NULL: none */
 	struct shoal_limit_env *limit; /* the limit zones (shoal/handler/limit.h); NULL: none */

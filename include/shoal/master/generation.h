@@ -30,6 +30,10 @@ struct shoal_generation {
 	/* Per addrs[i]: the contexts a tls address serves by SNI, else NULL; none until
 	 * shoal_generation_tls_build. */
 	struct shoal_tls_context_set **tls_sets;
+	/* The client context of each upstream group with tls (cfg order; NULL for the others,
+	 * or NULL: none), made as the master's user so that tls_ca may be unreadable to the
+	 * workers' (as server keys may). */
+	struct ssl_ctx_st **tls_clients;
 	/* What the load found wrong but servable (a certificate that expires soon or has):
 	 * each to be told once. */
 	struct shoal_err *tls_warnings;
@@ -45,8 +49,9 @@ void shoal_generation_free(struct shoal_generation *g);
 /* Makes the contexts of every tls address of g (tls_sets), their tickets sealed by keys
  * (NULL: no tickets, as for a check): a context per server with the global tls_* settings,
  * chosen by its server_names, the address's default_server's (else its first server's) for
- * a name no server has. -1 with err naming the file, line and key of the server whose
- * certificate or settings OpenSSL refused (g's sets then hold nothing). */
+ * a name no server has; and the client context of each upstream group with tls
+ * (tls_clients). -1 with err naming the file, line and key of the server whose certificate
+ * or settings OpenSSL refused, or the group whose tls_ca did not load (g then holds none). */
 int shoal_generation_tls_build(struct shoal_generation *g, const struct shoal_tls_keys *keys,
 			       struct shoal_err *err);
 

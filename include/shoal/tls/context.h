@@ -64,6 +64,10 @@ struct ssl_ctx_st *shoal_tls_context_server(const struct shoal_tls_server_params
  * not for a worker that dropped its privileges). */
 bool shoal_tls_context_kernel_tls(void);
 
+/* A reference of the caller's own to ctx (a server's or a client's), for a holder that
+ * drops it with shoal_tls_context_free like the one it made. Returns ctx. */
+struct ssl_ctx_st *shoal_tls_context_ref(struct ssl_ctx_st *ctx);
+
 /* Drops the caller's reference to ctx (a server's or a client's); NULL is ignored. */
 void shoal_tls_context_free(struct ssl_ctx_st *ctx);
 

@@ -101,13 +101,21 @@ struct shoal_upstream_set {
 
 /* Makes the groups of cfg, each with its configured balancer, their servers' entries found
  * in state (NULL: no state file; every server then gets an entry of its own), and a tls
- * group's client context, its CAs loaded. -1 with err set if memory runs out or a group's
- * tls_ca does not load (named); the set then holds nothing to free. */
+ * group's client context: tls_clients[i] for cfg's group i, the master's (which loaded the
+ * CAs as its user, before a worker drops its privileges), or, when tls_clients is NULL, one
+ * made here. -1 with err set if memory runs out or a group's tls_ca does not load (named);
+ * the set then holds nothing to free. */
 int shoal_upstream_set_init(struct shoal_upstream_set *set, const struct shoal_config *cfg,
-			    const struct shoal_state *state, struct shoal_event_loop *loop,
-			    struct shoal_err *err);
+			    struct ssl_ctx_st *const *tls_clients, const struct shoal_state *state,
+			    struct shoal_event_loop *loop, struct shoal_err *err);
 /* Closes every idle connection and frees the set; no connection may be busy. */
 void shoal_upstream_set_free(struct shoal_upstream_set *set);
+
+/* The client context of the tls group conf: its CAs (tls_ca, else the system's) loaded, any
+ * certificate taken if tls_verify is false. NULL with err set (OpenSSL's reason). The master
+ * makes them for the workers, which may not be allowed to read the CAs. */
+struct ssl_ctx_st *shoal_upstream_tls_client(const struct shoal_upstream_conf *conf,
+					     struct shoal_err *err);
 
 /* After an event batch: the connections closed during it become reusable (an event for
  * one may have been pending in the batch, so its struct is kept until then). */

@@ -28,6 +28,8 @@ struct shoal_worker_params {
 	const int *listen_fds;                 /* this slot's socket for each of addrs */
 	/* The TLS contexts of each of addrs that has the tls flag, else NULL (or NULL: none) */
 	struct shoal_tls_context_set *const *tls_sets;
+	/* The client context of each upstream group with tls, made by the master; NULL: none */
+	struct ssl_ctx_st *const *tls_clients;
 	size_t nlisten;
 	/* O_PATH root of each of cfg->servers, then of each location with a root of its own,
 	 * server by server, in order */
