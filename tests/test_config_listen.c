@@ -82,6 +82,10 @@ static const struct error_case error_cases[] = {
 	  "    proxy_protocol_from = [ ]; }\n);\n", 2, "servers[0].listen[0]",
 	  "proxy_protocol needs proxy_protocol_from" },
 	{ "servers = (\n  { listen = [ \"127.0.0.1:80\" ]; root = \"www\";\n"
+	  "    proxy_protocol_from = [ \"10.0.0.0/8\" ]; }\n);\n", 3,
+	  "servers[0].proxy_protocol_from",
+	  "no address of this server has the proxy_protocol flag" },
+	{ "servers = (\n  { listen = [ \"127.0.0.1:80\" ]; root = \"www\";\n"
 	  "    proxy_protocol_from = [ \"10.0.0.0/33\" ]; }\n);\n", 3,
 	  "servers[0].proxy_protocol_from[0]", "must be an address or a network" },
 	{ "servers = (\n  { listen = [ \"127.0.0.1:80 proxy_protocol\" ]; root = \"www\"; " PP_FROM

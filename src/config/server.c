@@ -344,6 +344,24 @@ static int check_listen_address(const struct shoal_server_conf *servers, size_t 
 	return 0;
 }
 
+/* proxy_protocol_from without a proxy_protocol address would trust balancers for nothing,
+ * which is more likely a forgotten flag (the balancer's headers would then be taken for a
+ * request and refused). */
+static int check_proxy_protocol_from_used(const struct shoal_server_conf *s,
+					  const config_setting_t *e,
+					  const struct shoal_conf_ctx *ctx)
+{
+	if (!s->nproxy_protocol_from)
+		return 0;
+	for (size_t k = 0; k < s->nlisten; k++)
+		if (s->listen_flags[k] & SHOAL_LISTEN_PROXY_PROTOCOL)
+			return 0;
+	return shoal_schema_fail(ctx, config_setting_get_member(e, "proxy_protocol_from"),
+				 "proxy_protocol_from", -1,
+				 "no address of this server has the proxy_protocol flag "
+				 "(listen = [ \"*:80 proxy_protocol\" ])");
+}
+
 static int check_listen_flags(const struct shoal_conf_key *key,
 			      const struct shoal_server_conf *servers, size_t n,
 			      const config_setting_t *list, struct shoal_conf_ctx *ctx)
@@ -357,6 +375,8 @@ static int check_listen_flags(const struct shoal_conf_key *key,
 		snprintf(ctx->where + len, sizeof(ctx->where) - len, "%s[%zu].", key->name, i);
 		for (size_t k = 0; k < servers[i].nlisten && rc == 0; k++)
 			rc = check_listen_address(servers, i, k, e, ctx);
+		if (rc == 0)
+			rc = check_proxy_protocol_from_used(&servers[i], e, ctx);
 		if (rc == 0)
 			rc = shoal_tls_conf_check_server(&servers[i], e, ctx);
 		ctx->where[len] = '\0';
