@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shoal/base/util.h"
 #include "shoal/stats/stats.h"
 
 #define NO_OWNER ((uid_t)-1), ((gid_t)-1)
@@ -75,6 +76,16 @@ static inline void expect_lines(const char *text, const char *const *lines, size
 {
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(strstr(text, lines[i]) != NULL, "missing: %s\nin:\n%s", lines[i], text);
+}
+
+/* What format makes of v holds each of the n lines. */
+static inline void expect_format(int (*format)(FILE *, const struct shoal_stats_snapshot *),
+				 const struct shoal_stats_view *v, const char *const *lines, size_t n)
+{
+	char *text = format_to_string(format, v);
+
+	expect_lines(text, lines, n);
+	free(text);
 }
 
 /* Runs shoalctl with args; returns its exit status and what it wrote to stdout and stderr. */

@@ -566,13 +566,10 @@ START_TEST(prometheus_exposes_the_known_counts)
 	};
 	struct tmp t;
 	struct shoal_stats st;
-	char *text;
 
 	tmp_make(&t);
 	known_counts(&st, t.path);
-	text = format_to_string(shoal_stats_format_prometheus, &st.view);
-	expect_lines(text, lines, sizeof(lines) / sizeof(lines[0]));
-	free(text);
+	expect_format(shoal_stats_format_prometheus, &st.view, lines, ARRAY_LEN(lines));
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
 }
@@ -602,16 +599,11 @@ START_TEST(json_and_text_show_the_known_counts)
 	};
 	struct tmp t;
 	struct shoal_stats st;
-	char *text;
 
 	tmp_make(&t);
 	known_counts(&st, t.path);
-	text = format_to_string(shoal_stats_format_json, &st.view);
-	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
-	free(text);
-	text = format_to_string(shoal_stats_format_text, &st.view);
-	expect_lines(text, text_lines, sizeof(text_lines) / sizeof(text_lines[0]));
-	free(text);
+	expect_format(shoal_stats_format_json, &st.view, json, ARRAY_LEN(json));
+	expect_format(shoal_stats_format_text, &st.view, text_lines, ARRAY_LEN(text_lines));
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
 }
@@ -678,15 +670,9 @@ START_TEST(tls_handshakes_in_every_format)
 	shoal_stats_tls_handshake(slot, true, SHOAL_STATS_TLS_V1_2);
 	shoal_stats_tls_failed(slot, SHOAL_STATS_TLS_FAIL_GARBAGE);
 	shoal_stats_tls_failed(slot, SHOAL_STATS_TLS_FAIL_TIMEOUT);
-	text = format_to_string(shoal_stats_format_json, &st.view);
-	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
-	free(text);
-	text = format_to_string(shoal_stats_format_text, &st.view);
-	expect_lines(text, text_lines, sizeof(text_lines) / sizeof(text_lines[0]));
-	free(text);
-	text = format_to_string(shoal_stats_format_prometheus, &st.view);
-	expect_lines(text, prom, sizeof(prom) / sizeof(prom[0]));
-	free(text);
+	expect_format(shoal_stats_format_json, &st.view, json, ARRAY_LEN(json));
+	expect_format(shoal_stats_format_text, &st.view, text_lines, ARRAY_LEN(text_lines));
+	expect_format(shoal_stats_format_prometheus, &st.view, prom, ARRAY_LEN(prom));
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
 }

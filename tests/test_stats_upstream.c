@@ -422,13 +422,10 @@ START_TEST(prometheus_exposes_the_upstreams)
 	};
 	struct tmp t;
 	struct shoal_stats st;
-	char *text;
 
 	tmp_make(&t);
 	known_upstreams(&st, t.path);
-	text = format_to_string(shoal_stats_format_prometheus, &st.view);
-	expect_lines(text, lines, sizeof(lines) / sizeof(lines[0]));
-	free(text);
+	expect_format(shoal_stats_format_prometheus, &st.view, lines, ARRAY_LEN(lines));
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
 }
@@ -456,16 +453,11 @@ START_TEST(json_and_the_table_show_the_upstreams)
 	};
 	struct tmp t;
 	struct shoal_stats st;
-	char *text;
 
 	tmp_make(&t);
 	known_upstreams(&st, t.path);
-	text = format_to_string(shoal_stats_format_json, &st.view);
-	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
-	free(text);
-	text = format_to_string(shoal_stats_format_upstreams, &st.view);
-	expect_lines(text, table, sizeof(table) / sizeof(table[0]));
-	free(text);
+	expect_format(shoal_stats_format_json, &st.view, json, ARRAY_LEN(json));
+	expect_format(shoal_stats_format_upstreams, &st.view, table, ARRAY_LEN(table));
 	shoal_stats_close(&st, true);
 	tmp_remove(&t);
 }
@@ -520,9 +512,7 @@ START_TEST(a_queue_entry_shows_what_the_queue_did)
 	shoal_stats_upstream_count(slot, queue, SHOAL_STATS_UP_QUEUE_TIMEOUT);
 	shoal_stats_upstream_active(slot, queue, +1);
 	shoal_stats_upstream_active(slot, queue, +1);
-	text = format_to_string(shoal_stats_format_upstreams, &st.view);
-	expect_lines(text, table, sizeof(table) / sizeof(table[0]));
-	free(text);
+	expect_format(shoal_stats_format_upstreams, &st.view, table, ARRAY_LEN(table));
 	text = format_to_string(shoal_stats_format_json, &st.view);
 	expect_lines(text, json, sizeof(json) / sizeof(json[0]));
 	/* The queue's object alone has queue counters: a server's has none. */
@@ -550,9 +540,7 @@ START_TEST(a_file_without_upstreams_says_so)
 	text = format_to_string(shoal_stats_format_upstreams, &st.view);
 	ck_assert_str_eq(text, "no upstream servers\n");
 	free(text);
-	text = format_to_string(shoal_stats_format_json, &st.view);
-	expect_lines(text, json, 1);
-	free(text);
+	expect_format(shoal_stats_format_json, &st.view, json, 1);
 	text = format_to_string(shoal_stats_format_prometheus, &st.view);
 	ck_assert_ptr_null(strstr(text, "shoal_upstream_"));
 	free(text);
