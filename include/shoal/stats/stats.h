@@ -498,23 +498,25 @@ static inline void shoal_stats_request_done(struct shoal_stats_slot *slot, int s
 	shoal_stats_write_end(slot);
 }
 
-static inline void shoal_stats_error(struct shoal_stats_slot *slot, enum shoal_stats_error kind)
+/* One event counted alone: counter + 1 in a write of its own; nothing without a slot. */
+static inline void shoal_stats_count(struct shoal_stats_slot *slot, unsigned counter)
 {
 	if (!slot)
 		return;
 	shoal_stats_write_begin(slot);
-	shoal_stats_add(slot, SHOAL_STATS_ERR_PARSE + (unsigned)kind, 1);
+	shoal_stats_add(slot, counter, 1);
 	shoal_stats_write_end(slot);
+}
+
+static inline void shoal_stats_error(struct shoal_stats_slot *slot, enum shoal_stats_error kind)
+{
+	shoal_stats_count(slot, SHOAL_STATS_ERR_PARSE + (unsigned)kind);
 }
 
 static inline void shoal_stats_proxy_header(struct shoal_stats_slot *slot,
 					    enum shoal_stats_proxy outcome)
 {
-	if (!slot)
-		return;
-	shoal_stats_write_begin(slot);
-	shoal_stats_add(slot, SHOAL_STATS_PROXY_ACCEPTED + (unsigned)outcome, 1);
-	shoal_stats_write_end(slot);
+	shoal_stats_count(slot, SHOAL_STATS_PROXY_ACCEPTED + (unsigned)outcome);
 }
 
 /* A TLS handshake done: resumed or in full, and its version. */
@@ -533,11 +535,7 @@ static inline void shoal_stats_tls_handshake(struct shoal_stats_slot *slot, bool
 static inline void shoal_stats_tls_failed(struct shoal_stats_slot *slot,
 					  enum shoal_stats_tls_fail why)
 {
-	if (!slot)
-		return;
-	shoal_stats_write_begin(slot);
-	shoal_stats_add(slot, SHOAL_STATS_TLS_FAIL + (unsigned)why, 1);
-	shoal_stats_write_end(slot);
+	shoal_stats_count(slot, SHOAL_STATS_TLS_FAIL + (unsigned)why);
 }
 
 /* --- readers --- */
