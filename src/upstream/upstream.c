@@ -1,5 +1,3 @@
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,26 +26,21 @@ static int upstream_share(struct shoal_state_upstream **shared, bool *own,
 	return *shared ? 0 : -1;
 }
 
-/* A server's name for TLS: the group's, else the host of its NAME:PORT, else its address
- * without port nor brackets (verified as an address). */
+/* A server's name for TLS: the group's, else its label (the host of its NAME:PORT, or its
+ * canonical address, "192.0.2.1:443" or "[2001:db8::1]:443") without port nor brackets; an
+ * address is verified as one. */
 static char *upstream_tls_name(const struct shoal_upstream_conf *g,
 			       const struct shoal_upstream_server_conf *s)
 {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&s->address.ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)&s->address.ss;
-	char text[INET6_ADDRSTRLEN];
+	const char *text = shoal_config_server_label(s);
+	const char *colon = strrchr(text, ':');
+	size_t end = colon ? (size_t)(colon - text) : strlen(text);
 
 	if (g->tls_server_name)
 		return strdup(g->tls_server_name);
-	if (s->host) {
-		const char *colon = strrchr(s->host, ':');
-		return strndup(s->host, colon ? (size_t)(colon - s->host) : strlen(s->host));
-	}
-	if (s->address.ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
-	else
-		inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
-	return strdup(text);
+	if (end >= 2 && text[0] == '[' && text[end - 1] == ']')
+		return strndup(text + 1, end - 2);
+	return strndup(text, end);
 }
 
 /* The client context every connection of a tls group is made from, and each server's name.
