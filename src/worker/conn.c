@@ -503,11 +503,11 @@ static bool conn_read_proxy_header(struct shoal_conn *c)
 		io->in_pos = (uint32_t)used;
 		c->state = SHOAL_CONN_READING;
 		/* What follows the header is the handshake's, still in the socket. */
-		if (c->tls && !shoal_conn_tls_skip(c, used)) {
-			conn_close(c);
-			return false;
-		}
 		if (c->tls) {
+			if (!shoal_conn_tls_skip(c, used)) {
+				conn_close(c);
+				return false;
+			}
 			io->in_pos = io->in_len = 0;
 			c->state = SHOAL_CONN_TLS_HANDSHAKE;
 		}
