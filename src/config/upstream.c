@@ -227,8 +227,8 @@ static const char *check_server_name(const char *name)
 /* Keys that mean nothing without tls: set alone, they would only seem to work. */
 static const char *const tls_only[] = { "tls_ca", "tls_server_name", "tls_verify" };
 
-/* The CA file is loaded as the workers will load it, so that one that cannot be read or
- * holds no certificate fails here, and with shoal -t, rather than in every worker. */
+/* The CA file is loaded as the master will load it for the workers, so that one that cannot
+ * be read or holds no certificate fails here, at its line, and with shoal -t. */
 static int check_tls(const struct shoal_conf_key *key, const struct shoal_upstream_conf *up,
 		     const config_setting_t *e, size_t i, const struct shoal_conf_ctx *ctx)
 {
