@@ -57,6 +57,28 @@ START_TEST(families_never_mix)
 }
 END_TEST
 
+/* A list is parsed whole, or refused at its first bad entry with nothing to free. */
+START_TEST(a_list_is_parsed_whole_or_names_its_bad_entry)
+{
+	char *good[] = { "10.0.0.0/8", "::1" }, *bad_one[] = { "10.0.0.0/8", "nope", "::2" };
+	struct shoal_acl_entry sentinel, *list = &sentinel; /* each call sets it */
+	const uint8_t ten[4] = { 10, 1, 2, 3 };
+	size_t bad = 99;
+
+	ck_assert_int_eq(shoal_acl_parse_list(good, 2, &list, &bad), 0);
+	ck_assert_ptr_nonnull(list);
+	ck_assert(shoal_acl_allows(list, 2, AF_INET, ten));
+	free(list);
+	list = &sentinel;
+	ck_assert_int_eq(shoal_acl_parse_list(bad_one, 3, &list, &bad), -1);
+	ck_assert_ptr_null(list);
+	ck_assert_uint_eq(bad, 1);
+	list = &sentinel;
+	ck_assert_int_eq(shoal_acl_parse_list(good, 0, &list, &bad), 0);
+	ck_assert_ptr_null(list);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("acl");
@@ -65,6 +87,7 @@ int main(void)
 	tcase_add_test(tc, parses);
 	tcase_add_test(tc, matches_prefixes);
 	tcase_add_test(tc, families_never_mix);
+	tcase_add_test(tc, a_list_is_parsed_whole_or_names_its_bad_entry);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);
 }

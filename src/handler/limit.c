@@ -29,16 +29,14 @@ struct shoal_state_limit_spec shoal_limit_spec(const struct shoal_limit_zone_con
 static int limit_allow_init(struct shoal_limit_env *env, const struct shoal_config *cfg,
 			    struct shoal_err *err)
 {
-	if (!cfg->nlimit_allow)
-		return 0;
-	env->allow = calloc(cfg->nlimit_allow, sizeof(*env->allow));
-	if (!env->allow)
-		return shoal_err_set(err, "out of memory");
+	size_t bad;
+
+	if (shoal_acl_parse_list(cfg->limit_allow, cfg->nlimit_allow, &env->allow, &bad) < 0) {
+		if (bad == cfg->nlimit_allow)
+			return shoal_err_set(err, "out of memory");
+		return shoal_err_set(err, "limit_allow: bad entry '%s'", cfg->limit_allow[bad]);
+	}
 	env->nallow = cfg->nlimit_allow;
-	for (size_t i = 0; i < cfg->nlimit_allow; i++)
-		if (shoal_acl_parse(cfg->limit_allow[i], &env->allow[i]) < 0)
-			return shoal_err_set(err, "limit_allow: bad entry '%s'",
-					     cfg->limit_allow[i]);
 	return 0;
 }
 

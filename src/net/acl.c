@@ -37,6 +37,25 @@ int shoal_acl_parse(const char *text, struct shoal_acl_entry *out)
 	return 0;
 }
 
+int shoal_acl_parse_list(char *const *texts, size_t n, struct shoal_acl_entry **out,
+			 size_t *bad)
+{
+	struct shoal_acl_entry *list = NULL;
+
+	*out = NULL;
+	*bad = n;
+	if (n && !(list = calloc(n, sizeof(*list))))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (shoal_acl_parse(texts[i], &list[i]) < 0) {
+			*bad = i;
+			free(list);
+			return -1;
+		}
+	*out = list;
+	return 0;
+}
+
 static bool prefix_matches(const uint8_t *a, const uint8_t *b, unsigned bits)
 {
 	unsigned whole = bits / 8, rest = bits % 8;

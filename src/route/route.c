@@ -25,22 +25,16 @@ static bool listens_on(const struct shoal_server_conf *s, const struct shoal_add
 int shoal_route_status_acl(const struct shoal_config *cfg, struct shoal_acl_entry **list,
 			   size_t *n, struct shoal_err *err)
 {
-	static const char *const loopback[] = { "127.0.0.0/8", "::1" };
-	size_t count = cfg->nstatus_allow ? cfg->nstatus_allow : ARRAY_LEN(loopback);
-	struct shoal_acl_entry *acl = calloc(count, sizeof(*acl));
+	static char *const loopback[] = { "127.0.0.0/8", "::1" };
+	char *const *texts = cfg->nstatus_allow ? cfg->status_allow : loopback;
+	size_t count = cfg->nstatus_allow ? cfg->nstatus_allow : ARRAY_LEN(loopback), bad;
 
-	*list = NULL;
 	*n = 0;
-	if (!acl)
-		return shoal_err_set(err, "out of memory");
-	for (size_t i = 0; i < count; i++) {
-		const char *text = cfg->nstatus_allow ? cfg->status_allow[i] : loopback[i];
-		if (shoal_acl_parse(text, &acl[i]) < 0) {
-			free(acl);
-			return shoal_err_set(err, "status_allow: bad entry '%s'", text);
-		}
+	if (shoal_acl_parse_list(texts, count, list, &bad) < 0) {
+		if (bad == count)
+			return shoal_err_set(err, "out of memory");
+		return shoal_err_set(err, "status_allow: bad entry '%s'", texts[bad]);
 	}
-	*list = acl;
 	*n = count;
 	return 0;
 }
@@ -48,19 +42,15 @@ int shoal_route_status_acl(const struct shoal_config *cfg, struct shoal_acl_entr
 /* A site's real_ip_from and real_ip_header, as the walk needs them. */
 static int route_real_ip_init(struct shoal_route_real_ip *t, const struct shoal_server_conf *conf)
 {
+	size_t bad;
+
 	t->header = SHOAL_HTTP_REAL_IP_X_FORWARDED_FOR;
 	if (conf->real_ip_header &&
 	    !shoal_http_real_ip_header_parse(conf->real_ip_header, &t->header))
 		return -1;
-	if (!conf->nreal_ip_from)
-		return 0;
-	t->from = calloc(conf->nreal_ip_from, sizeof(*t->from));
-	if (!t->from)
+	if (shoal_acl_parse_list(conf->real_ip_from, conf->nreal_ip_from, &t->from, &bad) < 0)
 		return -1;
 	t->nfrom = conf->nreal_ip_from;
-	for (size_t i = 0; i < t->nfrom; i++)
-		if (shoal_acl_parse(conf->real_ip_from[i], &t->from[i]) < 0)
-			return -1;
 	return 0;
 }
 

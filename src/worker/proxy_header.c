@@ -30,18 +30,14 @@ int shoal_proxy_header_listen_init(struct shoal_proxy_header_listen *l,
 {
 	unsigned flags = 0;
 	const struct shoal_server_conf *s = server_on(cfg, addr, &flags);
+	size_t bad;
 
 	memset(l, 0, sizeof(*l));
 	if (!s || !(flags & SHOAL_LISTEN_PROXY_PROTOCOL))
 		return 0;
-	l->from = calloc(s->nproxy_protocol_from, sizeof(*l->from));
-	if (!l->from)
+	if (shoal_acl_parse_list(s->proxy_protocol_from, s->nproxy_protocol_from, &l->from,
+				 &bad) < 0)
 		return -1;
-	for (size_t i = 0; i < s->nproxy_protocol_from; i++)
-		if (shoal_acl_parse(s->proxy_protocol_from[i], &l->from[i]) < 0) {
-			shoal_proxy_header_listen_free(l);
-			return -1;
-		}
 	l->nfrom = s->nproxy_protocol_from;
 	return 1;
 }
