@@ -142,6 +142,23 @@ def listening_inodes(port):
     return inodes
 
 
+def read_to_end(sock, timeout=5.0):
+    """Everything the server sends until it closes (a reset counts as closing)."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        except socket.timeout:
+            raise HarnessError("the server did not close within %.1f s (got %r)"
+                                       % (timeout, data))
+        if not chunk:
+            return data
+        data += chunk
+
+
 def kill_quietly(pid, sig=signal.SIGKILL):
     try:
         os.kill(pid, sig)

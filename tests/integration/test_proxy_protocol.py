@@ -48,23 +48,6 @@ def shoalctl(*args):
                           stdin=subprocess.DEVNULL)
 
 
-def read_to_end(sock, timeout=5.0):
-    """Everything the server sends until it closes (a reset counts as closing)."""
-    sock.settimeout(timeout)
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return data
-        except socket.timeout:
-            raise harness.HarnessError("the server did not close within %.1f s (got %r)"
-                                       % (timeout, data))
-        if not chunk:
-            return data
-        data += chunk
-
-
 class ProxyProtocolTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -113,7 +96,7 @@ class ProxyProtocolTest(unittest.TestCase):
 
     def assert_closed_unanswered(self, sock, data):
         sock.sendall(data)
-        self.assertEqual(read_to_end(sock), b"")
+        self.assertEqual(harness.read_to_end(sock), b"")
 
     # -- the header's client --
 
@@ -210,7 +193,7 @@ class ProxyProtocolTest(unittest.TestCase):
         c = self.client()
         started = time.monotonic()
         c.send(b"PROXY TCP4 203.0.113.7 ")
-        self.assertEqual(read_to_end(c.sock), b"")
+        self.assertEqual(harness.read_to_end(c.sock), b"")
         elapsed = time.monotonic() - started
         self.assertGreaterEqual(elapsed, TIMEOUT - 0.05)
         self.assertLess(elapsed, TIMEOUT + 1.5)

@@ -29,12 +29,7 @@ def request(port, path, xff=None, source=TRUSTED):
         s.bind((source, 0))
         s.connect(("127.0.0.1", port))
         s.sendall(("GET %s HTTP/1.1\r\n%s\r\n" % (path, fields)).encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = harness.read_to_end(s, timeout=10)
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 

@@ -86,12 +86,7 @@ class RollingTest(unittest.TestCase):
             c.settimeout(10)
             c.connect(("127.0.0.1", self.haproxy.port))
             c.sendall(b"GET /file612.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = harness.read_to_end(c, timeout=10)
             c.close()
             self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:60])
 
