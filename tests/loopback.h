@@ -4,7 +4,9 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,6 +54,26 @@ static inline int loopback_drain(int fd)
 		n++;
 	}
 	return n;
+}
+
+/* A connected loopback TCP pair, both ends non-blocking. With small buffers the server end
+ * fills after a few kilobytes that the client does not read. */
+static inline void loopback_tcp_pair(int *server, int *client, bool small)
+{
+	struct shoal_addr addr;
+	int listener = loopback_foreign_listener(&addr), size = 4096;
+
+	*client = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*client, 0);
+	if (small)
+		setsockopt(*client, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	ck_assert_int_eq(connect(*client, (struct sockaddr *)&addr.ss, addr.len), 0);
+	*server = accept4(listener, NULL, NULL, SOCK_NONBLOCK);
+	ck_assert_int_ge(*server, 0);
+	if (small)
+		setsockopt(*server, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	ck_assert_int_eq(fcntl(*client, F_SETFL, O_NONBLOCK), 0);
+	close(listener);
 }
 
 #endif

@@ -18,26 +18,6 @@
 #include "check_run.h"
 #include "loopback.h"
 
-/* A connected loopback TCP pair, both ends non-blocking. With small buffers the server end
- * fills after a few kilobytes that the client does not read. */
-static void tcp_pair(int *server, int *client, bool small)
-{
-	struct shoal_addr addr;
-	int listener = loopback_foreign_listener(&addr), size = 4096;
-
-	*client = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(*client, 0);
-	if (small)
-		setsockopt(*client, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	ck_assert_int_eq(connect(*client, (struct sockaddr *)&addr.ss, addr.len), 0);
-	*server = accept4(listener, NULL, NULL, SOCK_NONBLOCK);
-	ck_assert_int_ge(*server, 0);
-	if (small)
-		setsockopt(*server, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	ck_assert_int_eq(fcntl(*client, F_SETFL, O_NONBLOCK), 0);
-	close(listener);
-}
-
 static void wait_readable(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -83,7 +63,7 @@ START_TEST(tcp_read_returns_bytes_then_again_then_the_end)
 	struct shoal_transport *t;
 	char buf[16];
 
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	ck_assert_int_eq(write(client, "hello", 5), 5);
 	wait_readable(server);
@@ -108,7 +88,7 @@ START_TEST(tcp_writev_sends_pieces_in_order_whatever_the_call)
 	struct iovec more[2] = { { "four|", 5 }, { "five", 4 } };
 	char buf[32];
 
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	ck_assert_int_eq(shoal_transport_writev(t, &one, 1, false), 4);
 	ck_assert_int_eq(shoal_transport_writev(t, two, 2, false), 10);
@@ -133,7 +113,7 @@ START_TEST(tcp_writev_takes_part_then_says_again)
 	ssize_t n;
 
 	fill(out, sizeof(out), 0);
-	tcp_pair(&server, &client, true);
+	loopback_tcp_pair(&server, &client, true);
 	t = SHOAL_TRANSPORT_TCP(server);
 	n = shoal_transport_writev(t, v, 2, false);
 	ck_assert_int_gt(n, 0);
@@ -161,7 +141,7 @@ START_TEST(tcp_sendfile_sends_a_range_of_the_file)
 
 	fill(pattern, sizeof(pattern), 3);
 	file = temp_file(pattern, sizeof(pattern));
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	while (off < 6000) {
 		ssize_t n = shoal_transport_sendfile(t, file, &off, (size_t)(6000 - off));
@@ -185,7 +165,7 @@ START_TEST(tcp_cork_sets_and_clears_tcp_cork)
 	socklen_t len = sizeof(on);
 	struct shoal_transport *t;
 
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	shoal_transport_cork(t, true);
 	ck_assert_int_eq(getsockopt(server, IPPROTO_TCP, TCP_CORK, &on, &len), 0);
@@ -206,7 +186,7 @@ START_TEST(tcp_shutdown_write_then_the_peer_sees_the_end)
 	int server, client;
 	char buf[8];
 
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	ck_assert_int_eq(shoal_transport_writev(t, &bye, 1, false), 3);
 	ck_assert_int_eq(shoal_transport_shutdown_write(t), 0);
@@ -230,7 +210,7 @@ START_TEST(tcp_close_closes_the_descriptor)
 	int server, client;
 	char buf[4];
 
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	shoal_transport_close(t);
 	ck_assert_int_eq(fcntl(server, F_GETFD), -1);
@@ -247,7 +227,7 @@ START_TEST(tcp_waits_in_the_direction_of_the_call_and_holds_nothing)
 	struct shoal_transport *t;
 	int server, client;
 
-	tcp_pair(&server, &client, false);
+	loopback_tcp_pair(&server, &client, false);
 	t = SHOAL_TRANSPORT_TCP(server);
 	ck_assert_int_eq(write(client, "queued", 6), 6);
 	wait_readable(server);

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shoal/net/event.h"
+#include "shoal/net/sendq.h"
 #include "shoal/net/transport.h"
 
 /* recv and send rather than read and write: they go to the socket layer without the VFS's
@@ -24,6 +26,12 @@ static ssize_t tcp_writev(struct shoal_transport *t, const struct iovec *iov, in
 {
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 
+	if (t->q) {
+		ssize_t n = shoal_sendq_writev(t->q, t->src, iov, iovcnt,
+					       MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		if (n != -2)
+			return n;
+	}
 	if (more)
 		return sendmsg(t->fd, &msg, MSG_NOSIGNAL | MSG_MORE);
 	if (iovcnt == 1)
@@ -63,6 +71,8 @@ static bool tcp_pending(struct shoal_transport *t)
 
 static void tcp_close(struct shoal_transport *t)
 {
+	if (t->q)
+		shoal_sendq_cancel(t->q, t->src);
 	close(t->fd);
 }
 

@@ -248,7 +248,7 @@ void shoal_upstream_conn_close(struct shoal_upstream_conn *uc)
 		free(uc->tls);
 		uc->tls = NULL;
 	} else {
-		close(uc->ev.fd);
+		shoal_transport_close(SHOAL_TRANSPORT_TCP_EV(&uc->ev, set->loop->sendq));
 	}
 	uc->ev.fd = -1;
 	uc->holder = NULL;

@@ -274,7 +274,8 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 {
 	struct shoal_conn_io *io = c->io;
 
-	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd };
+	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd,
+					     .src = &c->ev, .q = conn_env(c)->loop->sendq };
 	io->client = (struct shoal_handler_client){
 		.fd = c->ev.fd, .transport = c->tls ? shoal_conn_tls_transport(conn_env(c), c) : &io->tcp,
 		.tls = c->tls != 0, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,
@@ -601,10 +602,13 @@ static void conn_step(struct shoal_conn *c)
 	}
 }
 
+/* A connection whose answer waits in the loop's send queue is not watched yet: the queue
+ * calls it back with the send's result, and one that closes after it (a new connection per
+ * request) then never costs an epoll_ctl. */
 static void conn_run(struct shoal_conn *c)
 {
 	conn_step(c);
-	if (c->ev.fd >= 0 && !c->watched)
+	if (c->ev.fd >= 0 && !c->watched && !c->ev.send_slot)
 		conn_watch(c);
 }
 

@@ -18,6 +18,7 @@
 #include "shoal/handler/limit.h"
 #include "shoal/handler/proxy.h"
 #include "shoal/net/acl.h"
+#include "shoal/net/sendq.h"
 #include "shoal/http/date.h"
 #include "shoal/route/route.h"
 #include "shoal/stats/stats.h"
@@ -349,6 +350,18 @@ static int worker_setup_handling(struct shoal_worker *w, const struct shoal_work
 	return rc < 0 ? shoal_err_set(err, "out of memory") : 0;
 }
 
+/* Batched sends where the kernel lets this process use io_uring; system calls otherwise,
+ * which work the same, each send costing its own. Slots for a turn's small sends: a turn
+ * takes up to SHOAL_EVENT_BATCH events, most of them one send each. */
+static void worker_setup_sendq(struct shoal_worker *w)
+{
+	struct shoal_err err;
+
+	w->loop.sendq = shoal_sendq_new(SHOAL_EVENT_BATCH, &err);
+	if (!w->loop.sendq)
+		log_info(w->log, "sends are not batched: %s", err.msg);
+}
+
 static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params *p,
 			struct shoal_err *err)
 {
@@ -369,6 +382,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	    shoal_limit_env_init(&w->limit, w->cfg, w->handler.state, w->handler.log, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
+	worker_setup_sendq(w);
 	w->limit.journal = p->limit_journal;
 	w->handler.limit = &w->limit;
 	w->listening = true;
@@ -411,6 +425,8 @@ static int worker_next_timeout(const struct shoal_worker *w)
 	sooner(&next, w->listeners_close_ms);
 	if (w->conns.draining)
 		sooner(&next, w->drain_deadline_ms);
+	if (w->loop.sendq && shoal_sendq_waiting(w->loop.sendq))
+		return 0;
 	return next > w->handler.now_ms ? (int)(next - w->handler.now_ms) : 0;
 }
 
@@ -432,6 +448,8 @@ static int worker_loop(struct shoal_worker *w)
 		shoal_http_date_update(&w->handler.date, time(NULL));
 		shoal_event_dispatch(&w->loop, n);
 		shoal_conn_resume_deferred(&w->conns);
+		if (w->loop.sendq)
+			shoal_sendq_run(w->loop.sendq);
 		worker_expire(w);
 		shoal_pool_recycle(&w->conns.pool);
 		shoal_proxy_recycle(&w->proxy);
@@ -469,6 +487,7 @@ static void worker_teardown(struct shoal_worker *w)
 	free(w->sites);
 	if (w->signals.fd >= 0)
 		close(w->signals.fd);
+	shoal_sendq_free(w->loop.sendq);
 	shoal_event_close(&w->loop);
 }
 

@@ -11,15 +11,22 @@
 #define SHOAL_EVENT_BATCH 256
 
 struct shoal_event_source;
+struct shoal_sendq;
 typedef void (*shoal_event_fn)(struct shoal_event_source *src, uint32_t events);
 
 struct shoal_event_source {
 	shoal_event_fn on_event;
 	int fd;
+	/* Its send in the loop's queue (shoal/net/sendq.h): the slot + 1, 0 for none. Zero
+	 * when the owner makes the source; registering it later (a connection is watched only
+	 * once it has to wait) keeps a send queued before. In what was padding: an idle
+	 * connection stays at its size. */
+	uint32_t send_slot;
 };
 
 struct shoal_event_loop {
 	int epfd;
+	struct shoal_sendq *sendq; /* NULL unless the owner set one (workers) */
 	struct epoll_event ready[SHOAL_EVENT_BATCH];
 };
 

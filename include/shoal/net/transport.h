@@ -31,6 +31,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+struct shoal_event_source;
+struct shoal_sendq;
 struct shoal_transport;
 
 /* A direction of the socket, and so the readiness an operation may wait for. */
@@ -88,6 +90,11 @@ struct shoal_transport_ops {
 struct shoal_transport {
 	const struct shoal_transport_ops *ops;
 	int fd; /* the socket, registered with epoll by its owner */
+	/* Plain TCP: the socket's event source and its loop's send queue, which batches small
+	 * sends (shoal/net/sendq.h: a writev then fails with EAGAIN until the loop has sent
+	 * them, and close drops one not yet sent); q NULL: every send is a system call. */
+	struct shoal_event_source *src;
+	struct shoal_sendq *q;
 };
 
 extern const struct shoal_transport_ops shoal_transport_tcp_ops;
@@ -101,6 +108,11 @@ void shoal_transport_tcp_cork(struct shoal_transport *t, bool on);
  * because only a compound literal in the caller's own scope can be that. */
 #define SHOAL_TRANSPORT_TCP(sock) \
 	(&(struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = (sock) })
+
+/* The same over the socket of the event source ev, with the send queue q (may be NULL). */
+#define SHOAL_TRANSPORT_TCP_EV(ev, sendq)                                                     \
+	(&(struct shoal_transport){                                                           \
+		.ops = &shoal_transport_tcp_ops, .fd = (ev)->fd, .src = (ev), .q = (sendq) })
 
 static inline ssize_t shoal_transport_read(struct shoal_transport *t, void *buf, size_t len)
 {

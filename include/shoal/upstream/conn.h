@@ -113,6 +113,8 @@ static inline struct shoal_transport *shoal_upstream_conn_transport(struct shoal
 		return &uc->tls->transport;
 	tcp->ops = &shoal_transport_tcp_ops;
 	tcp->fd = uc->ev.fd;
+	tcp->src = &uc->ev;
+	tcp->q = uc->server->group->set->loop->sendq;
 	return tcp;
 }
 

@@ -1,0 +1,277 @@
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "shoal/net/event.h"
+#include "shoal/net/sendq.h"
+
+/* Rounds of submitting in one shoal_sendq_run: an answer sent lets its connection go on to
+ * the next pipelined request, whose answer is queued in turn; after this many the loop
+ * comes back later (shoal_sendq_waiting keeps it from sleeping meanwhile). */
+#define RUN_ROUNDS 8
+
+enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_IN_FLIGHT, SLOT_DONE };
+
+/* A send from its offer until its source takes the result (or closes). */
+struct slot {
+	struct shoal_event_source *src; /* NULL once cancelled */
+	int fd;
+	int flags;
+	uint32_t len;
+	int32_t res;   /* SLOT_DONE: bytes sent, or -errno */
+	uint8_t state; /* enum slot_state */
+	char buf[SHOAL_SENDQ_BYTES];
+};
+
+struct shoal_sendq {
+	struct io_uring ring;
+	unsigned nslots;
+	unsigned nfree, nqueued, inflight;
+	bool ring_ready;
+	bool broken; /* io_uring_enter failed: system calls from now on */
+	unsigned long saved;
+	uint32_t *free;   /* slot indexes */
+	uint32_t *queued; /* slot indexes, in the order their sends were offered */
+	uint32_t *order;  /* the slot indexes of the round being submitted */
+	struct slot *slots;
+};
+
+struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err)
+{
+	struct shoal_sendq *q = calloc(1, sizeof(*q));
+	int rc;
+
+	if (!q || !(q->free = calloc(slots, sizeof(uint32_t))) ||
+	    !(q->queued = calloc(slots, sizeof(uint32_t))) ||
+	    !(q->order = calloc(slots, sizeof(uint32_t))) ||
+	    !(q->slots = calloc(slots, sizeof(struct slot)))) {
+		shoal_sendq_free(q);
+		shoal_err_set(err, "send queue: out of memory");
+		return NULL;
+	}
+	/* Twice the slots: a completion always finds room in the completion ring. */
+	rc = io_uring_queue_init(slots * 2, &q->ring, 0);
+	if (rc < 0) {
+		shoal_sendq_free(q);
+		shoal_err_set(err, "io_uring_setup: %s", strerror(-rc));
+		return NULL;
+	}
+	q->ring_ready = true;
+	q->nslots = slots;
+	for (unsigned i = 0; i < slots; i++)
+		q->free[i] = slots - 1 - i;
+	q->nfree = slots;
+	return q;
+}
+
+void shoal_sendq_free(struct shoal_sendq *q)
+{
+	if (!q)
+		return;
+	if (q->ring_ready)
+		io_uring_queue_exit(&q->ring);
+	free(q->slots);
+	free(q->order);
+	free(q->queued);
+	free(q->free);
+	free(q);
+}
+
+static void slot_free(struct shoal_sendq *q, uint32_t idx)
+{
+	q->slots[idx].state = SLOT_FREE;
+	q->slots[idx].src = NULL;
+	q->free[q->nfree++] = idx;
+}
+
+/* The result of src's send, taken once. */
+static ssize_t take_result(struct shoal_sendq *q, struct shoal_event_source *src)
+{
+	uint32_t idx = src->send_slot - 1;
+	int32_t res = q->slots[idx].res;
+
+	slot_free(q, idx);
+	src->send_slot = 0;
+	if (res < 0) {
+		errno = -res;
+		return -1;
+	}
+	return res;
+}
+
+ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src,
+			   const struct iovec *iov, int iovcnt, int flags)
+{
+	size_t total = 0, at = 0;
+	struct slot *s;
+	uint32_t idx;
+
+	if (src->send_slot) {
+		if (q->slots[src->send_slot - 1].state == SLOT_DONE)
+			return take_result(q, src);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (q->broken || q->nfree == 0)
+		return -2;
+	for (int i = 0; i < iovcnt; i++) {
+		total += iov[i].iov_len;
+		if (total > SHOAL_SENDQ_BYTES)
+			return -2;
+	}
+	if (total == 0)
+		return -2;
+	idx = q->free[--q->nfree];
+	s = &q->slots[idx];
+	for (int i = 0; i < iovcnt; at += iov[i].iov_len, i++)
+		memcpy(s->buf + at, iov[i].iov_base, iov[i].iov_len);
+	s->src = src;
+	s->fd = src->fd;
+	s->flags = flags | MSG_DONTWAIT;
+	s->len = (uint32_t)total;
+	s->state = SLOT_QUEUED;
+	q->queued[q->nqueued++] = idx;
+	src->send_slot = idx + 1;
+	errno = EAGAIN;
+	return -1;
+}
+
+void shoal_sendq_cancel(struct shoal_sendq *q, struct shoal_event_source *src)
+{
+	struct slot *s;
+
+	if (!src->send_slot)
+		return;
+	s = &q->slots[src->send_slot - 1];
+	src->send_slot = 0;
+	/* A queued or submitted send frees its slot when its turn or its result comes. */
+	if (s->state == SLOT_DONE)
+		slot_free(q, (uint32_t)(s - q->slots));
+	else
+		s->src = NULL;
+}
+
+bool shoal_sendq_waiting(const struct shoal_sendq *q)
+{
+	return q->nqueued > 0 || q->inflight > 0;
+}
+
+unsigned long shoal_sendq_saved(const struct shoal_sendq *q)
+{
+	return q->saved;
+}
+
+/* The send of slot idx ended with res: its source, unless it was closed meanwhile, is told
+ * that it may write, and its write takes the result. */
+static void complete(struct shoal_sendq *q, uint32_t idx, int res)
+{
+	struct slot *s = &q->slots[idx];
+
+	if (!s->src) {
+		slot_free(q, idx);
+		return;
+	}
+	s->state = SLOT_DONE;
+	s->res = res;
+	s->src->on_event(s->src, EPOLLOUT);
+}
+
+static void reap(struct shoal_sendq *q)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+		uint32_t idx = (uint32_t)io_uring_cqe_get_data64(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&q->ring, cqe);
+		q->inflight--;
+		complete(q, idx, res);
+	}
+}
+
+/* Without io_uring: the send of slot idx as a system call, now. */
+static void send_now(struct shoal_sendq *q, uint32_t idx)
+{
+	struct slot *s = &q->slots[idx];
+	ssize_t n = s->src ? send(s->fd, s->buf, s->len, s->flags) : 0;
+
+	complete(q, idx, n < 0 ? -errno : (int)n);
+}
+
+/* Moves the queued sends into the submission ring; returns how many. */
+static unsigned prepare(struct shoal_sendq *q)
+{
+	unsigned n = 0, queued = q->nqueued;
+
+	q->nqueued = 0;
+	for (unsigned i = 0; i < queued; i++) {
+		uint32_t idx = q->queued[i];
+		struct slot *s = &q->slots[idx];
+		struct io_uring_sqe *sqe;
+
+		if (!s->src) { /* cancelled before its turn */
+			slot_free(q, idx);
+			continue;
+		}
+		sqe = io_uring_get_sqe(&q->ring);
+		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->flags);
+		io_uring_sqe_set_data64(sqe, idx);
+		s->state = SLOT_IN_FLIGHT;
+		q->order[n++] = idx;
+	}
+	return n;
+}
+
+/* One round: submit, then hand out the results. A failed io_uring_enter took none of the
+ * sends, so they go as system calls, and every later one too. */
+static void run_round(struct shoal_sendq *q)
+{
+	unsigned n = prepare(q);
+	int rc;
+
+	if (n == 0)
+		return;
+	do
+		rc = io_uring_submit(&q->ring);
+	while (rc == -EINTR);
+	if (rc < 0) {
+		q->broken = true;
+		for (unsigned i = 0; i < n; i++)
+			send_now(q, q->order[i]);
+		return;
+	}
+	q->inflight += n;
+	q->saved += n - 1;
+	reap(q);
+}
+
+/* After io_uring failed: what was queued since goes as system calls. */
+static void send_queued_now(struct shoal_sendq *q)
+{
+	while (q->nqueued > 0) {
+		unsigned queued = q->nqueued;
+
+		memcpy(q->order, q->queued, queued * sizeof(uint32_t));
+		q->nqueued = 0;
+		for (unsigned i = 0; i < queued; i++)
+			send_now(q, q->order[i]);
+	}
+}
+
+void shoal_sendq_run(struct shoal_sendq *q)
+{
+	/* Sends left in flight (not taken by the last submit, or not done inline): submit
+	 * again, which costs nothing when none is left to submit, and take what ended. */
+	if (q->inflight && !q->broken) {
+		io_uring_submit(&q->ring);
+		reap(q);
+	}
+	for (int round = 0; round < RUN_ROUNDS && q->nqueued > 0 && !q->broken; round++)
+		run_round(q);
+	if (q->broken)
+		send_queued_now(q);
+}
