@@ -36,7 +36,7 @@ static void probe_on_event(struct shoal_event_source *src, uint32_t events)
 	p->outs++;
 	if (p->again) {
 		struct iovec v = { (void *)p->again, strlen(p->again) };
-		p->last = shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p->ev, p->q), &v, 1, false);
+		p->last = shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p->ev, p->q, NULL), &v, 1, false);
 		p->last_errno = errno;
 	}
 }
@@ -50,7 +50,7 @@ static ssize_t probe_write(struct probe *p, const char *text)
 {
 	struct iovec v = { (void *)text, strlen(text) };
 
-	return shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p->ev, p->q), &v, 1, false);
+	return shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p->ev, p->q, NULL), &v, 1, false);
 }
 
 static struct shoal_sendq *queue(unsigned slots)
@@ -169,7 +169,7 @@ START_TEST(a_send_of_a_closed_source_is_dropped)
 	probe_init(&other, server2, q);
 	ck_assert_int_eq(probe_write(&p, "lost"), -1);
 	ck_assert_int_eq(probe_write(&other, "kept"), -1);
-	shoal_transport_close(SHOAL_TRANSPORT_TCP_EV(&p.ev, q));
+	shoal_transport_close(SHOAL_TRANSPORT_TCP_EV(&p.ev, q, NULL));
 	shoal_sendq_run(q);
 	ck_assert_int_eq(p.outs, 0);
 	ck_assert_int_eq(other.outs, 1);
@@ -206,7 +206,7 @@ START_TEST(large_sends_and_sends_beyond_the_slots_go_at_once)
 	loopback_tcp_pair(&server2, &client2, false);
 	probe_init(&p, server, q);
 	probe_init(&second, server2, q);
-	ck_assert_int_eq(shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p.ev, q), &v, 1, false),
+	ck_assert_int_eq(shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p.ev, q, NULL), &v, 1, false),
 			 SHOAL_SENDQ_BYTES + 1);
 	ck_assert_uint_eq(read_some(client, buf, sizeof(buf), sizeof(buf)), sizeof(buf));
 	ck_assert_int_eq(probe_write(&p, "queued"), -1);
@@ -290,9 +290,9 @@ START_TEST(out_flush_waits_for_the_run_then_is_done)
 	shoal_out_init(&o, scratch, sizeof(scratch));
 	shoal_out_add(&o, "HTTP/1.1 ", 9, NULL);
 	shoal_out_add(&o, "200 OK\r\n\r\n", 10, NULL);
-	ck_assert_int_eq(shoal_out_flush(&o, SHOAL_TRANSPORT_TCP_EV(&p.ev, q)), SHOAL_OUT_AGAIN);
+	ck_assert_int_eq(shoal_out_flush(&o, SHOAL_TRANSPORT_TCP_EV(&p.ev, q, NULL)), SHOAL_OUT_AGAIN);
 	shoal_sendq_run(q);
-	ck_assert_int_eq(shoal_out_flush(&o, SHOAL_TRANSPORT_TCP_EV(&p.ev, q)), SHOAL_OUT_DONE);
+	ck_assert_int_eq(shoal_out_flush(&o, SHOAL_TRANSPORT_TCP_EV(&p.ev, q, NULL)), SHOAL_OUT_DONE);
 	ck_assert(shoal_out_empty(&o));
 	ck_assert_uint_eq(read_some(client, buf, sizeof(buf), 19), 19);
 	ck_assert(memcmp(buf, "HTTP/1.1 200 OK\r\n\r\n", 19) == 0);

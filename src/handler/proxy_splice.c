@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "proxy_int.h"
+#include "shoal/net/recvq.h"
 #include "shoal/base/clock.h"
 #include "shoal/base/util.h"
 
@@ -15,8 +16,10 @@ bool shoal_proxy_splice_wanted(const struct shoal_proxy_exchange *x)
 	const struct px_response *rs = &x->rs;
 
 	/* Splice moves the sockets' own bytes: a TLS peer's must be decrypted or encrypted on
-	 * the way. */
+	 * the way, and bytes the loop read ahead must be taken first (then the loop stops
+	 * reading ahead for the connection: shoal_proxy_splice_pump). */
 	return !x->group->tls && !x->client->tls && rs->head_done && !rs->done &&
+	       !shoal_recvq_holds(&x->uc->ev) &&
 	       rs->body == SHOAL_HTTP_BODY_LENGTH &&
 	       (rs->pipe[0] >= 0 || (rs->left >= PX_SPLICE_MIN && rs->length <= PX_SPLICE_MAX));
 }
@@ -136,6 +139,7 @@ enum px_stop shoal_proxy_splice_pump(struct shoal_proxy_exchange *x)
 		x->up_errno = errno;
 		return PX_UP_BROKEN;
 	}
+	shoal_recvq_take_part(&x->uc->ev, false);
 	for (;;) {
 		enum px_stop s = splice_out(x);
 

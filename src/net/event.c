@@ -7,6 +7,7 @@
 int shoal_event_init(struct shoal_event_loop *loop, struct shoal_err *err)
 {
 	loop->sendq = NULL;
+	loop->recvq = NULL;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		return shoal_err_set(err, "epoll_create1: %s", strerror(errno));

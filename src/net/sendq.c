@@ -1,11 +1,11 @@
 #include <errno.h>
-#include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "shoal/net/event.h"
+#include "shoal/net/ring.h"
 #include "shoal/net/sendq.h"
 
 /* Rounds of submitting in one shoal_sendq_run: an answer sent lets its connection go on to
@@ -27,13 +27,8 @@ struct slot {
 };
 
 struct shoal_sendq {
-	struct io_uring ring;
-	unsigned nslots;
-	unsigned nfree, nqueued, inflight;
-	bool ring_ready;
-	bool broken; /* io_uring_enter failed: system calls from now on */
-	unsigned long saved;
-	uint32_t *free;   /* slot indexes */
+	struct shoal_ring ring;
+	unsigned nqueued, inflight;
 	uint32_t *queued; /* slot indexes, in the order their sends were offered */
 	uint32_t *order;  /* the slot indexes of the round being submitted */
 	struct slot *slots;
@@ -42,28 +37,22 @@ struct shoal_sendq {
 struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err)
 {
 	struct shoal_sendq *q = calloc(1, sizeof(*q));
-	int rc;
 
-	if (!q || !(q->free = calloc(slots, sizeof(uint32_t))) ||
-	    !(q->queued = calloc(slots, sizeof(uint32_t))) ||
+	if (!q) {
+		shoal_err_set(err, "send queue: out of memory");
+		return NULL;
+	}
+	if (!(q->queued = calloc(slots, sizeof(uint32_t))) ||
 	    !(q->order = calloc(slots, sizeof(uint32_t))) ||
 	    !(q->slots = calloc(slots, sizeof(struct slot)))) {
 		shoal_sendq_free(q);
 		shoal_err_set(err, "send queue: out of memory");
 		return NULL;
 	}
-	/* Twice the slots: a completion always finds room in the completion ring. */
-	rc = io_uring_queue_init(slots * 2, &q->ring, 0);
-	if (rc < 0) {
+	if (shoal_ring_init(&q->ring, slots, slots, "send queue", err) < 0) {
 		shoal_sendq_free(q);
-		shoal_err_set(err, "io_uring_setup: %s", strerror(-rc));
 		return NULL;
 	}
-	q->ring_ready = true;
-	q->nslots = slots;
-	for (unsigned i = 0; i < slots; i++)
-		q->free[i] = slots - 1 - i;
-	q->nfree = slots;
 	return q;
 }
 
@@ -71,12 +60,10 @@ void shoal_sendq_free(struct shoal_sendq *q)
 {
 	if (!q)
 		return;
-	if (q->ring_ready)
-		io_uring_queue_exit(&q->ring);
+	shoal_ring_close(&q->ring);
 	free(q->slots);
 	free(q->order);
 	free(q->queued);
-	free(q->free);
 	free(q);
 }
 
@@ -84,7 +71,7 @@ static void slot_free(struct shoal_sendq *q, uint32_t idx)
 {
 	q->slots[idx].state = SLOT_FREE;
 	q->slots[idx].src = NULL;
-	q->free[q->nfree++] = idx;
+	shoal_ring_give(&q->ring, idx);
 }
 
 /* The result of src's send, taken once. */
@@ -115,7 +102,7 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 		errno = EAGAIN;
 		return -1;
 	}
-	if (q->broken || q->nfree == 0)
+	if (q->ring.broken || q->ring.nfree == 0)
 		return -2;
 	for (int i = 0; i < iovcnt; i++) {
 		total += iov[i].iov_len;
@@ -124,7 +111,7 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 	}
 	if (total == 0)
 		return -2;
-	idx = q->free[--q->nfree];
+	idx = shoal_ring_take(&q->ring);
 	s = &q->slots[idx];
 	for (int i = 0; i < iovcnt; at += iov[i].iov_len, i++)
 		memcpy(s->buf + at, iov[i].iov_base, iov[i].iov_len);
@@ -134,7 +121,7 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 	s->len = (uint32_t)total;
 	s->state = SLOT_QUEUED;
 	q->queued[q->nqueued++] = idx;
-	src->send_slot = idx + 1;
+	src->send_slot = (uint16_t)(idx + 1);
 	errno = EAGAIN;
 	return -1;
 }
@@ -161,7 +148,7 @@ bool shoal_sendq_waiting(const struct shoal_sendq *q)
 
 unsigned long shoal_sendq_saved(const struct shoal_sendq *q)
 {
-	return q->saved;
+	return q->ring.saved;
 }
 
 /* The send of slot idx ended with res: its source, unless it was closed meanwhile, is told
@@ -183,11 +170,11 @@ static void reap(struct shoal_sendq *q)
 {
 	struct io_uring_cqe *cqe;
 
-	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+	while (io_uring_peek_cqe(&q->ring.uring, &cqe) == 0) {
 		uint32_t idx = (uint32_t)io_uring_cqe_get_data64(cqe);
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&q->ring, cqe);
+		io_uring_cqe_seen(&q->ring.uring, cqe);
 		q->inflight--;
 		complete(q, idx, res);
 	}
@@ -217,7 +204,7 @@ static unsigned prepare(struct shoal_sendq *q)
 			slot_free(q, idx);
 			continue;
 		}
-		sqe = io_uring_get_sqe(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring.uring);
 		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->flags);
 		io_uring_sqe_set_data64(sqe, idx);
 		s->state = SLOT_IN_FLIGHT;
@@ -236,16 +223,16 @@ static void run_round(struct shoal_sendq *q)
 	if (n == 0)
 		return;
 	do
-		rc = io_uring_submit(&q->ring);
+		rc = io_uring_submit(&q->ring.uring);
 	while (rc == -EINTR);
 	if (rc < 0) {
-		q->broken = true;
+		q->ring.broken = true;
 		for (unsigned i = 0; i < n; i++)
 			send_now(q, q->order[i]);
 		return;
 	}
 	q->inflight += n;
-	q->saved += n - 1;
+	q->ring.saved += n - 1;
 	reap(q);
 }
 
@@ -266,12 +253,12 @@ void shoal_sendq_run(struct shoal_sendq *q)
 {
 	/* Sends left in flight (not taken by the last submit, or not done inline): submit
 	 * again, which costs nothing when none is left to submit, and take what ended. */
-	if (q->inflight && !q->broken) {
-		io_uring_submit(&q->ring);
+	if (q->inflight && !q->ring.broken) {
+		io_uring_submit(&q->ring.uring);
 		reap(q);
 	}
-	for (int round = 0; round < RUN_ROUNDS && q->nqueued > 0 && !q->broken; round++)
+	for (int round = 0; round < RUN_ROUNDS && q->nqueued > 0 && !q->ring.broken; round++)
 		run_round(q);
-	if (q->broken)
+	if (q->ring.broken)
 		send_queued_now(q);
 }

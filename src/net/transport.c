@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "shoal/net/event.h"
+#include "shoal/net/recvq.h"
 #include "shoal/net/sendq.h"
 #include "shoal/net/transport.h"
 
@@ -14,6 +15,11 @@
  * (scripts/bench-lib/sockcall.c, 7 rounds of 200,000 on one core). */
 static ssize_t tcp_read(struct shoal_transport *t, void *buf, size_t len)
 {
+	if (t->rq) {
+		ssize_t n = shoal_recvq_read(t->rq, t->src, buf, len);
+		if (n != -2)
+			return n;
+	}
 	return recv(t->fd, buf, len, 0);
 }
 
@@ -63,16 +69,18 @@ static enum shoal_transport_dir tcp_waits_for(struct shoal_transport *t,
 	return dir;
 }
 
+/* Only what the read queue holds: bytes in the socket raise their own events. */
 static bool tcp_pending(struct shoal_transport *t)
 {
-	(void)t;
-	return false;
+	return t->src && shoal_recvq_holds(t->src);
 }
 
 static void tcp_close(struct shoal_transport *t)
 {
 	if (t->q)
 		shoal_sendq_cancel(t->q, t->src);
+	if (t->rq)
+		shoal_recvq_cancel(t->rq, t->src);
 	close(t->fd);
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "shoal/base/util.h"
+#include "shoal/net/recvq.h"
 #include "shoal/upstream/conn.h"
 
 /* How far establishing a connection has come (its stage). */
@@ -179,6 +180,7 @@ static int conn_after_connect(struct shoal_upstream_conn *uc, uint32_t events)
 			return err;
 		if (!uc->server->group->tls) {
 			uc->stage = STAGE_READY;
+			shoal_recvq_take_part(&uc->ev, true);
 			return 0;
 		}
 		if ((err = conn_start_tls(uc)))
@@ -232,7 +234,7 @@ bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc)
 {
 	char byte;
 
-	if (uc->tls && shoal_transport_pending(&uc->tls->transport))
+	if (uc->tls ? shoal_transport_pending(&uc->tls->transport) : shoal_recvq_holds(&uc->ev))
 		return false;
 	return recv(uc->ev.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
@@ -248,7 +250,7 @@ void shoal_upstream_conn_close(struct shoal_upstream_conn *uc)
 		free(uc->tls);
 		uc->tls = NULL;
 	} else {
-		shoal_transport_close(SHOAL_TRANSPORT_TCP_EV(&uc->ev, set->loop->sendq));
+		shoal_transport_close(SHOAL_TRANSPORT_TCP_EV(&uc->ev, set->loop->sendq, set->loop->recvq));
 	}
 	uc->ev.fd = -1;
 	uc->holder = NULL;

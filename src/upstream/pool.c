@@ -1,6 +1,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "shoal/net/recvq.h"
 #include "shoal/stats/upstream.h"
 #include "shoal/upstream/pool.h"
 
@@ -99,6 +100,9 @@ void shoal_upstream_pool_put(struct shoal_upstream_conn *uc)
 	}
 	uc->on_event = pool_on_idle_event;
 	uc->holder = NULL;
+	/* An exchange that spliced its body took it out of the reads ahead. */
+	if (!uc->tls)
+		shoal_recvq_take_part(&uc->ev, true);
 	uc->idle = true;
 	uc->prev = NULL;
 	uc->next = s->idle;

@@ -10,6 +10,7 @@
 #include "shoal/handler/reply.h"
 #include "shoal/http/chunked.h"
 #include "shoal/stats/stats.h"
+#include "shoal/net/recvq.h"
 #include "shoal/net/transport.h"
 #include "shoal/worker/conn.h"
 #include "shoal/worker/conn_account.h"
@@ -104,6 +105,9 @@ void shoal_conn_accept(const struct shoal_conn_origin *origin, int fd,
 	 * is read and answered right away; a connection that is then done is closed without
 	 * ever having been registered with epoll. */
 	c->readable = true;
+	/* Over plain TCP every read goes through the transport (the PROXY header's too): the
+	 * loop may read ahead. OpenSSL reads a TLS connection's socket itself. */
+	shoal_recvq_take_part(&c->ev, !origin->tls);
 	if (origin->tls && !shoal_conn_tls_accept(env, c, origin->tls))
 		conn_close(c);
 	else
@@ -275,7 +279,8 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 	struct shoal_conn_io *io = c->io;
 
 	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd,
-					     .src = &c->ev, .q = conn_env(c)->loop->sendq };
+					     .src = &c->ev, .q = conn_env(c)->loop->sendq,
+					     .rq = conn_env(c)->loop->recvq };
 	io->client = (struct shoal_handler_client){
 		.fd = c->ev.fd, .transport = c->tls ? shoal_conn_tls_transport(conn_env(c), c) : &io->tcp,
 		.tls = c->tls != 0, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,

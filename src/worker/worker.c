@@ -18,6 +18,7 @@
 #include "shoal/handler/limit.h"
 #include "shoal/handler/proxy.h"
 #include "shoal/net/acl.h"
+#include "shoal/net/recvq.h"
 #include "shoal/net/sendq.h"
 #include "shoal/http/date.h"
 #include "shoal/route/route.h"
@@ -350,16 +351,19 @@ static int worker_setup_handling(struct shoal_worker *w, const struct shoal_work
 	return rc < 0 ? shoal_err_set(err, "out of memory") : 0;
 }
 
-/* Batched sends where the kernel lets this process use io_uring; system calls otherwise,
- * which work the same, each send costing its own. Slots for a turn's small sends: a turn
- * takes up to SHOAL_EVENT_BATCH events, most of them one send each. */
-static void worker_setup_sendq(struct shoal_worker *w)
+/* Batched sends and reads where the kernel lets this process use io_uring; system calls
+ * otherwise, which work the same, each costing its own. Slots for a turn: it takes up to
+ * SHOAL_EVENT_BATCH events, most of them one read or one send each. */
+static void worker_setup_batching(struct shoal_worker *w)
 {
 	struct shoal_err err;
 
 	w->loop.sendq = shoal_sendq_new(SHOAL_EVENT_BATCH, &err);
-	if (!w->loop.sendq)
-		log_info(w->log, "sends are not batched: %s", err.msg);
+	if (w->loop.sendq)
+		w->loop.recvq = shoal_recvq_new(SHOAL_EVENT_BATCH, &err);
+	if (!w->loop.recvq)
+		log_info(w->log, "reads%s are not batched: %s", w->loop.sendq ? "" : " and sends",
+			 err.msg);
 }
 
 static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params *p,
@@ -382,7 +386,7 @@ static int worker_setup(struct shoal_worker *w, const struct shoal_worker_params
 	    shoal_limit_env_init(&w->limit, w->cfg, w->handler.state, w->handler.log, err) < 0 ||
 	    worker_setup_signals(w, err) < 0 || worker_setup_sites(w, p, err) < 0)
 		return -1;
-	worker_setup_sendq(w);
+	worker_setup_batching(w);
 	w->limit.journal = p->limit_journal;
 	w->handler.limit = &w->limit;
 	w->listening = true;
@@ -446,6 +450,8 @@ static int worker_loop(struct shoal_worker *w)
 		w->handler.now_ms = shoal_clock_mono_ms();
 		shoal_stats_heartbeat(w->handler.stats, w->handler.now_ms);
 		shoal_http_date_update(&w->handler.date, time(NULL));
+		if (w->loop.recvq)
+			shoal_recvq_read_ahead(w->loop.recvq, w->loop.ready, n);
 		shoal_event_dispatch(&w->loop, n);
 		shoal_conn_resume_deferred(&w->conns);
 		if (w->loop.sendq)
@@ -487,6 +493,7 @@ static void worker_teardown(struct shoal_worker *w)
 	free(w->sites);
 	if (w->signals.fd >= 0)
 		close(w->signals.fd);
+	shoal_recvq_free(w->loop.recvq);
 	shoal_sendq_free(w->loop.sendq);
 	shoal_event_close(&w->loop);
 }

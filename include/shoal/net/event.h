@@ -11,22 +11,26 @@
 #define SHOAL_EVENT_BATCH 256
 
 struct shoal_event_source;
+struct shoal_recvq;
 struct shoal_sendq;
 typedef void (*shoal_event_fn)(struct shoal_event_source *src, uint32_t events);
 
 struct shoal_event_source {
 	shoal_event_fn on_event;
 	int fd;
-	/* Its send in the loop's queue (shoal/net/sendq.h): the slot + 1, 0 for none. Zero
-	 * when the owner makes the source; registering it later (a connection is watched only
-	 * once it has to wait) keeps a send queued before. In what was padding: an idle
-	 * connection stays at its size. */
-	uint32_t send_slot;
+	/* Its send in the loop's send queue (shoal/net/sendq.h): the slot + 1, 0 for none;
+	 * and its part in the loop's reads ahead (shoal/net/recvq.h): 0 none, 1 taking part
+	 * with nothing held, slot + 2 holding what was read. Zero when the owner makes the
+	 * source; registering it later (a connection is watched only once it has to wait)
+	 * keeps both. In what was padding: an idle connection stays at its size. */
+	uint16_t send_slot;
+	uint16_t recv_slot;
 };
 
 struct shoal_event_loop {
 	int epfd;
 	struct shoal_sendq *sendq; /* NULL unless the owner set one (workers) */
+	struct shoal_recvq *recvq; /* the same */
 	struct epoll_event ready[SHOAL_EVENT_BATCH];
 };
 

@@ -38,7 +38,8 @@ struct shoal_sendq;
  * request). Larger ones cost few system calls per byte anyway. */
 #define SHOAL_SENDQ_BYTES 4096
 
-/* A queue of `slots` sends at most. NULL with err set when io_uring cannot be used. */
+/* A queue of `slots` sends at most (below 65535). NULL with err set when io_uring cannot be
+ * used. */
 struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err);
 void shoal_sendq_free(struct shoal_sendq *q);
 

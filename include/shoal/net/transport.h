@@ -32,6 +32,7 @@
 #include <sys/uio.h>
 
 struct shoal_event_source;
+struct shoal_recvq;
 struct shoal_sendq;
 struct shoal_transport;
 
@@ -80,7 +81,8 @@ struct shoal_transport_ops {
 	/* Whether read would return bytes the transport holds already (decrypted, or received
 	 * and not yet decrypted), or the end of the stream it has read, for which no event of
 	 * the socket will come. A caller that stopped reading with a full buffer reads again
-	 * before it waits, with TCP too: the socket may have more. Plain TCP holds none: false. */
+	 * before it waits, with TCP too: the socket may have more. Plain TCP holds only what its
+	 * loop read ahead (shoal/net/recvq.h). */
 	bool (*pending)(struct shoal_transport *t);
 	/* Releases the transport and closes its descriptor, which also takes it out of epoll as
 	 * long as no other process holds it (workers share none). t must not be used again. */
@@ -90,11 +92,14 @@ struct shoal_transport_ops {
 struct shoal_transport {
 	const struct shoal_transport_ops *ops;
 	int fd; /* the socket, registered with epoll by its owner */
-	/* Plain TCP: the socket's event source and its loop's send queue, which batches small
-	 * sends (shoal/net/sendq.h: a writev then fails with EAGAIN until the loop has sent
-	 * them, and close drops one not yet sent); q NULL: every send is a system call. */
+	/* Plain TCP: the socket's event source and its loop's queues. The send queue batches
+	 * small sends (shoal/net/sendq.h: a writev then fails with EAGAIN until the loop has
+	 * sent them, and close drops one not yet sent); the read queue reads ahead
+	 * (shoal/net/recvq.h: read takes what it holds first, pending says it holds some, close
+	 * drops it). NULL: system calls. */
 	struct shoal_event_source *src;
 	struct shoal_sendq *q;
+	struct shoal_recvq *rq;
 };
 
 extern const struct shoal_transport_ops shoal_transport_tcp_ops;
@@ -109,10 +114,11 @@ void shoal_transport_tcp_cork(struct shoal_transport *t, bool on);
 #define SHOAL_TRANSPORT_TCP(sock) \
 	(&(struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = (sock) })
 
-/* The same over the socket of the event source ev, with the send queue q (may be NULL). */
-#define SHOAL_TRANSPORT_TCP_EV(ev, sendq)                                                     \
-	(&(struct shoal_transport){                                                           \
-		.ops = &shoal_transport_tcp_ops, .fd = (ev)->fd, .src = (ev), .q = (sendq) })
+/* The same over the socket of the event source ev, with its loop's send and read queues
+ * (either may be NULL). */
+#define SHOAL_TRANSPORT_TCP_EV(ev, sendq, recvq)                                              \
+	(&(struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = (ev)->fd,          \
+				    .src = (ev), .q = (sendq), .rq = (recvq) })
 
 static inline ssize_t shoal_transport_read(struct shoal_transport *t, void *buf, size_t len)
 {

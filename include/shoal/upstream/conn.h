@@ -115,6 +115,7 @@ static inline struct shoal_transport *shoal_upstream_conn_transport(struct shoal
 	tcp->fd = uc->ev.fd;
 	tcp->src = &uc->ev;
 	tcp->q = uc->server->group->set->loop->sendq;
+	tcp->rq = uc->server->group->set->loop->recvq;
 	return tcp;
 }
 
