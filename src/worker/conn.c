@@ -590,7 +590,10 @@ static void conn_step(struct shoal_conn *c)
 		}
 		switch (shoal_out_flush(&c->io->out, CONN_TRANSPORT(c))) {
 		case SHOAL_OUT_AGAIN:
-			conn_set_timer(c, &env->send_q);
+			/* A send the loop holds is done before the timers run: its result
+			 * comes back first, and a full socket then arms send_timeout. */
+			if (!c->ev.send_slot)
+				conn_set_timer(c, &env->send_q);
 			return;
 		case SHOAL_OUT_YIELD:
 			conn_set_timer(c, &env->send_q);
