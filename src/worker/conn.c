@@ -279,7 +279,8 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 	struct shoal_conn_io *io = c->io;
 
 	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd,
-					     .src = &c->ev, .q = conn_env(c)->loop->sendq,
+					     .src = &c->ev,
+					     .q = c->watched ? conn_env(c)->loop->sendq : NULL,
 					     .rq = conn_env(c)->loop->recvq };
 	io->client = (struct shoal_handler_client){
 		.fd = c->ev.fd, .transport = c->tls ? shoal_conn_tls_transport(conn_env(c), c) : &io->tcp,

@@ -26,9 +26,14 @@ struct shoal_conn;
 struct shoal_conn_env;
 
 /* The transport of c, a connection of env: its TLS state's, or plain TCP over its socket
- * built on the caller's stack (valid to the end of the enclosing block). */
-#define SHOAL_CONN_TRANSPORT(env, c) \
-	((c)->tls ? shoal_conn_tls_transport((env), (c)) : SHOAL_TRANSPORT_TCP_EV(&(c)->ev, (env)->loop->sendq, (env)->loop->recvq))
+ * built on the caller's stack (valid to the end of the enclosing block). Sends join the
+ * loop's queue once c has been watched: a connection answered before it ever waited (one
+ * request per connection) gains nothing from a queue of one send and would pay a second
+ * pass for its result; one that stays is watched from then on, for good. */
+#define SHOAL_CONN_TRANSPORT(env, c)                                                          \
+	((c)->tls ? shoal_conn_tls_transport((env), (c))                                      \
+		  : SHOAL_TRANSPORT_TCP_EV(&(c)->ev, (c)->watched ? (env)->loop->sendq : NULL, \
+					   (env)->loop->recvq))
 
 /* c, just accepted on an address that speaks TLS with the contexts of set: its TLS state,
  * taken from env's pool (c->tls). false if memory runs out: close c (through its transport
