@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include "proxy_int.h"
-#include "shoal/net/recvq.h"
 #include "shoal/base/clock.h"
 #include "shoal/base/util.h"
+#include "shoal/net/recvq.h"
 
 /* Splicing moves the socket's pages into a pipe and from it into the other socket: the
  * body is never copied into shoal's memory and back. It needs plain TCP at both ends (a TLS

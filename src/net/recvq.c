@@ -33,7 +33,7 @@ struct shoal_recvq *shoal_recvq_new(unsigned slots, struct shoal_err *err)
 		shoal_err_set(err, "read queue: out of memory");
 		return NULL;
 	}
-	if (shoal_ring_init(&q->ring, slots, slots, "read queue", err) < 0) {
+	if (shoal_ring_init(&q->ring, slots, "read queue", err) < 0) {
 		shoal_recvq_free(q);
 		return NULL;
 	}
@@ -83,59 +83,45 @@ unsigned long shoal_recvq_saved(const struct shoal_recvq *q)
 	return q->ring.saved;
 }
 
-/* A read ahead for src into a free slot, in the submission ring. */
+/* A read ahead for src into a free slot, in the ring's round. */
 static void prepare(struct shoal_recvq *q, struct shoal_event_source *src)
 {
 	uint32_t idx = shoal_ring_take(&q->ring);
 	struct slot *s = &q->slots[idx];
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring.uring);
+	struct io_uring_sqe *sqe = shoal_ring_prepare(&q->ring, idx);
 
 	s->src = src;
-	s->res = -EAGAIN;
 	s->off = 0;
 	io_uring_prep_recv(sqe, src->fd, s->buf, sizeof(s->buf), MSG_DONTWAIT);
 	io_uring_sqe_set_data64(sqe, idx);
 	src->recv_slot = (uint16_t)(idx + 2);
 }
 
-/* io_uring_enter failed, so none of the reads was done: the sources read for themselves. */
-static void undo(struct shoal_recvq *q, const struct epoll_event *ready, int n)
+/* Without io_uring: the read ahead of slot idx as a system call, now. */
+static void read_now(struct shoal_recvq *q, uint32_t idx)
 {
-	for (int i = 0; i < n; i++) {
-		struct shoal_event_source *src = ready[i].data.ptr;
+	struct slot *s = &q->slots[idx];
+	ssize_t n = recv(s->src->fd, s->buf, sizeof(s->buf), MSG_DONTWAIT);
 
-		if (shoal_recvq_holds(src) && q->slots[src->recv_slot - 2u].res == -EAGAIN &&
-		    q->slots[src->recv_slot - 2u].off == 0)
-			release(q, src);
-	}
+	s->res = n < 0 ? -errno : (int32_t)n;
 }
 
 void shoal_recvq_read_ahead(struct shoal_recvq *q, const struct epoll_event *ready, int n)
 {
 	struct io_uring_cqe *cqe;
-	unsigned count = 0;
-	int rc;
 
 	for (int i = 0; i < n && q->ring.nfree > 0 && !q->ring.broken; i++) {
 		struct shoal_event_source *src = ready[i].data.ptr;
 
-		if ((ready[i].events & EPOLLIN) && src->recv_slot == NOTHING_HELD) {
+		if ((ready[i].events & EPOLLIN) && src->recv_slot == NOTHING_HELD)
 			prepare(q, src);
-			count++;
-		}
 	}
-	if (count == 0)
-		return;
-	/* MSG_DONTWAIT: every read ends inside the call, none waits for bytes. */
-	do
-		rc = io_uring_submit_and_wait(&q->ring.uring, count);
-	while (rc == -EINTR);
-	if (rc < 0) {
-		q->ring.broken = true;
-		undo(q, ready, n);
-		return;
-	}
-	q->ring.saved += count - 1;
+	/* A failed io_uring_enter took none of the reads: they are done as system calls,
+	 * which the next turns' sources do for themselves. */
+	if (shoal_ring_submit(&q->ring) < 0)
+		for (unsigned i = 0; i < q->ring.nround; i++)
+			read_now(q, q->ring.round[i]);
+	q->ring.nround = 0;
 	while (io_uring_peek_cqe(&q->ring.uring, &cqe) == 0) {
 		q->slots[io_uring_cqe_get_data64(cqe)].res = cqe->res;
 		io_uring_cqe_seen(&q->ring.uring, cqe);

@@ -13,24 +13,21 @@
  * comes back later (shoal_sendq_waiting keeps it from sleeping meanwhile). */
 #define RUN_ROUNDS 8
 
-enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_IN_FLIGHT, SLOT_DONE };
-
 /* A send from its offer until its source takes the result (or closes). */
 struct slot {
 	struct shoal_event_source *src; /* NULL once cancelled */
 	int fd;
 	int flags;
 	uint32_t len;
-	int32_t res;   /* SLOT_DONE: bytes sent, or -errno */
-	uint8_t state; /* enum slot_state */
+	int32_t res; /* once done: bytes sent, or -errno */
+	bool done;
 	char buf[SHOAL_SENDQ_BYTES];
 };
 
 struct shoal_sendq {
 	struct shoal_ring ring;
-	unsigned nqueued, inflight;
+	unsigned nqueued;
 	uint32_t *queued; /* slot indexes, in the order their sends were offered */
-	uint32_t *order;  /* the slot indexes of the round being submitted */
 	struct slot *slots;
 };
 
@@ -43,13 +40,12 @@ struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err)
 		return NULL;
 	}
 	if (!(q->queued = calloc(slots, sizeof(uint32_t))) ||
-	    !(q->order = calloc(slots, sizeof(uint32_t))) ||
 	    !(q->slots = calloc(slots, sizeof(struct slot)))) {
 		shoal_sendq_free(q);
 		shoal_err_set(err, "send queue: out of memory");
 		return NULL;
 	}
-	if (shoal_ring_init(&q->ring, slots, slots, "send queue", err) < 0) {
+	if (shoal_ring_init(&q->ring, slots, "send queue", err) < 0) {
 		shoal_sendq_free(q);
 		return NULL;
 	}
@@ -62,14 +58,13 @@ void shoal_sendq_free(struct shoal_sendq *q)
 		return;
 	shoal_ring_close(&q->ring);
 	free(q->slots);
-	free(q->order);
 	free(q->queued);
 	free(q);
 }
 
 static void slot_free(struct shoal_sendq *q, uint32_t idx)
 {
-	q->slots[idx].state = SLOT_FREE;
+	q->slots[idx].done = false;
 	q->slots[idx].src = NULL;
 	shoal_ring_give(&q->ring, idx);
 }
@@ -97,7 +92,7 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 	uint32_t idx;
 
 	if (src->send_slot) {
-		if (q->slots[src->send_slot - 1].state == SLOT_DONE)
+		if (q->slots[src->send_slot - 1].done)
 			return take_result(q, src);
 		errno = EAGAIN;
 		return -1;
@@ -119,7 +114,6 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 	s->fd = src->fd;
 	s->flags = flags | MSG_DONTWAIT;
 	s->len = (uint32_t)total;
-	s->state = SLOT_QUEUED;
 	q->queued[q->nqueued++] = idx;
 	src->send_slot = (uint16_t)(idx + 1);
 	errno = EAGAIN;
@@ -134,8 +128,8 @@ void shoal_sendq_cancel(struct shoal_sendq *q, struct shoal_event_source *src)
 		return;
 	s = &q->slots[src->send_slot - 1];
 	src->send_slot = 0;
-	/* A queued or submitted send frees its slot when its turn or its result comes. */
-	if (s->state == SLOT_DONE)
+	/* A queued send frees its slot when its turn comes. */
+	if (s->done)
 		slot_free(q, (uint32_t)(s - q->slots));
 	else
 		s->src = NULL;
@@ -143,7 +137,7 @@ void shoal_sendq_cancel(struct shoal_sendq *q, struct shoal_event_source *src)
 
 bool shoal_sendq_waiting(const struct shoal_sendq *q)
 {
-	return q->nqueued > 0 || q->inflight > 0;
+	return q->nqueued > 0;
 }
 
 unsigned long shoal_sendq_saved(const struct shoal_sendq *q)
@@ -161,7 +155,7 @@ static void complete(struct shoal_sendq *q, uint32_t idx, int res)
 		slot_free(q, idx);
 		return;
 	}
-	s->state = SLOT_DONE;
+	s->done = true;
 	s->res = res;
 	s->src->on_event(s->src, EPOLLOUT);
 }
@@ -175,7 +169,6 @@ static void reap(struct shoal_sendq *q)
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&q->ring.uring, cqe);
-		q->inflight--;
 		complete(q, idx, res);
 	}
 }
@@ -189,10 +182,10 @@ static void send_now(struct shoal_sendq *q, uint32_t idx)
 	complete(q, idx, n < 0 ? -errno : (int)n);
 }
 
-/* Moves the queued sends into the submission ring; returns how many. */
-static unsigned prepare(struct shoal_sendq *q)
+/* Moves the queued sends into the ring's round. */
+static void prepare(struct shoal_sendq *q)
 {
-	unsigned n = 0, queued = q->nqueued;
+	unsigned queued = q->nqueued;
 
 	q->nqueued = 0;
 	for (unsigned i = 0; i < queued; i++) {
@@ -204,36 +197,29 @@ static unsigned prepare(struct shoal_sendq *q)
 			slot_free(q, idx);
 			continue;
 		}
-		sqe = io_uring_get_sqe(&q->ring.uring);
+		sqe = shoal_ring_prepare(&q->ring, idx);
 		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->flags);
 		io_uring_sqe_set_data64(sqe, idx);
-		s->state = SLOT_IN_FLIGHT;
-		q->order[n++] = idx;
 	}
-	return n;
 }
 
 /* One round: submit, then hand out the results. A failed io_uring_enter took none of the
- * sends, so they go as system calls, and every later one too. */
+ * sends, so they go as system calls, and every later one too. Callbacks queue their next
+ * sends for the next round; the round's list is emptied before they run. */
 static void run_round(struct shoal_sendq *q)
 {
-	unsigned n = prepare(q);
-	int rc;
+	unsigned n;
+	bool sent;
 
-	if (n == 0)
-		return;
-	do
-		rc = io_uring_submit(&q->ring.uring);
-	while (rc == -EINTR);
-	if (rc < 0) {
-		q->ring.broken = true;
+	prepare(q);
+	sent = shoal_ring_submit(&q->ring) == 0;
+	n = q->ring.nround;
+	q->ring.nround = 0;
+	if (sent)
+		reap(q);
+	else
 		for (unsigned i = 0; i < n; i++)
-			send_now(q, q->order[i]);
-		return;
-	}
-	q->inflight += n;
-	q->ring.saved += n - 1;
-	reap(q);
+			send_now(q, q->ring.round[i]);
 }
 
 /* After io_uring failed: what was queued since goes as system calls. */
@@ -242,21 +228,15 @@ static void send_queued_now(struct shoal_sendq *q)
 	while (q->nqueued > 0) {
 		unsigned queued = q->nqueued;
 
-		memcpy(q->order, q->queued, queued * sizeof(uint32_t));
+		memcpy(q->ring.round, q->queued, queued * sizeof(uint32_t));
 		q->nqueued = 0;
 		for (unsigned i = 0; i < queued; i++)
-			send_now(q, q->order[i]);
+			send_now(q, q->ring.round[i]);
 	}
 }
 
 void shoal_sendq_run(struct shoal_sendq *q)
 {
-	/* Sends left in flight (not taken by the last submit, or not done inline): submit
-	 * again, which costs nothing when none is left to submit, and take what ended. */
-	if (q->inflight && !q->ring.broken) {
-		io_uring_submit(&q->ring.uring);
-		reap(q);
-	}
 	for (int round = 0; round < RUN_ROUNDS && q->nqueued > 0 && !q->ring.broken; round++)
 		run_round(q);
 	if (q->ring.broken)

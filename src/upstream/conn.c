@@ -230,11 +230,12 @@ void shoal_upstream_conn_readiness(struct shoal_upstream_conn *uc, uint32_t even
 				  events & (EPOLLOUT | EPOLLHUP | EPOLLERR), readable, writable);
 }
 
-bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc)
+bool shoal_upstream_conn_drained(struct shoal_upstream_conn *uc)
 {
+	struct shoal_transport tcp;
 	char byte;
 
-	if (uc->tls ? shoal_transport_pending(&uc->tls->transport) : shoal_recvq_holds(&uc->ev))
+	if (shoal_transport_pending(shoal_upstream_conn_transport(uc, &tcp)))
 		return false;
 	return recv(uc->ev.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
@@ -242,16 +243,13 @@ bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc)
 void shoal_upstream_conn_close(struct shoal_upstream_conn *uc)
 {
 	struct shoal_upstream_set *set = uc->server->group->set;
+	struct shoal_transport tcp;
 
 	if (uc->ev.fd < 0)
 		return;
-	if (uc->tls) {
-		shoal_transport_close(&uc->tls->transport);
-		free(uc->tls);
-		uc->tls = NULL;
-	} else {
-		shoal_transport_close(SHOAL_TRANSPORT_TCP_EV(&uc->ev, set->loop->sendq, set->loop->recvq));
-	}
+	shoal_transport_close(shoal_upstream_conn_transport(uc, &tcp));
+	free(uc->tls);
+	uc->tls = NULL;
 	uc->ev.fd = -1;
 	uc->holder = NULL;
 	uc->next = set->closed;

@@ -278,10 +278,7 @@ static struct shoal_handler_client *conn_client(struct shoal_conn *c)
 {
 	struct shoal_conn_io *io = c->io;
 
-	io->tcp = (struct shoal_transport){ .ops = &shoal_transport_tcp_ops, .fd = c->ev.fd,
-					     .src = &c->ev,
-					     .q = c->watched ? conn_env(c)->loop->sendq : NULL,
-					     .rq = conn_env(c)->loop->recvq };
+	io->tcp = *SHOAL_CONN_TCP(conn_env(c), c);
 	io->client = (struct shoal_handler_client){
 		.fd = c->ev.fd, .transport = c->tls ? shoal_conn_tls_transport(conn_env(c), c) : &io->tcp,
 		.tls = c->tls != 0, .out = &io->out, .in = io->in, .in_pos = &io->in_pos,

@@ -119,10 +119,11 @@ static inline struct shoal_transport *shoal_upstream_conn_transport(struct shoal
 	return tcp;
 }
 
-/* Whether nothing waits unread in the socket, nor inside a TLS connection: a connection
+/* Whether nothing waits unread in the socket, nor inside its transport (decrypted, or read
+ * ahead by the loop: shoal_transport_pending): a connection
  * whose reads did not go on to EAGAIN is checked before it is pooled, since bytes already
  * there raise no new event. One system call (a peek). */
-bool shoal_upstream_conn_drained(const struct shoal_upstream_conn *uc);
+bool shoal_upstream_conn_drained(struct shoal_upstream_conn *uc);
 
 /* Closes the socket and recycles the struct after the event batch. Not for an idle one:
  * the pool closes those. */

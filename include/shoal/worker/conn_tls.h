@@ -30,10 +30,13 @@ struct shoal_conn_env;
  * loop's queue once c has been watched: a connection answered before it ever waited (one
  * request per connection) gains nothing from a queue of one send and would pay a second
  * pass for its result; one that stays is watched from then on, for good. */
-#define SHOAL_CONN_TRANSPORT(env, c)                                                          \
-	((c)->tls ? shoal_conn_tls_transport((env), (c))                                      \
-		  : SHOAL_TRANSPORT_TCP_EV(&(c)->ev, (c)->watched ? (env)->loop->sendq : NULL, \
-					   (env)->loop->recvq))
+#define SHOAL_CONN_TRANSPORT(env, c) \
+	((c)->tls ? shoal_conn_tls_transport((env), (c)) : SHOAL_CONN_TCP((env), (c)))
+
+/* The plain TCP transport of c, as SHOAL_CONN_TRANSPORT builds it. */
+#define SHOAL_CONN_TCP(env, c)                                                                \
+	SHOAL_TRANSPORT_TCP_EV(&(c)->ev, (c)->watched ? (env)->loop->sendq : NULL,            \
+			       (env)->loop->recvq)
 
 /* c, just accepted on an address that speaks TLS with the contexts of set: its TLS state,
  * taken from env's pool (c->tls). false if memory runs out: close c (through its transport
