@@ -10,6 +10,8 @@
 
 #include "shoal/net/event.h"
 #include "shoal/net/recvq.h"
+#include "shoal/net/ring.h"
+#include "shoal/net/sendq.h"
 #include "shoal/net/transport.h"
 
 #include "check_run.h"
@@ -21,10 +23,17 @@ static void no_event(struct shoal_event_source *src, uint32_t events)
 	(void)events;
 }
 
+/* The ring a test's queues share (each test runs in a process of its own). */
+static struct shoal_ring ring;
+
 static struct shoal_recvq *queue(unsigned slots)
 {
 	struct shoal_err err;
-	struct shoal_recvq *q = shoal_recvq_new(slots, &err);
+	struct shoal_recvq *q;
+
+	if (!ring.ready)
+		ck_assert_msg(shoal_ring_init(&ring, 64, &err) == 0, "%s", err.msg);
+	q = shoal_recvq_new(&ring, slots, &err);
 
 	ck_assert_msg(q != NULL, "%s", err.msg);
 	return q;
@@ -221,6 +230,54 @@ START_TEST(closing_drops_what_is_held)
 }
 END_TEST
 
+/* The read queue and a send queue over one ring: each submits and reaps its own
+ * operations, in one io_uring_enter for each queue's round, and counts its own. */
+START_TEST(a_send_queue_on_the_same_ring_keeps_to_its_own)
+{
+	struct shoal_recvq *q = queue(4);
+	struct shoal_err err;
+	struct shoal_sendq *sq = shoal_sendq_new(&ring, 4, &err);
+	struct end e[2];
+	struct epoll_event ready[2];
+	char buf[16];
+
+	ck_assert_msg(sq != NULL, "%s", err.msg);
+	for (int i = 0; i < 2; i++) {
+		end_open(&e[i], false);
+		ck_assert_int_eq(write(e[i].client, "ping", 4), 4);
+		wait_readable(e[i].ev.fd);
+	}
+	shoal_recvq_read_ahead(q, ready, ready_list(ready, e, 2));
+	for (int i = 0; i < 2; i++) {
+		struct iovec v = { "pong", 4 };
+
+		ck_assert_int_eq(shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&e[i].ev, sq, q), &v,
+							1, false), -1);
+		ck_assert_int_eq(errno, EAGAIN);
+	}
+	shoal_sendq_run(sq);
+	for (int i = 0; i < 2; i++) {
+		struct iovec v = { "pong", 4 };
+
+		ck_assert_int_eq(shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&e[i].ev, sq, q), &v,
+							1, false), 4);
+		ck_assert_int_eq(shoal_transport_read(end_transport(&e[i], q), buf, sizeof(buf)), 4);
+		ck_assert(memcmp(buf, "ping", 4) == 0);
+		wait_readable(e[i].client);
+		ck_assert_int_eq(read(e[i].client, buf, sizeof(buf)), 4);
+		ck_assert(memcmp(buf, "pong", 4) == 0);
+	}
+	ck_assert_uint_eq(shoal_recvq_saved(q), 1);
+	ck_assert_uint_eq(shoal_sendq_saved(sq), 1);
+	for (int i = 0; i < 2; i++) {
+		shoal_sendq_cancel(sq, &e[i].ev);
+		end_close(&e[i], q);
+	}
+	shoal_sendq_free(sq);
+	shoal_recvq_free(q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("recvq");
@@ -228,6 +285,7 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_test(tc, a_turn_reads_every_ready_socket_at_once);
+	tcase_add_test(tc, a_send_queue_on_the_same_ring_keeps_to_its_own);
 	tcase_add_test(tc, a_small_buffer_takes_what_is_held_in_turns);
 	tcase_add_test(tc, a_full_slot_is_followed_by_the_socket);
 	tcase_add_test(tc, the_end_comes_once_and_only_parts_are_read);

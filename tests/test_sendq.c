@@ -12,6 +12,7 @@
 #include "shoal/net/event.h"
 #include "shoal/net/out.h"
 #include "shoal/net/sendq.h"
+#include "shoal/net/ring.h"
 #include "shoal/net/transport.h"
 
 #include "check_run.h"
@@ -53,10 +54,17 @@ static ssize_t probe_write(struct probe *p, const char *text)
 	return shoal_transport_writev(SHOAL_TRANSPORT_TCP_EV(&p->ev, p->q, NULL), &v, 1, false);
 }
 
+/* The ring a test's queues share (each test runs in a process of its own). */
+static struct shoal_ring ring;
+
 static struct shoal_sendq *queue(unsigned slots)
 {
 	struct shoal_err err;
-	struct shoal_sendq *q = shoal_sendq_new(slots, &err);
+	struct shoal_sendq *q;
+
+	if (!ring.ready)
+		ck_assert_msg(shoal_ring_init(&ring, 64, &err) == 0, "%s", err.msg);
+	q = shoal_sendq_new(&ring, slots, &err);
 
 	ck_assert_msg(q != NULL, "%s", err.msg);
 	return q;

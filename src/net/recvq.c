@@ -20,11 +20,12 @@ struct slot {
 };
 
 struct shoal_recvq {
-	struct shoal_ring ring;
+	struct shoal_ring_queue ops;
 	struct slot *slots;
 };
 
-struct shoal_recvq *shoal_recvq_new(unsigned slots, struct shoal_err *err)
+struct shoal_recvq *shoal_recvq_new(struct shoal_ring *ring, unsigned slots,
+				     struct shoal_err *err)
 {
 	struct shoal_recvq *q = calloc(1, sizeof(*q));
 
@@ -33,7 +34,7 @@ struct shoal_recvq *shoal_recvq_new(unsigned slots, struct shoal_err *err)
 		shoal_err_set(err, "read queue: out of memory");
 		return NULL;
 	}
-	if (shoal_ring_init(&q->ring, slots, "read queue", err) < 0) {
+	if (shoal_ring_queue_init(&q->ops, ring, slots, "read queue", err) < 0) {
 		shoal_recvq_free(q);
 		return NULL;
 	}
@@ -44,7 +45,7 @@ void shoal_recvq_free(struct shoal_recvq *q)
 {
 	if (!q)
 		return;
-	shoal_ring_close(&q->ring);
+	shoal_ring_queue_close(&q->ops);
 	free(q->slots);
 	free(q);
 }
@@ -67,7 +68,7 @@ static void release(struct shoal_recvq *q, struct shoal_event_source *src)
 	uint32_t idx = src->recv_slot - 2u;
 
 	q->slots[idx].src = NULL;
-	shoal_ring_give(&q->ring, idx);
+	shoal_ring_give(&q->ops, idx);
 	src->recv_slot = NOTHING_HELD;
 }
 
@@ -80,15 +81,15 @@ void shoal_recvq_cancel(struct shoal_recvq *q, struct shoal_event_source *src)
 
 unsigned long shoal_recvq_saved(const struct shoal_recvq *q)
 {
-	return q->ring.saved;
+	return q->ops.saved;
 }
 
 /* A read ahead for src into a free slot, in the ring's round. */
 static void prepare(struct shoal_recvq *q, struct shoal_event_source *src)
 {
-	uint32_t idx = shoal_ring_take(&q->ring);
+	uint32_t idx = shoal_ring_take(&q->ops);
 	struct slot *s = &q->slots[idx];
-	struct io_uring_sqe *sqe = shoal_ring_prepare(&q->ring, idx);
+	struct io_uring_sqe *sqe = shoal_ring_prepare(&q->ops, idx);
 
 	s->src = src;
 	s->off = 0;
@@ -110,7 +111,7 @@ void shoal_recvq_read_ahead(struct shoal_recvq *q, const struct epoll_event *rea
 {
 	struct io_uring_cqe *cqe;
 
-	for (int i = 0; i < n && q->ring.nfree > 0 && !q->ring.broken; i++) {
+	for (int i = 0; i < n && q->ops.nfree > 0 && !q->ops.ring->broken; i++) {
 		struct shoal_event_source *src = ready[i].data.ptr;
 
 		if ((ready[i].events & EPOLLIN) && src->recv_slot == NOTHING_HELD)
@@ -118,13 +119,13 @@ void shoal_recvq_read_ahead(struct shoal_recvq *q, const struct epoll_event *rea
 	}
 	/* A failed io_uring_enter took none of the reads: they are done as system calls,
 	 * which the next turns' sources do for themselves. */
-	if (shoal_ring_submit(&q->ring) < 0)
-		for (unsigned i = 0; i < q->ring.nround; i++)
-			read_now(q, q->ring.round[i]);
-	q->ring.nround = 0;
-	while (io_uring_peek_cqe(&q->ring.uring, &cqe) == 0) {
+	if (shoal_ring_submit(&q->ops) < 0)
+		for (unsigned i = 0; i < q->ops.nround; i++)
+			read_now(q, q->ops.round[i]);
+	q->ops.nround = 0;
+	while (io_uring_peek_cqe(&q->ops.ring->uring, &cqe) == 0) {
 		q->slots[io_uring_cqe_get_data64(cqe)].res = cqe->res;
-		io_uring_cqe_seen(&q->ring.uring, cqe);
+		io_uring_cqe_seen(&q->ops.ring->uring, cqe);
 	}
 }
 

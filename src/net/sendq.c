@@ -25,13 +25,14 @@ struct slot {
 };
 
 struct shoal_sendq {
-	struct shoal_ring ring;
+	struct shoal_ring_queue ops;
 	unsigned nqueued;
 	uint32_t *queued; /* slot indexes, in the order their sends were offered */
 	struct slot *slots;
 };
 
-struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err)
+struct shoal_sendq *shoal_sendq_new(struct shoal_ring *ring, unsigned slots,
+				     struct shoal_err *err)
 {
 	struct shoal_sendq *q = calloc(1, sizeof(*q));
 
@@ -45,7 +46,7 @@ struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err)
 		shoal_err_set(err, "send queue: out of memory");
 		return NULL;
 	}
-	if (shoal_ring_init(&q->ring, slots, "send queue", err) < 0) {
+	if (shoal_ring_queue_init(&q->ops, ring, slots, "send queue", err) < 0) {
 		shoal_sendq_free(q);
 		return NULL;
 	}
@@ -56,7 +57,7 @@ void shoal_sendq_free(struct shoal_sendq *q)
 {
 	if (!q)
 		return;
-	shoal_ring_close(&q->ring);
+	shoal_ring_queue_close(&q->ops);
 	free(q->slots);
 	free(q->queued);
 	free(q);
@@ -66,7 +67,7 @@ static void slot_free(struct shoal_sendq *q, uint32_t idx)
 {
 	q->slots[idx].done = false;
 	q->slots[idx].src = NULL;
-	shoal_ring_give(&q->ring, idx);
+	shoal_ring_give(&q->ops, idx);
 }
 
 /* The result of src's send, taken once. */
@@ -97,7 +98,7 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 		errno = EAGAIN;
 		return -1;
 	}
-	if (q->ring.broken || q->ring.nfree == 0)
+	if (q->ops.ring->broken || q->ops.nfree == 0)
 		return -2;
 	for (int i = 0; i < iovcnt; i++) {
 		total += iov[i].iov_len;
@@ -106,7 +107,7 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 	}
 	if (total == 0)
 		return -2;
-	idx = shoal_ring_take(&q->ring);
+	idx = shoal_ring_take(&q->ops);
 	s = &q->slots[idx];
 	for (int i = 0; i < iovcnt; at += iov[i].iov_len, i++)
 		memcpy(s->buf + at, iov[i].iov_base, iov[i].iov_len);
@@ -142,7 +143,7 @@ bool shoal_sendq_waiting(const struct shoal_sendq *q)
 
 unsigned long shoal_sendq_saved(const struct shoal_sendq *q)
 {
-	return q->ring.saved;
+	return q->ops.saved;
 }
 
 /* The send of slot idx ended with res: its source, unless it was closed meanwhile, is told
@@ -164,11 +165,11 @@ static void reap(struct shoal_sendq *q)
 {
 	struct io_uring_cqe *cqe;
 
-	while (io_uring_peek_cqe(&q->ring.uring, &cqe) == 0) {
+	while (io_uring_peek_cqe(&q->ops.ring->uring, &cqe) == 0) {
 		uint32_t idx = (uint32_t)io_uring_cqe_get_data64(cqe);
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&q->ring.uring, cqe);
+		io_uring_cqe_seen(&q->ops.ring->uring, cqe);
 		complete(q, idx, res);
 	}
 }
@@ -197,7 +198,7 @@ static void prepare(struct shoal_sendq *q)
 			slot_free(q, idx);
 			continue;
 		}
-		sqe = shoal_ring_prepare(&q->ring, idx);
+		sqe = shoal_ring_prepare(&q->ops, idx);
 		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->flags);
 		io_uring_sqe_set_data64(sqe, idx);
 	}
@@ -212,14 +213,14 @@ static void run_round(struct shoal_sendq *q)
 	bool sent;
 
 	prepare(q);
-	sent = shoal_ring_submit(&q->ring) == 0;
-	n = q->ring.nround;
-	q->ring.nround = 0;
+	sent = shoal_ring_submit(&q->ops) == 0;
+	n = q->ops.nround;
+	q->ops.nround = 0;
 	if (sent)
 		reap(q);
 	else
 		for (unsigned i = 0; i < n; i++)
-			send_now(q, q->ring.round[i]);
+			send_now(q, q->ops.round[i]);
 }
 
 /* After io_uring failed: what was queued since goes as system calls. */
@@ -228,17 +229,18 @@ static void send_queued_now(struct shoal_sendq *q)
 	while (q->nqueued > 0) {
 		unsigned queued = q->nqueued;
 
-		memcpy(q->ring.round, q->queued, queued * sizeof(uint32_t));
+		memcpy(q->ops.round, q->queued, queued * sizeof(uint32_t));
 		q->nqueued = 0;
 		for (unsigned i = 0; i < queued; i++)
-			send_now(q, q->ring.round[i]);
+			send_now(q, q->ops.round[i]);
 	}
 }
 
 void shoal_sendq_run(struct shoal_sendq *q)
 {
-	for (int round = 0; round < RUN_ROUNDS && q->nqueued > 0 && !q->ring.broken; round++)
+	for (int round = 0; round < RUN_ROUNDS && q->nqueued > 0 && !q->ops.ring->broken;
+	     round++)
 		run_round(q);
-	if (q->ring.broken)
+	if (q->ops.ring->broken)
 		send_queued_now(q);
 }

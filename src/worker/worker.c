@@ -19,6 +19,7 @@
 #include "shoal/handler/proxy.h"
 #include "shoal/net/acl.h"
 #include "shoal/net/recvq.h"
+#include "shoal/net/ring.h"
 #include "shoal/net/sendq.h"
 #include "shoal/http/date.h"
 #include "shoal/route/route.h"
@@ -45,6 +46,7 @@ struct shoal_worker {
 	const struct shoal_config *cfg;
 	struct shoal_log *log;
 	struct shoal_event_loop loop;
+	struct shoal_ring ring; /* the loop's send and read queues' io_uring */
 	struct shoal_event_source signals;
 	struct worker_listener *listeners;
 	size_t nlisteners;
@@ -358,9 +360,9 @@ static void worker_setup_batching(struct shoal_worker *w)
 {
 	struct shoal_err err;
 
-	w->loop.sendq = shoal_sendq_new(SHOAL_EVENT_BATCH, &err);
-	if (w->loop.sendq)
-		w->loop.recvq = shoal_recvq_new(SHOAL_EVENT_BATCH, &err);
+	if (shoal_ring_init(&w->ring, 2 * SHOAL_EVENT_BATCH, &err) == 0 &&
+	    (w->loop.sendq = shoal_sendq_new(&w->ring, SHOAL_EVENT_BATCH, &err)))
+		w->loop.recvq = shoal_recvq_new(&w->ring, SHOAL_EVENT_BATCH, &err);
 	if (!w->loop.recvq)
 		log_info(w->log, "reads%s are not batched: %s", w->loop.sendq ? "" : " and sends",
 			 err.msg);
@@ -495,6 +497,7 @@ static void worker_teardown(struct shoal_worker *w)
 		close(w->signals.fd);
 	shoal_recvq_free(w->loop.recvq);
 	shoal_sendq_free(w->loop.sendq);
+	shoal_ring_close(&w->ring);
 	shoal_event_close(&w->loop);
 }
 

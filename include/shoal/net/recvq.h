@@ -14,8 +14,8 @@
  * the socket is empty, as the transport contract says. What does not fit in the caller's
  * buffer stays held (the transport's pending says so). An end or an error read ahead is
  * returned once, as recv would. Closing the socket through its transport drops what is
- * held. Where io_uring is missing or refused, shoal_recvq_new fails and reads are system
- * calls, as before. */
+ * held. Where io_uring is missing or refused, the loop has no ring and no queue, and reads
+ * are system calls, as before. */
 #ifndef SHOAL_NET_RECVQ_H
 #define SHOAL_NET_RECVQ_H
 
@@ -33,9 +33,12 @@ struct shoal_recvq;
  * transport's read with a system call. */
 #define SHOAL_RECVQ_BYTES 4096
 
-/* A queue of `slots` reads at most (below 65534). NULL with err set when io_uring cannot be
- * used. */
-struct shoal_recvq *shoal_recvq_new(unsigned slots, struct shoal_err *err);
+struct shoal_ring;
+
+/* A queue of `slots` reads at most (below 65534) over ring (set up; shoal/net/ring.h), which
+ * it may share with a send queue. NULL with err set when memory is refused. */
+struct shoal_recvq *shoal_recvq_new(struct shoal_ring *ring, unsigned slots,
+				    struct shoal_err *err);
 void shoal_recvq_free(struct shoal_recvq *q);
 
 /* Whether src's reads may be done ahead (on: from now on; off: not any more, and nothing

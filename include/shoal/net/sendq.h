@@ -20,7 +20,7 @@
  * Closing a source's descriptor while its send is queued cancels it (shoal_sendq_cancel):
  * the slot owns the copy, so no caller memory is referenced after writev returns.
  * Where io_uring is missing or refused (an old kernel, io_uring_disabled, a seccomp filter),
- * shoal_sendq_new fails and the loop sends with system calls, as it did before. */
+ * the loop has no ring and no queue, and sends with system calls, as it did before. */
 #ifndef SHOAL_NET_SENDQ_H
 #define SHOAL_NET_SENDQ_H
 
@@ -38,9 +38,12 @@ struct shoal_sendq;
  * request). Larger ones cost few system calls per byte anyway. */
 #define SHOAL_SENDQ_BYTES 4096
 
-/* A queue of `slots` sends at most (below 65535). NULL with err set when io_uring cannot be
- * used. */
-struct shoal_sendq *shoal_sendq_new(unsigned slots, struct shoal_err *err);
+struct shoal_ring;
+
+/* A queue of `slots` sends at most (below 65535) over ring (set up; shoal/net/ring.h), which
+ * it may share with a read queue. NULL with err set when memory is refused. */
+struct shoal_sendq *shoal_sendq_new(struct shoal_ring *ring, unsigned slots,
+				    struct shoal_err *err);
 void shoal_sendq_free(struct shoal_sendq *q);
 
 /* writev through the queue for src (registered with the loop that owns q); flags as for
