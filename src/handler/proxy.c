@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "proxy_int.h"
-#include "shoal/base/clock.h"
 #include "shoal/base/log.h"
 #include "shoal/base/util.h"
 #include "shoal/handler/reply.h"
@@ -151,7 +150,7 @@ static void px_done(struct shoal_proxy_exchange *x, bool keep_alive)
 		.req = &x->req, .keep_alive = keep_alive, .bytes_out = x->client_queued,
 		.upstream = x->server ? shoal_config_server_label(x->server->conf) : NULL,
 		.upstream_status = x->rs.status,
-		.upstream_us = shoal_clock_mono_us() - x->start_us,
+		.upstream_us = x->env->ctx->now_us - x->start_us,
 	};
 	struct shoal_stats_slot *stats = px_stats(x);
 	int index = x->server ? x->server->stats_index : -1;
@@ -724,7 +723,9 @@ static void px_setup(struct shoal_proxy_exchange *x, struct shoal_handler_req *r
 		x->holds = *req->holds;
 		req->holds->n = 0;
 	}
-	x->start_us = shoal_clock_mono_us();
+	/* The turn's clock, as at the answer's first byte and its end: an exchange spans turns,
+	 * and reading the clock for each of the three cost 0.6 % of a proxied request here. */
+	x->start_us = req->ctx->now_us;
 	x->keep_alive = req->keep_alive;
 	x->method = (int)http->method;
 	x->version = http->version;

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "proxy_int.h"
-#include "shoal/base/clock.h"
 #include "shoal/http/forward.h"
 #include "shoal/upstream/health.h"
 
@@ -231,7 +230,7 @@ static enum px_stop rs_read(struct shoal_proxy_exchange *x)
 	if (n == 0)
 		return rs_eof(x);
 	if (!rs->bytes_in) {
-		x->ttfb_us = shoal_clock_mono_us() - x->start_us;
+		x->ttfb_us = x->env->ctx->now_us - x->start_us;
 		shoal_upstream_answered(x->server, x->env->ctx->now_ms);
 		shoal_proxy_wait_remove(x);
 	}

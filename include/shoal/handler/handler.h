@@ -61,8 +61,8 @@ struct shoal_site {
 	size_t nlocations;
 };
 
-/* One per worker. The worker sets now_ms and date once per loop turn, and stopping when a
- * graceful stop begins; handlers may use path as scratch while they run. */
+/* One per worker. The worker sets now_us, now_ms and date once per loop turn, and stopping
+ * when a graceful stop begins; handlers may use path as scratch while they run. */
 struct shoal_handler_ctx {
 	const struct shoal_config *cfg;
 	const struct shoal_mime *mime;
@@ -77,7 +77,8 @@ struct shoal_handler_ctx {
 	struct shoal_limit_env *limit; /* the limit zones (shoal/handler/limit.h); NULL: none */
 	struct shoal_file_cache cache;
 	uint64_t cache_revalidate_ms;
-	uint64_t now_ms;
+	uint64_t now_us; /* the monotonic clock when the turn's events came */
+	uint64_t now_ms; /* the same in milliseconds */
 	struct shoal_http_date date;
 	bool stopping;
 	char server_header[32];
