@@ -249,6 +249,37 @@ START_TEST(bytes_go_both_ways)
 }
 END_TEST
 
+/* The ticket a TLS 1.3 handshake ends with waits in the connection and leaves in the same
+ * send as the first answer: nothing reaches the client before that write, then the ticket
+ * and the answer's record together, and the client reads the answer with a session it can
+ * resume. A TLS 1.2 handshake's last flight goes at once (the client waits for it). */
+START_TEST(the_ticket_leaves_with_the_first_answer)
+{
+	struct link l;
+	SSL_SESSION *session;
+	char got[5];
+
+	link_open(&l, TLS1_3_VERSION);
+	link_handshake(&l);
+	ck_assert_int_eq(queued(l.c), 0);
+	ck_assert_int_gt(l.server.nheld, 0);
+	ck_assert_int_eq(shoal_transport_writev(l.t, &(struct iovec){ "hello", 5 }, 1, false), 5);
+	ck_assert_int_eq(l.server.nheld, 0);
+	ck_assert_int_gt(queued(l.c), 5 + TLS13_RECORD_OVERHEAD);
+	fixture_client_read(l.client, got, 5);
+	ck_assert(memcmp(got, "hello", 5) == 0);
+	session = SSL_get1_session(l.client);
+	ck_assert(session && SSL_SESSION_is_resumable(session));
+	SSL_SESSION_free(session);
+	link_close(&l);
+
+	link_open(&l, TLS1_2_VERSION);
+	link_handshake(&l);
+	ck_assert_int_eq(l.server.nheld, 0);
+	link_close(&l);
+}
+END_TEST
+
 /* Sixty-four pieces of 16 bytes leave as one record, not sixty-four; pieces around a large
  * one fill whole records: 30 + 40000 + 30 bytes make 16384, 16384 and 7292. */
 START_TEST(small_pieces_are_gathered_into_full_records)
@@ -265,7 +296,9 @@ START_TEST(small_pieces_are_gathered_into_full_records)
 		fill(pieces[i], 16, (unsigned)i);
 		small[i] = (struct iovec){ pieces[i], 16 };
 	}
-	/* The client has yet to read its session ticket: count from there. */
+	/* The session ticket leaves with the first write (the test below): count from there. */
+	ck_assert_int_eq(shoal_transport_writev(l.t, small, 1, false), 16);
+	fixture_client_read(l.client, got, 16);
 	before = queued(l.c);
 	ck_assert_int_eq(shoal_transport_writev(l.t, small, 64, false), 1024);
 	ck_assert_int_eq(queued(l.c) - before, 1024 + TLS13_RECORD_OVERHEAD);
@@ -670,6 +703,7 @@ int main(void)
 	tcase_add_test(handshake, no_version_in_common_fails_as_protocol);
 	tcase_add_test(handshake, read_and_writev_take_the_handshake_on_themselves);
 	tcase_add_test(io, bytes_go_both_ways);
+	tcase_add_test(io, the_ticket_leaves_with_the_first_answer);
 	tcase_add_test(io, small_pieces_are_gathered_into_full_records);
 	tcase_add_test(io, a_large_write_takes_part_then_waits_then_goes_on);
 	tcase_add_test(io, bytes_held_inside_are_pending);

@@ -9,6 +9,7 @@
 
 #include "shoal/base/util.h"
 #include "shoal/tls/conn.h"
+#include "shoal/tls/out.h"
 
 /* The largest record TLS carries (SSL3_RT_MAX_PLAIN_LENGTH): what writev gathers up to. */
 #define RECORD 16384
@@ -119,6 +120,19 @@ static void established(struct shoal_tls_conn *c)
 	c->ktls_send = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
 }
 
+/* What held bytes that could not go (shoal_tls_out_flush failed) mean for the handshake. */
+static enum shoal_tls_step held_failed(struct shoal_tls_conn *c)
+{
+	if (errno == EAGAIN) {
+		c->waits[SHOAL_TRANSPORT_READ] = c->waits[SHOAL_TRANSPORT_WRITE] =
+			SHOAL_TRANSPORT_WRITE;
+		return SHOAL_TLS_NEED_WRITE;
+	}
+	c->fail = SHOAL_TLS_FAIL_CLOSED;
+	c->reason = NULL;
+	return SHOAL_TLS_ERROR;
+}
+
 void shoal_tls_conn_read_follows(struct shoal_tls_conn *c)
 {
 	c->drained_fresh = true;
@@ -132,25 +146,39 @@ enum shoal_tls_step shoal_tls_conn_handshake(struct shoal_tls_conn *c)
 		return SHOAL_TLS_DONE;
 	if (c->fail != SHOAL_TLS_FAIL_NONE)
 		return SHOAL_TLS_ERROR;
+	/* A flight the socket had no room for goes before the next step. */
+	if (shoal_tls_out_flush(c) < 0)
+		return held_failed(c);
 	/* Unknown until this step reads: the request that came with the client's last handshake
 	 * record is then read without a read(2) that could only say EAGAIN. */
 	c->drained = false;
+	c->holding = true;
 	r = SSL_do_handshake(c->ssl);
+	c->holding = false;
 	if (r == 1) {
+		/* TLS 1.3's ticket waits for the first answer; TLS 1.2's last flight (our
+		 * Finished, which the client waits for) goes now. */
+		if (SSL_version(c->ssl) != TLS1_3_VERSION && shoal_tls_out_flush(c) < 0)
+			return held_failed(c);
 		established(c);
 		return SHOAL_TLS_DONE;
 	}
 	e = SSL_get_error(c->ssl, r);
-	/* Whatever the caller meant to do, it waits for what the handshake waits for. */
+	/* Whatever the caller meant to do, it waits for what the handshake waits for; the
+	 * step's flight goes first. */
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		enum shoal_transport_dir d = e == SSL_ERROR_WANT_READ ? SHOAL_TRANSPORT_READ
 								      : SHOAL_TRANSPORT_WRITE;
+
+		if (shoal_tls_out_flush(c) < 0)
+			return held_failed(c);
 		c->waits[SHOAL_TRANSPORT_READ] = c->waits[SHOAL_TRANSPORT_WRITE] = d;
 		return d == SHOAL_TRANSPORT_READ ? SHOAL_TLS_NEED_READ : SHOAL_TLS_NEED_WRITE;
 	}
 	c->fail = classify(e);
 	c->reason = failure_reason(c->ssl, e);
 	ERR_clear_error();
+	shoal_tls_out_flush(c); /* the alert, as far as the socket takes it */
 	return SHOAL_TLS_ERROR;
 }
 
@@ -382,6 +410,7 @@ static void tls_close(struct shoal_transport *t)
 	 * if said; one that failed had its session struck by OpenSSL at the fatal alert. */
 	if (c->ssl && c->established)
 		SSL_set_shutdown(c->ssl, SSL_get_shutdown(c->ssl) | SSL_SENT_SHUTDOWN);
+	shoal_tls_out_flush(c);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	close(t->fd);
@@ -421,9 +450,13 @@ static long on_bio(BIO *b, int oper, const char *argp, size_t len, int argi, lon
 	return ret;
 }
 
-static int attach(struct shoal_tls_conn *c, SSL *ssl, int fd, struct shoal_err *err)
+/* out: the method of the BIO to write through (shoal/tls/out.h); NULL, or a context with
+ * kernel TLS: OpenSSL's socket BIO. */
+static int attach(struct shoal_tls_conn *c, SSL *ssl, int fd, struct bio_method_st *out,
+		  struct shoal_err *err)
 {
 	BIO *bio;
+	bool own_out = out && !(SSL_get_options(ssl) & SSL_OP_ENABLE_KTLS);
 
 	*c = (struct shoal_tls_conn){
 		.transport = { .ops = &tls_ops, .fd = fd },
@@ -431,27 +464,30 @@ static int attach(struct shoal_tls_conn *c, SSL *ssl, int fd, struct shoal_err *
 	};
 	if (!ssl)
 		return -1;
-	if (SSL_set_fd(ssl, fd) != 1) {
+	c->ssl = ssl;
+	if (own_out ? SSL_set_rfd(ssl, fd) != 1 || shoal_tls_out_attach(c, out) < 0
+		    : SSL_set_fd(ssl, fd) != 1) {
 		ERR_clear_error();
 		SSL_free(ssl);
+		c->ssl = NULL;
 		return shoal_err_set(err, "tls: out of memory");
 	}
 	bio = SSL_get_rbio(ssl);
 	BIO_set_callback_ex(bio, on_bio);
 	BIO_set_callback_arg(bio, (char *)c);
-	c->ssl = ssl;
 	return 0;
 }
 
 int shoal_tls_conn_accept(struct shoal_tls_conn *c, const struct shoal_tls_context_set *set,
 			  int fd, struct shoal_err *err)
 {
-	return attach(c, shoal_tls_context_set_ssl(set, err), fd, err);
+	return attach(c, shoal_tls_context_set_ssl(set, err), fd, shoal_tls_context_set_out(set),
+		      err);
 }
 
 int shoal_tls_conn_connect(struct shoal_tls_conn *c, struct ssl_ctx_st *client,
 			   const char *host, struct shoal_tls_session_slot *slot, int fd,
 			   struct shoal_err *err)
 {
-	return attach(c, shoal_tls_context_client_ssl(client, host, slot, err), fd, err);
+	return attach(c, shoal_tls_context_client_ssl(client, host, slot, err), fd, NULL, err);
 }

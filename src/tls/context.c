@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "shoal/tls/context.h"
+#include "shoal/tls/out.h"
 
 /* What a certificate has left before `shoal -t` warns. */
 #define EXPIRY_WARN_DAYS 30
@@ -34,6 +35,7 @@ struct entry {
 
 struct shoal_tls_context_set {
 	SSL_CTX *fallback;
+	BIO_METHOD *out; /* what its connections write through (shoal/tls/out.h) */
 	struct entry *v;
 	size_t n, cap;
 };
@@ -399,9 +401,20 @@ struct shoal_tls_context_set *shoal_tls_context_set_new(SSL_CTX *fallback, struc
 		shoal_err_set(err, "tls: out of memory");
 		return NULL;
 	}
+	set->out = shoal_tls_out_method_new();
+	if (!set->out) {
+		free(set);
+		shoal_err_set(err, "tls: out of memory");
+		return NULL;
+	}
 	SSL_CTX_up_ref(fallback);
 	set->fallback = fallback;
 	return set;
+}
+
+struct bio_method_st *shoal_tls_context_set_out(const struct shoal_tls_context_set *set)
+{
+	return set->out;
 }
 
 /* "name" or "*.suffix", with no other '*' and nothing empty. */
@@ -453,6 +466,7 @@ void shoal_tls_context_set_free(struct shoal_tls_context_set *set)
 	}
 	free(set->v);
 	SSL_CTX_free(set->fallback);
+	shoal_tls_out_method_free(set->out);
 	free(set);
 }
 

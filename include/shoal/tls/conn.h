@@ -27,11 +27,13 @@
  * - cork is TCP_CORK, as for TCP.
  * - shutdown_write sends close_notify, then shuts the socket's sending down; reads go on.
  * - waits_for may say the other direction (TLS 1.3 key updates, a handshake under way).
- * - close frees the SSL and closes the socket, without close_notify. */
+ * - close frees the SSL and closes the socket, without close_notify.
+ * A server connection's session ticket waits for its first answer (shoal/tls/out.h). */
 #ifndef SHOAL_TLS_CONN_H
 #define SHOAL_TLS_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "shoal/base/error.h"
 #include "shoal/net/transport.h"
@@ -79,6 +81,11 @@ struct shoal_tls_conn {
 	enum shoal_transport_dir waits[2];     /* per direction: what its EAGAIN waits for */
 	int broken;                            /* the errno due after bytes already returned */
 	size_t committed;                      /* a record's plaintext length OpenSSL holds */
+	/* Written while a handshake step runs, and after the step that ended a TLS 1.3
+	 * handshake until the next write: shoal/tls/out.h. A ticket record is ~255 bytes. */
+	bool holding;
+	uint16_t nheld;
+	unsigned char held[512];
 };
 
 /* Makes c the server side of the accepted socket fd, with the contexts of set (the one its

@@ -103,6 +103,9 @@ int shoal_tls_context_set_add(struct shoal_tls_context_set *set, const char *nam
 			      struct ssl_ctx_st *ctx, struct shoal_err *err);
 void shoal_tls_context_set_free(struct shoal_tls_context_set *set);
 
+/* The method of the BIO a connection of set writes through (shoal/tls/out.h). */
+struct bio_method_st *shoal_tls_context_set_out(const struct shoal_tls_context_set *set);
+
 /* A new server-side SSL for one accepted connection of set (shoal_tls_conn_accept calls
  * this); NULL with err set (out of memory). */
 struct ssl_st *shoal_tls_context_set_ssl(const struct shoal_tls_context_set *set,
