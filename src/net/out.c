@@ -19,6 +19,7 @@ void shoal_out_init(struct shoal_out *o, char *scratch, size_t cap)
 	o->file_ref = NULL;
 	o->file_off = o->file_end = 0;
 	o->corked = false;
+	o->ends_stream = false;
 	o->bytes = 0;
 }
 
@@ -137,8 +138,9 @@ static void advance(struct shoal_out *o, size_t n)
 
 static enum shoal_out_result flush_iov(struct shoal_out *o, struct shoal_transport *t)
 {
-	/* With a file body behind them, the pieces tell the transport that more follows. */
-	bool more = o->file_fd >= 0;
+	/* With a file body behind them, or the close's FIN, the pieces tell the transport that
+	 * more follows. */
+	bool more = o->file_fd >= 0 || o->ends_stream;
 
 	while (o->iov_pos < o->niov) {
 		ssize_t n = shoal_transport_writev(t, &o->iov[o->iov_pos],
@@ -157,7 +159,7 @@ static enum shoal_out_result copy_chunk(struct shoal_out *o, struct shoal_transp
 					size_t len)
 {
 	struct iovec v = { .iov_base = o->scratch, .iov_len = len };
-	bool more = o->file_off + (off_t)len < o->file_end;
+	bool more = o->file_off + (off_t)len < o->file_end || o->ends_stream;
 
 	while (v.iov_len > 0) {
 		ssize_t n = shoal_transport_writev(t, &v, 1, more);

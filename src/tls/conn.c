@@ -321,17 +321,12 @@ static size_t gather(const struct cursor *at, size_t cap, char *stage, const voi
 
 /* A record committed before EAGAIN is made again from the same bytes of the caller's new
  * offer (OpenSSL sends the ciphertext it holds, and checks the length). */
-static ssize_t tls_writev(struct shoal_transport *t, const struct iovec *iov, int iovcnt,
-			  bool more)
+static ssize_t write_records(struct shoal_tls_conn *c, const struct iovec *iov, int iovcnt)
 {
-	struct shoal_tls_conn *c = conn_of(t);
 	struct cursor at = { iov, iovcnt, 0, 0 };
 	char stage[RECORD];
 	size_t total = 0;
 
-	(void)more;
-	if (!ready(c))
-		return -1;
 	for (skip_empty(&at); at.i < at.cnt; skip_empty(&at)) {
 		const void *p;
 		size_t n = gather(&at, c->committed ? c->committed : RECORD, stage, &p), w;
@@ -349,6 +344,22 @@ static ssize_t tls_writev(struct shoal_transport *t, const struct iovec *iov, in
 		advance(&at, w);
 	}
 	return (ssize_t)total;
+}
+
+/* more holds the last partial segment of these records back for what follows (MSG_MORE,
+ * through shoal/tls/out.h); a write OpenSSL makes on its own later (a key update) does not. */
+static ssize_t tls_writev(struct shoal_transport *t, const struct iovec *iov, int iovcnt,
+			  bool more)
+{
+	struct shoal_tls_conn *c = conn_of(t);
+	ssize_t n;
+
+	if (!ready(c))
+		return -1;
+	c->more = more;
+	n = write_records(c, iov, iovcnt);
+	c->more = false;
+	return n;
 }
 
 static ssize_t tls_sendfile(struct shoal_transport *t, int file_fd, off_t *off, size_t len)
@@ -373,6 +384,7 @@ static ssize_t tls_sendfile(struct shoal_transport *t, int file_fd, off_t *off, 
 int shoal_tls_conn_close_notify(struct shoal_tls_conn *c)
 {
 	if (c->established && !c->broken && !c->shut) {
+		c->more = true; /* the close or shutdown right after sends it, with its FIN */
 		if (SSL_shutdown(c->ssl) < 0)
 			return (int)io_failed(c, SHOAL_TRANSPORT_WRITE, 0);
 		c->shut = true;

@@ -16,11 +16,12 @@ static ssize_t out_send(struct shoal_tls_conn *c, const void *buf, size_t len)
 {
 	struct iovec v[2] = { { c->held, c->nheld }, { (void *)buf, len } };
 	struct msghdr msg = { .msg_iov = v, .msg_iovlen = len ? 2 : 1 };
+	int flags = MSG_NOSIGNAL | (c->more ? MSG_MORE : 0);
 	ssize_t n;
 
 	if (!c->nheld)
-		return send(c->transport.fd, buf, len, MSG_NOSIGNAL);
-	n = sendmsg(c->transport.fd, &msg, MSG_NOSIGNAL);
+		return send(c->transport.fd, buf, len, flags);
+	n = sendmsg(c->transport.fd, &msg, flags);
 	if (n < 0)
 		return n;
 	if ((size_t)n < c->nheld) {

@@ -586,6 +586,7 @@ static void conn_step(struct shoal_conn *c)
 				return;
 			continue;
 		}
+		c->io->out.ends_stream = c->close_after;
 		switch (shoal_out_flush(&c->io->out, CONN_TRANSPORT(c))) {
 		case SHOAL_OUT_AGAIN:
 			/* A send the loop holds is done before the timers run: its result

@@ -27,6 +27,9 @@ struct shoal_out {
 	struct shoal_ref *file_ref; /* holds file_fd open; NULL: the batch owns file_fd */
 	off_t file_off, file_end;
 	bool corked;  /* the transport is corked while a file body goes out */
+	/* The connection closes after this batch: every piece says more follows, so that its
+	 * last bytes leave with the FIN of the close, in one segment, not two. */
+	bool ends_stream;
 	size_t bytes; /* queued in this batch */
 	int last_status;     /* of the response queued last, for the access log and stats */
 	uint64_t last_body;  /* body bytes of that response */

@@ -20,7 +20,8 @@
  *   One record, one write(2). OpenSSL holds a record's ciphertext until the socket has
  *   taken it all (16.7 KiB it allocates while a record is under way and frees after:
  *   SSL_MODE_RELEASE_BUFFERS), so after EAGAIN the caller offers the same bytes again.
- *   `more` is not used: a record leaves whole, and holding bytes back would need a timer.
+ *   On a server connection `more` holds a record's last partial segment back for what
+ *   follows (MSG_MORE), as for TCP; a client connection sends each record at once.
  * - sendfile sends with SSL_sendfile when the kernel took the connection's sending over
  *   (kernel TLS, which needs the kernel's `tls` ULP); otherwise it fails with EOPNOTSUPP
  *   and the caller copies the file through writev.
@@ -28,7 +29,8 @@
  * - shutdown_write sends close_notify, then shuts the socket's sending down; reads go on.
  * - waits_for may say the other direction (TLS 1.3 key updates, a handshake under way).
  * - close frees the SSL and closes the socket, without close_notify.
- * A server connection's session ticket waits for its first answer (shoal/tls/out.h). */
+ * A server connection's session ticket waits for its first answer (shoal/tls/out.h), and
+ * its close_notify leaves with the FIN of the close or shutdown that follows it. */
 #ifndef SHOAL_TLS_CONN_H
 #define SHOAL_TLS_CONN_H
 
@@ -84,6 +86,7 @@ struct shoal_tls_conn {
 	/* Written while a handshake step runs, and after the step that ended a TLS 1.3
 	 * handshake until the next write: shoal/tls/out.h. A ticket record is ~255 bytes. */
 	bool holding;
+	bool more; /* what is written now is followed by more, or by the end: MSG_MORE */
 	uint16_t nheld;
 	unsigned char held[512];
 };
