@@ -235,6 +235,49 @@ START_TEST(rollback_takes_back_what_followed_the_mark)
 }
 END_TEST
 
+/* A transport that takes every byte and notes what each writev said of what follows. */
+static bool mores[8];
+static int nwrites;
+
+static ssize_t noting_writev(struct shoal_transport *t, const struct iovec *iov, int iovcnt,
+			     bool more)
+{
+	size_t n = 0;
+
+	(void)t;
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	mores[nwrites++ % 8] = more;
+	return (ssize_t)n;
+}
+
+/* A batch after which the connection closes says more follows on every piece (its last
+ * bytes then leave with the FIN of the close); otherwise the last piece says nothing
+ * follows. The flag lasts one batch. */
+START_TEST(a_batch_that_ends_the_stream_says_more_follows)
+{
+	static const struct shoal_transport_ops ops = { .writev = noting_writev };
+	struct shoal_transport t = { .ops = &ops, .fd = -1 };
+	char scratch[64];
+	struct shoal_out o;
+
+	shoal_out_init(&o, scratch, sizeof(scratch));
+	shoal_out_add(&o, "answer", 6, NULL);
+	nwrites = 0;
+	ck_assert_int_eq(shoal_out_flush(&o, &t), SHOAL_OUT_DONE);
+	ck_assert_int_eq(nwrites, 1);
+	ck_assert(!mores[0]);
+
+	shoal_out_add(&o, "last answer", 11, NULL);
+	o.ends_stream = true;
+	nwrites = 0;
+	ck_assert_int_eq(shoal_out_flush(&o, &t), SHOAL_OUT_DONE);
+	ck_assert_int_eq(nwrites, 1);
+	ck_assert(mores[0]);
+	ck_assert(!o.ends_stream);
+}
+END_TEST
+
 START_TEST(peer_gone_is_an_error)
 {
 	char scratch[16];
@@ -264,6 +307,7 @@ int main(void)
 	tcase_add_test(tc, a_cached_file_body_is_held_not_closed);
 	tcase_add_test(tc, rollback_takes_back_what_followed_the_mark);
 	tcase_add_test(tc, peer_gone_is_an_error);
+	tcase_add_test(tc, a_batch_that_ends_the_stream_says_more_follows);
 	suite_add_tcase(s, tc);
 	return shoal_check_run(s);
 }
