@@ -468,7 +468,7 @@ static int attach(struct shoal_tls_conn *c, SSL *ssl, int fd, struct bio_method_
 		  struct shoal_err *err)
 {
 	BIO *bio;
-	bool own_out = out && !(SSL_get_options(ssl) & SSL_OP_ENABLE_KTLS);
+	bool own_out;
 
 	*c = (struct shoal_tls_conn){
 		.transport = { .ops = &tls_ops, .fd = fd },
@@ -476,6 +476,7 @@ static int attach(struct shoal_tls_conn *c, SSL *ssl, int fd, struct bio_method_
 	};
 	if (!ssl)
 		return -1;
+	own_out = out && !(SSL_get_options(ssl) & SSL_OP_ENABLE_KTLS);
 	c->ssl = ssl;
 	if (own_out ? SSL_set_rfd(ssl, fd) != 1 || shoal_tls_out_attach(c, out) < 0
 		    : SSL_set_fd(ssl, fd) != 1) {
