@@ -33,7 +33,6 @@ int shoal_ring_queue_init(struct shoal_ring_queue *q, struct shoal_ring *r, unsi
 	if (!(q->free = calloc(slots, sizeof(uint32_t))) ||
 	    !(q->round = calloc(slots, sizeof(uint32_t))))
 		return shoal_err_set(err, "%s: out of memory", what);
-	q->nslots = slots;
 	for (unsigned i = 0; i < slots; i++)
 		q->free[i] = slots - 1 - i;
 	q->nfree = slots;

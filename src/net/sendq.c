@@ -15,8 +15,7 @@
 
 /* A send from its offer until its source takes the result (or closes). */
 struct slot {
-	struct shoal_event_source *src; /* NULL once cancelled */
-	int fd;
+	struct shoal_event_source *src; /* NULL once cancelled: then never sent */
 	int flags;
 	uint32_t len;
 	int32_t res; /* once done: bytes sent, or -errno */
@@ -112,7 +111,6 @@ ssize_t shoal_sendq_writev(struct shoal_sendq *q, struct shoal_event_source *src
 	for (int i = 0; i < iovcnt; at += iov[i].iov_len, i++)
 		memcpy(s->buf + at, iov[i].iov_base, iov[i].iov_len);
 	s->src = src;
-	s->fd = src->fd;
 	s->flags = flags | MSG_DONTWAIT;
 	s->len = (uint32_t)total;
 	q->queued[q->nqueued++] = idx;
@@ -178,7 +176,7 @@ static void reap(struct shoal_sendq *q)
 static void send_now(struct shoal_sendq *q, uint32_t idx)
 {
 	struct slot *s = &q->slots[idx];
-	ssize_t n = s->src ? send(s->fd, s->buf, s->len, s->flags) : 0;
+	ssize_t n = s->src ? send(s->src->fd, s->buf, s->len, s->flags) : 0;
 
 	complete(q, idx, n < 0 ? -errno : (int)n);
 }
@@ -199,7 +197,7 @@ static void prepare(struct shoal_sendq *q)
 			continue;
 		}
 		sqe = shoal_ring_prepare(&q->ops, idx);
-		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->flags);
+		io_uring_prep_send(sqe, s->src->fd, s->buf, s->len, s->flags);
 		io_uring_sqe_set_data64(sqe, idx);
 	}
 }

@@ -421,9 +421,13 @@ static void sooner(uint64_t *next, uint64_t deadline_ms)
 static int worker_next_timeout(const struct shoal_worker *w)
 {
 	uint64_t next = w->handler.now_ms + 1000;
-	int64_t conns = shoal_conn_next_ms(&w->conns);
-	int64_t proxy = shoal_proxy_next_ms(&w->proxy);
+	int64_t conns, proxy;
 
+	/* Sends the queue could not take this turn go before the loop sleeps. */
+	if (w->loop.sendq && shoal_sendq_waiting(w->loop.sendq))
+		return 0;
+	conns = shoal_conn_next_ms(&w->conns);
+	proxy = shoal_proxy_next_ms(&w->proxy);
 	if (conns >= 0)
 		sooner(&next, w->handler.now_ms + (uint64_t)conns);
 	if (proxy >= 0)
@@ -432,8 +436,6 @@ static int worker_next_timeout(const struct shoal_worker *w)
 	sooner(&next, w->listeners_close_ms);
 	if (w->conns.draining)
 		sooner(&next, w->drain_deadline_ms);
-	if (w->loop.sendq && shoal_sendq_waiting(w->loop.sendq))
-		return 0;
 	return next > w->handler.now_ms ? (int)(next - w->handler.now_ms) : 0;
 }
 

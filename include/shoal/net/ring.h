@@ -28,7 +28,7 @@ struct shoal_ring {
 
 struct shoal_ring_queue {
 	struct shoal_ring *ring;
-	unsigned nslots, nfree, nround;
+	unsigned nfree, nround;
 	unsigned long saved; /* operations batched, less the io_uring_enter calls they took */
 	uint32_t *free;      /* slot indexes */
 	uint32_t *round;     /* the slots whose operations wait in the submission ring, in order */

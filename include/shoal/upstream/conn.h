@@ -109,13 +109,11 @@ void shoal_upstream_conn_readiness(struct shoal_upstream_conn *uc, uint32_t even
 static inline struct shoal_transport *shoal_upstream_conn_transport(struct shoal_upstream_conn *uc,
 								    struct shoal_transport *tcp)
 {
+	const struct shoal_event_loop *loop = uc->server->group->set->loop;
+
 	if (uc->tls)
 		return &uc->tls->transport;
-	tcp->ops = &shoal_transport_tcp_ops;
-	tcp->fd = uc->ev.fd;
-	tcp->src = &uc->ev;
-	tcp->q = uc->server->group->set->loop->sendq;
-	tcp->rq = uc->server->group->set->loop->recvq;
+	*tcp = *SHOAL_TRANSPORT_TCP_EV(&uc->ev, loop->sendq, loop->recvq);
 	return tcp;
 }
 
