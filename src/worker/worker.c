@@ -332,6 +332,13 @@ static int worker_setup_sites(struct shoal_worker *w, const struct shoal_worker_
 	return 0;
 }
 
+/* The turn's clock, in both units the handlers read, from one reading. */
+static void worker_read_clock(struct shoal_handler_ctx *h)
+{
+	h->now_us = shoal_clock_mono_us();
+	h->now_ms = h->now_us / 1000;
+}
+
 /* The handler context and the connections' environment. */
 static int worker_setup_handling(struct shoal_worker *w, const struct shoal_worker_params *p,
 				 struct shoal_err *err)
@@ -344,8 +351,7 @@ static int worker_setup_handling(struct shoal_worker *w, const struct shoal_work
 	h->state = p->state;
 	h->tls_clients = p->tls_clients;
 	h->log = p->log;
-	h->now_us = shoal_clock_mono_us();
-	h->now_ms = h->now_us / 1000;
+	worker_read_clock(h);
 	/* Even when the cache could not be made: teardown walks the connections' queues. */
 	shoal_conn_env_init(&w->conns, h);
 	w->conns.loop = &w->loop;
@@ -452,8 +458,7 @@ static int worker_loop(struct shoal_worker *w)
 			log_error(w->log, "epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		w->handler.now_us = shoal_clock_mono_us();
-		w->handler.now_ms = w->handler.now_us / 1000;
+		worker_read_clock(&w->handler);
 		shoal_stats_heartbeat(w->handler.stats, w->handler.now_ms);
 		shoal_http_date_update(&w->handler.date, time(NULL));
 		if (w->loop.recvq)
