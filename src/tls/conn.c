@@ -120,14 +120,18 @@ static void established(struct shoal_tls_conn *c)
 	c->ktls_send = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
 }
 
+/* The handshake waits for direction d: whatever the caller meant to do waits for it too. */
+static enum shoal_tls_step handshake_waits(struct shoal_tls_conn *c, enum shoal_transport_dir d)
+{
+	c->waits[SHOAL_TRANSPORT_READ] = c->waits[SHOAL_TRANSPORT_WRITE] = d;
+	return d == SHOAL_TRANSPORT_READ ? SHOAL_TLS_NEED_READ : SHOAL_TLS_NEED_WRITE;
+}
+
 /* What held bytes that could not go (shoal_tls_out_flush failed) mean for the handshake. */
 static enum shoal_tls_step held_failed(struct shoal_tls_conn *c)
 {
-	if (errno == EAGAIN) {
-		c->waits[SHOAL_TRANSPORT_READ] = c->waits[SHOAL_TRANSPORT_WRITE] =
-			SHOAL_TRANSPORT_WRITE;
-		return SHOAL_TLS_NEED_WRITE;
-	}
+	if (errno == EAGAIN)
+		return handshake_waits(c, SHOAL_TRANSPORT_WRITE);
 	c->fail = SHOAL_TLS_FAIL_CLOSED;
 	c->reason = NULL;
 	return SHOAL_TLS_ERROR;
@@ -164,16 +168,14 @@ enum shoal_tls_step shoal_tls_conn_handshake(struct shoal_tls_conn *c)
 		return SHOAL_TLS_DONE;
 	}
 	e = SSL_get_error(c->ssl, r);
-	/* Whatever the caller meant to do, it waits for what the handshake waits for; the
-	 * step's flight goes first. */
+	/* The step's flight goes before the wait. */
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		enum shoal_transport_dir d = e == SSL_ERROR_WANT_READ ? SHOAL_TRANSPORT_READ
 								      : SHOAL_TRANSPORT_WRITE;
 
 		if (shoal_tls_out_flush(c) < 0)
 			return held_failed(c);
-		c->waits[SHOAL_TRANSPORT_READ] = c->waits[SHOAL_TRANSPORT_WRITE] = d;
-		return d == SHOAL_TRANSPORT_READ ? SHOAL_TLS_NEED_READ : SHOAL_TLS_NEED_WRITE;
+		return handshake_waits(c, d);
 	}
 	c->fail = classify(e);
 	c->reason = failure_reason(c->ssl, e);
